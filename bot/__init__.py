@@ -1,0 +1,1 @@
+"""Discord glue, the command line and the game rules."""

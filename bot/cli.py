@@ -1,0 +1,169 @@
+"""`lianju …`: the command line. Each command is a thin layer over engine/ (and later storage/)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.config import get_settings
+from engine import corpus as corpus_lib
+from engine.prosody import PING, ZE, CheckReport, check as check_poem
+
+app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Build and query the chinese-poetry corpus.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def check(
+    poem: Annotated[str, typer.Argument(help="The poem; lines split at punctuation or newlines. '-' reads stdin.")],
+    form: Annotated[Optional[str], typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…); default: by shape.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Check a poem's shape, rhyme (平水韵) and 平仄. Exit 0: it scans; 1: it breaks a rule; 2: not a poem."""
+    text = sys.stdin.read() if poem == "-" else poem
+    report = check_poem(text, form)
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _print_report(report)
+    raise typer.Exit(0 if report.ok else 1 if report.format_ok else 2)
+
+
+def _print_report(report: CheckReport) -> None:
+    if report.format_ok:
+        table = Table(show_header=True, header_style="bold", box=None)
+        table.add_column("#", justify="right")
+        table.add_column("诗句")
+        table.add_column("平仄")
+        table.add_column("格律")
+        for number, (line, actual, expected) in enumerate(zip(report.lines, report.actual, report.expected), 1):
+            tones = Text()
+            for got, want in zip(actual, expected):
+                fits = got == want or got not in (PING, ZE)
+                tones.append(got, style="" if fits else "bold red")
+            marker = " ←韵" if number in report.rhyme_breaks else ""
+            table.add_row(str(number), line + marker, tones, expected)
+        console.print(table)
+        console.print(
+            f"form {report.form} · {report.pattern} · rhyme group {report.rhyme_group or '—'} · "
+            f"tone score {report.tone_score:.2f}"
+        )
+
+    def verdict(ok: bool) -> str:
+        return "[green]✓[/]" if ok else "[red]✗[/]"
+
+    console.print(
+        f"shape {verdict(report.format_ok)}  rhyme {verdict(report.rhyme_ok)}  "
+        f"平仄 {verdict(report.tone_ok)} (with 拗救 {verdict(report.tone_ok_lenient)})"
+    )
+    for reason in report.reasons:
+        colour = {"error": "red", "warning": "yellow", "note": "cyan"}[reason.severity]
+        console.print(f"[{colour}]{reason.severity}[/] {reason.zh}\n      {reason.en}")
+    if report.fallback_chars:
+        console.print(f"[yellow]note[/] modern tones used for: {''.join(report.fallback_chars)}")
+
+
+def _source_dir(source: Optional[Path]) -> Path:
+    if source is not None:
+        if not source.is_dir():
+            fail(f"--source {source} is not a folder; pass the chinese-poetry package's dist/ folder")
+        return source
+    settings = get_settings()
+    console.print(f"fetching {settings.corpus_package} with npm into {settings.cache_dir} …")
+    try:
+        return corpus_lib.fetch_package(settings.corpus_package, settings.cache_dir)
+    except RuntimeError as error:
+        fail(str(error))
+
+
+@corpus_app.command("build")
+def corpus_build(
+    source: Annotated[Optional[Path], typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; default: $LIANJU_DATA_DIR/corpus.")] = None,
+) -> None:
+    """Clean, simplify, classify and split the corpus; write records, couplets and the line index."""
+    source = _source_dir(source)
+    out = out or get_settings().corpus_dir
+    try:
+        summary = corpus_lib.build(source, out)
+    except FileNotFoundError as error:
+        fail(str(error))
+    table = Table(title=f"corpus → {out}", header_style="bold")
+    table.add_column("form")
+    for split in corpus_lib.SPLITS:
+        table.add_column(split, justify="right")
+    table.add_column("total", justify="right")
+    for form, counts in summary.by_form_split.items():
+        cells = [str(counts.get(split, 0)) for split in corpus_lib.SPLITS]
+        table.add_row(form, *cells, str(sum(counts.values())))
+    console.print(table)
+    dropped = Table(title="dropped / repaired", header_style="bold")
+    dropped.add_column("reason")
+    dropped.add_column("poems", justify="right")
+    for reason, count in summary.dropped.items():
+        dropped.add_row(f"dropped: {reason}", str(count))
+    for reason, count in summary.repaired.items():
+        dropped.add_row(f"repaired: {reason}", str(count))
+    console.print(dropped)
+    console.print(
+        f"{summary.records} poems ({summary.jinti} in 近体 shapes), {summary.lines} lines, "
+        f"{summary.couplets} couplets in {summary.seconds:.0f} s"
+    )
+
+
+@corpus_app.command("find")
+def corpus_find(
+    text: Annotated[str, typer.Argument(help="A whole line, or characters a line should contain.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+) -> None:
+    """Is this line in the corpus? Otherwise: lines that contain these characters."""
+    if not corpus_lib.han_only(text):
+        fail("give at least one Chinese character")
+    try:
+        index = corpus_lib.LineIndex(get_settings().corpus_dir / "corpus.sqlite")
+    except FileNotFoundError as error:
+        fail(str(error))
+    exact = index.find(text)
+    hits = exact or index.containing(text, limit)
+    console.print("exact line:" if exact else f"lines containing {corpus_lib.han_only(text)}:")
+    for hit in hits[:limit]:
+        console.print(f"  {hit.text}  —— {hit.author}《{hit.title}》")
+    if not hits:
+        console.print("  (none)")
+
+
+@corpus_app.command("crosscheck")
+def corpus_crosscheck(
+    source: Annotated[Optional[Path], typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
+) -> None:
+    """Agreement of our 平水韵 tones with the corpus's own `strains`, and the modern-tone fallback rate."""
+    result = corpus_lib.crosscheck_strains(_source_dir(source))
+    table = Table(title="tones vs strains", header_style="bold")
+    table.add_column("what")
+    table.add_column("characters", justify="right")
+    table.add_column("share", justify="right")
+    table.add_row("compared (poems aligned: %d)" % result.poems, str(result.chars), "100%")
+    table.add_row("one Pingshui tone, agreeing", f"{result.single_agree}/{result.single}", f"{result.agreement:.2%}")
+    table.add_row("多音 in Pingshui (either tone)", str(result.either), f"{result.either / result.chars:.2%}")
+    table.add_row("modern-tone fallback", str(result.fallback), f"{result.fallback_rate:.2%}")
+    table.add_row("  of which agreeing", str(result.fallback_agree), f"{result.fallback_agree / max(result.fallback, 1):.2%}")
+    table.add_row("unknown", str(result.unknown), f"{result.unknown / result.chars:.2%}")
+    console.print(table)
+    worst = " ".join(f"{char}×{n}" for char, n in result.disagreements.most_common(10))
+    console.print(f"most frequent disagreements: {worst}")

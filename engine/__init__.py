@@ -1,0 +1,1 @@
+"""Everything about poems and the model. Imports neither bot nor storage."""

@@ -1,0 +1,66 @@
+"""The verse forms as data: how many lines, how many characters, which lines rhyme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str  # the id used everywhere: records, prompts, commands
+    label_zh: str
+    label_en: str
+    line_count: int
+    chars_per_line: int
+
+    @property
+    def rhyme_lines(self) -> tuple[int, ...]:
+        """0-based indices of the lines that must rhyme: every second line.
+
+        The first line may rhyme too (首句入韵); prosody decides that from its last tone.
+        """
+        return tuple(range(1, self.line_count, 2))
+
+    @property
+    def free_positions(self) -> tuple[int, ...]:
+        """0-based positions whose tone is free: 一三五不论 (1, 3 of 五言; 1, 3, 5 of 七言)."""
+        return tuple(range(0, self.chars_per_line - 2, 2))
+
+
+WUJUE = Form("wujue", "五言绝句", "five-character quatrain", 4, 5)
+QIJUE = Form("qijue", "七言绝句", "seven-character quatrain", 4, 7)
+WULV = Form("wulv", "五言律诗", "five-character regulated verse", 8, 5)
+QILV = Form("qilv", "七言律诗", "seven-character regulated verse", 8, 7)
+
+JINTI_FORMS: dict[str, Form] = {form.name: form for form in (WUJUE, QIJUE, WULV, QILV)}
+
+# Accepted spellings of the form names, for commands typed by people.
+FORM_ALIASES: dict[str, str] = {
+    **{name: name for name in JINTI_FORMS},
+    **{form.label_zh: name for name, form in JINTI_FORMS.items()},
+    "五绝": "wujue",
+    "七绝": "qijue",
+    "五律": "wulv",
+    "七律": "qilv",
+    "五絕": "wujue",
+    "七絕": "qijue",
+}
+
+
+def form_for_shape(line_lengths: list[int]) -> Form | None:
+    """The 近体 form with exactly this shape, if any."""
+    for form in JINTI_FORMS.values():
+        if len(line_lengths) == form.line_count and all(
+            length == form.chars_per_line for length in line_lengths
+        ):
+            return form
+    return None
+
+
+def parse_form(name: str) -> Form:
+    """Resolve a user-typed form name; raises ValueError listing the valid ones."""
+    key = FORM_ALIASES.get(name.strip().lower()) or FORM_ALIASES.get(name.strip())
+    if key is None:
+        valid = ", ".join(f"{n} ({f.label_zh})" for n, f in JINTI_FORMS.items())
+        raise ValueError(f"unknown form {name!r}; use one of: {valid}")
+    return JINTI_FORMS[key]

@@ -1,0 +1,72 @@
+"""Text hygiene shared by the corpus builder, the prosody checker and user input.
+
+Everything that reaches the engine goes through here: traditional characters become
+simplified (OpenCC t2s), invisible characters disappear, and a poem is split into lines.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+# Punctuation that ends a line (句) in classical verse, full- and half-width.
+LINE_BREAKS = "，。？！；：、,.?!;:\n\r\t "
+_LINE_SPLIT = re.compile(f"[{re.escape(LINE_BREAKS)}]+")
+
+# Han ideographs: the basic block, extension A, the compatibility block, and the
+# supplementary planes (extensions B-H), which the Song corpus uses for rare characters.
+_HAN_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x323AF),
+)
+
+
+def is_han(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _HAN_RANGES)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _s2t() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def to_traditional(text: str) -> str:
+    return _s2t().convert(text)
+
+
+def strip_invisible(text: str) -> str:
+    """Drop zero-width and control characters (keeping line breaks), which users paste by accident."""
+    return "".join(
+        char
+        for char in text
+        if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf")
+    )
+
+
+def split_lines(text: str) -> list[str]:
+    """Split a poem into its lines at punctuation and line breaks."""
+    return [line for line in _LINE_SPLIT.split(text) if line]
+
+
+def non_han(text: str) -> list[str]:
+    """The distinct characters of `text` that are neither Han nor line punctuation, in order."""
+    seen: dict[str, None] = {}
+    for char in text:
+        if char not in LINE_BREAKS and not is_han(char):
+            seen.setdefault(char)
+    return list(seen)

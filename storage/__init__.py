@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2.0 models, sessions and repositories (see the storage issue)."""

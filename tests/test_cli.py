@@ -1,0 +1,102 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import get_settings
+
+CHUNWANG = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。"
+LIANJU = Path(sys.executable).with_name("lianju")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIANJU_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def test_installed_console_script_checks_a_poem():
+    done = subprocess.run([str(LIANJU), "check", CHUNWANG, "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] and report["form"] == "wulv" and report["tone_score"] == 1.0
+
+
+def test_check_prints_a_table_and_reasons():
+    result = run("check", CHUNWANG.replace("恨别鸟惊心", "恨别鸟惊树"))
+    assert result.exit_code == 1
+    assert "恨别鸟惊树" in result.output and "←韵" in result.output
+    assert "第4句韵脚「树」" in result.output and "does not rhyme" in result.output
+
+
+def test_check_json_is_one_object_per_call():
+    result = run("check", "床前明月光，疑是地上霜。举头望明月，低头思故乡。", "--json", "--form", "五绝")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["rhyme_ok"] and not report["tone_ok"]
+    assert report["form"] == "wujue"
+
+
+@pytest.mark.parametrize("text", ["", "月" * 10_000, "🌙🌙", "hello", "\u200b"])
+def test_check_bad_input_is_a_message_with_exit_2(text):
+    result = run("check", text)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "error" in result.output
+
+
+def test_check_reads_stdin():
+    result = run("check", "-", "--json", input=CHUNWANG)
+    assert result.exit_code == 0 and json.loads(result.output)["ok"]
+
+
+def test_corpus_build_and_find(data_dir, fixture_source):
+    result = run("corpus", "build", "--source", str(fixture_source))
+    assert result.exit_code == 0, result.output
+    assert "wulv" in result.output and "missing_characters" in result.output
+    assert "in 近体 shapes" in result.output
+    assert (data_dir / "corpus" / "poems.jsonl").is_file()
+    found = run("corpus", "find", "國破山河在")
+    assert found.exit_code == 0 and "杜甫《春望》" in found.output
+    containing = run("corpus", "find", "月", "--limit", "3")
+    assert containing.exit_code == 0
+    assert containing.output.count("——") == 3
+    assert run("corpus", "find", "abc").exit_code == 2
+
+
+def test_corpus_commands_explain_missing_things(data_dir, tmp_path):
+    missing = run("corpus", "build", "--source", str(tmp_path / "nowhere"))
+    assert missing.exit_code == 2 and "dist/" in missing.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run("corpus", "build", "--source", str(empty))
+    assert nothing.exit_code == 2 and "quantangshi" in nothing.output
+    no_index = run("corpus", "find", "月")
+    assert no_index.exit_code == 2 and "lianju corpus build" in no_index.output
+
+
+def test_corpus_crosscheck_reports_agreement(fixture_source):
+    result = run("corpus", "crosscheck", "--source", str(fixture_source))
+    assert result.exit_code == 0, result.output
+    assert "agreeing" in result.output and "modern-tone fallback" in result.output
+
+
+def test_data_dir_defaults_to_a_per_user_folder(monkeypatch):
+    monkeypatch.delenv("LIANJU_DATA_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert "lianju" in str(get_settings().data_dir)
+        assert get_settings().data_dir.is_absolute()
+    finally:
+        get_settings.cache_clear()
