@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,17 @@ class Settings(BaseSettings):
         default="chinese-poetry@2.0.1",
         description="The npm package `lianju corpus build` fetches when no --source is given.",
     )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB; "
+        "empty: lianju.sqlite in the data folder.",
+    )
+
+    @model_validator(mode="after")
+    def _default_database_in_data_dir(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'lianju.sqlite'}"
+        return self
 
     @property
     def corpus_dir(self) -> Path:

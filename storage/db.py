@@ -1,0 +1,190 @@
+"""Engines, units of work and migrations.
+
+`Database.connect(url)` is the one place an engine is built. The URL comes from
+`LIANJU_DATABASE_URL` (bot/config.py; default: `lianju.sqlite` in the data folder). Plain
+`sqlite:///…` and `postgresql://…` URLs are given their async drivers (aiosqlite, asyncpg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Literal
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage.errors import SchemaOutOfDate, StorageError
+
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+# How long a SQLite writer waits for another's transaction before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
+
+
+def async_url(url: str | URL) -> URL:
+    """`url` with its async driver; refuses databases and drivers storage is not tested on."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(f"cannot parse the database URL {str(url)!r}") from None
+    parsed = parsed.set(drivername=ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise StorageError(
+            f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    return parsed
+
+
+def create_engine(url: str | URL) -> AsyncEngine:
+    url = async_url(url)
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection, _record) -> None:
+    # sqlite3's own BEGIN is deferred and skipped before SELECT; SQLAlchemy emits BEGIN instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run while one writer commits; SQLite leaves foreign keys off unless asked.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # connection wrote in between; IMMEDIATE takes the write lock up front and waits for it instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its sessions. One unit of work = one session = one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str | URL) -> Database:
+        return cls(create_engine(url))
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed when the block ends, rolled back if it raises."""
+        async with self._sessions.begin() as session:
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our migrations, optionally bound to an open connection."""
+    if not MIGRATIONS_DIR.is_dir():
+        raise StorageError(
+            f"the migrations folder {MIGRATIONS_DIR} is missing: run Lianju from its source tree "
+            "(an editable install) so that alembic/ is next to storage/"
+        )
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "alembic/versions holds no revision"
+    return head
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None for an empty database."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current_revision)
+
+
+async def migrate(engine: AsyncEngine, direction: Literal["upgrade", "downgrade"], revision: str) -> None:
+    def run(connection: Connection) -> None:
+        step = command.upgrade if direction == "upgrade" else command.downgrade
+        try:
+            step(alembic_config(connection), revision)
+        except CommandError as error:
+            raise StorageError(f"cannot {direction} to {revision!r}: {error}") from None
+
+    async with engine.connect() as connection:
+        await connection.run_sync(run)
+
+
+async def ensure_schema(engine: AsyncEngine, *, upgrade: bool) -> str:
+    """Make sure the schema is at head before the bot uses it; return the revision.
+
+    With `upgrade`, an older schema is migrated; without, it is refused with `SchemaOutOfDate`.
+    A revision this code does not know (the database was migrated by a newer Lianju) is always
+    refused: downgrading it would lose data.
+    """
+    head = head_revision()
+    current = await current_revision(engine)
+    if current == head:
+        return head
+    if current is not None and not _is_known(current):
+        raise SchemaOutOfDate(
+            current, head, "it was migrated by a newer version of Lianju: run that version, or restore a backup"
+        )
+    if not upgrade:
+        raise SchemaOutOfDate(current, head, "run `lianju db upgrade` first")
+    await migrate(engine, "upgrade", "head")
+    return head
+
+
+def _is_known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Foreign keys off for the duration of a migration, then checked.
+
+    Batch migrations rebuild a SQLite table by copying it and dropping the old one, and with
+    foreign keys on, that DROP deletes (or nulls) every row referring to it. The pragma is a no-op
+    inside a transaction, so it goes to the driver connection before alembic begins one.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.cursor().execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.commit()
+        if broken:
+            raise StorageError(f"the migration left rows with dangling foreign keys: {broken[:10]}")
+    finally:
+        dbapi_connection.cursor().execute("PRAGMA foreign_keys=ON")
