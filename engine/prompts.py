@@ -1,0 +1,82 @@
+"""The text format the model reads and writes. This is the one place it is defined.
+
+    poem       <bos><poem><qijue>月、春<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
+    acrostic   <bos><poem><qijue><acrostic>白黄欲更<sep>白日依山尽，黄河入海流。…<eos>
+    next line  <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
+    couplet    <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
+
+Everything after <sep> is what the model learns to write (the prompt before it carries no
+loss). Keywords are 1-3 characters or 2-character words that occur in the poem or its title,
+joined by 、, so `/poem 月` conditions on 月. Poem lines are separated by their punctuation,
+normalised: ， closes the first line of a couplet and 。 the second.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from engine.text import is_han
+
+BOS, EOS, PAD, UNK, SEP = "<bos>", "<eos>", "<pad>", "<unk>", "<sep>"
+TASK_POEM, TASK_NEXT, TASK_PAIR = "<poem>", "<next>", "<pair>"
+ACROSTIC = "<acrostic>"
+FORM_TOKENS = {name: f"<{name}>" for name in ("wujue", "qijue", "wulv", "qilv", "couplet", "ci")}
+SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC, *FORM_TOKENS.values()]
+LINE_ENDS = ("，", "。")  # the line separators
+KEYWORD_JOIN = "、"
+
+# Characters too common to say what a poem is about; never chosen as its keywords.
+_NOT_KEYWORDS = set("不之一人无有何自来中上下为是此其如犹已相与而以于在我君今未亦又可皆还更谁几时所得见知多")
+
+
+def poem_body(lines: list[str]) -> str:
+    return "".join(line + LINE_ENDS[i % 2] for i, line in enumerate(lines))
+
+
+def poem_prompt(form: str, keywords: list[str] = (), acrostic: str | None = None) -> str:
+    if acrostic:
+        return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{ACROSTIC}{acrostic}{SEP}"
+    return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{KEYWORD_JOIN.join(keywords)}{SEP}"
+
+
+def next_line_prompt(form: str, previous_lines: list[str]) -> str:
+    return f"{BOS}{TASK_NEXT}{FORM_TOKENS[form]}{poem_body(previous_lines)}{SEP}"
+
+
+def couplet_prompt(first_line: str) -> str:
+    return f"{BOS}{TASK_PAIR}{first_line}{SEP}"
+
+
+def keywords_for(lines: list[str], title: str, rng: random.Random) -> list[str]:
+    """1-3 keywords that occur in the poem or its title (sometimes none)."""
+    roll = rng.random()
+    if roll < 0.1:
+        return []
+    # 2-character words from the title, never across a space or punctuation in it
+    words = [run[i : i + 2] for run in re.findall(r"\S+", "".join(c if is_han(c) else " " for c in title))
+             for i in range(len(run) - 1)]
+    if roll < 0.3 and words:
+        return [rng.choice(words)]
+    candidates = sorted({c for line in lines for c in line if c not in _NOT_KEYWORDS})
+    if not candidates:
+        return []
+    return rng.sample(candidates, k=min(len(candidates), rng.choice((1, 1, 2, 3))))
+
+
+def training_examples(record: dict, rng: random.Random) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs for one 近体 poem record: the poem, and sometimes a next line."""
+    lines, form = record["lines"], record["form"]
+    if rng.random() < 0.15:
+        prompt = poem_prompt(form, acrostic="".join(line[0] for line in lines))
+    else:
+        prompt = poem_prompt(form, keywords_for(lines, record["title"], rng))
+    examples = [(prompt, poem_body(lines) + EOS)]
+    if rng.random() < 0.2:
+        cut = rng.randrange(1, len(lines))
+        examples.append((next_line_prompt(form, lines[:cut]), lines[cut] + EOS))
+    return examples
+
+
+def couplet_example(pair: dict) -> tuple[str, str]:
+    return couplet_prompt(pair["first"]), pair["second"] + EOS
