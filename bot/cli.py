@@ -92,6 +92,84 @@ def _source_dir(source: Optional[Path]) -> Path:
         fail(str(error))
 
 
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Run folder: tokenizer/, checkpoint/, and model/ when done.")],
+    size: Annotated[str, typer.Option(help="tiny (tests), small (CPU), base (GPU).")] = "small",
+    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    max_steps: Annotated[int, typer.Option(min=1)] = 8000,
+    minutes: Annotated[Optional[float], typer.Option(min=0.1, help="Time budget: the LR schedule follows the clock.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    grad_accum: Annotated[int, typer.Option(min=1)] = 1,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    warmup_steps: Annotated[int, typer.Option(min=0)] = 200,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.0,
+    eval_every: Annotated[int, typer.Option(min=1)] = 250,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 250,
+    stop_after: Annotated[Optional[int], typer.Option(min=1, help="Checkpoint and stop after N steps of this run.")] = None,
+    precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
+    seed: int = 1234,
+    resume: Annotated[bool, typer.Option(help="Go on from out/checkpoint.")] = False,
+) -> None:
+    """Pre-train the poetry model from scratch; resumable; SIGTERM checkpoints and stops."""
+    from engine.train import SIZES, TrainConfig, train as run_training
+
+    if size not in SIZES:
+        fail(f"unknown size {size!r}; use one of: {', '.join(SIZES)}")
+    if precision not in ("auto", "bf16", "fp32"):
+        fail(f"unknown precision {precision!r}; use auto, bf16 or fp32")
+    corpus = corpus or get_settings().corpus_dir
+    if not (corpus / "poems.jsonl").is_file():
+        fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    config = TrainConfig(
+        corpus=corpus, out=out, size=size, max_steps=max_steps, minutes=minutes, batch_size=batch_size,
+        grad_accum=grad_accum, lr=lr, warmup_steps=min(warmup_steps, max_steps), dropout=dropout,
+        eval_every=eval_every, checkpoint_every=checkpoint_every, stop_after=stop_after,
+        precision=precision, seed=seed,
+    )
+    try:
+        model_dir = run_training(config, resume=resume)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    if model_dir is not None:
+        console.print(f"model saved to {model_dir}")
+
+
+@app.command("eval")
+def evaluate_model(
+    model: Annotated[Path, typer.Option(help="A from_pretrained directory.")] = Path("engine/weights/default"),
+    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    samples: Annotated[int, typer.Option(min=1, max=10_000, help="Unconstrained samples per form.")] = 100,
+    ids: Annotated[Optional[Path], typer.Option(help="Held-out poem ids; default: the frozen list.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,
+    seed: int = 0,
+) -> None:
+    """Held-out NLL and unconstrained shape/rhyme/tone/copy/diversity rates; prints a table."""
+    from engine.evaluate import HELDOUT_IDS, evaluate
+
+    corpus = corpus or get_settings().corpus_dir
+    if not (corpus / "poems.jsonl").is_file():
+        fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    if not (model / "config.json").is_file():
+        fail(f"no model at {model}: pass --model with a directory holding config.json")
+    report = evaluate(model, corpus, samples, ids or HELDOUT_IDS, seed)
+    if out:
+        out.write_text(report.to_json())
+    nll = f"{report.heldout_nll:.3f}" if report.heldout_nll is not None else "—"
+    console.print(
+        f"{report.model}: {report.parameters / 1e6:.1f}M parameters · held-out NLL {nll} nats/token "
+        f"on {report.heldout_poems} poems ({report.heldout_source}) · {report.seconds:.0f} s"
+    )
+    table = Table(title=f"unconstrained sampling, {samples} per form", header_style="bold")
+    for column in ("form", "shape", "rhyme", "平仄", "copied lines", "distinct-1", "distinct-2"):
+        table.add_column(column, justify="right")
+    for form, quality in report.sampling.items():
+        table.add_row(form, *(f"{value:.1%}" for value in (
+            quality.shape_ok, quality.rhyme_ok, quality.tone_ok, quality.copied_lines,
+            quality.distinct_1, quality.distinct_2)))
+    console.print(table)
+
+
 @corpus_app.command("build")
 def corpus_build(
     source: Annotated[Optional[Path], typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
@@ -167,3 +245,52 @@ def corpus_crosscheck(
     console.print(table)
     worst = " ".join(f"{char}×{n}" for char, n in result.disagreements.most_common(10))
     console.print(f"most frequent disagreements: {worst}")
+
+
+db_app = typer.Typer(help="The database at LIANJU_DATABASE_URL: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _run_on_database(work):
+    """Run `work(engine)` on the configured database; storage errors end the command cleanly."""
+    import asyncio
+
+    from storage.db import create_engine
+    from storage.errors import StorageError
+
+    async def run():
+        engine = create_engine(get_settings().database_url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except StorageError as error:
+        fail(str(error))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database to the newest schema (or to REVISION); creates it when missing."""
+    from storage.db import async_url, current_revision, migrate
+
+    async def upgrade(engine):
+        await migrate(engine, "upgrade", revision)
+        return await current_revision(engine)
+
+    reached = _run_on_database(upgrade)
+    where = async_url(get_settings().database_url).render_as_string(hide_password=True)
+    console.print(f"{where} is at revision {reached}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the one this version expects. Exit 1 when they differ."""
+    from storage.db import current_revision, head_revision
+
+    current = _run_on_database(current_revision)
+    head = head_revision()
+    console.print(f"database: {current or '(empty)'}  expected: {head}")
+    raise typer.Exit(0 if current == head else 1)
