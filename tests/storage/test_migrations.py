@@ -1,0 +1,133 @@
+"""Alembic: the migrations build exactly the models, both ways, and the bot refuses a stale schema."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from storage.db import alembic_config, create_engine, current_revision, ensure_schema, head_revision, migrate
+from storage.errors import SchemaOutOfDate, StorageError
+from storage.models import Base
+
+REPO = Path(__file__).resolve().parents[2]
+LIANJU = Path(sys.executable).with_name("lianju")
+ALEMBIC = Path(sys.executable).with_name("alembic")
+
+
+async def differences(engine) -> list:
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
+        )
+
+
+async def table_names(engine) -> set[str]:
+    async with engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def test_upgrade_on_an_empty_database_matches_the_models(empty_database_url):
+    engine = create_engine(empty_database_url)
+    try:
+        assert await current_revision(engine) is None
+        await migrate(engine, "upgrade", "head")
+        assert await current_revision(engine) == head_revision()
+        assert await differences(engine) == []
+        assert {table.name for table in Base.metadata.sorted_tables} <= await table_names(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_base_and_back(empty_database_url):
+    engine = create_engine(empty_database_url)
+    try:
+        await migrate(engine, "upgrade", "head")
+        await migrate(engine, "downgrade", "base")
+        assert await current_revision(engine) is None
+        assert await table_names(engine) <= {"alembic_version"}
+        await migrate(engine, "upgrade", "head")
+        assert await differences(engine) == []
+    finally:
+        await engine.dispose()
+
+
+def test_history_is_one_line():
+    script = ScriptDirectory.from_config(alembic_config())
+    assert len(script.get_heads()) == 1 and len(script.get_bases()) == 1
+    revisions = list(script.walk_revisions())
+    assert all(not isinstance(revision.down_revision, tuple) for revision in revisions)
+
+
+async def test_ensure_schema_refuses_an_old_schema_then_upgrades(empty_database_url):
+    engine = create_engine(empty_database_url)
+    try:
+        with pytest.raises(SchemaOutOfDate) as refused:
+            await ensure_schema(engine, upgrade=False)
+        message = str(refused.value)
+        assert "(empty database)" in message and head_revision() in message and "lianju db upgrade" in message
+        assert await current_revision(engine) is None  # refusing changed nothing
+
+        assert await ensure_schema(engine, upgrade=True) == head_revision()
+        assert await ensure_schema(engine, upgrade=False) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_ensure_schema_refuses_a_revision_from_a_newer_version(empty_database_url):
+    engine = create_engine(empty_database_url)
+    try:
+        await migrate(engine, "upgrade", "head")
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+        for upgrade in (False, True):
+            with pytest.raises(SchemaOutOfDate, match="f00dfeed.*newer version of Lianju"):
+                await ensure_schema(engine, upgrade=upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def test_migrating_to_an_unknown_revision_says_so(empty_database_url):
+    engine = create_engine(empty_database_url)
+    try:
+        with pytest.raises(StorageError, match="cannot upgrade to 'nonesuch'"):
+            await migrate(engine, "upgrade", "nonesuch")
+    finally:
+        await engine.dispose()
+
+
+def run_command(*command: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LIANJU_DATABASE_URL": database_url}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_lianju_db_upgrade_and_current(empty_database_url):
+    before = run_command(str(LIANJU), "db", "current", database_url=empty_database_url)
+    assert before.returncode == 1 and f"database: (empty)  expected: {head_revision()}" in before.stdout
+
+    upgraded = run_command(str(LIANJU), "db", "upgrade", database_url=empty_database_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"is at revision {head_revision()}" in upgraded.stdout
+
+    after = run_command(str(LIANJU), "db", "current", database_url=empty_database_url)
+    assert after.returncode == 0 and f"database: {head_revision()}" in after.stdout
+
+
+def test_lianju_db_upgrade_reports_a_bad_url_cleanly():
+    done = run_command(str(LIANJU), "db", "upgrade", database_url="mysql://someone@localhost/db")
+    assert done.returncode == 2
+    assert "unsupported database URL scheme 'mysql'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_the_alembic_command_line_uses_lianju_database_url(empty_database_url):
+    upgraded = run_command(str(ALEMBIC), "upgrade", "head", database_url=empty_database_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = run_command(str(ALEMBIC), "current", database_url=empty_database_url)
+    assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout
