@@ -24,5 +24,7 @@ demo: setup
 	@echo "Generation (lianju poem 月) is coming with the engine. Until then, the prosody checker reads 杜甫《春望》:"
 	$(BIN)/lianju check "$(DEMO_POEM)"
 
+# The storage tests run on SQLite and on PostgreSQL: the script installs PostgreSQL when missing
+# and starts a throwaway server on 127.0.0.1 for the length of the run.
 test: setup
-	$(BIN)/python -m pytest
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest

@@ -43,6 +43,7 @@ from storage.models import (
 )
 
 DEFAULT_MODEL_NAME = "v0"
+REGISTRY_LOCK = 0x4C69616E6A75  # any constant; names the registry's PostgreSQL advisory lock
 
 
 def _insert(session: AsyncSession, model: type[Base]):
@@ -605,9 +606,17 @@ async def active_model(session: AsyncSession) -> ModelVersion | None:
     return (await session.scalars(select(ModelVersion).where(ModelVersion.status == ModelStatus.ACTIVE))).one_or_none()
 
 
+async def _lock_registry(session: AsyncSession) -> None:
+    # Registry changes read the active version and then replace it; two at once on PostgreSQL would
+    # both read the same one. SQLite's BEGIN IMMEDIATE already serialises every writer.
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(REGISTRY_LOCK)))
+
+
 async def ensure_default_model(session: AsyncSession, path: str) -> ModelVersion:
     """The active model; on an empty registry, the shipped default `v0` at `path` becomes it."""
     path = limits.text("path", path, limits.PATH_MAX)
+    await _lock_registry(session)
     if await session.scalar(select(func.count(ModelVersion.id))) == 0:
         now = utcnow()
         await session.execute(
@@ -625,6 +634,7 @@ async def register_candidate(
     session: AsyncSession, name: str, path: str, *, parent_id: int | None = None, metrics: dict[str, Any] | None = None
 ) -> ModelVersion:
     name = limits.text("name", name, limits.MODEL_NAME_MAX)
+    await _lock_registry(session)
     if await session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
         raise Conflict(f"a model version named {name!r} exists already")
     if parent_id is not None:
@@ -653,6 +663,7 @@ async def _retire_active(session: AsyncSession) -> ModelVersion | None:
 
 async def promote(session: AsyncSession, version_id: int) -> ModelVersion:
     """Make the version the active one; the previously active version is retired."""
+    await _lock_registry(session)
     version = await _get(session, ModelVersion, version_id, "model version")
     if version.status == ModelStatus.ACTIVE:
         return version
@@ -665,6 +676,7 @@ async def promote(session: AsyncSession, version_id: int) -> ModelVersion:
 
 
 async def retire(session: AsyncSession, version_id: int) -> ModelVersion:
+    await _lock_registry(session)
     version = await _get(session, ModelVersion, version_id, "model version")
     if version.status == ModelStatus.ACTIVE:
         raise Conflict(f"{version.name} is the active model: promote another or roll back instead")
@@ -677,6 +689,7 @@ async def retire(session: AsyncSession, version_id: int) -> ModelVersion:
 
 async def roll_back(session: AsyncSession) -> ModelVersion:
     """Retire the active model and restore the one that was active before it."""
+    await _lock_registry(session)
     current = await active_model(session)
     if current is None or current.promoted_at is None:
         raise Conflict("no model is active, so there is nothing to roll back from")
@@ -725,15 +738,17 @@ async def finish_finetune_run(
     outcome = _enum("outcome", FinetuneOutcome, outcome)
     if outcome == FinetuneOutcome.RUNNING:
         raise InvalidInput("outcome", "a finished run is promoted, rejected or failed")
+    gates = None if gates is None else limits.json_object("gates", gates)
+    detail = None if detail is None else limits.text("detail", detail, limits.DETAIL_MAX, multiline=True)
     run = await _get(session, FinetuneRun, run_id, "fine-tune run")
     if run.outcome != FinetuneOutcome.RUNNING:
         raise Conflict(f"fine-tune run {run_id} has already finished ({run.outcome.value})")
     if candidate_version_id is not None:
         await _get(session, ModelVersion, candidate_version_id, "model version")
     run.outcome = outcome
-    run.gates = None if gates is None else limits.json_object("gates", gates)
+    run.gates = gates
     run.candidate_version_id = candidate_version_id
-    run.detail = None if detail is None else limits.text("detail", detail, limits.DETAIL_MAX, multiline=True)
+    run.detail = detail
     run.finished_at = utcnow()
     await session.flush()
     return run

@@ -1,0 +1,79 @@
+"""Engines and units of work: URLs, SQLite's pragmas, commit and rollback."""
+
+import pytest
+from sqlalchemy import text
+
+from bot.config import Settings
+from storage import repo
+from storage.db import Database, async_url, create_engine
+from storage.errors import StorageError
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("sqlite:////var/lib/lianju/lianju.sqlite", "sqlite+aiosqlite:////var/lib/lianju/lianju.sqlite"),
+        ("sqlite+aiosqlite:///relative.sqlite", "sqlite+aiosqlite:///relative.sqlite"),
+        ("postgresql://poet:secret@db:5432/lianju", "postgresql+asyncpg://poet:secret@db:5432/lianju"),
+        ("postgres://poet@db/lianju", "postgresql+asyncpg://poet@db/lianju"),
+    ],
+)
+def test_urls_get_their_async_driver(given, expected):
+    assert async_url(given).render_as_string(hide_password=False) == expected
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("mysql://poet@db/lianju", "unsupported database URL scheme 'mysql'"),
+        ("postgresql+psycopg2://poet@db/lianju", "unsupported database URL scheme 'postgresql+psycopg2'"),
+        ("not a url", "cannot parse the database URL 'not a url'"),
+    ],
+)
+def test_unsupported_urls_are_refused_clearly(url, message):
+    with pytest.raises(StorageError, match=message.replace("+", r"\+")):
+        async_url(url)
+
+
+def test_the_default_database_is_a_sqlite_file_in_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIANJU_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("LIANJU_DATABASE_URL", raising=False)
+    assert Settings().database_url == f"sqlite+aiosqlite:///{tmp_path / 'lianju.sqlite'}"
+    monkeypatch.setenv("LIANJU_DATABASE_URL", "postgresql://poet@db/lianju")
+    assert Settings().database_url == "postgresql://poet@db/lianju"
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_creates_its_folder(tmp_path):
+    path = tmp_path / "not" / "yet" / "there.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert path.is_file()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_unit_of_work_commits_on_success_and_rolls_back_on_error(db):
+    async with db.unit_of_work() as session:
+        await repo.upsert_user(session, repo.DiscordUser(1, "白居易"))
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await repo.upsert_user(session, repo.DiscordUser(2, "元稹"))
+            raise RuntimeError("the reply to Discord failed")
+    async with db.unit_of_work() as session:
+        assert (await repo.get_user(session, 1)).display_name == "白居易"
+        assert await repo.get_user(session, 2) is None
+
+
+async def test_writes_survive_a_new_engine(db, database_url):
+    async with db.unit_of_work() as session:
+        await repo.upsert_user(session, repo.DiscordUser(3, "刘禹锡"))
+    await db.close()
+    second = Database.connect(database_url)
+    try:
+        async with second.unit_of_work() as session:
+            assert (await repo.get_user(session, 3)).display_name == "刘禹锡"
+    finally:
+        await second.close()
