@@ -123,6 +123,12 @@ def stored_enum(cls: type[enum.StrEnum], name: str) -> Enum:
     )
 
 
+def unique_while_active(name: str, column: str) -> Index:
+    """A unique index over the rows whose status is 'active' (both dialects support partial indexes)."""
+    active = sql_text("status = 'active'")
+    return Index(name, column, unique=True, sqlite_where=active, postgresql_where=active)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
@@ -160,13 +166,7 @@ class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
         # At most one active model, enforced by the database so two promotions cannot both win.
-        Index(
-            "uq_model_versions_one_active",
-            "status",
-            unique=True,
-            sqlite_where=sql_text("status = 'active'"),
-            postgresql_where=sql_text("status = 'active'"),
-        ),
+        unique_while_active("uq_model_versions_one_active", "status"),
     )
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True)
@@ -205,13 +205,7 @@ class Game(Base):
     __tablename__ = "games"
     __table_args__ = (
         # One running game per channel, even when two people start one at the same moment.
-        Index(
-            "uq_games_one_active_per_channel",
-            "channel_id",
-            unique=True,
-            sqlite_where=sql_text("status = 'active'"),
-            postgresql_where=sql_text("status = 'active'"),
-        ),
+        unique_while_active("uq_games_one_active_per_channel", "channel_id"),
         Index("ix_games_status", "status"),
     )
 

@@ -651,33 +651,35 @@ async def register_candidate(
     return version
 
 
-async def _retire_active(session: AsyncSession) -> ModelVersion | None:
+async def _locked_version(session: AsyncSession, version_id: int) -> ModelVersion:
+    await _lock_registry(session)
+    return await _get(session, ModelVersion, version_id, "model version")
+
+
+async def _replace_active(session: AsyncSession, successor: ModelVersion) -> None:
+    """Retire the active version, if any, and make `successor` active in its place."""
     current = await active_model(session)
     if current is not None:
         current.status = ModelStatus.RETIRED
         current.retired_at = utcnow()
         # Flushed first: the one-active index would refuse the new active row before it.
         await session.flush()
-    return current
+    successor.status = ModelStatus.ACTIVE
+    successor.retired_at = None
+    await session.flush()
 
 
 async def promote(session: AsyncSession, version_id: int) -> ModelVersion:
     """Make the version the active one; the previously active version is retired."""
-    await _lock_registry(session)
-    version = await _get(session, ModelVersion, version_id, "model version")
-    if version.status == ModelStatus.ACTIVE:
-        return version
-    await _retire_active(session)
-    version.status = ModelStatus.ACTIVE
-    version.promoted_at = utcnow()
-    version.retired_at = None
-    await session.flush()
+    version = await _locked_version(session, version_id)
+    if version.status != ModelStatus.ACTIVE:
+        version.promoted_at = utcnow()
+        await _replace_active(session, version)
     return version
 
 
 async def retire(session: AsyncSession, version_id: int) -> ModelVersion:
-    await _lock_registry(session)
-    version = await _get(session, ModelVersion, version_id, "model version")
+    version = await _locked_version(session, version_id)
     if version.status == ModelStatus.ACTIVE:
         raise Conflict(f"{version.name} is the active model: promote another or roll back instead")
     if version.status != ModelStatus.RETIRED:
@@ -701,10 +703,7 @@ async def roll_back(session: AsyncSession) -> ModelVersion:
     )
     if previous is None:
         raise Conflict(f"{current.name} is the first model ever promoted: there is nothing to roll back to")
-    await _retire_active(session)
-    previous.status = ModelStatus.ACTIVE
-    previous.retired_at = None
-    await session.flush()
+    await _replace_active(session, previous)
     return previous
 
 

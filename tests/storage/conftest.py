@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import Database, create_engine, migrate
 from storage.models import Base
@@ -58,10 +59,11 @@ async def _upgrade(url: str) -> None:
         await engine.dispose()
 
 
-async def _postgres_version(url: str) -> str:
+async def _postgres_query(url: str, sql: str) -> Any:
+    """One statement outside any transaction (CREATE DATABASE refuses to run in one)."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        return await connection.fetchval("SHOW server_version")
+        return await connection.fetchval(sql)
     finally:
         await connection.close()
 
@@ -77,7 +79,7 @@ def migrated_sqlite_template(tmp_path_factory) -> Path:
 def postgres_server() -> str:
     """The URL of the test server's main database, whose version goes into the summary."""
     url = postgres_url()
-    _postgres_server["version"] = "PostgreSQL " + run_in_fresh_loop(lambda: _postgres_version(url))
+    _postgres_server["version"] = "PostgreSQL " + run_in_fresh_loop(lambda: _postgres_query(url, "SHOW server_version"))
     return url
 
 
@@ -108,22 +110,6 @@ async def db(database_url) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def _create_postgres_database(url: str, name: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_postgres_database(url: str, name: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(params=DIALECTS)
 def empty_database_url(request, tmp_path) -> Iterator[str]:
     """A database with no tables at all, of the parametrised dialect."""
@@ -132,9 +118,16 @@ def empty_database_url(request, tmp_path) -> Iterator[str]:
         return
     server = request.getfixturevalue("postgres_server")
     name = f"lianju_empty_{uuid.uuid4().hex[:12]}"
-    run_in_fresh_loop(lambda: _create_postgres_database(server, name))
+    run_in_fresh_loop(lambda: _postgres_query(server, f'CREATE DATABASE "{name}"'))
     yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    run_in_fresh_loop(lambda: _drop_postgres_database(server, name))
+    run_in_fresh_loop(lambda: _postgres_query(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def empty_engine(empty_database_url) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(empty_database_url)
+    yield engine
+    await engine.dispose()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

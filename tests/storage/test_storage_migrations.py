@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from storage.db import alembic_config, create_engine, current_revision, ensure_schema, head_revision, migrate
+from storage.db import alembic_config, current_revision, ensure_schema, head_revision, migrate
 from storage.errors import SchemaOutOfDate, StorageError
 from storage.models import Base
 
@@ -32,29 +32,21 @@ async def table_names(engine) -> set[str]:
         return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
-async def test_upgrade_on_an_empty_database_matches_the_models(empty_database_url):
-    engine = create_engine(empty_database_url)
-    try:
-        assert await current_revision(engine) is None
-        await migrate(engine, "upgrade", "head")
-        assert await current_revision(engine) == head_revision()
-        assert await differences(engine) == []
-        assert {table.name for table in Base.metadata.sorted_tables} <= await table_names(engine)
-    finally:
-        await engine.dispose()
+async def test_upgrade_on_an_empty_database_matches_the_models(empty_engine):
+    assert await current_revision(empty_engine) is None
+    await migrate(empty_engine, "upgrade", "head")
+    assert await current_revision(empty_engine) == head_revision()
+    assert await differences(empty_engine) == []
+    assert {table.name for table in Base.metadata.sorted_tables} <= await table_names(empty_engine)
 
 
-async def test_downgrade_to_base_and_back(empty_database_url):
-    engine = create_engine(empty_database_url)
-    try:
-        await migrate(engine, "upgrade", "head")
-        await migrate(engine, "downgrade", "base")
-        assert await current_revision(engine) is None
-        assert await table_names(engine) <= {"alembic_version"}
-        await migrate(engine, "upgrade", "head")
-        assert await differences(engine) == []
-    finally:
-        await engine.dispose()
+async def test_downgrade_to_base_and_back(empty_engine):
+    await migrate(empty_engine, "upgrade", "head")
+    await migrate(empty_engine, "downgrade", "base")
+    assert await current_revision(empty_engine) is None
+    assert await table_names(empty_engine) <= {"alembic_version"}
+    await migrate(empty_engine, "upgrade", "head")
+    assert await differences(empty_engine) == []
 
 
 def test_history_is_one_line():
@@ -64,41 +56,29 @@ def test_history_is_one_line():
     assert all(not isinstance(revision.down_revision, tuple) for revision in revisions)
 
 
-async def test_ensure_schema_refuses_an_old_schema_then_upgrades(empty_database_url):
-    engine = create_engine(empty_database_url)
-    try:
-        with pytest.raises(SchemaOutOfDate) as refused:
-            await ensure_schema(engine, upgrade=False)
-        message = str(refused.value)
-        assert "(empty database)" in message and head_revision() in message and "lianju db upgrade" in message
-        assert await current_revision(engine) is None  # refusing changed nothing
+async def test_ensure_schema_refuses_an_old_schema_then_upgrades(empty_engine):
+    with pytest.raises(SchemaOutOfDate) as refused:
+        await ensure_schema(empty_engine, upgrade=False)
+    message = str(refused.value)
+    assert "(empty database)" in message and head_revision() in message and "lianju db upgrade" in message
+    assert await current_revision(empty_engine) is None  # refusing changed nothing
 
-        assert await ensure_schema(engine, upgrade=True) == head_revision()
-        assert await ensure_schema(engine, upgrade=False) == head_revision()
-    finally:
-        await engine.dispose()
+    assert await ensure_schema(empty_engine, upgrade=True) == head_revision()
+    assert await ensure_schema(empty_engine, upgrade=False) == head_revision()
 
 
-async def test_ensure_schema_refuses_a_revision_from_a_newer_version(empty_database_url):
-    engine = create_engine(empty_database_url)
-    try:
-        await migrate(engine, "upgrade", "head")
-        async with engine.begin() as connection:
-            await connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
-        for upgrade in (False, True):
-            with pytest.raises(SchemaOutOfDate, match="f00dfeed.*newer version of Lianju"):
-                await ensure_schema(engine, upgrade=upgrade)
-    finally:
-        await engine.dispose()
+async def test_ensure_schema_refuses_a_revision_from_a_newer_version(empty_engine):
+    await migrate(empty_engine, "upgrade", "head")
+    async with empty_engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+    for upgrade in (False, True):
+        with pytest.raises(SchemaOutOfDate, match="f00dfeed.*newer version of Lianju"):
+            await ensure_schema(empty_engine, upgrade=upgrade)
 
 
-async def test_migrating_to_an_unknown_revision_says_so(empty_database_url):
-    engine = create_engine(empty_database_url)
-    try:
-        with pytest.raises(StorageError, match="cannot upgrade to 'nonesuch'"):
-            await migrate(engine, "upgrade", "nonesuch")
-    finally:
-        await engine.dispose()
+async def test_migrating_to_an_unknown_revision_says_so(empty_engine):
+    with pytest.raises(StorageError, match="cannot upgrade to 'nonesuch'"):
+        await migrate(empty_engine, "upgrade", "nonesuch")
 
 
 def run_command(*command: str, database_url: str) -> subprocess.CompletedProcess:
