@@ -99,12 +99,22 @@ def json_object(field: str, value: object) -> dict[str, Any]:
         encoded = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise InvalidInput(field, f"is not plain JSON ({error})") from None
-    if "\\u0000" in encoded:
-        raise InvalidInput(field, "contains the character U+0000, which PostgreSQL cannot store")
+    if _holds_nul(value):
+        raise InvalidInput(field, "contains the character U+0000, which PostgreSQL cannot store in text")
     size = len(encoded.encode("utf-8"))
     if size > JSON_MAX_BYTES:
         raise InvalidInput(field, f"is {size:,} bytes as JSON; the limit is {JSON_MAX_BYTES:,}")
     return value
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(map(_holds_nul, value))
+    return False
 
 
 def aware(field: str, value: object) -> datetime:

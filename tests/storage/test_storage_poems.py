@@ -41,7 +41,7 @@ async def test_a_poem_round_trips_with_everything_about_it(db):
             model_version_id=model.id,
             sampling={"temperature": 0.8, "top_k": 40, "top_p": 0.95},
             seed=-(2**63),
-            prosody={"tone_score": 1.0, "rhyme_ok": True, "reasons": ["押平水韵下平十二侵"]},
+            prosody={"tone_score": 1.0, "rhyme_ok": True, "reasons": ["押平水韵下平十二侵", '\\u0000 "引" 🌙']},
         ),
     )
     async with db.unit_of_work() as session:
@@ -51,7 +51,7 @@ async def test_a_poem_round_trips_with_everything_about_it(db):
     assert (poem.requester_id, poem.guild_id, poem.channel_id, poem.message_id) == (DUFU.id, GUILD, CHANNEL, 2**63 - 1)
     assert poem.model_version_id == model.id and poem.seed == -(2**63)
     assert poem.sampling == {"temperature": 0.8, "top_k": 40, "top_p": 0.95}
-    assert poem.prosody["reasons"] == ["押平水韵下平十二侵"]
+    assert poem.prosody["reasons"] == ["押平水韵下平十二侵", '\\u0000 "引" 🌙']
     assert poem.created_at.tzinfo == timezone.utc
     assert abs(poem.created_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
 
