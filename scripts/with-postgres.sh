@@ -13,12 +13,16 @@ if [[ -n "${LIANJU_TEST_POSTGRES_URL:-}" ]]; then
 fi
 
 cluster=""
+as_owner=()
 stop_cluster() {
     [[ -n "$cluster" ]] || return 0
     "${as_owner[@]}" "$bindir/pg_ctl" stop -D "$cluster/data" -m immediate >/dev/null 2>&1 || true
     rm -rf "$cluster"
 }
 trap stop_cluster EXIT
+# Interrupted or terminated: exit, so that the EXIT trap removes the cluster.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 unavailable() {
     local reason=$1
@@ -45,14 +49,13 @@ if [[ -z "$bindir" ]]; then
     fi
     echo "with-postgres: installing Debian's postgresql" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends postgresql >&2
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; } >&2 \
+        || unavailable "apt-get could not install postgresql" "$@"
     bindir=$(find_bindir || true)
     [[ -n "$bindir" ]] || unavailable "installing postgresql gave no initdb" "$@"
 fi
 
 # PostgreSQL refuses to run as root: the cluster belongs to the postgres user then.
-as_owner=()
 if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
     as_owner=(runuser -u postgres --)
