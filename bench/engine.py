@@ -1,0 +1,161 @@
+"""Benchmark of the generation engine on the shipped model.
+
+    .venv/bin/python bench/engine.py [--backend cpu-fp32] [--quality 200] [--out bench/results/engine.json]
+
+Measures, on this machine:
+- per-token and one-poem (七律, 65 tokens) latency at batch 1 for (a) plain `model.generate`
+  with top-k/top-p and no constraints, the baseline a transformers user would write, and
+  (b) our engine with every constraint on (one candidate);
+- poems/s at 1, 4, 16 and 64 concurrent requests: the engine (batched), requests served one by
+  one with `generate`, and `generate` on a hand-made batch;
+- peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);
+- quality: `--quality` poems per form for varied themes (shape, acrostic hit, rhyme, 平仄 with
+  拗救, lines copied from the corpus, duplicates), when the corpus index is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.config import SHIPPED_MODEL, get_settings  # noqa: E402
+from engine import prompts  # noqa: E402
+from engine.forms import JINTI_FORMS  # noqa: E402
+from engine.poet import Poet  # noqa: E402
+from engine.prosody import check  # noqa: E402
+from engine.tokenizer import load_tokenizer  # noqa: E402
+
+POEM_TOKENS = 65  # a 七律: 56 characters, 8 marks, <eos>
+THEMES = "月春秋山水风花雪江云夜雨柳梅酒归雁舟松竹楼城草霜烟灯笛钟桥"
+ACROSTICS = {4: ["春江花月", "风花雪月", "青山绿水", "明月清风"], 8: ["春眠不觉晓处处闻", "江南好风景落花时"]}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "python": platform.python_version(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def copy_bandwidth_gb_s() -> float:
+    source = torch.empty(256 * 2**20 // 4)
+    target = torch.empty_like(source)
+    target.copy_(source)
+    started = time.perf_counter()
+    for _ in range(10):
+        target.copy_(source)
+    seconds = time.perf_counter() - started
+    return 2 * source.numel() * 4 * 10 / seconds / 1e9  # read + write
+
+
+def generate_baseline(model, tokenizer, batch: int) -> float:
+    """Seconds for plain generate to write `batch` 七律-length samples at once."""
+    inputs = tokenizer([prompts.poem_prompt("qilv", ["月"])] * batch, return_tensors="pt", add_special_tokens=False)
+    started = time.perf_counter()
+    model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
+                   min_new_tokens=POEM_TOKENS, pad_token_id=tokenizer.pad_token_id)
+    return time.perf_counter() - started
+
+
+async def engine_latency(poet: Poet, concurrency: int, seed: int) -> float:
+    started = time.perf_counter()
+    await asyncio.gather(*(poet.compose(THEMES[(seed + i) % len(THEMES)], form="qilv", n_candidates=1,
+                                        seed=seed + i) for i in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def quality(poet: Poet, per_form: int) -> dict:
+    table = {}
+    for form_name, form in JINTI_FORMS.items():
+        requests = []
+        for i in range(per_form):
+            acrostic = ACROSTICS[form.line_count][i % len(ACROSTICS[form.line_count])] if i % 4 == 3 else None
+            requests.append(poet.compose(THEMES[i % len(THEMES)], form=form_name, acrostic=acrostic, seed=10_000 + i))
+        poems = await asyncio.gather(*requests)
+        reports = [check(p.text, form_name) for p in poems]
+        with_acrostic = [p for p in poems if p.params["acrostic"]]
+        table[form_name] = {
+            "poems": len(poems),
+            "shape_ok": sum(r.format_ok for r in reports) / len(poems),
+            "acrostic_hit": sum("".join(l[0] for l in p.lines) == p.params["acrostic"] for p in with_acrostic)
+            / max(len(with_acrostic), 1),
+            "rhyme_ok": sum(r.rhyme_ok for r in reports) / len(poems),
+            "tone_ok_lenient": sum(r.tone_ok_lenient for r in reports) / len(poems),
+            "tone_ok_strict": sum(r.tone_ok for r in reports) / len(poems),
+            "copied": sum(bool(p.scores["copied_lines"]) for p in poems) / len(poems),
+            "duplicates": len(poems) - len({p.text for p in poems}),
+            "relaxed_rules": sum(bool(p.relaxed) for p in poems) / len(poems),
+        }
+    return table
+
+
+async def main(args) -> dict:
+    results = {"machine": machine(), "backend": args.backend, "model": str(SHIPPED_MODEL)}
+    model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
+    tokenizer = load_tokenizer(SHIPPED_MODEL)
+    params = sum(p.numel() for p in model.parameters())
+    bandwidth = copy_bandwidth_gb_s()
+    bytes_per_token = params * (1 if args.backend == "cpu-int8" else 4)
+    results["model_parameters"] = params
+    results["bandwidth_gb_s"] = round(bandwidth, 1)
+    results["bandwidth_floor_ms_per_token"] = round(bytes_per_token / (bandwidth * 1e9) * 1000, 4)
+
+    generate_baseline(model, tokenizer, 1)  # warm-up
+    baseline = median([generate_baseline(model, tokenizer, 1) for _ in range(args.repeats)])
+    results["baseline_poem_s"] = round(baseline, 4)
+    results["baseline_ms_per_token"] = round(baseline / POEM_TOKENS * 1000, 3)
+
+    poet = Poet(SHIPPED_MODEL, args.backend, get_settings().corpus_dir / "corpus.sqlite")
+    await engine_latency(poet, 1, 0)  # warm-up
+    single = median([await engine_latency(poet, 1, i) for i in range(args.repeats)])
+    results["engine_poem_s"] = round(single, 4)
+    results["engine_ms_per_token"] = round(single / POEM_TOKENS * 1000, 3)
+    results["speedup_vs_generate"] = round(baseline / single, 2)
+
+    throughput = {}
+    for concurrency in (1, 4, 16, 64):
+        engine_s = await engine_latency(poet, concurrency, 100 * concurrency)
+        batched_s = generate_baseline(model, tokenizer, concurrency)
+        throughput[concurrency] = {
+            "engine_poems_per_s": round(concurrency / engine_s, 2),
+            "one_by_one_poems_per_s": round(1 / single, 2),
+            "generate_batched_poems_per_s": round(concurrency / batched_s, 2),
+        }
+    results["throughput"] = throughput
+    if args.quality:
+        results["quality"] = await quality(poet, args.quality)
+        results["novelty_checked"] = poet.line_index is not None
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    await poet.close()
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="cpu-fp32")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quality", type=int, default=0, help="poems per form for the quality table")
+    parser.add_argument("--out", type=Path)
+    arguments = parser.parse_args()
+    report = asyncio.run(main(arguments))
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    print(text)
+    if arguments.out:
+        arguments.out.parent.mkdir(parents=True, exist_ok=True)
+        arguments.out.write_text(text)

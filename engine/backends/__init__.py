@@ -1,0 +1,106 @@
+"""How tokens are produced, chosen by a setting and by what the host has.
+
+    cpu-fp32    the lean decoder (engine.backends.lean) in float32
+    cpu-int8    the same with torch dynamic int8 quantization of its linear layers
+    cuda-bf16   transformers' forward on a GPU in bfloat16
+    cuda-nf4    bitsandbytes 4-bit NF4 weights (BitsAndBytesConfig), bf16 compute
+    cuda-int8   bitsandbytes LLM.int8 weights
+
+`auto` picks the default of the host; bench/engine.py measured which is fastest (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM
+
+from engine.backends.lean import LeanLlama
+
+BACKENDS = ("auto", "cpu-fp32", "cpu-int8", "cuda-bf16", "cuda-nf4", "cuda-int8")
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+def default_backend() -> str:
+    return "cuda-bf16" if torch.cuda.is_available() else "cpu-fp32"
+
+
+class LeanBackend:
+    def __init__(self, model, name: str, quantize: bool):
+        self.name = name
+        self.decoder = LeanLlama(model)
+        if quantize:
+            # torch.ao's dynamic quantization still ships (and is measured in bench/), though
+            # deprecated in favour of torchao; silence the notice until we move.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.decoder = torch.ao.quantization.quantize_dynamic(
+                    self.decoder, {torch.nn.Linear}, dtype=torch.qint8
+                )
+
+    def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
+        return self.decoder.prefill(input_ids, pad_lengths)
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.decoder.step(tokens)
+
+
+class TransformersBackend:
+    """transformers' own forward with its KV cache: the GPU path, quantized or not."""
+
+    def __init__(self, model, name: str):
+        self.name = name
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1])[None, :] - pad_lengths[:, None]
+        self.attention_mask = (positions >= 0).long().to(self.device)
+        self.next_position = positions[:, -1:].to(self.device) + 1
+        out = self.model(input_ids=input_ids.to(self.device), attention_mask=self.attention_mask,
+                         position_ids=positions.clamp(min=0).to(self.device), use_cache=True)
+        self.cache = out.past_key_values
+        return out.logits[:, -1].float().cpu()
+
+    @torch.inference_mode()
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        ones = torch.ones_like(self.attention_mask[:, :1])
+        self.attention_mask = torch.cat([self.attention_mask, ones], dim=1)
+        out = self.model(input_ids=tokens[:, None].to(self.device), attention_mask=self.attention_mask,
+                         position_ids=self.next_position, past_key_values=self.cache, use_cache=True)
+        self.cache = out.past_key_values
+        self.next_position = self.next_position + 1
+        return out.logits[:, -1].float().cpu()
+
+
+def load_backend(model_dir: Path | str, kind: str = "auto"):
+    if kind not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {kind!r}; use one of: {', '.join(BACKENDS)}")
+    kind = default_backend() if kind == "auto" else kind
+    if kind.startswith("cpu"):
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        return LeanBackend(model, kind, quantize=kind == "cpu-int8")
+    if not torch.cuda.is_available():
+        raise BackendUnavailable(f"backend {kind} needs a CUDA GPU and this host has none; use cpu-fp32 or cpu-int8")
+    if kind == "cuda-bf16":
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
+        return TransformersBackend(model, kind)
+    try:
+        from transformers import BitsAndBytesConfig
+
+        import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)
+    except ImportError as error:
+        raise BackendUnavailable(f"backend {kind} needs bitsandbytes: pip install bitsandbytes ({error})") from error
+    if kind == "cuda-nf4":
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                          bnb_4bit_compute_dtype=torch.bfloat16)
+    else:
+        quantization = BitsAndBytesConfig(load_in_8bit=True)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization, device_map="cuda")
+    return TransformersBackend(model, kind)

@@ -1,0 +1,100 @@
+"""Concurrent requests from the event loop become one batch on one worker thread.
+
+A job (the candidate rows of one request) waits up to `max_wait_ms` for company, then all jobs
+that fit in `max_rows` run together through engine.sampling.sample. The event loop never
+blocks; past `max_queued_rows` a new job is refused at once with Busy; a job that times out
+or is cancelled is simply not answered, and the others in its batch are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from engine.sampling import Backend, Row, sample
+
+
+class Busy(RuntimeError):
+    """Too many requests are waiting; try again in a moment."""
+
+
+@dataclass
+class _Job:
+    rows: list[Row]
+    future: asyncio.Future
+
+
+class Batcher:
+    def __init__(self, backend: Backend, pad_id: int, max_rows: int = 64, max_wait_ms: float = 5.0,
+                 max_queued_rows: int = 1024, timeout_s: float = 60.0):
+        self.backend = backend
+        self.pad_id = pad_id
+        self.max_rows = max_rows
+        self.max_wait = max_wait_ms / 1000
+        self.max_queued_rows = max_queued_rows
+        self.timeout_s = timeout_s
+        self.pending: list[_Job] = []
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lianju-sampler")
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
+        self.batches_run = 0
+
+    async def run(self, rows: list[Row]) -> list[Row]:
+        if sum(len(job.rows) for job in self.pending) + len(rows) > self.max_queued_rows:
+            raise Busy("the poet is busy; try again in a moment")
+        self._start()
+        job = _Job(rows, asyncio.get_running_loop().create_future())
+        self.pending.append(job)
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
+        finally:
+            if not job.future.done():  # timed out or cancelled: drop it if it has not started
+                job.future.cancel()
+                if job in self.pending:
+                    self.pending.remove(job)
+
+    def _start(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._wake = asyncio.Event()
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self.pending:
+                continue
+            await asyncio.sleep(self.max_wait)  # let concurrent requests join this batch
+            while self.pending:
+                batch, rows = [], 0
+                while self.pending and (not batch or rows + len(self.pending[0].rows) <= self.max_rows):
+                    job = self.pending.pop(0)
+                    if not job.future.cancelled():
+                        batch.append(job)
+                        rows += len(job.rows)
+                if not batch:
+                    continue
+                all_rows = [row for job in batch for row in job.rows]
+                try:
+                    await loop.run_in_executor(self.executor, sample, self.backend, all_rows, self.pad_id)
+                except Exception as error:  # the batch failed: every job in it hears why
+                    for job in batch:
+                        if not job.future.done():
+                            job.future.set_exception(error)
+                    continue
+                self.batches_run += 1
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_result(job.rows)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+        self.executor.shutdown(wait=True)

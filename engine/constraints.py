@@ -1,0 +1,223 @@
+"""Hard constraints while sampling: exact shape, acrostic heads, one 平水韵 rhyme group on the
+rhyme slots, 平仄 per slot from the chosen pattern, and bans.
+
+Every rule is a boolean mask over the vocabulary, precomputed once per tokenizer, so choosing
+what may come next is a handful of tensor ANDs. The allowed set is never empty: when rules
+conflict (an acrostic head that is 平 on a 仄 slot, a rhyme group that is used up), they are
+dropped in this order, and the poem records which were relaxed:
+
+    1. bans (user-banned characters, rhyme characters already used)
+    2. guards against 孤平 and 三平尾
+    3. 平仄 of the slot
+    4. the rhyme group (any 平 rhyme character still)
+
+The shape and the acrostic heads are never relaxed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from engine.forms import Form
+from engine.prompts import EOS, LINE_ENDS
+from engine.prosody import PING, ZE, TonePattern, char_tone, level_groups
+from engine.text import is_han
+
+TONE_MODES = ("strict", "lenient", "off")  # strict: also guard 孤平 and 三平尾; off: no 平仄
+MIN_GROUP_SIZE = 40  # narrower rhyme groups (险韵) are only used when asked for by name
+
+
+class VocabularyMasks:
+    """Per-token facts for one tokenizer: Han or not, possible tones, 平 rhyme groups."""
+
+    def __init__(self, tokenizer):
+        vocab = tokenizer.get_vocab()
+        size = len(tokenizer)
+        self.size = size
+        self.ids = {token: index for token, index in vocab.items()}
+        self.han = torch.zeros(size, dtype=torch.bool)
+        self.level = torch.zeros(size, dtype=torch.bool)
+        self.oblique = torch.zeros(size, dtype=torch.bool)
+        members: dict[str, list[int]] = {}
+        self.groups_of: dict[int, frozenset[str]] = {}
+        for token, index in vocab.items():
+            if len(token) != 1 or not is_han(token):
+                continue
+            self.han[index] = True
+            tone = char_tone(token)
+            self.level[index] = tone.can_be(PING)
+            self.oblique[index] = tone.can_be(ZE)
+            groups = frozenset(g.label for g in level_groups(token))
+            if groups:
+                self.groups_of[index] = groups
+            for label in groups:
+                members.setdefault(label, []).append(index)
+        self.group_members = {label: self._mask(ids) for label, ids in members.items()}
+        self.wide_groups = frozenset(label for label, ids in members.items() if len(ids) >= MIN_GROUP_SIZE)
+        self.line_ends = tuple(self.ids[mark] for mark in LINE_ENDS)
+        self.eos = self.ids[EOS]
+
+    def _mask(self, ids) -> torch.Tensor:
+        mask = torch.zeros(self.size, dtype=torch.bool)
+        mask[list(ids)] = True
+        return mask
+
+    def only(self, token_id: int) -> torch.Tensor:
+        return self._mask([token_id])
+
+    def rhyme_mask(self, groups) -> torch.Tensor:
+        mask = torch.zeros(self.size, dtype=torch.bool)
+        for label in groups:
+            mask |= self.group_members[label]
+        return mask
+
+    @cached_property
+    def any_wide_rhyme(self) -> torch.Tensor:
+        return self.rhyme_mask(self.wide_groups)
+
+    def tone(self, tone: str) -> torch.Tensor:
+        return self.level if tone == PING else self.oblique
+
+
+@dataclass
+class PoemPlan:
+    """What one sampled poem must be."""
+
+    form: Form
+    pattern: TonePattern
+    tone_mode: str = "strict"
+    acrostic: str | None = None
+    rhyme_group: str | None = None  # fixed in advance; else the first rhyme character chooses
+    banned: frozenset[str] = frozenset()
+
+    @property
+    def length(self) -> int:
+        """Tokens in the poem: characters, a mark after every line, and <eos>."""
+        return self.form.line_count * (self.form.chars_per_line + 1) + 1
+
+    @property
+    def rhyme_lines(self) -> tuple[int, ...]:
+        first = (0,) if self.pattern.rhymed_first else ()
+        return first + self.form.rhyme_lines
+
+
+def guarded_tone(plan: PoemPlan, line: int, position: int) -> tuple[str | None, str | None]:
+    """(tone the pattern requires at this slot, tone the 孤平/三平尾 guards require), or None."""
+    chars = plan.form.chars_per_line
+    pattern_tone = None if position in plan.form.free_positions else plan.pattern.lines[line][position]
+    line_type = plan.pattern.line_types[line]
+    guard = None
+    if line_type == "B" and position == chars - 5:  # keep a 平 beside the lone one: no 孤平
+        guard = PING
+    if line_type == "D" and position == chars - 3:  # 仄仄仄平平 must not end 平平平
+        guard = ZE
+    return pattern_tone, guard
+
+
+def narrow(allowed: torch.Tensor, rules: list[tuple[str, torch.Tensor]], relaxed: list[str], where: str):
+    """Apply the rules in order, skipping (and recording) any that would leave nothing allowed."""
+    for name, rule in rules:
+        narrowed = allowed & rule
+        if narrowed.any():
+            allowed = narrowed
+        else:
+            relaxed.append(f"{name}@{where}")
+    return allowed
+
+
+class PoemConstraint:
+    """The allowed next tokens of one poem, from the tokens generated so far."""
+
+    def __init__(self, masks: VocabularyMasks, plan: PoemPlan):
+        self.masks = masks
+        self.plan = plan
+        self.length = plan.length
+        self.relaxed: list[str] = []  # rules dropped, and where (line.position)
+        self.banned = masks._mask([masks.ids[c] for c in plan.banned if c in masks.ids])
+        self.acrostic_ids = [masks.ids.get(c, masks.ids["<unk>"]) for c in (plan.acrostic or "")]
+        self.fixed_group = (
+            masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
+        )
+
+    def allowed(self, generated: list[int]) -> torch.Tensor:
+        plan, masks = self.plan, self.masks
+        chars = plan.form.chars_per_line
+        line, position = divmod(len(generated), chars + 1)
+        if line >= plan.form.line_count:
+            return masks.only(masks.eos)
+        if position == chars:
+            return masks.only(masks.line_ends[line % 2])
+        if self.acrostic_ids and position == 0:
+            return masks.only(self.acrostic_ids[line])
+        rules: list[tuple[str, torch.Tensor]] = []
+        rhyme_slot = position == chars - 1 and line in plan.rhyme_lines
+        if rhyme_slot:
+            rules.append(("rhyme", self._rhyme_mask(generated)))
+        pattern_tone, guard = guarded_tone(plan, line, position)
+        if plan.tone_mode != "off" and pattern_tone:
+            rules.append(("tone", masks.tone(pattern_tone)))
+        if plan.tone_mode == "strict" and guard:
+            rules.append(("guard", masks.tone(guard)))
+        bans = self.banned
+        if rhyme_slot:
+            bans = bans | masks._mask(self._rhyme_tokens(generated) or [])
+        rules.append(("ban", ~bans))
+        return narrow(masks.han, rules, self.relaxed, f"{line + 1}.{position + 1}")
+
+    def _rhyme_tokens(self, generated: list[int]) -> list[int]:
+        chars = self.plan.form.chars_per_line
+        done = len(generated) // (chars + 1)
+        return [generated[ln * (chars + 1) + chars - 1] for ln in self.plan.rhyme_lines if ln < done]
+
+    def _chosen_groups(self, generated: list[int]) -> frozenset[str] | None:
+        """The groups every rhyme character so far belongs to; None before the first one."""
+        groups = None
+        for token in self._rhyme_tokens(generated):
+            token_groups = self.masks.groups_of.get(token, frozenset())
+            groups = token_groups if groups is None else groups & token_groups
+        return groups
+
+    def _rhyme_mask(self, generated: list[int]) -> torch.Tensor:
+        if self.fixed_group is not None:
+            return self.fixed_group
+        groups = self._chosen_groups(generated)
+        return self.masks.rhyme_mask(groups) if groups else self.masks.any_wide_rhyme
+
+    def rhyme_group(self, generated: list[int]) -> str | None:
+        groups = self._chosen_groups(generated)
+        return self.plan.rhyme_group or (min(groups) if groups else None)
+
+
+class LineConstraint:
+    """One line and then <eos>: a tone per position (None: free), characters forced at
+    positions, characters banned at positions or anywhere, and a rhyme mask for the last one."""
+
+    def __init__(self, masks: VocabularyMasks, tones: list[str | None], forced: dict[int, str] | None = None,
+                 banned_at: dict[int, str] | None = None, banned: frozenset[str] = frozenset(),
+                 rhyme: torch.Tensor | None = None):
+        self.masks = masks
+        self.tones = tones
+        self.length = len(tones) + 1
+        self.forced = {pos: masks.ids[c] for pos, c in (forced or {}).items() if c in masks.ids}
+        self.banned_at = {pos: masks._mask([masks.ids[c]]) for pos, c in (banned_at or {}).items() if c in masks.ids}
+        self.banned = masks._mask([masks.ids[c] for c in banned if c in masks.ids])
+        self.rhyme = rhyme
+        self.relaxed: list[str] = []
+
+    def allowed(self, generated: list[int]) -> torch.Tensor:
+        position = len(generated)
+        if position >= len(self.tones):
+            return self.masks.only(self.masks.eos)
+        if position in self.forced:
+            return self.masks.only(self.forced[position])
+        rules = []
+        if self.rhyme is not None and position == len(self.tones) - 1:
+            rules.append(("rhyme", self.rhyme))
+        if self.tones[position]:
+            rules.append(("tone", self.masks.tone(self.tones[position])))
+        bans = self.banned | self.banned_at.get(position, self.banned)
+        rules.append(("ban", ~bans))
+        return narrow(self.masks.han, rules, self.relaxed, str(position + 1))

@@ -1,0 +1,295 @@
+"""The one API the rest of the world calls: compose, continue_line, match_couplet.
+
+    poet = Poet(Path("engine/weights/default"))
+    poem = await poet.compose("月", form="qijue")
+
+compose samples `n_candidates` poems in one batch under hard constraints (engine.constraints),
+drops candidates with a line copied verbatim from the corpus or with two identical lines, and
+keeps the best by prosody score plus length-normalised log-likelihood. The theme is
+conditioned on (its characters are the prompt's keywords, as in training) and rewarded in the
+ranking when it appears in the poem.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine import prompts
+from engine.backends import load_backend
+from engine.batching import Batcher
+from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
+from engine.corpus import LineIndex
+from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.prosody import OPPOSITE, PING, char_tone, check, check_couplet, tone_patterns
+from engine.sampling import Row, SamplingParams
+from engine.text import is_han, strip_invisible, to_simplified
+from engine.tokenizer import load_tokenizer
+
+MAX_THEME_CHARS = 12
+MAX_CANDIDATES = 32
+# How often each form is chosen when the user leaves it to us.
+AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
+
+
+class PoetError(ValueError):
+    """A request the poet cannot honour, with the reason in Chinese and English."""
+
+    def __init__(self, code: str, zh: str, en: str):
+        super().__init__(en)
+        self.code, self.zh, self.en = code, zh, en
+
+
+@dataclass
+class Poem:
+    lines: list[str]
+    form: str
+    rhyme_group: str | None
+    report: dict  # engine.prosody.check(...).to_dict()
+    scores: dict
+    model_version: str
+    params: dict
+    seed: int
+    relaxed: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return prompts.poem_body(self.lines)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "text": self.text}
+
+
+def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
+    cleaned = to_simplified(strip_invisible(text)).strip()
+    if not cleaned:
+        raise PoetError("empty", f"{what_zh}不能为空。", f"The {what_en} is empty.")
+    if len(cleaned) > limit:
+        raise PoetError("too_long", f"{what_zh}最多 {limit} 个字。", f"The {what_en} is at most {limit} characters.")
+    han = "".join(c for c in cleaned if is_han(c))
+    if not han:
+        raise PoetError("no_han", f"{what_zh}需要至少一个汉字。",
+                        f"The {what_en} needs at least one Chinese character.")
+    return han
+
+
+class Poet:
+    def __init__(self, model_dir: Path, backend: str = "auto", corpus_index: Path | None = None,
+                 version: str | None = None, max_batch_rows: int = 64):
+        self.model_dir = Path(model_dir)
+        self.version = version or self.model_dir.name
+        self.tokenizer = load_tokenizer(self.model_dir)
+        self.backend = load_backend(self.model_dir, backend)
+        self.masks = VocabularyMasks(self.tokenizer)
+        self.line_index = LineIndex(corpus_index) if corpus_index and corpus_index.is_file() else None
+        self.batcher = Batcher(self.backend, self.tokenizer.pad_token_id, max_rows=max_batch_rows)
+
+    async def close(self) -> None:
+        await self.batcher.close()
+
+    # -----------------------------------------------------------------------------------------
+    # compose
+
+    async def compose(self, theme: str, form: str = "auto", acrostic: str | None = None,
+                      keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
+                      top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
+                      tone_mode: str = "strict") -> Poem:
+        theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
+        seed = random.randrange(2**31) if seed is None else seed
+        rng = random.Random(seed)
+        heads = None
+        if acrostic is not None:
+            heads = _han_text(acrostic, "藏头", "acrostic", 8)
+            self._known(heads, "藏头", "acrostic")
+        chosen = self._choose_form(form, heads, rng)
+        if heads and len(heads) != chosen.line_count:
+            raise PoetError("acrostic_length", f"{chosen.label_zh}有 {chosen.line_count} 句，藏头须为 {chosen.line_count} 个字。",
+                            f"A {chosen.label_en} has {chosen.line_count} lines: the acrostic needs {chosen.line_count} characters.")
+        if tone_mode not in TONE_MODES:
+            raise PoetError("tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off.")
+        if not 1 <= n_candidates <= MAX_CANDIDATES:
+            raise PoetError("candidates", f"候选数须在 1 到 {MAX_CANDIDATES} 之间。",
+                            f"n_candidates must be between 1 and {MAX_CANDIDATES}.")
+        params = self._params(temperature, top_k, top_p)
+        words = self._keywords(theme, keywords)
+        prompt = self._encode(prompts.poem_prompt(chosen.name, words, heads))
+        rows, plans = [], []
+        for index in range(n_candidates):
+            plan = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, heads)
+            plans.append(plan)
+            rows.append(Row(prompt, PoemConstraint(self.masks, plan), params, seed * 1000 + index))
+        rows = await self.batcher.run(rows)
+        return self._best_poem(rows, chosen, theme, words, heads, seed, params, tone_mode)
+
+    def _choose_form(self, form: str, heads: str | None, rng: random.Random) -> Form:
+        if form and form != "auto":
+            try:
+                return parse_form(form)
+            except ValueError as error:
+                raise PoetError("form", f"未知体裁：{form}（可选：五绝、七绝、五律、七律）", str(error)) from error
+        names = list(AUTO_FORMS)
+        if heads:
+            names = [n for n in names if JINTI_FORMS[n].line_count == len(heads)]
+            if not names:
+                raise PoetError("acrostic_length", "藏头须为 4 个字（绝句）或 8 个字（律诗）。",
+                                "An acrostic has 4 characters (a quatrain) or 8 (regulated verse).")
+        return JINTI_FORMS[rng.choices(names, weights=[AUTO_FORMS[n] for n in names])[0]]
+
+    def _pattern(self, form: Form, rng: random.Random):
+        # 七言 usually rhymes its first line, 五言 usually does not
+        rhymed_share = 0.7 if form.chars_per_line == 7 else 0.3
+        rhymed = rng.random() < rhymed_share
+        choices = [p for p in tone_patterns(form) if p.rhymed_first == rhymed]
+        return rng.choice(choices)
+
+    def _params(self, temperature: float, top_k: int, top_p: float) -> SamplingParams:
+        try:
+            return SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p)
+        except ValueError as error:
+            raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
+
+    def _known(self, chars: str, what_zh: str, what_en: str) -> None:
+        unknown = [c for c in chars if c not in self.masks.ids]
+        if unknown:
+            shown = "".join(unknown)
+            raise PoetError("unknown_char", f"{what_zh}中的「{shown}」太生僻，模型不认识。",
+                            f"The model does not know 「{shown}」 in the {what_en}: too rare.")
+
+    def _keywords(self, theme: str, extra: tuple[str, ...]) -> list[str]:
+        """The theme as training-style keywords: one character, one 2-character word, or up to 3 characters."""
+        known = "".join(c for c in theme if c in self.masks.ids)
+        if not known:
+            self._known(theme, "主题", "theme")
+        if len(known) <= 2:
+            words = [known]
+        else:
+            words = list(dict.fromkeys(known))[:3]
+        for word in extra:
+            word = "".join(c for c in to_simplified(word) if c in self.masks.ids)
+            if word and word not in words and len(words) < 3:
+                words.append(word)
+        return words
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def _copied(self, lines: list[str]) -> list[str]:
+        return [line for line in lines if self.line_index and self.line_index.find(line)]
+
+    def _best_poem(self, rows, form: Form, theme, words, heads, seed, params, tone_mode) -> Poem:
+        scored = []
+        for row in rows:
+            text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            lines = [line for line in text.replace("。", "，").split("，") if line]
+            report = check(text, form)
+            copied = self._copied(lines)
+            repeated = len(set(lines)) < len(lines)
+            theme_in_poem = any(c in text for c in theme)
+            prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
+            total = prosody + 0.5 * row.mean_log_likelihood + 0.3 * theme_in_poem - 10 * (bool(copied) or repeated)
+            scored.append((total, row, lines, report, {
+                "total": round(total, 4), "prosody": round(prosody, 4),
+                "mean_log_likelihood": round(row.mean_log_likelihood, 4),
+                "theme_in_poem": theme_in_poem, "copied_lines": copied, "repeated_lines": repeated,
+                "novelty_checked": self.line_index is not None, "candidates": len(rows),
+            }))
+        total, row, lines, report, scores = max(scored, key=lambda item: item[0])
+        return Poem(
+            lines=lines, form=form.name, rhyme_group=report.rhyme_group, report=report.to_dict(),
+            scores=scores, model_version=self.version, seed=seed, relaxed=row.constraint.relaxed,
+            params={"theme": theme, "keywords": words, "acrostic": heads, "tone_mode": tone_mode,
+                    "n_candidates": len(rows), **asdict(params)},
+        )
+
+    # -----------------------------------------------------------------------------------------
+    # one line at a time: 联句, 飞花令, 对对联
+
+    async def continue_line(self, previous_lines: list[str], form: str, must_contain: str | None = None,
+                            seed: int | None = None, n_candidates: int = 4) -> str:
+        """The next line of a poem in `form` that fits what is there: length, rhyme, 平仄, 粘对."""
+        chosen = self._choose_form(form, None, random.Random(seed))
+        previous = [_han_text(line, "诗句", "line", 20) for line in previous_lines]
+        if len(previous) >= chosen.line_count:
+            raise PoetError("complete", "这首诗已经写完了。", "The poem is already complete.")
+        wrong = [line for line in previous if len(line) != chosen.chars_per_line]
+        if wrong:
+            raise PoetError("shape", f"{chosen.label_zh}每句 {chosen.chars_per_line} 字：「{wrong[0]}」不合。",
+                            f"Lines of a {chosen.label_en} have {chosen.chars_per_line} characters: 「{wrong[0]}」 does not.")
+        seed = random.randrange(2**31) if seed is None else seed
+        rng = random.Random(seed)
+        pattern = self._fitting_pattern(chosen, previous, rng)
+        plan = PoemPlan(chosen, pattern, "strict")
+        index = len(previous)
+        tones = []
+        for position in range(chosen.chars_per_line):
+            pattern_tone, guard = guarded_tone(plan, index, position)
+            tones.append(pattern_tone or guard)
+        rhyme = None
+        used_rhymes = frozenset(previous[ln][-1] for ln in plan.rhyme_lines if ln < index)
+        if index in plan.rhyme_lines:
+            groups = None
+            for char in used_rhymes:
+                char_groups = {g.label for g in char_tone(char).groups if g.tone == PING}
+                groups = char_groups if groups is None else groups & char_groups
+            known = [g for g in (groups or ()) if g in self.masks.group_members]
+            rhyme = self.masks.rhyme_mask(known) if known else self.masks.any_wide_rhyme
+        forced = {}
+        if must_contain:
+            char = _han_text(must_contain, "指定字", "required character", 1)
+            self._known(char, "指定字", "required character")
+            forced = {self._slot_for(char, tones, rng): char}
+        constraint_args = dict(tones=tones, forced=forced, banned=used_rhymes, rhyme=rhyme)
+        prompt = self._encode(prompts.next_line_prompt(chosen.name, previous) if previous
+                              else prompts.poem_prompt(chosen.name, [must_contain] if must_contain else []))
+        return await self._best_line(prompt, constraint_args, seed, n_candidates, exclude=set(previous))
+
+    def _fitting_pattern(self, form: Form, previous: list[str], rng: random.Random):
+        if not previous:
+            return self._pattern(form, rng)
+        free = set(form.free_positions)
+
+        def misses(pattern) -> int:
+            return sum(
+                not char_tone(char).can_be(pattern.lines[ln][pos])
+                for ln, line in enumerate(previous) for pos, char in enumerate(line) if pos not in free
+            )
+
+        return min(tone_patterns(form), key=misses)
+
+    def _slot_for(self, char: str, tones: list[str | None], rng: random.Random) -> int:
+        """Where a required character goes: a slot whose tone it can take, not the rhyme slot."""
+        fitting = [pos for pos, tone in enumerate(tones[:-1]) if tone is None or char_tone(char).can_be(tone)]
+        return rng.choice(fitting or list(range(len(tones) - 1)))
+
+    async def match_couplet(self, first_line: str, seed: int | None = None, n_candidates: int = 4) -> str:
+        """A 下联 for a 上联: same length, 平收, opposite tones at the rhythm nodes, no shared position."""
+        first = _han_text(first_line, "上联", "first line", 11)
+        if len(first) < 3:
+            raise PoetError("too_short", "上联至少 3 个字。", "The first line needs at least 3 characters.")
+        tones = []
+        for position, char in enumerate(first):
+            node = position % 2 == 1 or position == len(first) - 1
+            tone = char_tone(char)
+            tones.append(OPPOSITE[next(iter(tone.tones))] if node and len(tone.tones) == 1 else None)
+        tones[-1] = PING
+        constraint_args = dict(tones=tones, banned_at=dict(enumerate(first)))
+        seed = random.randrange(2**31) if seed is None else seed
+        prompt = self._encode(prompts.couplet_prompt(first))
+        best = await self._best_line(prompt, constraint_args, seed, n_candidates, exclude={first},
+                                     judge=lambda line: check_couplet(first, line).tone_score)
+        return best
+
+    async def _best_line(self, prompt, constraint_args, seed, n_candidates, exclude, judge=None) -> str:
+        params = SamplingParams()
+        rows = [Row(prompt, LineConstraint(self.masks, **constraint_args), params, seed * 1000 + i)
+                for i in range(n_candidates)]
+        rows = await self.batcher.run(rows)
+
+        def score(row: Row) -> float:
+            line = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            penalty = 10 * (line in exclude or bool(self._copied([line])))
+            return row.mean_log_likelihood + (judge(line) if judge else 0) - penalty
+
+        best = max(rows, key=score)
+        return self.tokenizer.decode(best.tokens, skip_special_tokens=True)

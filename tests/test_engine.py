@@ -1,0 +1,210 @@
+"""The generation engine on the shipped model: constraints, candidates, batching, backends."""
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from bot.config import SHIPPED_MODEL
+from engine.backends import BackendUnavailable, load_backend
+from engine.backends.lean import LeanLlama
+from engine.batching import Batcher, Busy
+from engine.constraints import PoemConstraint, PoemPlan
+from engine.forms import JINTI_FORMS
+from engine.poet import Poet, PoetError
+from engine.prosody import PING, char_tone, check, check_couplet, tone_patterns
+
+LIANJU = Path(sys.executable).with_name("lianju")
+
+
+@pytest.fixture(scope="module")
+def poet():
+    poet = Poet(SHIPPED_MODEL, "cpu-fp32")
+    yield poet
+    asyncio.run(poet.close())
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_lean_decoder_matches_transformers_with_left_padding():
+    model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
+    lean = LeanLlama(model)
+    prompts = [[2, 5, 10, 300, 301, 4], [2, 5, 11, 4]]
+    pads = torch.tensor([0, 2])
+    input_ids = torch.tensor([prompts[0], [0, 0] + prompts[1]])
+    logits = lean.prefill(input_ids, pads)
+    following = lean.step(torch.tensor([400, 401]))
+    with torch.no_grad():
+        for row, prompt in enumerate(prompts):
+            reference = model(input_ids=torch.tensor([prompt])).logits[0, -1]
+            assert torch.allclose(logits[row], reference, atol=1e-4)
+            extended = torch.tensor([prompt + [400 + row]])
+            assert torch.allclose(following[row], model(input_ids=extended).logits[0, -1], atol=1e-4)
+
+
+def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
+    form = JINTI_FORMS["wujue"]
+    pattern = tone_patterns(form)[0]
+    constraint = PoemConstraint(poet.masks, PoemPlan(form, pattern, "strict", acrostic="春江花月"))
+    ids = poet.masks.ids
+    generated = []
+    for step in range(constraint.length):
+        allowed = constraint.allowed(generated)
+        assert allowed.any()
+        line, position = divmod(step, form.chars_per_line + 1)
+        options = allowed.nonzero().flatten().tolist()
+        if line == form.line_count:
+            assert options == [ids["<eos>"]]
+        elif position == form.chars_per_line:
+            assert options == [ids["，" if line % 2 == 0 else "。"]]
+        elif position == 0:
+            assert options == [ids["春江花月"[line]]]
+        elif position == form.chars_per_line - 1 and line in (1, 3):
+            chars = [poet.tokenizer.convert_ids_to_tokens(i) for i in options]
+            assert all(char_tone(c).can_be(PING) for c in chars)
+        generated.append(options[len(options) // 2])
+    text = poet.tokenizer.decode(generated, skip_special_tokens=True)
+    report = check(text, "wujue")
+    assert report.format_ok and report.rhyme_ok, text
+
+
+@pytest.mark.parametrize("form", list(JINTI_FORMS))
+def test_composed_poems_scan(poet, form):
+    poems = [run(poet.compose(theme, form=form, seed=seed, n_candidates=4))
+             for seed, theme in enumerate("月春江")]
+    for poem in poems:
+        report = check(poem.text, form)
+        assert report.format_ok, poem.text
+        assert report.rhyme_ok, (poem.text, report.reasons)
+        assert report.tone_ok_lenient, (poem.text, report.reasons)
+        assert poem.rhyme_group == report.rhyme_group
+        assert poem.model_version == "default" and poem.params["theme"] and poem.seed is not None
+    assert len({poem.text for poem in poems}) == len(poems)
+
+
+def test_acrostic_heads_and_seeds(poet):
+    poem = run(poet.compose("春", acrostic="春江花月", seed=7))
+    assert [line[0] for line in poem.lines] == list("春江花月")
+    assert poem.form in ("wujue", "qijue")
+    same = run(poet.compose("春", acrostic="春江花月", seed=7))
+    assert same.text == poem.text
+    eight = run(poet.compose("秋", acrostic="秋风秋雨愁煞人间", seed=1))
+    assert eight.form in ("wulv", "qilv") and "".join(l[0] for l in eight.lines) == "秋风秋雨愁煞人间"
+
+
+def test_traditional_and_multi_character_themes(poet):
+    poem = run(poet.compose("風雪", seed=3, form="qijue"))
+    assert poem.params["keywords"] == ["风雪"]
+    assert check(poem.text, "qijue").format_ok
+    long_theme = run(poet.compose("春江花月夜", seed=3))
+    assert len(long_theme.params["keywords"]) == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        (dict(theme=""), "empty"),
+        (dict(theme="🌙"), "no_han"),
+        (dict(theme="moon"), "no_han"),
+        (dict(theme="月" * 300), "too_long"),
+        (dict(theme="月", acrostic=""), "empty"),
+        (dict(theme="月", acrostic="春夏秋"), "acrostic_length"),
+        (dict(theme="月", form="qilv", acrostic="春夏秋冬"), "acrostic_length"),
+        (dict(theme="月", form="sonnet"), "form"),
+        (dict(theme="月", temperature=9.0), "sampling"),
+        (dict(theme="月", n_candidates=0), "candidates"),
+    ],
+)
+def test_bad_requests_get_clear_errors(poet, kwargs, code):
+    with pytest.raises(PoetError) as error:
+        run(poet.compose(**kwargs))
+    assert error.value.code == code and error.value.zh and error.value.en
+
+
+def test_continue_line_fits_the_poem(poet):
+    previous = ["白日依山尽", "黄河入海流", "欲穷千里目"]
+    line = run(poet.continue_line(previous, "wujue", seed=1))
+    assert len(line) == 5
+    report = check("，".join(previous + [line]), "wujue")
+    assert report.rhyme_ok, (line, report.reasons)
+    with_char = run(poet.continue_line(["床前明月光"], "wujue", must_contain="霜", seed=2))
+    assert len(with_char) == 5 and "霜" in with_char
+    with pytest.raises(PoetError):
+        run(poet.continue_line(["床前明月光呀"], "wujue"))
+
+
+def test_match_couplet(poet):
+    first = "无边落木萧萧下"
+    second = run(poet.match_couplet(first, seed=1))
+    report = check_couplet(first, second)
+    assert len(second) == len(first)
+    assert report.tone_score == 1.0 and not [r for r in report.reasons if r.code != "opposition"], report
+    with pytest.raises(PoetError):
+        run(poet.match_couplet("🌙🌙"))
+
+
+def test_concurrent_requests_share_batches(poet):
+    async def many():
+        poet.batcher.batches_run = 0
+        return await asyncio.gather(*(poet.compose("月", seed=i, n_candidates=2) for i in range(16)))
+
+    poems = run(many())
+    assert len(poems) == 16 and all(check(p.text, p.form).format_ok for p in poems)
+    assert poet.batcher.batches_run < 8
+
+
+def test_batcher_refuses_when_full_and_survives_cancellation(poet):
+    from engine.sampling import Row, SamplingParams
+
+    def rows(count):
+        plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
+        prompt = poet.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
+        return [Row(prompt, PoemConstraint(poet.masks, plan), SamplingParams(), i) for i in range(count)]
+
+    async def scenario():
+        batcher = Batcher(poet.backend, poet.tokenizer.pad_token_id, max_rows=4, max_queued_rows=8)
+        first = asyncio.create_task(batcher.run(rows(4)))
+        doomed = asyncio.create_task(batcher.run(rows(4)))
+        await asyncio.sleep(0)
+        with pytest.raises(Busy):
+            await batcher.run(rows(4))
+        doomed.cancel()
+        survivor = await first
+        later = await batcher.run(rows(2))
+        await batcher.close()
+        return survivor, later, doomed
+
+    survivor, later, doomed = run(scenario())
+    assert doomed.cancelled()
+    assert all(len(row.tokens) == 25 for row in survivor + later)
+
+
+def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():
+    int8 = Poet(SHIPPED_MODEL, "cpu-int8")
+    poem = run(int8.compose("山", form="qijue", seed=5, n_candidates=2))
+    assert check(poem.text, "qijue").format_ok
+    run(int8.close())
+    if not torch.cuda.is_available():
+        for kind in ("cuda-bf16", "cuda-nf4", "cuda-int8"):
+            with pytest.raises(BackendUnavailable, match="needs a CUDA GPU"):
+                load_backend(SHIPPED_MODEL, kind)
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        load_backend(SHIPPED_MODEL, "tpu")
+
+
+def test_cli_poem_json_and_errors():
+    done = subprocess.run([str(LIANJU), "poem", "月", "--json", "--n", "2", "--seed", "1", "--candidates", "2"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    poems = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(poems) == 2 and all(p["report"]["format_ok"] for p in poems)
+    assert poems[0]["text"] != poems[1]["text"]
+    bad = subprocess.run([str(LIANJU), "poem", "🌙"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Chinese character" in bad.stderr and "Traceback" not in bad.stderr
