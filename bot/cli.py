@@ -93,6 +93,59 @@ def _source_dir(source: Optional[Path]) -> Path:
 
 
 @app.command()
+def poem(
+    theme: Annotated[str, typer.Argument(help="What the poem is about: a character or a few (月, 春江).")],
+    form: Annotated[str, typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…), or auto.")] = "auto",
+    acrostic: Annotated[Optional[str], typer.Option(help="藏头: the first character of every line.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many poems.")] = 1,
+    seed: Annotated[Optional[int], typer.Option(help="Same seed, same poem.")] = None,
+    candidates: Annotated[int, typer.Option(min=1, max=32, help="Candidates sampled per poem; the best is kept.")] = 8,
+    temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
+    tone_mode: Annotated[str, typer.Option(help="strict, lenient or off.")] = "strict",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per poem, with its prosody report.")] = False,
+) -> None:
+    """Write a poem that scans: exact shape, one 平水韵 rhyme, 平仄 by the rules."""
+    import asyncio
+
+    from engine.backends import BackendUnavailable
+    from engine.poet import Poet, PoetError
+
+    settings = get_settings()
+
+    async def write() -> None:
+        poet = Poet(settings.model_dir, settings.backend, settings.corpus_dir / "corpus.sqlite")
+        try:
+            for index in range(n):
+                result = await poet.compose(
+                    theme, form=form, acrostic=acrostic, n_candidates=candidates, temperature=temperature,
+                    seed=None if seed is None else seed + index, tone_mode=tone_mode,
+                )
+                if as_json:
+                    print(json.dumps(result.to_dict(), ensure_ascii=False))
+                else:
+                    _print_poem(result)
+        finally:
+            await poet.close()
+
+    try:
+        asyncio.run(write())
+    except PoetError as error:
+        fail(f"{error.zh}\n       {error.en}")
+    except (BackendUnavailable, OSError) as error:
+        fail(str(error))
+
+
+def _print_poem(result) -> None:
+    report = result.report
+    console.print(f"[bold]《{result.params['theme']}》[/]  {result.form} · {result.rhyme_group or '—'}")
+    for line, ending in zip(result.lines, ("，", "。") * 4):
+        console.print(f"  {line}{ending}")
+    checks = "✓" if report["ok"] else ("✓ (拗救)" if report["tone_ok_lenient"] and report["rhyme_ok"] else "✗")
+    novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus index)"
+    console.print(f"  [dim]格律 {checks} · seed {result.seed} · model {result.model_version}{novelty}[/]")
+
+
+@app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Run folder: tokenizer/, checkpoint/, and model/ when done.")],
     size: Annotated[str, typer.Option(help="tiny (tests), small (CPU), base (GPU).")] = "small",

@@ -10,6 +10,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "engine" / "weights" / "default"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIANJU_", env_file=".env", extra="ignore")
 
@@ -25,6 +28,15 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL of the database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB; "
         "empty: lianju.sqlite in the data folder.",
+    )
+
+    model_dir: Path = Field(
+        default=SHIPPED_MODEL,
+        description="The model the poet serves: a from_pretrained directory.",
+    )
+    backend: str = Field(
+        default="auto",
+        description="How tokens are produced: auto, cpu-fp32, cpu-int8, cuda-bf16, cuda-nf4, cuda-int8.",
     )
 
     @model_validator(mode="after")
