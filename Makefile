@@ -18,13 +18,8 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-DEMO_POEM := 国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。
-
 demo: setup
-	@echo "Generation (lianju poem 月) is coming with the engine. Until then, the prosody checker reads 杜甫《春望》:"
-	$(BIN)/lianju check "$(DEMO_POEM)"
+	$(BIN)/lianju poem 月
 
-# The storage tests run on SQLite and on PostgreSQL: the script installs PostgreSQL when missing
-# and starts a throwaway server on 127.0.0.1 for the length of the run.
 test: setup
 	bash scripts/with-postgres.sh $(BIN)/python -m pytest
