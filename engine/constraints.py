@@ -74,6 +74,19 @@ class VocabularyMasks:
             mask |= self.group_members[label]
         return mask
 
+    def common_groups(self, rhyme_tokens: list[int]) -> frozenset[str] | None:
+        """The groups all these rhyme characters share; None before the first one."""
+        groups = None
+        for token in rhyme_tokens:
+            token_groups = self.groups_of.get(token, frozenset())
+            groups = token_groups if groups is None else groups & token_groups
+        return groups
+
+    def rhyme_mask_after(self, rhyme_tokens: list[int]) -> torch.Tensor:
+        """Characters that rhyme with all of these; any wide 平 group's before the first rhyme."""
+        groups = self.common_groups(rhyme_tokens)
+        return self.rhyme_mask(groups) if groups else self.any_wide_rhyme
+
     @cached_property
     def any_wide_rhyme(self) -> torch.Tensor:
         return self.rhyme_mask(self.wide_groups)
@@ -172,23 +185,10 @@ class PoemConstraint:
         done = len(generated) // (chars + 1)
         return [generated[ln * (chars + 1) + chars - 1] for ln in self.plan.rhyme_lines if ln < done]
 
-    def _chosen_groups(self, generated: list[int]) -> frozenset[str] | None:
-        """The groups every rhyme character so far belongs to; None before the first one."""
-        groups = None
-        for token in self._rhyme_tokens(generated):
-            token_groups = self.masks.groups_of.get(token, frozenset())
-            groups = token_groups if groups is None else groups & token_groups
-        return groups
-
     def _rhyme_mask(self, generated: list[int]) -> torch.Tensor:
         if self.fixed_group is not None:
             return self.fixed_group
-        groups = self._chosen_groups(generated)
-        return self.masks.rhyme_mask(groups) if groups else self.masks.any_wide_rhyme
-
-    def rhyme_group(self, generated: list[int]) -> str | None:
-        groups = self._chosen_groups(generated)
-        return self.plan.rhyme_group or (min(groups) if groups else None)
+        return self.masks.rhyme_mask_after(self._rhyme_tokens(generated))
 
 
 class LineConstraint:

@@ -228,12 +228,7 @@ class Poet:
         rhyme = None
         used_rhymes = frozenset(previous[ln][-1] for ln in plan.rhyme_lines if ln < index)
         if index in plan.rhyme_lines:
-            groups = None
-            for char in used_rhymes:
-                char_groups = {g.label for g in char_tone(char).groups if g.tone == PING}
-                groups = char_groups if groups is None else groups & char_groups
-            known = [g for g in (groups or ()) if g in self.masks.group_members]
-            rhyme = self.masks.rhyme_mask(known) if known else self.masks.any_wide_rhyme
+            rhyme = self.masks.rhyme_mask_after([self.masks.ids[c] for c in used_rhymes if c in self.masks.ids])
         forced = {}
         if must_contain:
             char = _han_text(must_contain, "指定字", "required character", 1)
