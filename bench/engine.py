@@ -9,6 +9,7 @@ Measures, on this machine:
 - poems/s at 1, 4, 16 and 64 concurrent requests: the engine (batched), requests served one by
   one with `generate`, and `generate` on a hand-made batch;
 - peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);
+- held-out NLL of the backend's own logits (fp32 and int8 must write equally well);
 - quality: `--quality` poems per form for varied themes (shape, acrostic hit, rhyme, 平仄 with
   拗救, lines copied from the corpus, duplicates), when the corpus index is built.
 """
@@ -33,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import SHIPPED_MODEL, get_settings  # noqa: E402
 from engine import prompts  # noqa: E402
+from engine.evaluate import heldout_records  # noqa: E402
 from engine.forms import JINTI_FORMS  # noqa: E402
 from engine.poet import Poet  # noqa: E402
 from engine.prosody import check  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
+from engine.train import tokenize  # noqa: E402
 
 POEM_TOKENS = 65  # a 七律: 56 characters, 8 marks, <eos>
 THEMES = "月春秋山水风花雪江云夜雨柳梅酒归雁舟松竹楼城草霜烟灯笛钟桥"
@@ -105,6 +108,21 @@ async def quality(poet: Poet, per_form: int) -> dict:
     return table
 
 
+def heldout_nll(backend, tokenizer, poems: int = 500) -> float:
+    """Nats per poem token of the backend's own logits on the frozen held-out poems: the check that
+    a faster backend (int8) writes as well as fp32."""
+    records, _ = heldout_records(get_settings().corpus_dir)
+    items = tokenize(tokenizer, [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS)
+                                 for r in records[:poems]])
+    total, count = 0.0, 0
+    for ids, prompt_length in items:
+        logits = backend.decoder.all_logits(torch.tensor([ids]), torch.zeros(1, dtype=torch.long))[0]
+        targets = torch.tensor(ids[prompt_length:])
+        total += torch.nn.functional.cross_entropy(logits[prompt_length - 1 : -1], targets, reduction="sum").item()
+        count += len(targets)
+    return total / count
+
+
 async def main(args) -> dict:
     results = {"machine": machine(), "backend": args.backend, "model": str(SHIPPED_MODEL)}
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
@@ -122,6 +140,8 @@ async def main(args) -> dict:
     results["baseline_ms_per_token"] = round(baseline / POEM_TOKENS * 1000, 3)
 
     poet = Poet(SHIPPED_MODEL, args.backend, get_settings().corpus_dir / "corpus.sqlite")
+    if (get_settings().corpus_dir / "poems.jsonl").is_file():
+        results["heldout_nll"] = round(heldout_nll(poet.backend, tokenizer), 4)
     await engine_latency(poet, 1, 0)  # warm-up
     single = median([await engine_latency(poet, 1, i) for i in range(args.repeats)])
     results["engine_poem_s"] = round(single, 4)

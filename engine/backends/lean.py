@@ -43,12 +43,17 @@ class LeanLlama(nn.Module):
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
         """Run the (left-padded) prompts; returns the logits for each row's next token."""
-        batch, length = input_ids.shape
+        return self.all_logits(input_ids, pad_lengths)[:, -1]
+
+    @torch.inference_mode()
+    def all_logits(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
+        """Start afresh with these (left-padded) sequences; the logits after every position."""
+        batch = input_ids.shape[0]
         shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)
         self.k_cache, self.v_cache = torch.zeros(shape), torch.zeros(shape)
         self.pad_lengths = pad_lengths
         self.length = 0
-        return self._forward(input_ids)[:, -1]
+        return self._forward(input_ids)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
