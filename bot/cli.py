@@ -113,7 +113,7 @@ def poem(
     settings = get_settings()
 
     async def write() -> None:
-        poet = Poet(settings.model_dir, settings.backend, settings.corpus_dir / "corpus.sqlite")
+        poet = Poet(settings.model_dir, settings.backend, settings.corpus_lines)
         try:
             for index in range(n):
                 result = await poet.compose(
@@ -141,7 +141,7 @@ def _print_poem(result) -> None:
     for line, ending in zip(result.lines, ("，", "。") * 4):
         console.print(f"  {line}{ending}")
     checks = "✓" if report["ok"] else ("✓ (拗救)" if report["tone_ok_lenient"] and report["rhyme_ok"] else "✗")
-    novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus index)"
+    novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus_lines.bloom)"
     console.print(f"  [dim]格律 {checks} · seed {result.seed} · model {result.model_version}{novelty}[/]")
 
 

@@ -6,11 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "engine" / "weights" / "default"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "engine" / "weights"
+SHIPPED_MODEL = SHIPPED_WEIGHTS / "default"
 
 
 class Settings(BaseSettings):
@@ -34,10 +35,39 @@ class Settings(BaseSettings):
         default=SHIPPED_MODEL,
         description="The model the poet serves: a from_pretrained directory.",
     )
+    corpus_lines: Path = Field(
+        default=SHIPPED_WEIGHTS / "corpus_lines.bloom",
+        description="The Bloom filter of corpus lines the poet refuses to copy (engine.novelty).",
+    )
     backend: str = Field(
         default="auto",
         description="How tokens are produced: auto, cpu-fp32, cpu-int8, cuda-bf16, cuda-nf4, cuda-int8.",
     )
+
+    upgrade_schema: bool | None = Field(
+        default=None,
+        description="Migrate the database at start-up: unset means yes for SQLite, no for PostgreSQL "
+        "(run `lianju db upgrade` there on purpose).",
+    )
+
+    discord_token: SecretStr = Field(default=SecretStr(""), description="The bot's token (Developer Portal → Bot).")
+    owner_ids: list[int] = Field(
+        default_factory=list,
+        description="Discord user ids allowed to run owner commands, as a JSON list; empty: the application's owner.",
+    )
+    shard_count: int | None = Field(
+        default=None, ge=1, description="Number of gateway shards; unset: the number Discord recommends."
+    )
+    sync_commands: str = Field(
+        default="changed",
+        pattern="^(changed|always|never)$",
+        description="Slash command sync at start-up: changed (when the command tree's hash differs), always, never.",
+    )
+    daily_misfire_grace_s: int = Field(
+        default=3600, ge=1, description="How late a daily poem may still be posted after the bot was down."
+    )
+    poem_candidates: int = Field(default=8, ge=1, le=32, description="Candidates sampled per /poem; the best is shown.")
+    poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
 
     @model_validator(mode="after")
     def _default_database_in_data_dir(self) -> "Settings":

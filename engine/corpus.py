@@ -6,6 +6,7 @@ simplified for 词) and writes into `out`:
     poems.jsonl     one record a line: id, dynasty, author, title, lines, form, text, split
     couplets.jsonl  lines 3-4 and 5-6 of every 律诗: poem_id, form, first, second, split
     corpus.sqlite   poems, every line with its poem, and a full-text index of lines by character
+    corpus_lines.bloom  a Bloom filter of every line (engine.novelty), for the poet's copy check
     summary.json    records per form and split, dropped and repaired by reason
 
 The split is a hash of the normalised text (simplified Han characters only), so a poem and
@@ -32,6 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from engine.forms import JINTI_FORMS, form_for_shape
+from engine.novelty import CorpusLines
 from engine.text import is_han, non_han, split_lines, strip_invisible, to_simplified
 
 # (glob under dist/, dynasty, kind); together about 333k poems.
@@ -42,6 +44,7 @@ SOURCES = (
 )
 
 SPLITS = ("train", "val", "test")
+NOVELTY_FILTER = "corpus_lines.bloom"
 
 # Marks that stand for lost characters (缺字): such a poem cannot be repaired.
 _GAP = re.compile(r"[□○●■◎△▲◇◆☐＿_…]|\{[^{}]*\}")
@@ -261,6 +264,9 @@ def _write_sqlite(path: Path, records: list[Record], progress: bool) -> int:
             flush()
     flush()
     db.execute("CREATE INDEX lines_text ON lines(text)")
+    count = db.execute("SELECT count(DISTINCT text) FROM lines").fetchone()[0]
+    distinct = (text for (text,) in db.execute("SELECT DISTINCT text FROM lines"))
+    CorpusLines.build(distinct, count).save(path.with_name(NOVELTY_FILTER))
     db.execute("INSERT INTO line_chars(line_chars) VALUES ('optimize')")
     db.commit()
     db.close()

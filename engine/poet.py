@@ -4,7 +4,8 @@
     poem = await poet.compose("月", form="qijue")
 
 compose samples `n_candidates` poems in one batch under hard constraints (engine.constraints),
-drops candidates with a line copied verbatim from the corpus or with two identical lines, and
+drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
+identical lines, and
 keeps the best by prosody score plus length-normalised log-likelihood. The theme is
 conditioned on (its characters are the prompt's keywords, as in training) and rewarded in the
 ranking when it appears in the poem.
@@ -20,7 +21,7 @@ from engine import prompts
 from engine.backends import load_backend
 from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
-from engine.corpus import LineIndex
+from engine.novelty import CorpusLines
 from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.prosody import OPPOSITE, PING, char_tone, check, check_couplet, tone_patterns
 from engine.sampling import Row, SamplingParams
@@ -75,14 +76,14 @@ def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
 
 
 class Poet:
-    def __init__(self, model_dir: Path, backend: str = "auto", corpus_index: Path | None = None,
+    def __init__(self, model_dir: Path, backend: str = "auto", corpus_lines: Path | None = None,
                  version: str | None = None, max_batch_rows: int = 64):
         self.model_dir = Path(model_dir)
         self.version = version or self.model_dir.name
         self.tokenizer = load_tokenizer(self.model_dir)
         self.backend = load_backend(self.model_dir, backend)
         self.masks = VocabularyMasks(self.tokenizer)
-        self.line_index = LineIndex(corpus_index) if corpus_index and corpus_index.is_file() else None
+        self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
         self.batcher = Batcher(self.backend, self.tokenizer.pad_token_id, max_rows=max_batch_rows)
 
     async def close(self) -> None:
@@ -175,7 +176,7 @@ class Poet:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def _copied(self, lines: list[str]) -> list[str]:
-        return [line for line in lines if self.line_index and self.line_index.find(line)]
+        return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
 
     def _best_poem(self, rows, form: Form, theme, words, heads, seed, params, tone_mode) -> Poem:
         scored = []
@@ -192,7 +193,7 @@ class Poet:
                 "total": round(total, 4), "prosody": round(prosody, 4),
                 "mean_log_likelihood": round(row.mean_log_likelihood, 4),
                 "theme_in_poem": theme_in_poem, "copied_lines": copied, "repeated_lines": repeated,
-                "novelty_checked": self.line_index is not None, "candidates": len(rows),
+                "novelty_checked": self.corpus_lines is not None, "candidates": len(rows),
             }))
         total, row, lines, report, scores = max(scored, key=lambda item: item[0])
         return Poem(

@@ -86,7 +86,7 @@ def test_rebuild_replaces_the_folder(built_corpus, fixture_source, tmp_path):
     second = build(fixture_source, out, workers=2, progress=False)
     assert first.records == second.records
     assert sorted(p.name for p in out.iterdir()) == [
-        "corpus.sqlite", "couplets.jsonl", "poems.jsonl", "summary.json"
+        "corpus.sqlite", "corpus_lines.bloom", "couplets.jsonl", "poems.jsonl", "summary.json"
     ]
     assert not list(tmp_path.glob(".corpus-*")) and not (tmp_path / "corpus.old").exists()
 
@@ -98,3 +98,13 @@ def test_strains_crosscheck_on_fixture(fixture_source):
     assert result.poems >= 15
     assert result.chars > 500
     assert result.agreement > 0.97
+
+
+def test_novelty_filter_knows_every_corpus_line(built_corpus):
+    from engine.novelty import CorpusLines
+
+    lines = CorpusLines.load(built_corpus / "corpus_lines.bloom")
+    records = read_jsonl(built_corpus / "poems.jsonl")
+    assert all(line in lines for r in records for line in r["lines"])
+    invented = [f"{a}{b}风月{c}" for a in "甲乙丙丁" for b in "子丑寅卯" for c in "东南西北"]
+    assert sum(line in lines for line in invented) <= 1  # 0.1% false positives

@@ -10,12 +10,13 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bot.config import SHIPPED_MODEL
+from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import BackendUnavailable, load_backend
 from engine.backends.lean import LeanLlama
 from engine.batching import Batcher, Busy
 from engine.constraints import PoemConstraint, PoemPlan
 from engine.forms import JINTI_FORMS
+from engine.novelty import CorpusLines
 from engine.poet import Poet, PoetError
 from engine.prosody import PING, char_tone, check, check_couplet, tone_patterns
 
@@ -24,7 +25,7 @@ LIANJU = Path(sys.executable).with_name("lianju")
 
 @pytest.fixture(scope="module")
 def poet():
-    poet = Poet(SHIPPED_MODEL, "cpu-fp32")
+    poet = Poet(SHIPPED_MODEL, "cpu-fp32", get_settings().corpus_lines)
     yield poet
     asyncio.run(poet.close())
 
@@ -87,6 +88,22 @@ def test_composed_poems_scan(poet, form):
         assert poem.rhyme_group == report.rhyme_group
         assert poem.model_version == "default" and poem.params["theme"] and poem.seed is not None
     assert len({poem.text for poem in poems}) == len(poems)
+
+
+def test_shipped_novelty_filter_knows_famous_lines(poet):
+    assert poet.corpus_lines is not None
+    assert poet._copied(["床前看月光", "国破山河在", "春风又绿江南"]) == ["床前看月光", "国破山河在"]
+
+
+def test_candidates_copying_the_corpus_are_passed_over(poet):
+    first = run(poet.compose("月", form="wujue", seed=5, n_candidates=1))
+    assert first.scores["copied_lines"] == []
+    pretend = Poet.__new__(Poet)
+    pretend.__dict__.update(poet.__dict__)
+    pretend.corpus_lines = CorpusLines.build(first.lines, len(first.lines))  # as if they were famous
+    again = run(pretend.compose("月", form="wujue", seed=5, n_candidates=2))
+    assert again.text != first.text
+    assert again.scores["copied_lines"] == [] and again.scores["novelty_checked"]
 
 
 def test_acrostic_heads_and_seeds(poet):
