@@ -532,6 +532,27 @@ async def advance_game(session: AsyncSession, game_id: int) -> Game:
     return game
 
 
+# The seat number that stands for the bot when it plays a turn of its own (it has no users row).
+BOT_SEAT = -1
+
+
+async def set_turn(session: AsyncSession, game_id: int, seat: int, deadline: datetime | None) -> Game:
+    """Give the turn to `seat` (a player's, or BOT_SEAT) with this deadline (None: no deadline).
+
+    For games whose rules pick the next seat themselves (players drop out, the bot plays) and
+    keep their own clock; `advance_game` is the plain round-robin.
+    """
+    game = await _active_game_for_update(session, game_id)
+    if seat != BOT_SEAT and seat not in {player.seat for player in game.players}:
+        raise InvalidInput("seat", f"game #{game.id} has no seat {seat!r}")
+    if deadline is not None and (not isinstance(deadline, datetime) or deadline.tzinfo is None):
+        raise InvalidInput("deadline", f"expected an aware datetime or None, got {deadline!r}")
+    game.current_seat = seat
+    game.turn_deadline = deadline
+    await session.flush()
+    return game
+
+
 async def finish_game(session: AsyncSession, game_id: int, status: GameStatus | str = GameStatus.FINISHED) -> Game:
     status = _enum("status", GameStatus, status)
     if status == GameStatus.ACTIVE:

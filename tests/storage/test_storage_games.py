@@ -212,3 +212,21 @@ async def test_killing_the_process_between_turns_loses_no_committed_turn(db, dat
         assert [resumed.id for resumed in await repo.games_to_resume(session)] == [game_id]
     # The game goes on where it stopped: the uncommitted third turn left no trace.
     assert (await play(db, game_id, "明月松间照", player)).number == 3
+
+
+async def test_set_turn_gives_the_turn_to_a_seat_or_the_bot_with_the_callers_deadline(db):
+    game = await start(db, chain_game())
+    deadline = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    async with db.unit_of_work() as session:
+        await repo.set_turn(session, game.id, 2, deadline)
+    async with db.unit_of_work() as session:
+        loaded = await repo.get_game(session, game.id)
+        assert (loaded.current_seat, loaded.turn_deadline) == (2, deadline)
+        await repo.set_turn(session, game.id, repo.BOT_SEAT, None)
+    async with db.unit_of_work() as session:
+        loaded = await repo.get_game(session, game.id)
+        assert (loaded.current_seat, loaded.turn_deadline) == (repo.BOT_SEAT, None)
+        with pytest.raises(InvalidInput, match="seat: game #\\d+ has no seat 7"):
+            await repo.set_turn(session, game.id, 7, None)
+        with pytest.raises(InvalidInput, match="deadline: expected an aware datetime"):
+            await repo.set_turn(session, game.id, 0, datetime(2030, 1, 1))
