@@ -1,0 +1,146 @@
+"""The Discord bot: discord.py wired to the services, the scheduler and a clean shutdown.
+
+`create_bot(settings)` builds it; `run_bot(settings)` logs in, runs until SIGTERM/SIGINT and
+closes the bot, the scheduler, the poet and the database in that order. Slash commands are
+synced to Discord only when the command tree's hash differs from the last sync (or with
+`/lianju sync`), because Discord rate-limits global syncs hard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import signal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.config import Settings
+from bot.scheduler import DailyScheduler
+from bot.services import Services, UserError
+from bot.views import RatingButton
+
+log = logging.getLogger(__name__)
+
+COGS = ("bot.cogs.poem", "bot.cogs.rating", "bot.cogs.daily", "bot.cogs.admin")
+
+
+class TokenProblem(RuntimeError):
+    """The token is missing or Discord refused it; the message says what to do."""
+
+
+class LianjuTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Every failure of a command ends in a message the person can read, never in silence."""
+        locale = interaction.locale
+        original = getattr(error, "original", error)
+        if isinstance(original, UserError):
+            message = original.message(locale)
+        elif isinstance(error, app_commands.MissingPermissions):
+            message = i18n.text("error.permission", locale)
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            message = i18n.text("error.guild_only", locale)
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = i18n.text("error.cooldown", locale, seconds=f"{error.retry_after:.0f}")
+        elif isinstance(error, app_commands.CheckFailure):
+            message = i18n.text("error.owner", locale)
+        else:
+            log.error("command %s failed", interaction.command and interaction.command.qualified_name, exc_info=error)
+            message = i18n.text("error.internal", locale)
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=message, embed=None, view=None)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+
+
+class LianjuBot(commands.AutoShardedBot):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents(guilds=True),  # nothing privileged: slash commands and buttons only
+            tree_cls=LianjuTree,
+            shard_count=settings.shard_count,
+            owner_ids=set(settings.owner_ids) or None,
+            help_command=None,
+        )
+        self.settings = settings
+        self.services: Services | None = None
+        self.daily: DailyScheduler | None = None  # set by the daily cog
+
+    async def setup_hook(self) -> None:
+        self.services = await Services.start(self.settings)
+        await self.tree.set_translator(i18n.LianjuTranslator())
+        self.add_dynamic_items(RatingButton)
+        for cog in COGS:
+            await self.load_extension(cog)
+        if self.settings.sync_commands == "always" or (
+            self.settings.sync_commands == "changed" and await self.command_tree_hash() != self._synced_hash()
+        ):
+            await self.sync_commands()
+
+    # --- command sync ----------------------------------------------------------------------------
+
+    async def command_tree_hash(self) -> str:
+        translator = self.tree.translator
+        payload = [await command.get_translated_payload(self.tree, translator) for command in self.tree.get_commands()]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    @property
+    def _hash_file(self):
+        return self.settings.data_dir / f"commands-{self.application_id}.sha256"
+
+    def _synced_hash(self) -> str | None:
+        return self._hash_file.read_text().strip() if self._hash_file.is_file() else None
+
+    async def sync_commands(self) -> int:
+        synced = await self.tree.sync()
+        self._hash_file.parent.mkdir(parents=True, exist_ok=True)
+        self._hash_file.write_text(await self.command_tree_hash())
+        log.info("synced %d application commands", len(synced))
+        return len(synced)
+
+    # --- shutdown --------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        # commands.Bot.close unloads the cogs first; the daily cog stops the scheduler then.
+        await super().close()
+        if self.services is not None:
+            await self.services.close()
+
+
+def create_bot(settings: Settings) -> LianjuBot:
+    return LianjuBot(settings)
+
+
+async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
+    """Log in and serve until SIGTERM/SIGINT (or the connection ends); always closes cleanly."""
+    token = settings.discord_token.get_secret_value().strip()
+    if not token:
+        raise TokenProblem(
+            "LIANJU_DISCORD_TOKEN is not set: create a bot in the Discord Developer Portal "
+            "(Applications → your app → Bot → Reset Token) and put the token in the environment or .env"
+        )
+    bot = create_bot(settings)
+    stop = asyncio.Event()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+    serving = asyncio.create_task(bot.start(token))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            serving.result()  # raises what ended it
+    except discord.LoginFailure:
+        raise TokenProblem("Discord rejected LIANJU_DISCORD_TOKEN: reset the token in the Developer Portal") from None
+    finally:
+        stopping.cancel()
+        await bot.close()
+        if not serving.done():
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)

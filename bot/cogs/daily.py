@@ -1,0 +1,82 @@
+"""/daily set and /daily off, and the post itself, which the scheduler fires per guild."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.i18n import command_text as _
+from bot.occasions import occasion_for
+from bot.scheduler import DailyScheduler, jobstore_url
+from bot.services import Person, PoemRequest
+from bot.views import poem_embed, rating_view
+
+log = logging.getLogger(__name__)
+
+
+class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_("cmd.daily.desc")):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        settings = self.bot.settings
+        self.bot.daily = DailyScheduler(
+            jobstore_url(settings.database_url, settings.data_dir), settings.daily_misfire_grace_s, self.post
+        )
+        self.bot.daily.start(await self.bot.services.daily_guilds())
+
+    async def cog_unload(self) -> None:
+        self.bot.daily.shutdown()
+
+    @app_commands.command(name=_("cmd.daily.set"), description=_("cmd.daily.set.desc"))
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.rename(channel=_("opt.channel"), time=_("opt.time"), timezone=_("opt.timezone"))
+    @app_commands.describe(channel=_("opt.channel.desc"), time=_("opt.time.desc"), timezone=_("opt.timezone.desc"))
+    async def set(self, interaction: discord.Interaction, channel: discord.TextChannel, time: str = "08:00",
+                  timezone: str = "Asia/Shanghai") -> None:
+        guild = await self.bot.services.set_daily(interaction.guild_id, channel.id, time, timezone)
+        self.bot.daily.schedule(guild)
+        await interaction.response.send_message(i18n.text(
+            "daily.set", interaction.locale, time=guild.daily_time.strftime("%H:%M"), timezone=guild.timezone,
+            channel_id=channel.id,
+        ))
+
+    @app_commands.command(name=_("cmd.daily.off"), description=_("cmd.daily.off.desc"))
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def off(self, interaction: discord.Interaction) -> None:
+        await self.bot.services.daily_off(interaction.guild_id)
+        self.bot.daily.unschedule(interaction.guild_id)
+        await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
+
+    async def post(self, guild_id: int) -> None:
+        """Write and post the guild's poem of the day, unless this local day's poem is already claimed."""
+        services = self.bot.services
+        guild = next((g for g in await services.daily_guilds() if g.id == guild_id), None)
+        if guild is None:
+            return
+        local_date = datetime.now(ZoneInfo(guild.timezone)).date()
+        claim = await services.claim_daily(guild_id, local_date)
+        if claim is None:
+            log.info("daily poem of guild %s for %s is already taken", guild_id, local_date)
+            return
+        occasion = occasion_for(local_date)
+        author = Person(self.bot.user.id, self.bot.user.name, guild.locale, guild_id, guild.daily_channel_id)
+        card = await services.write_poem(PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion)
+        channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
+        message = await channel.send(embed=poem_embed(card), view=rating_view(card.poem_id))
+        await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(DailyCog(bot))

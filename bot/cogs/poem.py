@@ -1,0 +1,42 @@
+"""/poem: defer at once (Discord allows 3 s), compose in the poet's worker, edit the poem in."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.i18n import command_text as _
+from bot.services import PoemRequest
+from bot.views import person_of, poem_embed, rating_view
+
+FORM_CHOICES = [
+    app_commands.Choice(name=_(f"form.{form}"), value=form) for form in ("auto", "wujue", "qijue", "wulv", "qilv")
+]
+
+
+class PoemCog(commands.Cog):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name=_("cmd.poem"), description=_("cmd.poem.desc"))
+    @app_commands.rename(theme=_("opt.theme"), form=_("opt.form"), acrostic=_("opt.acrostic"),
+                         temperature=_("opt.temperature"))
+    @app_commands.describe(theme=_("opt.theme.desc"), form=_("opt.form.desc"), acrostic=_("opt.acrostic.desc"),
+                           temperature=_("opt.temperature.desc"))
+    @app_commands.choices(form=FORM_CHOICES)
+    async def poem(
+        self, interaction: discord.Interaction, theme: str, form: str = "auto", acrostic: Optional[str] = None,
+        temperature: Optional[app_commands.Range[float, 0.1, 1.5]] = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature)
+        card = await self.bot.services.write_poem(request, person_of(interaction))
+        message = await interaction.edit_original_response(embed=poem_embed(card), view=rating_view(card.poem_id))
+        await self.bot.services.attach_message(card.poem_id, message.channel.id, message.id)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(PoemCog(bot))

@@ -1,0 +1,79 @@
+"""/top, /mypoems and /script. The rating buttons themselves are bot.views.RatingButton."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.i18n import command_text as _
+from bot.services import UserError
+from bot.views import person_of
+from storage.models import Script
+
+PERIOD_CHOICES = [app_commands.Choice(name=_(f"period.{period}"), value=period) for period in ("week", "month", "all")]
+STYLE_CHOICES = [app_commands.Choice(name=_(f"style.{style.value}"), value=style.value) for style in Script]
+TOP_LIMIT = 10
+FIRST_LINE_CHARS = 7
+
+
+class RatingCog(commands.Cog):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name=_("cmd.top"), description=_("cmd.top.desc"))
+    @app_commands.guild_only()
+    @app_commands.rename(period=_("opt.period"))
+    @app_commands.describe(period=_("opt.period.desc"))
+    @app_commands.choices(period=PERIOD_CHOICES)
+    async def top(self, interaction: discord.Interaction, period: str = "week") -> None:
+        locale = interaction.locale
+        rated = await self.bot.services.top(interaction.guild_id, period, TOP_LIMIT)
+        period_name = i18n.text(f"period.{period}", locale)
+        if not rated:
+            await interaction.response.send_message(i18n.text("top.empty", locale, period=period_name))
+            return
+        lines = [
+            i18n.text("top.entry", locale, rank=rank, title=entry.poem.theme or "—",
+                      mean=f"{entry.rating.mean:.1f}", count=entry.rating.count)
+            + f"\n> {entry.poem.lines[0]}……"
+            for rank, entry in enumerate(rated, 1)
+        ]
+        embed = discord.Embed(title=i18n.text("top.title", locale, period=period_name), description="\n".join(lines))
+        await interaction.response.send_message(embed=embed)
+
+    @app_commands.command(name=_("cmd.mypoems"), description=_("cmd.mypoems.desc"))
+    async def mypoems(self, interaction: discord.Interaction) -> None:
+        person = person_of(interaction)
+        poems = await self.bot.services.my_poems(person)
+        if not poems:
+            await interaction.response.send_message(i18n.text("mypoems.empty", person.locale), ephemeral=True)
+            return
+        lines = [
+            i18n.text("mypoems.entry", person.locale, poem_id=poem.id, title=poem.theme or "—",
+                      first_line=poem.lines[0][:FIRST_LINE_CHARS])
+            for poem in poems
+        ]
+        embed = discord.Embed(title=i18n.text("mypoems.title", person.locale), description="\n".join(lines))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name=_("cmd.script"), description=_("cmd.script.desc"))
+    @app_commands.rename(style=_("opt.style"), server=_("opt.server"))
+    @app_commands.describe(style=_("opt.style.desc"), server=_("opt.server.desc"))
+    @app_commands.choices(style=STYLE_CHOICES)
+    async def script(self, interaction: discord.Interaction, style: str, server: bool = False) -> None:
+        person = person_of(interaction)
+        if server:
+            if interaction.guild_id is None:
+                raise UserError("error.guild_only")
+            if not interaction.permissions.manage_guild:
+                raise UserError("error.permission")
+        await self.bot.services.set_script(person, style, for_guild=server)
+        key = "script.set_guild" if server else "script.set_user"
+        style_name = i18n.text(f"style.{style}", person.locale)
+        await interaction.response.send_message(i18n.text(key, person.locale, style=style_name), ephemeral=True)
+
+
+async def setup(bot) -> None:
+    await bot.add_cog(RatingCog(bot))

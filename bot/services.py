@@ -1,0 +1,269 @@
+"""What the bot does, without Discord: the cogs, the console and the scheduler all call this.
+
+`Services.start(settings)` opens the database (migrating SQLite automatically), makes sure a
+model is registered and active, and loads the poet with it. Every method takes plain values and
+returns plain values; anything a person did wrong comes back as `UserError`, which knows how to
+say so in zh-CN, zh-TW and English.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot import i18n
+from bot.config import Settings
+from bot.occasions import Occasion
+from engine.batching import Busy
+from engine.forms import JINTI_FORMS
+from engine.poet import Poet, PoetError
+from engine.text import to_traditional
+from storage import repo
+from storage.db import Database, ensure_schema
+from storage.errors import InvalidInput, NotFound
+from storage.models import ModelVersion, PoemOrigin, Script
+
+TEMPERATURE_RANGE = (0.1, 1.5)
+PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+LINE_ENDINGS = ("，", "。")
+
+
+class UserError(Exception):
+    """Something the person asked for cannot be done; `message(locale)` says why, in their language."""
+
+    def __init__(self, key: str | None = None, *, zh: str = "", en: str = "", **values: object):
+        super().__init__(key or en)
+        self.key, self.zh, self.en, self.values = key, zh, en, values
+
+    @classmethod
+    def from_poet(cls, error: PoetError) -> UserError:
+        return cls(zh=error.zh, en=error.en)
+
+    def message(self, locale: object) -> str:
+        if self.key:
+            return i18n.text(self.key, locale, **self.values)
+        return i18n.bilingual(locale, self.zh, self.en)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is asking, and where: a Discord member, or the console's user."""
+
+    id: int
+    display_name: str
+    locale: str = i18n.ZH_CN
+    guild_id: int | None = None
+    channel_id: int | None = None
+
+    @property
+    def as_user(self) -> repo.DiscordUser:
+        return repo.DiscordUser(self.id, self.display_name)
+
+
+@dataclass(frozen=True)
+class PoemRequest:
+    theme: str
+    form: str = "auto"
+    acrostic: str | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True)
+class PoemCard:
+    """A stored poem as it is shown: lines already in the reader's script."""
+
+    poem_id: int
+    title: str
+    lines: list[str]
+    form: str
+    rhyme_group: str | None
+    model_name: str
+    rating_count: int
+    rating_mean: float | None
+    locale: str  # the language of the labels around the poem
+    occasion: str | None = None
+
+    @property
+    def body(self) -> str:
+        return "\n".join(line + LINE_ENDINGS[number % 2] for number, line in enumerate(self.lines))
+
+    @property
+    def form_label(self) -> str:
+        form = JINTI_FORMS.get(self.form)
+        label = form.label_zh if form else self.form
+        return to_traditional(label) if self.locale == i18n.ZH_TW else label
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    poet: Poet
+    model: ModelVersion
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Services:
+        database = Database.connect(settings.database_url)
+        try:
+            upgrade = settings.upgrade_schema
+            if upgrade is None:  # automatic for the embedded SQLite; PostgreSQL is migrated on purpose
+                upgrade = database.engine.dialect.name == "sqlite"
+            await ensure_schema(database.engine, upgrade=upgrade)
+            async with database.unit_of_work() as session:
+                model = await repo.ensure_default_model(session, str(settings.model_dir))
+            poet = Poet(Path(model.path), settings.backend, settings.corpus_lines, version=model.name)
+        except BaseException:
+            await database.close()
+            raise
+        return cls(settings, database, poet, model)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.poet.close()
+            await self.database.close()
+
+    # --- poems -----------------------------------------------------------------------------------
+
+    async def write_poem(self, request: PoemRequest, person: Person, *, occasion: Occasion | None = None) -> PoemCard:
+        """Compose, store and return the poem. Bad input raises UserError; nothing is stored then."""
+        temperature = self.settings.poem_temperature if request.temperature is None else request.temperature
+        low, high = TEMPERATURE_RANGE
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and low <= temperature <= high):
+            raise UserError("error.temperature", low=low, high=high)
+        try:
+            poem = await self.poet.compose(
+                request.theme, form=request.form or "auto", acrostic=request.acrostic,
+                n_candidates=self.settings.poem_candidates, temperature=temperature,
+            )
+        except PoetError as error:
+            raise UserError.from_poet(error) from None
+        except Busy:
+            raise UserError("error.busy") from None
+        async with self.database.unit_of_work() as session:
+            await self._remember_script_from_locale(session, person)
+            saved = await repo.save_poem(session, repo.NewPoem(
+                lines=poem.lines, form=poem.form, origin=PoemOrigin.DAILY if occasion else PoemOrigin.BOT,
+                theme=poem.params["theme"], acrostic=poem.params["acrostic"],
+                requester=None if occasion else person.as_user,
+                guild_id=person.guild_id, channel_id=person.channel_id, model_version_id=self.model.id,
+                sampling=poem.params, seed=poem.seed, prosody=poem.report,
+            ))
+            return await self._card(session, saved, occasion)
+
+    async def _remember_script_from_locale(self, session, person: Person) -> None:
+        # A first-time user whose Discord speaks zh-TW reads 繁體 from then on (they can change it).
+        if person.locale == i18n.ZH_TW and await repo.get_user(session, person.id) is None:
+            await repo.upsert_user(session, person.as_user, script=Script.TRADITIONAL)
+
+    async def _card(self, session, poem, occasion: Occasion | None = None) -> PoemCard:
+        summary = await repo.rating_summary(session, poem.id)
+        model = await session.get(ModelVersion, poem.model_version_id) if poem.model_version_id else None
+        guild = await repo.get_guild(session, poem.guild_id) if poem.guild_id else None
+        requester = await repo.get_user(session, poem.requester_id) if poem.requester_id else None
+        traditional = any(who is not None and who.script == Script.TRADITIONAL for who in (guild, requester))
+        locale = guild.locale if guild else i18n.ZH_CN
+        if traditional and i18n.normalise_locale(locale) != i18n.EN:
+            locale = i18n.ZH_TW
+        convert = to_traditional if traditional else str
+        return PoemCard(
+            poem_id=poem.id, title=convert(poem.theme or ""), lines=[convert(line) for line in poem.lines],
+            form=poem.form, rhyme_group=(poem.prosody or {}).get("rhyme_group"),
+            model_name=model.name if model else "—", rating_count=summary.count, rating_mean=summary.mean,
+            locale=i18n.normalise_locale(locale), occasion=occasion.name if occasion else None,
+        )
+
+    async def card(self, poem_id: int) -> PoemCard:
+        async with self.database.unit_of_work() as session:
+            try:
+                return await self._card(session, await repo.get_poem(session, poem_id))
+            except NotFound:
+                raise UserError("rating.unknown_poem", poem_id=poem_id) from None
+
+    async def attach_message(self, poem_id: int, channel_id: int, message_id: int) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.attach_message(session, poem_id, channel_id, message_id)
+
+    # --- ratings ---------------------------------------------------------------------------------
+
+    async def rate(self, poem_id: int, person: Person, stars: int) -> PoemCard:
+        async with self.database.unit_of_work() as session:
+            try:
+                await repo.rate(session, poem_id, person.as_user, stars)
+            except NotFound:
+                raise UserError("rating.unknown_poem", poem_id=poem_id) from None
+            except InvalidInput as error:
+                raise UserError("error.invalid", problem=error.problem) from None
+            return await self._card(session, await repo.get_poem(session, poem_id))
+
+    async def top(self, guild_id: int | None, period: str, limit: int = 10) -> list[repo.RatedPoem]:
+        span = PERIODS[period]
+        since = datetime.now(timezone.utc) - span if span else None
+        async with self.database.unit_of_work() as session:
+            return await repo.top_poems(session, guild_id=guild_id, since=since, limit=limit)
+
+    async def my_poems(self, person: Person, limit: int = 10):
+        async with self.database.unit_of_work() as session:
+            return await repo.user_poems(session, person.id, limit=limit)
+
+    async def set_script(self, person: Person, style: str, *, for_guild: bool) -> None:
+        async with self.database.unit_of_work() as session:
+            if for_guild:
+                await repo.configure_guild(session, person.guild_id, script=style)
+            else:
+                await repo.upsert_user(session, person.as_user, script=style)
+
+    # --- the daily poem --------------------------------------------------------------------------
+
+    async def set_daily(self, guild_id: int, channel_id: int, time_text: str, timezone_name: str):
+        at = parse_time_of_day(time_text)
+        try:
+            ZoneInfo(timezone_name.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError("daily.bad_timezone", value=timezone_name[:64]) from None
+        async with self.database.unit_of_work() as session:
+            return await repo.configure_guild(
+                session, guild_id, daily_channel_id=channel_id, daily_time=at, timezone=timezone_name.strip()
+            )
+
+    async def daily_off(self, guild_id: int) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.configure_guild(session, guild_id, daily_channel_id=None)
+
+    async def daily_guilds(self):
+        async with self.database.unit_of_work() as session:
+            return await repo.guilds_with_daily_poem(session)
+
+    async def claim_daily(self, guild_id: int, local_date: date):
+        """The day's claim (committed), or None when this guild's poem for that day is taken."""
+        async with self.database.unit_of_work() as session:
+            return await repo.claim_daily_post(session, guild_id, local_date)
+
+    async def complete_daily(self, post_id: int, poem_id: int, channel_id: int, message_id: int) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.attach_message(session, poem_id, channel_id, message_id)
+            await repo.complete_daily_post(session, post_id, poem_id, message_id)
+
+    # --- admin -----------------------------------------------------------------------------------
+
+    async def active_model(self) -> ModelVersion:
+        async with self.database.unit_of_work() as session:
+            return await repo.active_model(session) or self.model
+
+
+_TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")
+
+
+def parse_time_of_day(value: str) -> time:
+    """08:00, 8:00, 8：00, 8点, 8点30 → a time of day; anything else is a UserError."""
+    match = _TIME.match(value or "")
+    if match:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        if hour < 24 and minute < 60:
+            return time(hour, minute)
+    raise UserError("daily.bad_time", value=(value or "")[:32])

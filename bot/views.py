@@ -1,0 +1,80 @@
+"""How a poem looks in Discord, and its rating buttons.
+
+The buttons are `DynamicItem`s: the custom_id `lianju:rate:<poem id>:<stars>` carries all the
+state, so a click on a poem posted before a restart still lands (the bot registers the item
+class with `add_dynamic_items`, no view has to be kept in memory).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot import i18n
+from bot.services import Person, PoemCard, UserError
+
+log = logging.getLogger(__name__)
+
+STARS = range(1, 6)
+EMBED_COLOUR = discord.Colour.from_rgb(158, 42, 43)  # 朱砂
+
+
+def person_of(interaction: discord.Interaction) -> Person:
+    user = interaction.user
+    return Person(
+        id=user.id, display_name=(user.display_name or user.name)[:100], locale=i18n.normalise_locale(interaction.locale),
+        guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+    )
+
+
+def footer_text(card: PoemCard) -> str:
+    footer = i18n.text("poem.footer", card.locale, model=card.model_name, poem_id=card.poem_id)
+    if card.rating_count:
+        rating = i18n.text("poem.rated", card.locale, count=card.rating_count, mean=f"{card.rating_mean:.1f}")
+    else:
+        rating = i18n.text("poem.unrated", card.locale)
+    return f"{footer} · {rating}"
+
+
+def poem_embed(card: PoemCard) -> discord.Embed:
+    title = f"《{card.title}》"
+    if card.occasion:
+        title = f"{i18n.text('poem.daily_title', card.locale, occasion=card.occasion)}  {title}"
+    embed = discord.Embed(title=title, description=card.body, colour=EMBED_COLOUR)
+    embed.add_field(name=i18n.text("poem.form", card.locale), value=card.form_label)
+    embed.add_field(name=i18n.text("poem.rhyme", card.locale), value=card.rhyme_group or "—")
+    embed.set_footer(text=footer_text(card))
+    return embed
+
+
+class RatingButton(discord.ui.DynamicItem[discord.ui.Button], template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])"):
+    def __init__(self, poem_id: int, stars: int) -> None:
+        self.poem_id, self.stars = poem_id, stars
+        super().__init__(discord.ui.Button(
+            label="★" * stars, style=discord.ButtonStyle.secondary, custom_id=f"lianju:rate:{poem_id}:{stars}",
+        ))
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match, /) -> RatingButton:
+        return cls(int(match["poem_id"]), int(match["stars"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        person = person_of(interaction)
+        try:
+            card = await interaction.client.services.rate(self.poem_id, person, self.stars)
+        except UserError as error:
+            await interaction.response.send_message(error.message(person.locale), ephemeral=True)
+            return
+        # One response updates the poem's footer; the thanks follow, visible only to the rater.
+        await interaction.response.edit_message(embed=poem_embed(card), view=rating_view(card.poem_id))
+        await interaction.followup.send(
+            i18n.text("rating.thanks", person.locale, poem_id=card.poem_id, stars=self.stars), ephemeral=True
+        )
+
+
+def rating_view(poem_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for stars in STARS:
+        view.add_item(RatingButton(poem_id, stars))
+    return view

@@ -1,0 +1,66 @@
+"""Start the fake Discord and the real bot (bot.app.create_bot, started as a task) against it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import discord
+import pytest
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.app import create_bot
+from bot.config import Settings
+from fake_discord import TOKEN, FakeDiscord
+
+READY_TIMEOUT_S = 30
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch):
+    fake = FakeDiscord()
+    await fake.start()
+    # The two places discord.py keeps Discord's address; the library itself is not modified.
+    monkeypatch.setattr(Route, "BASE", fake.api_base)
+    monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.yarl.URL(fake.gateway_url))
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def bot_settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", discord_token=TOKEN)
+
+
+class RunningBots:
+    """Starts bots as tasks and stops them all at the end, so a failed test leaves nothing running."""
+
+    def __init__(self) -> None:
+        self.running: list[tuple[discord.Client, asyncio.Task]] = []
+
+    async def start(self, settings: Settings):
+        bot = create_bot(settings)
+        task = asyncio.create_task(bot.start(TOKEN))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        await asyncio.wait({task, ready}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        assert ready.done(), "the bot did not become ready"
+        self.running.append((bot, task))
+        return bot
+
+    async def stop(self, bot) -> None:
+        for entry in [entry for entry in self.running if entry[0] is bot]:
+            self.running.remove(entry)
+            await bot.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(entry[1], 10)
+
+
+@pytest.fixture
+async def bots(fake_discord):
+    running = RunningBots()
+    yield running
+    for bot, _task in list(running.running):
+        await running.stop(bot)
