@@ -144,7 +144,7 @@ async def main(args) -> dict:
 
     poet = Poet(SHIPPED_MODEL, args.backend, get_settings().corpus_lines)
     if (get_settings().corpus_dir / "poems.jsonl").is_file():
-        results["heldout_nll"] = round(heldout_nll(poet.backend, tokenizer), 4)
+        results["heldout_nll"] = round(heldout_nll(poet.model.backend, tokenizer), 4)
     await engine_latency(poet, 1, 0)  # warm-up
     single = median([await engine_latency(poet, 1, i) for i in range(args.repeats)])
     results["engine_poem_s"] = round(single, 4)

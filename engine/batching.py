@@ -3,7 +3,8 @@
 A job (the candidate rows of one request) waits up to `max_wait_ms` for company, then all jobs
 that fit in `max_rows` run together through engine.sampling.sample. The event loop never
 blocks; past `max_queued_rows` a new job is refused at once with Busy; a job that times out
-or is cancelled is simply not answered, and the others in its batch are unaffected.
+or is cancelled is simply not answered, and the others in its batch are unaffected. Closing
+finishes the jobs already accepted (a model swap lets requests under way end on the old model).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Batcher:
         self.max_queued_rows = max_queued_rows
         self.timeout_s = timeout_s
         self.pending: list[_Job] = []
+        self.running: list[_Job] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lianju-sampler")
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
@@ -78,6 +80,7 @@ class Batcher:
                 if not batch:
                     continue
                 all_rows = [row for job in batch for row in job.rows]
+                self.running = batch
                 try:
                     await loop.run_in_executor(self.executor, sample, self.backend, all_rows, self.pad_id)
                 except Exception as error:  # the batch failed: every job in it hears why
@@ -85,12 +88,17 @@ class Batcher:
                         if not job.future.done():
                             job.future.set_exception(error)
                     continue
+                finally:
+                    self.running = []
                 self.batches_run += 1
                 for job in batch:
                     if not job.future.done():
                         job.future.set_result(job.rows)
 
     async def close(self) -> None:
+        """Finish the jobs already accepted, then stop."""
+        waiting = [job.future for job in (*self.running, *self.pending)]
+        await asyncio.gather(*waiting, return_exceptions=True)
         if self._worker is not None:
             self._worker.cancel()
             try:

@@ -119,10 +119,8 @@ def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path =
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
 
     records, source = heldout_records(corpus, ids_path)
-    nll = None
-    if records:
-        examples = [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records]
-        nll = completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16)
+    examples = [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records]
+    nll = completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if records else None
 
     index_path = corpus / "corpus.sqlite"
     line_index = LineIndex(index_path) if index_path.is_file() else None

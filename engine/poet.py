@@ -13,6 +13,7 @@ ranking when it appears in the poem.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,19 +76,40 @@ def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
     return han
 
 
+@dataclass
+class ServedModel:
+    """One model as the poet serves it; swapping models replaces the whole of it at once."""
+
+    path: Path
+    version: str
+    tokenizer: object
+    masks: VocabularyMasks
+    backend: object
+    batcher: Batcher
+
+
 class Poet:
     def __init__(self, model_dir: Path, backend: str = "auto", corpus_lines: Path | None = None,
                  version: str | None = None, max_batch_rows: int = 64):
-        self.model_dir = Path(model_dir)
-        self.version = version or self.model_dir.name
-        self.tokenizer = load_tokenizer(self.model_dir)
-        self.backend = load_backend(self.model_dir, backend)
-        self.masks = VocabularyMasks(self.tokenizer)
+        self.backend_kind = backend
+        self.max_batch_rows = max_batch_rows
         self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
-        self.batcher = Batcher(self.backend, self.tokenizer.pad_token_id, max_rows=max_batch_rows)
+        self.model = self._load(Path(model_dir), version or Path(model_dir).name)
+
+    def _load(self, model_dir: Path, version: str) -> ServedModel:
+        tokenizer = load_tokenizer(model_dir)
+        backend = load_backend(model_dir, self.backend_kind)
+        batcher = Batcher(backend, tokenizer.pad_token_id, max_rows=self.max_batch_rows)
+        return ServedModel(model_dir, version, tokenizer, VocabularyMasks(tokenizer), backend, batcher)
+
+    async def swap(self, model_dir: Path, version: str) -> None:
+        """Serve another model from now on; requests already under way finish on the old one."""
+        loaded = await asyncio.to_thread(self._load, Path(model_dir), version)
+        previous, self.model = self.model, loaded
+        await previous.batcher.close()
 
     async def close(self) -> None:
-        await self.batcher.close()
+        await self.model.batcher.close()
 
     # -----------------------------------------------------------------------------------------
     # compose
@@ -96,13 +118,14 @@ class Poet:
                       keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
                       top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
                       tone_mode: str = "strict") -> Poem:
+        model = self.model
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
         heads = None
         if acrostic is not None:
             heads = _han_text(acrostic, "藏头", "acrostic", 8)
-            self._known(heads, "藏头", "acrostic")
+            self._known(model, heads, "藏头", "acrostic")
         chosen = self._choose_form(form, heads, rng)
         if heads and len(heads) != chosen.line_count:
             raise PoetError("acrostic_length", f"{chosen.label_zh}有 {chosen.line_count} 句，藏头须为 {chosen.line_count} 个字。",
@@ -113,15 +136,15 @@ class Poet:
             raise PoetError("candidates", f"候选数须在 1 到 {MAX_CANDIDATES} 之间。",
                             f"n_candidates must be between 1 and {MAX_CANDIDATES}.")
         params = self._params(temperature, top_k, top_p)
-        words = self._keywords(theme, keywords)
-        prompt = self._encode(prompts.poem_prompt(chosen.name, words, heads))
+        words = self._keywords(model, theme, keywords)
+        prompt = self._encode(model, prompts.poem_prompt(chosen.name, words, heads))
         rows, plans = [], []
         for index in range(n_candidates):
             plan = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, heads)
             plans.append(plan)
-            rows.append(Row(prompt, PoemConstraint(self.masks, plan), params, seed * 1000 + index))
-        rows = await self.batcher.run(rows)
-        return self._best_poem(rows, chosen, theme, words, heads, seed, params, tone_mode)
+            rows.append(Row(prompt, PoemConstraint(model.masks, plan), params, seed * 1000 + index))
+        rows = await model.batcher.run(rows)
+        return self._best_poem(model, rows, chosen, theme, words, heads, seed, params, tone_mode)
 
     def _choose_form(self, form: str, heads: str | None, rng: random.Random) -> Form:
         if form and form != "auto":
@@ -150,38 +173,38 @@ class Poet:
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
 
-    def _known(self, chars: str, what_zh: str, what_en: str) -> None:
-        unknown = [c for c in chars if c not in self.masks.ids]
+    def _known(self, model: ServedModel, chars: str, what_zh: str, what_en: str) -> None:
+        unknown = [c for c in chars if c not in model.masks.ids]
         if unknown:
             shown = "".join(unknown)
             raise PoetError("unknown_char", f"{what_zh}中的「{shown}」太生僻，模型不认识。",
                             f"The model does not know 「{shown}」 in the {what_en}: too rare.")
 
-    def _keywords(self, theme: str, extra: tuple[str, ...]) -> list[str]:
+    def _keywords(self, model: ServedModel, theme: str, extra: tuple[str, ...]) -> list[str]:
         """The theme as training-style keywords: one character, one 2-character word, or up to 3 characters."""
-        known = "".join(c for c in theme if c in self.masks.ids)
+        known = "".join(c for c in theme if c in model.masks.ids)
         if not known:
-            self._known(theme, "主题", "theme")
+            self._known(model, theme, "主题", "theme")
         if len(known) <= 2:
             words = [known]
         else:
             words = list(dict.fromkeys(known))[:3]
         for word in extra:
-            word = "".join(c for c in to_simplified(word) if c in self.masks.ids)
+            word = "".join(c for c in to_simplified(word) if c in model.masks.ids)
             if word and word not in words and len(words) < 3:
                 words.append(word)
         return words
 
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+    def _encode(self, model: ServedModel, text: str) -> list[int]:
+        return model.tokenizer.encode(text, add_special_tokens=False)
 
     def _copied(self, lines: list[str]) -> list[str]:
         return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
 
-    def _best_poem(self, rows, form: Form, theme, words, heads, seed, params, tone_mode) -> Poem:
+    def _best_poem(self, model: ServedModel, rows, form: Form, theme, words, heads, seed, params, tone_mode) -> Poem:
         scored = []
         for row in rows:
-            text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
             lines = [line for line in text.replace("。", "，").split("，") if line]
             report = check(text, form)
             copied = self._copied(lines)
@@ -198,7 +221,7 @@ class Poet:
         total, row, lines, report, scores = max(scored, key=lambda item: item[0])
         return Poem(
             lines=lines, form=form.name, rhyme_group=report.rhyme_group, report=report.to_dict(),
-            scores=scores, model_version=self.version, seed=seed, relaxed=row.constraint.relaxed,
+            scores=scores, model_version=model.version, seed=seed, relaxed=row.constraint.relaxed,
             params={"theme": theme, "keywords": words, "acrostic": heads, "tone_mode": tone_mode,
                     "n_candidates": len(rows), **asdict(params)},
         )
@@ -209,6 +232,7 @@ class Poet:
     async def continue_line(self, previous_lines: list[str], form: str, must_contain: str | None = None,
                             seed: int | None = None, n_candidates: int = 4) -> str:
         """The next line of a poem in `form` that fits what is there: length, rhyme, 平仄, 粘对."""
+        model = self.model
         chosen = self._choose_form(form, None, random.Random(seed))
         previous = [_han_text(line, "诗句", "line", 20) for line in previous_lines]
         if len(previous) >= chosen.line_count:
@@ -229,16 +253,16 @@ class Poet:
         rhyme = None
         used_rhymes = frozenset(previous[ln][-1] for ln in plan.rhyme_lines if ln < index)
         if index in plan.rhyme_lines:
-            rhyme = self.masks.rhyme_mask_after([self.masks.ids[c] for c in used_rhymes if c in self.masks.ids])
+            rhyme = model.masks.rhyme_mask_after([model.masks.ids[c] for c in used_rhymes if c in model.masks.ids])
         forced = {}
         if must_contain:
             char = _han_text(must_contain, "指定字", "required character", 1)
-            self._known(char, "指定字", "required character")
+            self._known(model, char, "指定字", "required character")
             forced = {self._slot_for(char, tones, rng): char}
         constraint_args = dict(tones=tones, forced=forced, banned=used_rhymes, rhyme=rhyme)
-        prompt = self._encode(prompts.next_line_prompt(chosen.name, previous) if previous
+        prompt = self._encode(model, prompts.next_line_prompt(chosen.name, previous) if previous
                               else prompts.poem_prompt(chosen.name, [must_contain] if must_contain else []))
-        return await self._best_line(prompt, constraint_args, seed, n_candidates, exclude=set(previous))
+        return await self._best_line(model, prompt, constraint_args, seed, n_candidates, exclude=set(previous))
 
     def _fitting_pattern(self, form: Form, previous: list[str], rng: random.Random):
         if not previous:
@@ -271,21 +295,23 @@ class Poet:
         tones[-1] = PING
         constraint_args = dict(tones=tones, banned_at=dict(enumerate(first)))
         seed = random.randrange(2**31) if seed is None else seed
-        prompt = self._encode(prompts.couplet_prompt(first))
-        best = await self._best_line(prompt, constraint_args, seed, n_candidates, exclude={first},
+        model = self.model
+        prompt = self._encode(model, prompts.couplet_prompt(first))
+        best = await self._best_line(model, prompt, constraint_args, seed, n_candidates, exclude={first},
                                      judge=lambda line: check_couplet(first, line).tone_score)
         return best
 
-    async def _best_line(self, prompt, constraint_args, seed, n_candidates, exclude, judge=None) -> str:
+    async def _best_line(self, model: ServedModel, prompt, constraint_args, seed, n_candidates, exclude,
+                         judge=None) -> str:
         params = SamplingParams()
-        rows = [Row(prompt, LineConstraint(self.masks, **constraint_args), params, seed * 1000 + i)
+        rows = [Row(prompt, LineConstraint(model.masks, **constraint_args), params, seed * 1000 + i)
                 for i in range(n_candidates)]
-        rows = await self.batcher.run(rows)
+        rows = await model.batcher.run(rows)
 
         def score(row: Row) -> float:
-            line = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            line = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
             penalty = 10 * (line in exclude or bool(self._copied([line])))
             return row.mean_log_likelihood + (judge(line) if judge else 0) - penalty
 
         best = max(rows, key=score)
-        return self.tokenizer.decode(best.tokens, skip_special_tokens=True)
+        return model.tokenizer.decode(best.tokens, skip_special_tokens=True)

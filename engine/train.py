@@ -96,6 +96,8 @@ def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, c
 
 def tokenize(tokenizer, examples: list[tuple[str, str]]) -> list[tuple[list[int], int]]:
     """(token ids, length of the prompt) per example, cut to MAX_LENGTH."""
+    if not examples:
+        return []
     prompt_ids = tokenizer([p for p, _ in examples], add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer([c for _, c in examples], add_special_tokens=False)["input_ids"]
     return [((p + c)[:MAX_LENGTH], len(p)) for p, c in zip(prompt_ids, completion_ids)]

@@ -53,8 +53,8 @@ def test_lean_decoder_matches_transformers_with_left_padding():
 def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
     form = JINTI_FORMS["wujue"]
     pattern = tone_patterns(form)[0]
-    constraint = PoemConstraint(poet.masks, PoemPlan(form, pattern, "strict", acrostic="春江花月"))
-    ids = poet.masks.ids
+    constraint = PoemConstraint(poet.model.masks, PoemPlan(form, pattern, "strict", acrostic="春江花月"))
+    ids = poet.model.masks.ids
     generated = []
     for step in range(constraint.length):
         allowed = constraint.allowed(generated)
@@ -68,10 +68,10 @@ def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
         elif position == 0:
             assert options == [ids["春江花月"[line]]]
         elif position == form.chars_per_line - 1 and line in (1, 3):
-            chars = [poet.tokenizer.convert_ids_to_tokens(i) for i in options]
+            chars = [poet.model.tokenizer.convert_ids_to_tokens(i) for i in options]
             assert all(char_tone(c).can_be(PING) for c in chars)
         generated.append(options[len(options) // 2])
-    text = poet.tokenizer.decode(generated, skip_special_tokens=True)
+    text = poet.model.tokenizer.decode(generated, skip_special_tokens=True)
     report = check(text, "wujue")
     assert report.format_ok and report.rhyme_ok, text
 
@@ -169,12 +169,12 @@ def test_match_couplet(poet):
 
 def test_concurrent_requests_share_batches(poet):
     async def many():
-        poet.batcher.batches_run = 0
+        poet.model.batcher.batches_run = 0
         return await asyncio.gather(*(poet.compose("月", seed=i, n_candidates=2) for i in range(16)))
 
     poems = run(many())
     assert len(poems) == 16 and all(check(p.text, p.form).format_ok for p in poems)
-    assert poet.batcher.batches_run < 8
+    assert poet.model.batcher.batches_run < 8
 
 
 def test_batcher_refuses_when_full_and_survives_cancellation(poet):
@@ -182,11 +182,11 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
 
     def rows(count):
         plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
-        prompt = poet.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
-        return [Row(prompt, PoemConstraint(poet.masks, plan), SamplingParams(), i) for i in range(count)]
+        prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
+        return [Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), i) for i in range(count)]
 
     async def scenario():
-        batcher = Batcher(poet.backend, poet.tokenizer.pad_token_id, max_rows=4, max_queued_rows=8)
+        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, max_rows=4, max_queued_rows=8)
         first = asyncio.create_task(batcher.run(rows(4)))
         doomed = asyncio.create_task(batcher.run(rows(4)))
         await asyncio.sleep(0)

@@ -15,23 +15,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from engine import prompts
 from engine.evaluate import evaluate
 from engine.tokenizer import build_tokenizer, encode
-from engine.train import TrainConfig, read_jsonl, train
+from engine.train import read_jsonl, train
 
 LIANJU = Path(sys.executable).with_name("lianju")
 
 
-def tiny_config(corpus, out, **overrides):
-    settings = dict(size="tiny", max_steps=12, batch_size=8, warmup_steps=2, eval_every=4,
-                    checkpoint_every=4, precision="fp32")
-    settings.update(overrides)
-    return TrainConfig(corpus=corpus, out=out, **settings)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(built_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny")
-    model_dir = train(tiny_config(built_corpus, out), progress=False)
-    return model_dir
 
 
 def test_tokenizer_is_one_token_per_character_with_specials(tmp_path):
@@ -92,7 +80,7 @@ def test_tiny_training_produces_a_loadable_model_that_generates(tiny_model):
     assert (tiny_model / "loss.png").stat().st_size > 1000
 
 
-def test_resumed_run_continues_from_step_and_optimizer_state(built_corpus, tmp_path, tiny_model):
+def test_resumed_run_continues_from_step_and_optimizer_state(built_corpus, tmp_path, tiny_model, tiny_config):
     out = tmp_path / "run"
     assert train(tiny_config(built_corpus, out, stop_after=6), progress=False) is None
     state = json.loads((out / "checkpoint" / "state.json").read_text())["state"]
@@ -140,7 +128,7 @@ def test_evaluate_reports_nll_and_sampling_rates(tiny_model, built_corpus, tmp_p
     assert json.loads(report.to_json())["sampling"]["qilv"]["samples"] == 4
 
 
-def test_time_budget_ends_the_run_and_exports(built_corpus, tmp_path):
+def test_time_budget_ends_the_run_and_exports(built_corpus, tmp_path, tiny_config):
     model_dir = train(tiny_config(built_corpus, tmp_path, max_steps=10**6, minutes=0.01), progress=False)
     state = json.loads((model_dir / "train_log.json").read_text())["state"]
     assert 0 < state["step"] < 10**6

@@ -1,0 +1,199 @@
+"""Learning from ratings: choose the poems people loved, fine-tune a candidate, and gate it.
+
+1. `select` keeps poems with enough raters and a high Bayesian mean, where no single rater
+   carries more than `user_cap` of all the rating weight; it drops poems that copy the corpus
+   (an upvoted famous line is the obvious reward hack), poems that do not scan, and duplicates.
+   Poems whose (weighted) mean is 2 stars or less are kept apart as negatives for a later
+   preference method.
+2. `finetune` trains the active model on the feedback mixed with at least `corpus_ratio` times as
+   many original corpus poems (the corpus is never replaced), at a small learning rate.
+3. `run_gates` compares candidate and active model on the frozen held-out set: held-out NLL,
+   unconstrained shape validity, distinct-2, copy rate, and the NLL of the feedback itself.
+   Only a candidate that passes every gate may become active.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Container
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+from transformers import AutoModelForCausalLM
+
+from engine import prompts
+from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, sample_poems
+from engine.forms import JINTI_FORMS
+from engine.prosody import check
+from engine.tokenizer import load_tokenizer
+from engine.train import TrainConfig, collate, completion_loss, length_batches, make_optimizer, pick_device, read_jsonl, tokenize
+
+
+@dataclass(frozen=True)
+class RatedPoem:
+    id: int
+    lines: list[str]
+    form: str
+    title: str  # the theme it was written for
+    ratings: dict[int, int]  # rater id → stars (1-5)
+
+
+@dataclass
+class Selection:
+    positives: list[RatedPoem] = field(default_factory=list)
+    negatives: list[RatedPoem] = field(default_factory=list)  # rated <= 2, kept for later
+    dropped: Counter = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, int]:
+        return {"positives": len(self.positives), "negatives": len(self.negatives),
+                **{f"dropped_{reason}": n for reason, n in self.dropped.items()}}
+
+
+def select(poems: list[RatedPoem], corpus_lines: Container[str] | None, min_votes: int = 3,
+           min_mean: float = 4.0, prior_mean: float = 3.0, prior_votes: float = 5.0,
+           user_cap: float = 0.2, negative_max: float = 2.0) -> Selection:
+    """The feedback worth learning from (see the module docstring)."""
+    ratings_per_user = Counter(user for poem in poems for user in poem.ratings)
+    total = sum(ratings_per_user.values())
+    # A rater with more than user_cap of all ratings has each rating count for less, so that
+    # together they weigh user_cap of the total (plus the prior).
+    weight = {user: min(1.0, user_cap * total / count) for user, count in ratings_per_user.items()}
+    selection, seen = Selection(), set()
+    for poem in poems:
+        text = prompts.poem_body(poem.lines)
+        if len(poem.ratings) < min_votes:
+            selection.dropped["too_few_votes"] += 1
+            continue
+        weights = sum(weight[u] for u in poem.ratings)
+        stars = sum(weight[u] * s for u, s in poem.ratings.items())
+        if stars / weights <= negative_max:
+            selection.negatives.append(poem)
+            continue
+        if (prior_mean * prior_votes + stars) / (prior_votes + weights) < min_mean:
+            selection.dropped["rating_below_threshold"] += 1
+        elif text in seen:
+            selection.dropped["duplicate"] += 1
+        elif not check(text, poem.form).format_ok:
+            selection.dropped["not_a_regulated_poem"] += 1
+        elif corpus_lines is not None and any(line in corpus_lines for line in poem.lines):
+            selection.dropped["copies_the_corpus"] += 1
+        else:
+            selection.positives.append(poem)
+            seen.add(text)
+    return selection
+
+
+def feedback_examples(poems: list[RatedPoem], rng: random.Random) -> list[tuple[str, str]]:
+    return [example for poem in poems
+            for example in prompts.training_examples({"lines": poem.lines, "form": poem.form, "title": poem.title}, rng)]
+
+
+def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random):
+    """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems."""
+    examples = feedback_examples(feedback, rng)
+    originals = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS and r["split"] == "train"]
+    chosen = rng.sample(originals, k=min(len(originals), corpus_ratio * len(feedback)))
+    examples += [e for record in chosen for e in prompts.training_examples(record, rng)]
+    rng.shuffle(examples)
+    return examples, len(chosen)
+
+
+def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epochs: int = 2, lr: float = 1e-4,
+             batch_size: int = 32, corpus_ratio: int = 3, seed: int = 0, progress: bool = True) -> dict:
+    """Supervised fine-tuning of `base` into `out` (a from_pretrained folder); returns data counts."""
+    if not feedback:
+        raise ValueError("no rated poems to learn from")
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    device = pick_device()
+    tokenizer = load_tokenizer(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device).train()
+    examples, originals = training_mix(feedback, corpus, corpus_ratio, rng)
+    items = tokenize(tokenizer, examples)
+    optimizer = make_optimizer(model, TrainConfig(corpus=corpus, out=out, lr=lr))
+    steps = 0
+    for _ in range(epochs):
+        batches = length_batches([len(ids) for ids, _ in items], batch_size, rng)
+        for index in tqdm(batches, desc="fine-tuning", disable=not progress):
+            batch = {k: v.to(device) for k, v in collate([items[i] for i in index], tokenizer.pad_token_id).items()}
+            model(**batch).loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            steps += 1
+    out.mkdir(parents=True, exist_ok=True)
+    model.to(torch.bfloat16).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return {"feedback_poems": len(feedback), "corpus_poems": originals, "examples": len(examples), "steps": steps}
+
+
+# ---------------------------------------------------------------------------------------------
+# Gates
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    candidate: float
+    active: float
+    limit: float  # the candidate's value must be <= limit (or >= for the "not lower" gates)
+    higher_is_better: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.candidate >= self.limit if self.higher_is_better else self.candidate <= self.limit
+
+
+@dataclass
+class GateReport:
+    gates: list[Gate]
+
+    @property
+    def passed(self) -> bool:
+        return all(gate.passed for gate in self.gates)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed,
+                **{g.name: {**asdict(g), "passed": g.passed} for g in self.gates}}
+
+
+def _measure(model_dir: Path, corpus: Path, feedback: list[RatedPoem], samples: int, ids_path: Path,
+             corpus_lines: Container[str] | None) -> dict[str, float]:
+    device = pick_device()
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    records, _ = heldout_records(corpus, ids_path)
+    heldout = [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records]
+    own = [(prompts.poem_prompt(p.form), prompts.poem_body(p.lines) + prompts.EOS) for p in feedback]
+    qualities = [form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, None)
+                 for form in JINTI_FORMS]
+    texts = [t for form in JINTI_FORMS for t in sample_poems(model, tokenizer, form, samples, seed=1)]
+    lines = [line for text in texts for line in text.replace("。", "，").split("，") if line]
+    copied = sum(line in corpus_lines for line in lines) / max(len(lines), 1) if corpus_lines else 0.0
+    nll = lambda examples: completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, False)  # noqa: E731
+    return {
+        "heldout_nll": nll(heldout),
+        "feedback_nll": nll(own) if own else 0.0,
+        "shape_ok": sum(q.shape_ok for q in qualities) / len(qualities),
+        "distinct_2": sum(q.distinct_2 for q in qualities) / len(qualities),
+        "copy_rate": copied,
+    }
+
+
+def run_gates(active: Path, candidate: Path, corpus: Path, feedback: list[RatedPoem], samples: int = 50,
+              ids_path: Path = HELDOUT_IDS, corpus_lines: Container[str] | None = None,
+              nll_tolerance: float = 0.015, sampling_tolerance: float = 0.02) -> GateReport:
+    """The promotion gates. Shape validity and copy rate come from samples, so they get
+    `sampling_tolerance` (two points) of slack for sampling noise; the NLLs are exact."""
+    before = _measure(active, corpus, feedback, samples, ids_path, corpus_lines)
+    after = _measure(candidate, corpus, feedback, samples, ids_path, corpus_lines)
+    return GateReport([
+        Gate("heldout_nll", after["heldout_nll"], before["heldout_nll"], before["heldout_nll"] * (1 + nll_tolerance), False),
+        Gate("shape_ok", after["shape_ok"], before["shape_ok"], before["shape_ok"] - sampling_tolerance, True),
+        Gate("distinct_2", after["distinct_2"], before["distinct_2"], before["distinct_2"] * 0.9, True),
+        Gate("copy_rate", after["copy_rate"], before["copy_rate"], before["copy_rate"] + sampling_tolerance, False),
+        Gate("feedback_nll", after["feedback_nll"], before["feedback_nll"], before["feedback_nll"] - 1e-6, False),
+    ])

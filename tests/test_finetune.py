@@ -1,0 +1,109 @@
+"""Learning from ratings, engine side: selection, fine-tuning, gates, and swapping models."""
+
+import asyncio
+import random
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+from engine.finetune import RatedPoem, finetune, run_gates, select
+from engine.poet import Poet
+from engine.prosody import check
+from engine.train import read_jsonl
+
+
+def shuffled_poems(corpus, count, seed=0):
+    """Poems of the fixture's 五绝 shape whose lines are shuffles of real lines: not in the corpus."""
+    rng = random.Random(seed)
+    records = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] == "wujue"]
+    poems = []
+    for index in range(count):
+        record = rng.choice(records)
+        lines = ["".join(rng.sample(line, len(line))) for line in record["lines"]]
+        poems.append(RatedPoem(index, lines, "wujue", "月", {user: 5 for user in range(1, 9)}))
+    return poems
+
+
+def test_selection_rules(built_corpus):
+    # the exact set of corpus lines: the shipped Bloom filter's rare false positives would make
+    # this test depend on luck
+    corpus_lines = {line for r in read_jsonl(built_corpus / "poems.jsonl") for line in r["lines"]}
+    good = shuffled_poems(built_corpus, 3)
+    famous = [r for r in read_jsonl(built_corpus / "poems.jsonl") if r["form"] == "wujue"][0]
+    poems = good + [
+        RatedPoem(10, famous["lines"], "wujue", "月", {u: 5 for u in range(1, 9)}),  # copies the corpus
+        RatedPoem(11, good[0].lines, "wujue", "月", {u: 5 for u in range(1, 9)}),  # duplicate
+        RatedPoem(12, good[1].lines, "wujue", "月", {1: 5, 2: 5}),  # too few votes
+        RatedPoem(13, good[2].lines, "wujue", "月", {u: 4 for u in range(1, 5)}),  # Bayesian mean below 4
+        RatedPoem(14, ["春风", "秋月"], "wujue", "月", {u: 5 for u in range(1, 9)}),  # not a 五绝
+        RatedPoem(15, good[0].lines, "wujue", "月", {u: 1 for u in range(1, 5)}),  # a negative
+    ]
+    selection = select(poems, corpus_lines)
+    assert [p.id for p in selection.positives] == [0, 1, 2]
+    assert [p.id for p in selection.negatives] == [15]
+    assert selection.dropped == {"copies_the_corpus": 1, "duplicate": 1, "too_few_votes": 1,
+                                 "rating_below_threshold": 1, "not_a_regulated_poem": 1}
+
+
+def test_one_enthusiast_cannot_lift_poems_alone(built_corpus):
+    # user 99 gives every poem 5 stars; each poem also has three raters of its own, who give 3
+    # stars, except on poem 0, which they love too
+    poems = [
+        RatedPoem(p.id, p.lines, p.form, p.title,
+                  {99: 5, **{1000 + 3 * p.id + k: 5 if p.id == 0 else 3 for k in range(3)}})
+        for p in shuffled_poems(built_corpus, 40)
+    ]
+    uncapped = select(poems, None, min_mean=3.2, user_cap=1.0)
+    capped = select(poems, None, min_mean=3.2, user_cap=0.05)
+    assert len(uncapped.positives) == 40  # at full weight, user 99 lifts them all
+    assert [p.id for p in capped.positives] == [0]
+    assert capped.dropped["rating_below_threshold"] == 39
+
+
+def test_finetune_then_gates_report_every_gate(tiny_model, built_corpus, tmp_path):
+    feedback = shuffled_poems(built_corpus, 24)
+    counts = finetune(tiny_model, tmp_path / "candidate", feedback, built_corpus, lr=3e-3, progress=False)
+    assert counts["feedback_poems"] == 24 and counts["corpus_poems"] >= min(72, 1) and counts["steps"] > 0
+    AutoModelForCausalLM.from_pretrained(tmp_path / "candidate")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(r["id"] for r in read_jsonl(built_corpus / "poems.jsonl")[:10]))
+    report = run_gates(tiny_model, tmp_path / "candidate", built_corpus, feedback, samples=4, ids_path=ids)
+    names = {gate.name for gate in report.gates}
+    assert names == {"heldout_nll", "shape_ok", "distinct_2", "copy_rate", "feedback_nll"}
+    feedback_gate = next(g for g in report.gates if g.name == "feedback_nll")
+    assert feedback_gate.candidate < feedback_gate.active and feedback_gate.passed
+    assert report.to_dict()["passed"] == report.passed
+
+
+def test_a_candidate_trained_on_garbage_fails_a_gate(tiny_model, built_corpus, tmp_path):
+    garbage = [RatedPoem(i, ["一一一一一"] * 4, "wujue", "一", {u: 5 for u in range(1, 9)}) for i in range(24)]
+    finetune(tiny_model, tmp_path / "garbage", garbage, built_corpus, epochs=8, lr=3e-2, corpus_ratio=0, progress=False)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(r["id"] for r in read_jsonl(built_corpus / "poems.jsonl")[:10]))
+    report = run_gates(tiny_model, tmp_path / "garbage", built_corpus, shuffled_poems(built_corpus, 4),
+                       samples=4, ids_path=ids)
+    assert not report.passed
+    assert not next(g for g in report.gates if g.name == "heldout_nll").passed
+
+
+def test_no_feedback_is_refused(tiny_model, built_corpus, tmp_path):
+    with pytest.raises(ValueError, match="no rated poems"):
+        finetune(tiny_model, tmp_path / "c", [], built_corpus, progress=False)
+
+
+def test_swap_serves_the_new_model_and_lets_requests_in_flight_finish(tiny_model, built_corpus, tmp_path):
+    finetune(tiny_model, tmp_path / "v1", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
+
+    async def scenario():
+        poet = Poet(tiny_model, "cpu-fp32", version="v0")
+        in_flight = asyncio.create_task(poet.compose("月", form="wujue", seed=1, n_candidates=2))
+        await asyncio.sleep(0)  # the request has taken its rows to v0's batcher
+        await poet.swap(tmp_path / "v1", "v1")
+        before = await in_flight
+        after = await poet.compose("月", form="wujue", seed=1, n_candidates=2)
+        await poet.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert before.model_version == "v0" and after.model_version == "v1"
+    assert check(after.text, "wujue").format_ok
