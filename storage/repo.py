@@ -387,6 +387,38 @@ async def finetune_candidates(
     )
 
 
+async def rated_poems_with_ratings(
+    session: AsyncSession, *, min_votes: int, since: datetime | None = None, limit: int = 10_000
+) -> list[tuple[Poem, dict[int, int]]]:
+    """Poems written since `since` with at least `min_votes` ratings, each with every rater's
+    stars: what a fine-tune chooses its feedback (and its negatives) from."""
+    min_votes = limits.integer("min_votes", min_votes, 1, 1_000_000)
+    enough = (
+        select(Rating.poem_id).group_by(Rating.poem_id).having(func.count(Rating.user_id) >= min_votes).subquery()
+    )
+    poems = list(
+        await session.scalars(
+            select(Poem).where(Poem.id.in_(select(enough.c.poem_id)), *_period(since, None))
+            .order_by(Poem.id).limit(limits.integer("limit", limit, 1, 10_000))
+        )
+    )
+    stars: dict[int, dict[int, int]] = {poem.id: {} for poem in poems}
+    rows = await session.execute(
+        select(Rating.poem_id, Rating.user_id, Rating.stars).where(Rating.poem_id.in_(list(stars)))
+    )
+    for poem_id, user_id, given in rows:
+        stars[poem_id][user_id] = given
+    return [(poem, stars[poem.id]) for poem in poems]
+
+
+async def last_finetune_run(session: AsyncSession) -> FinetuneRun | None:
+    """The most recent fine-tune run that finished (promoted, rejected or failed)."""
+    return await session.scalar(
+        select(FinetuneRun).where(FinetuneRun.outcome != FinetuneOutcome.RUNNING)
+        .order_by(FinetuneRun.started_at.desc(), FinetuneRun.id.desc()).limit(1)
+    )
+
+
 # --- games ---------------------------------------------------------------------------------------
 
 
@@ -472,6 +504,11 @@ async def _active_game_for_update(session: AsyncSession, game_id: int) -> Game:
 
 async def get_game(session: AsyncSession, game_id: int) -> Game:
     return await _get(session, Game, game_id, "game")
+
+
+async def running_game(session: AsyncSession, channel_id: int) -> Game | None:
+    """The channel's running game, with players and turns; None when it has none."""
+    return await _running_game(session, limits.snowflake("channel_id", channel_id))
 
 
 async def join_game(session: AsyncSession, game_id: int, player: DiscordUser) -> Game:

@@ -230,3 +230,15 @@ async def test_set_turn_gives_the_turn_to_a_seat_or_the_bot_with_the_callers_dea
             await repo.set_turn(session, game.id, 7, None)
         with pytest.raises(InvalidInput, match="deadline: expected an aware datetime"):
             await repo.set_turn(session, game.id, 0, datetime(2030, 1, 1))
+
+
+async def test_running_game_finds_the_channels_active_game_only(db):
+    game = await start(db, chain_game())
+    async with db.unit_of_work() as session:
+        assert (await repo.running_game(session, CHANNEL)).id == game.id
+        assert await repo.running_game(session, CHANNEL + 1) is None
+        await repo.finish_game(session, game.id)
+    async with db.unit_of_work() as session:
+        assert await repo.running_game(session, CHANNEL) is None
+        with pytest.raises(InvalidInput, match="channel_id: expected a Discord id"):
+            await repo.running_game(session, 0)

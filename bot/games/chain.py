@@ -1,0 +1,314 @@
+"""联句: players take turns adding lines to one poem until it is complete.
+
+The judge reuses engine.prosody: the text is normalised by `prepare_lines` (one line of Han
+characters, traditional input made simplified); a line must have the form's length and must not
+repeat an earlier one; on a rhyme slot its last character must be 平 and rhyme in the poem's
+group, which the first rhyme fixes. Under 严 the line must also fit one of the form's 平仄
+patterns that every earlier line fits (so 粘对 with the line before is kept). Three refused
+lines in one turn pass it; on timeout the bot writes the line when it plays, else the turn passes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.poet import PoetError
+from engine.prosody import (
+    CharTone,
+    Reason,
+    RhymeGroup,
+    TonePattern,
+    _sticking_and_pairing,  # the one implementation of 粘对 and its messages
+    char_tone,
+    level_groups,
+    prepare_lines,
+    tone_patterns,
+)
+from storage.models import GameKind
+
+from bot.games.common import (
+    BOT,
+    PASS_MARK,
+    TIMEOUT_MARK,
+    LinePoet,
+    Move,
+    Outcome,
+    Player,
+    TurnGame,
+    as_recorded,
+    note,
+    refusal,
+    say,
+)
+
+REJECTIONS_PER_TURN = 3
+BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused
+OPEN_LINES = range(4, 33, 2)  # an open chain has an even number of lines: whole couplets
+_OPEN_FORM = re.compile(r"open([57])x(\d+)")
+STRICT, LENIENT = "严", "宽"
+
+
+def open_form(chars_per_line: int, line_count: int) -> Form:
+    """An open chain: any even number of 5- or 7-character lines, rhyming on every second."""
+    if chars_per_line not in (5, 7) or line_count not in OPEN_LINES:
+        raise ValueError(f"an open chain has 5 or 7 characters a line and an even number of lines from "
+                         f"{OPEN_LINES.start} to {OPEN_LINES.stop - 1}")
+    label = "五" if chars_per_line == 5 else "七"
+    return Form(f"open{chars_per_line}x{line_count}", f"{label}言联句（{line_count}句）",
+                f"open chain of {line_count} {chars_per_line}-character lines", line_count, chars_per_line)
+
+
+def chain_form(name: str) -> Form:
+    """A 近体 form by any of its names, or an open chain by its id (open7x12)."""
+    found = _OPEN_FORM.fullmatch(name.strip())
+    return open_form(int(found[1]), int(found[2])) if found else parse_form(name)
+
+
+@dataclass(frozen=True)
+class ChainRules:
+    form: Form
+    strict: bool = False  # 严: 平仄 and 粘对 too; 宽: shape and rhyme
+    bot_plays: bool = True
+    turn_seconds: int | None = 120
+
+    @property
+    def label(self) -> str:
+        """How the rules are stored in Game.form: 'qijue 严 bot'."""
+        return " ".join([self.form.name, STRICT if self.strict else LENIENT] + (["bot"] if self.bot_plays else []))
+
+    @classmethod
+    def from_label(cls, label: str, turn_seconds: int | None) -> ChainRules:
+        name, strictness, *bot = label.split()
+        return cls(chain_form(name), strictness == STRICT, bot == ["bot"], turn_seconds)
+
+    @property
+    def poet_form(self) -> str:
+        """The form the poet writes in: the form itself, or for an open chain the 律诗 of its width,
+        continued from a window of recent lines (see `ChainGame.poet_window`)."""
+        if self.form.name in JINTI_FORMS:
+            return self.form.name
+        return "wulv" if self.form.chars_per_line == 5 else "qilv"
+
+
+class ChainGame(TurnGame):
+    kind = GameKind.CHAIN
+
+    def __init__(self, rules: ChainRules, players: list[Player], **turns):
+        super().__init__(players, rules.bot_plays, rules.turn_seconds, **turns)
+        self.rules = rules
+        self.lines: list[tuple[str, int | None]] = []  # (line, author: player id, BOT, or None: forgotten)
+        self.rhyme_groups: tuple[RhymeGroup, ...] = ()  # narrowed by every rhyme; empty before the first
+        self.patterns: tuple[TonePattern, ...] = tone_patterns(rules.form)  # those every line so far fits
+        self.rejections = 0  # in the current turn
+
+    # --- rebuilding after a restart ----------------------------------------------------------
+
+    def replay(self, moves: list[Move]) -> None:
+        """Bring the poem and the current turn's refusals back from the recorded moves; the turn
+        order and clock come from storage (the service passes them in)."""
+        for move in moves:
+            if move.accepted:
+                self._add_line(move.line, move.author)
+                self.rejections = 0
+            elif move.code in ("pass", "timeout"):
+                self.rejections = 0
+            else:
+                self.rejections = (self.rejections + 1) % REJECTIONS_PER_TURN
+        self.finished = len(self.lines) == self.rules.form.line_count
+
+    # --- the judge ---------------------------------------------------------------------------
+
+    @property
+    def rhyme_group(self) -> str | None:
+        return self.rhyme_groups[0].label if self.rhyme_groups else None
+
+    def judge(self, text: str) -> tuple[str | None, list[Reason]]:
+        """The line as it would enter the poem, or None and why not."""
+        lines, problems = prepare_lines(text)
+        if problems:
+            return None, problems
+        form, index = self.rules.form, len(self.lines)
+        if len(lines) > 1:
+            return None, [say("several_lines", "一次只写一句。", "One line at a time, please.")]
+        line = lines[0]
+        if len(line) != form.chars_per_line:
+            return None, [say("length", f"这一句应为 {form.chars_per_line} 个字，你写了 {len(line)} 个。",
+                              f"This line needs {form.chars_per_line} characters; yours has {len(line)}.")]
+        if any(line == earlier for earlier, _ in self.lines):
+            return None, [say("repeat", f"「{line}」前面已经有了。", f"「{line}」 is already in the poem.")]
+        reasons = self._rhyme_reasons(line, index)
+        if self.rules.strict and not reasons:
+            reasons = self._tone_reasons(line, index)
+        return (None, reasons) if reasons else (line, [])
+
+    def _rhyme_reasons(self, line: str, index: int) -> list[Reason]:
+        if index not in self.rules.form.rhyme_lines:
+            return []
+        last = line[-1]
+        groups = level_groups(last)
+        if not groups:
+            return [say("rhyme_tone", f"第{index + 1}句要押韵，韵脚须为平声字，「{last}」不是。",
+                        f"Line {index + 1} rhymes: it must end on a 平 character, and 「{last}」 is not one.")]
+        if self.rhyme_groups and not set(groups) & set(self.rhyme_groups):
+            where = "、".join(group.label for group in groups)
+            return [say("rhyme", f"韵脚「{last}」属{where}，不押{self.rhyme_group}。",
+                        f"「{last}」 rhymes in {where}, not in {self.rhyme_group}.")]
+        return []
+
+    def _fits(self, pattern: TonePattern, index: int, line: str) -> bool:
+        free = self.rules.form.free_positions
+        return all(char_tone(char).can_be(pattern.lines[index][pos])
+                   for pos, char in enumerate(line) if pos not in free)
+
+    def _tone_reasons(self, line: str, index: int) -> list[Reason]:
+        if any(self._fits(pattern, index, line) for pattern in self.patterns):
+            return []
+        tones: list[list[CharTone]] = [[char_tone(char) for char in text] for text, _ in self.lines]
+        tones.append([char_tone(char) for char in line])
+        reasons = [reason for reason in _sticking_and_pairing(tones) if reason.line == index + 1]
+        free = self.rules.form.free_positions
+
+        def misses(pattern: TonePattern) -> list[int]:
+            return [pos for pos, char in enumerate(line)
+                    if pos not in free and not char_tone(char).can_be(pattern.lines[index][pos])]
+
+        best = min(self.patterns, key=lambda pattern: len(misses(pattern)))
+        for pos in misses(best):
+            want = best.lines[index][pos]
+            reasons.append(say("tone", f"第{pos + 1}字「{line[pos]}」应为{want}声（{best.lines[index]}）。",
+                               f"Character {pos + 1} 「{line[pos]}」 should be {want} ({best.lines[index]})."))
+        return reasons
+
+    def _add_line(self, line: str, author: int | None) -> None:
+        index = len(self.lines)
+        if index in self.rules.form.rhyme_lines:
+            groups = level_groups(line[-1])
+            if self.rhyme_groups:
+                self.rhyme_groups = tuple(group for group in self.rhyme_groups if group in groups)
+            else:
+                # The first rhyme fixes the group; a 首句入韵 opening decides between readings.
+                opening = level_groups(self.lines[0][0][-1]) if self.lines else ()
+                self.rhyme_groups = tuple(group for group in groups if group in opening) or groups
+        fitting = tuple(pattern for pattern in self.patterns if self._fits(pattern, index, line))
+        self.patterns = fitting or self.patterns  # 宽 lines may fit none; only 严 judges by them
+        self.lines.append((line, author))
+
+    # --- moves -------------------------------------------------------------------------------
+
+    def _accepted(self, line: str, who: int, now: datetime) -> Outcome:
+        first_rhyme = not self.rhyme_groups
+        self._add_line(line, who)
+        self.rejections = 0
+        notes = []
+        if first_rhyme and self.rhyme_groups:
+            notes.append(note("rhyme_fixed", f"韵部定为{self.rhyme_group}。", f"The poem rhymes in {self.rhyme_group}."))
+        if len(self.lines) == self.rules.form.line_count:
+            self.finished = True
+            notes.append(note("complete", "诗成！", "The poem is complete!"))
+            return self.outcome(True, line=line, by=who, moves=[Move.played(line, who)],
+                                notes=notes, poem=list(self.lines))
+        self.rotation.advance(now)
+        notes.append(self.turn_note())
+        return self.outcome(True, line=line, by=who, moves=[Move.played(line, who)], notes=notes)
+
+    def _passed(self, now: datetime, notes: list[Reason], moves: list[Move]) -> Outcome:
+        self.rejections = 0
+        self.rotation.advance(now)
+        return self.outcome(False, notes=[*notes, self.turn_note()], moves=moves)
+
+    def submit(self, player: Player, text: str, now: datetime) -> Outcome:
+        """A player's line for their turn."""
+        refused = self.check_turn(player.id)
+        if refused:
+            return refused
+        line, reasons = self.judge(text)
+        if line is not None:
+            return self._accepted(line, player.id, now)
+        recorded = as_recorded(text)
+        if recorded is None:  # nothing to record; costs nothing but time
+            return self.outcome(False, reasons=reasons, by=player.id)
+        self.rejections += 1
+        moves = [Move.refused(recorded, player.id, reasons[0])]
+        if self.rejections < REJECTIONS_PER_TURN:
+            left = REJECTIONS_PER_TURN - self.rejections
+            return self.outcome(False, reasons=reasons, by=player.id, moves=moves, notes=[
+                note("tries_left", f"本轮还可再试 {left} 次。", f"{left} more tries this turn.")])
+        outcome = self._passed(now, [note("passed_after_rejections", f"{REJECTIONS_PER_TURN} 次不合，轮空。",
+                                         f"{REJECTIONS_PER_TURN} lines refused: the turn passes.")], moves)
+        outcome.reasons, outcome.by = reasons, player.id
+        return outcome
+
+    def pass_turn(self, player: Player, now: datetime) -> Outcome:
+        refused = self.check_turn(player.id)
+        if refused:
+            return refused
+        zh, en = self.name(player.id)
+        move = Move(PASS_MARK, player.id, False, False, "pass", "主动过")
+        return self._passed(now, [note("passed", f"{zh}过。", f"{en} passes.")], [move])
+
+    async def timeout(self, now: datetime, poet: LinePoet) -> Outcome:
+        """The clock ran out: the bot writes the line when it plays, else the turn passes.
+        Early or stale calls (the turn moved on) change nothing."""
+        if self.finished or not self.rotation.timed_out(now):
+            return self.outcome(False, reasons=[say("not_due", "还没到时间。", "The turn has not timed out.")])
+        who = self.rotation.current
+        zh, en = self.name(who)
+        late = note("timeout", f"{zh}超时。", f"{en} ran out of time.")
+        if self.bot_plays and who != BOT:
+            line, _ = await self._bot_line(now, poet)
+            if line is not None:
+                outcome = self._accepted(line, BOT, now)
+                outcome.notes.insert(0, late)
+                return outcome
+        move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")
+        return self._passed(now, [late], [move])
+
+    async def bot_turn(self, now: datetime, poet: LinePoet) -> Outcome:
+        """The bot's own turn."""
+        refused = self.check_turn(BOT)
+        if refused:
+            return refused
+        line, problem = await self._bot_line(now, poet)
+        if line is not None:
+            return self._accepted(line, BOT, now)
+        move = Move(PASS_MARK, None, True, False, "pass", problem.zh)
+        return self._passed(now, [problem], [move])
+
+    async def open(self, now: datetime, poet: LinePoet, theme: str | None = None) -> Outcome:
+        """The bot writes the first line (on the theme's first character, when it can); then the
+        first player's turn begins."""
+        line, problem = await self._bot_line(now, poet, theme)
+        if line is None:
+            return refusal(problem)
+        self._add_line(line, BOT)
+        self.begin(now)
+        return self.outcome(True, line=line, by=BOT, moves=[Move.played(line, BOT)], notes=[self.turn_note()])
+
+    def poet_window(self) -> list[str]:
+        """The lines the poet continues from. An open chain is longer than any 律诗, so the poet
+        sees the last few whole couplets: 平仄 repeat every two couplets, rhymes every line pair."""
+        lines = [line for line, _ in self.lines]
+        if self.rules.form.name in JINTI_FORMS:
+            return lines
+        index = len(lines)
+        return lines[max(0, index - 6 - index % 2):]
+
+    async def _bot_line(self, now: datetime, poet: LinePoet, theme: str | None = None
+                        ) -> tuple[str | None, Reason | None]:
+        """A line from the poet that the judge accepts, or None and why not."""
+        problem = say("bot_failed", f"{self.name(BOT)[0]}没想出合格的句子，轮空。",
+                      f"{self.name(BOT)[1]} could not find a fitting line and passes.")
+        for attempt in range(BOT_ATTEMPTS):
+            hint = theme[:1] if theme and attempt == 0 else None
+            try:
+                line = await poet.continue_line(self.poet_window(), self.rules.poet_form, must_contain=hint)
+            except PoetError as error:
+                problem = say(error.code, error.zh, error.en)
+                continue
+            judged, _ = self.judge(line)
+            if judged is not None:
+                return judged, None
+        return None, problem
