@@ -20,7 +20,8 @@ from storage.errors import Conflict
 from storage.models import Game, GameKind, GameStatus, PoemOrigin
 
 from bot.games.chain import ChainGame, ChainRules
-from bot.games.common import BOT, LinePoet, Lines, Move, Outcome, Player, TurnGame, refusal, say
+from bot.games.common import BOT, LinePoet, Lines, Move, Outcome, Player, TurnGame, note, refusal, say
+from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
 
 NO_GAME = say("no_game", "这个频道没有进行中的游戏。", "There is no game running in this channel.")
 
@@ -60,6 +61,9 @@ class GameService:
         turns = dict(current=current, deadline=row.turn_deadline, starter_id=row.started_by_id)
         if row.kind == GameKind.CHAIN:
             game = ChainGame(ChainRules.from_label(row.form, row.turn_seconds), players, **turns)
+        elif row.kind == GameKind.FEIHUA:
+            rules = FeihuaRules.from_label(row.form, row.keyword, row.turn_seconds)
+            game = FeihuaGame(rules, players, self._corpus(), **turns)
         else:
             raise Conflict(f"game #{row.id} is a {row.kind.value} game, which this version cannot play")
         game.replay([Move.from_turn(turn) for turn in row.turns])
@@ -137,6 +141,33 @@ class GameService:
 
         return await self._start(channel_id, guild_id, starter, game, first_line,
                                  kind=GameKind.CHAIN, form=rules.label)
+
+    def _corpus(self) -> Lines:
+        if self.lines is None:
+            raise Conflict("飞花令 needs the corpus line index: run `lianju corpus build`")
+        return self.lines
+
+    async def start_feihua(self, channel_id: int, guild_id: int | None, starter: Player, key: str,
+                           now: datetime, bot_plays: bool = True, strength: str = "medium",
+                           turn_seconds: int | None = 60) -> Outcome:
+        """A 飞花令 on `key`; the starter answers first, then whoever joined, the bot last."""
+        keyword, problem = key_character(key)
+        if problem:
+            return refusal(problem)
+        if self.lines is None:
+            return refusal(say("no_corpus", "诗库还没有建好，不能玩飞花令。",
+                               "The corpus is not built yet, so 飞花令 cannot be played."))
+        rules = FeihuaRules(keyword, bot_plays, strength, turn_seconds)
+        game = FeihuaGame(rules, [starter], self.lines, starter_id=starter.id)
+        game.begin(now)
+
+        def announce(game: FeihuaGame) -> Outcome:
+            return game.outcome(True, by=starter.id, notes=[
+                note("started", f"飞花令开始，令字「{keyword}」。", f"飞花令 on 「{keyword}」 begins."),
+                game.turn_note()])
+
+        return await self._start(channel_id, guild_id, starter, game, announce,
+                                 kind=GameKind.FEIHUA, form=rules.label, keyword=keyword)
 
     async def join(self, channel_id: int, player: Player) -> Outcome:
         return await self._play(channel_id, lambda game: game.join(player))
