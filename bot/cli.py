@@ -347,3 +347,131 @@ def db_current() -> None:
     head = head_revision()
     console.print(f"database: {current or '(empty)'}  expected: {head}")
     raise typer.Exit(0 if current == head else 1)
+
+
+@app.command()
+def finetune(
+    min_votes: Annotated[int, typer.Option(min=1, help="Raters a poem needs.")] = 3,
+    min_mean: Annotated[float, typer.Option(min=1.0, max=5.0, help="Bayesian mean rating a poem needs.")] = 4.0,
+    min_poems: Annotated[int, typer.Option(min=1, help="New poems a run needs; fewer and it is skipped.")] = 20,
+    samples: Annotated[int, typer.Option(min=1, help="Unconstrained samples per form for the gates.")] = 50,
+    epochs: Annotated[int, typer.Option(min=1, max=10)] = 2,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+) -> None:
+    """Fine-tune the active model on the poems people rated highly; promote it only if it passes the gates."""
+    import asyncio
+
+    from bot.learning import run_finetune
+    from storage.errors import StorageError
+
+    try:
+        result = asyncio.run(run_finetune(get_settings(), min_votes=min_votes, min_mean=min_mean,
+                                          min_poems=min_poems, samples=samples, epochs=epochs, lr=lr))
+    except (FileNotFoundError, StorageError) as error:
+        fail(str(error))
+    if result.gates:
+        table = Table(title="gates", header_style="bold")
+        for column in ("gate", "active", "candidate", "limit", "passed"):
+            table.add_column(column, justify="right")
+        for name, gate in result.gates.items():
+            if name != "passed":
+                table.add_row(name, f"{gate['active']:.4f}", f"{gate['candidate']:.4f}", f"{gate['limit']:.4f}",
+                              "✓" if gate["passed"] else "✗")
+        console.print(table)
+    console.print(f"data: {result.counts}")
+    console.print(f"[bold]{result.outcome}[/]: {result.message}")
+    raise typer.Exit(1 if result.outcome == "failed" else 0)
+
+
+models_app = typer.Typer(help="The model registry: every fine-tuned version, which one is active.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _registry(change):
+    """Run `change(session)` in one unit of work on the configured database; returns its result."""
+    from storage import repo
+    from storage.db import Database
+
+    async def work(engine):
+        database = Database(engine)
+        async with database.unit_of_work() as session:
+            await repo.ensure_default_model(session, str(get_settings().model_dir))
+            return await change(session)
+
+    return _run_on_database(work)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every version with its status and gate results."""
+    from storage import repo
+
+    versions = _registry(repo.list_models)
+    table = Table(header_style="bold")
+    for column in ("name", "status", "parent", "created", "gates", "path"):
+        table.add_column(column)
+    names = {version.id: version.name for version in versions}
+    for version in versions:
+        gates = version.metrics.get("passed")
+        table.add_row(version.name, version.status.value, names.get(version.parent_id, "—"),
+                      f"{version.created_at:%Y-%m-%d %H:%M}", "—" if gates is None else "✓" if gates else "✗",
+                      version.path)
+    console.print(table)
+
+
+@models_app.command("promote")
+def models_promote(name: Annotated[str, typer.Argument(help="The version to make active.")]) -> None:
+    """Make a version active (the running bot picks it up without a restart)."""
+    from sqlalchemy import select
+
+    from storage import repo
+    from storage.models import ModelVersion
+
+    async def promote(session):
+        version = await session.scalar(select(ModelVersion).where(ModelVersion.name == name))
+        if version is None:
+            fail(f"no model version named {name!r}; `lianju models list` shows them")
+        return await repo.promote(session, version.id)
+
+    console.print(f"{_registry(promote).name} is active")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Go back to the version that was active before the current one."""
+    from storage import repo
+
+    console.print(f"{_registry(repo.roll_back).name} is active again")
+
+
+@app.command()
+def run() -> None:
+    """Run the Discord bot (token in LIANJU_DISCORD_TOKEN) until SIGTERM or Ctrl-C."""
+    import asyncio
+    import logging
+
+    from bot.app import TokenProblem, run_bot
+    from storage.errors import StorageError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_bot(get_settings()))
+    except (TokenProblem, StorageError) as error:
+        fail(str(error))
+
+
+@app.command("console")
+def console_command(
+    locale: Annotated[str, typer.Option(help="zh-CN, zh-TW or en: the language of the replies.")] = "zh-CN",
+    name: Annotated[str, typer.Option(help="Your name in the database.")] = "console",
+) -> None:
+    """The bot's commands in a terminal, no Discord needed: /poem 月, /rate ID STARS, /top, /mypoems, /model."""
+    import asyncio
+
+    from bot.console import run_console
+    from storage.errors import StorageError
+
+    try:
+        asyncio.run(run_console(get_settings(), locale, name))
+    except StorageError as error:
+        fail(str(error))

@@ -42,7 +42,7 @@ class AdminCog(commands.Cog):
     async def sync(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.bot.sync_commands()
-        await interaction.followup.send(i18n.text("sync.done", interaction.locale, count=count), ephemeral=True)
+        await interaction.edit_original_response(content=i18n.text("sync.done", interaction.locale, count=count))
 
 
 async def setup(bot) -> None:

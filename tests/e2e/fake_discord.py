@@ -331,8 +331,11 @@ class FakeDiscord:
 
     async def _followup(self, request):
         record = self._record(request.match_info["token"])
-        message = self._message(int(record.payload["channel_id"]), await request.json(), interaction=True)
-        record.followups.append(message)
+        if record.original["flags"] & LOADING:  # as Discord does: the first follow-up replaces "thinking…"
+            message = self._edit(record.original, await request.json())
+        else:
+            message = self._message(int(record.payload["channel_id"]), await request.json(), interaction=True)
+            record.followups.append(message)
         record.note_change()
         return reply(message)
 

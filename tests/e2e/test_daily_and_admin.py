@@ -1,0 +1,92 @@
+"""The daily poem fires once per guild and day, across restarts; admin commands and their refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from fake_discord import ALL_PERMISSIONS, CHANNEL_ID, EPHEMERAL, GUILD_ID, OWNER_ID
+from storage.db import Database
+from storage.models import DailyPost
+
+MANAGE_GUILD = str(1 << 5)
+
+
+async def fire_now(bot) -> None:
+    job = bot.daily.scheduler.get_job(f"daily:{GUILD_ID}")
+    job.modify(next_run_time=datetime.now(timezone.utc))
+
+
+async def wait_for(predicate, timeout: float = 60.0) -> None:
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_settings):
+    bot = await bots.start(bot_settings)
+    options = {"channel": CHANNEL_ID, "time": "7:30", "timezone": "Asia/Taipei"}
+
+    refused = await (await fake_discord.command("daily", options, subcommand="set")).answered()
+    assert refused.original["flags"] & EPHEMERAL and "管理服务器" in refused.original["content"]
+    assert bot.daily.scheduler.get_job(f"daily:{GUILD_ID}") is None
+
+    bad = await (await fake_discord.command("daily", {**options, "timezone": "Mars/Olympus"}, subcommand="set",
+                                            permissions=MANAGE_GUILD, locale="en-US")).answered()
+    assert "Unknown time zone" in bad.original["content"]
+
+    done = await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
+    assert "07:30" in done.original["content"] and "Asia/Taipei" in done.original["content"]
+    job = bot.daily.scheduler.get_job(f"daily:{GUILD_ID}")
+    assert (job.next_run_time.hour, job.next_run_time.minute, str(job.next_run_time.tzinfo)) == (7, 30, "Asia/Taipei")
+
+    await fire_now(bot)
+    await wait_for(lambda: len(fake_discord.channel_messages) == 1)
+    [post] = fake_discord.channel_messages
+    assert post["channel_id"] == str(CHANNEL_ID) and post["embeds"][0]["title"].startswith("每日一诗")
+    assert len(post["components"][0]["components"]) == 5  # the rating buttons
+
+    async def claims():
+        database = Database.connect(bot_settings.database_url)
+        async with database.unit_of_work() as session:
+            found = list(await session.scalars(select(DailyPost)))
+        await database.close()
+        return found
+
+    for _ in range(100):  # the claim is completed just after the message is sent
+        if (await claims())[0].posted_at is not None:
+            break
+        await asyncio.sleep(0.1)
+
+    # After a restart the job is still in the job store; firing again the same day posts nothing.
+    await bots.stop(bot)
+    bot = await bots.start(bot_settings)
+    await fire_now(bot)
+    await asyncio.sleep(2)
+    assert len(fake_discord.channel_messages) == 1
+    [claim] = await claims()
+    assert claim.message_id == int(post["id"]) and claim.posted_at is not None
+
+    off = await (await fake_discord.command("daily", {}, subcommand="off", permissions=ALL_PERMISSIONS)).answered()
+    assert "已关闭" in off.original["content"]
+    assert bot.daily.scheduler.get_job(f"daily:{GUILD_ID}") is None
+    assert fake_discord.violations == []
+
+
+async def test_model_info_and_owner_sync(fake_discord, bots, bot_settings):
+    await bots.start(bot_settings)
+    info = await (await fake_discord.command("model", {}, subcommand="info", locale="en-US")).answered()
+    assert "Active model: v0" in info.original["content"] and info.original["flags"] & EPHEMERAL
+
+    syncs = fake_discord.command_syncs
+    refused = await (await fake_discord.command("lianju", {}, subcommand="sync", locale="zh-TW")).answered()
+    assert "只有機器人的主人" in refused.original["content"]
+    assert fake_discord.command_syncs == syncs
+
+    synced = await (await fake_discord.command("lianju", {}, subcommand="sync", user_id=OWNER_ID)).answered()
+    assert fake_discord.command_syncs == syncs + 1
+    assert f"已同步 {len(fake_discord.commands)} 条命令" in synced.original["content"]
+    assert fake_discord.violations == []
