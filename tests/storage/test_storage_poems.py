@@ -294,3 +294,22 @@ async def test_a_users_poems_are_those_they_asked_for_or_wrote_in(db):
         assert [poem.id for poem in mine] == [wrote_in.id, asked.id]
         assert [poem.id for poem in await repo.user_poems(session, LIBAI.id, before_id=wrote_in.id)] == [asked.id]
         assert [poem.id for poem in await repo.user_poems(session, LIBAI.id, limit=1)] == [wrote_in.id]
+
+
+async def test_rated_poems_come_with_every_raters_stars(db):
+    loved = await save(db, bot_poem())
+    disliked = await save(db, bot_poem())
+    one_vote = await save(db, bot_poem())
+    await rate_many(db, loved.id, [5, 5, 4])
+    await rate_many(db, disliked.id, [1, 2, 1])
+    await rate_many(db, one_vote.id, [5])
+
+    async with db.unit_of_work() as session:
+        rated = await repo.rated_poems_with_ratings(session, min_votes=3)
+        assert [(poem.id, sorted(stars.values())) for poem, stars in rated] == [
+            (loved.id, [4, 5, 5]), (disliked.id, [1, 1, 2])
+        ]
+        assert len({user for _, stars in rated for user in stars}) == 3
+        in_the_future = datetime.now(timezone.utc) + timedelta(minutes=5)
+        assert await repo.rated_poems_with_ratings(session, min_votes=1, since=in_the_future) == []
+        assert await repo.last_finetune_run(session) is None

@@ -1,0 +1,116 @@
+"""Learning from ratings, end to end: feedback from the database, a fine-tuned candidate, the
+gates, the registry. `lianju finetune` runs this in a process of its own, so a crash or a kill
+never touches the running bot; the candidate is registered only after it has passed or failed
+its gates, so a run killed midway leaves the registry and the active model as they were.
+
+Every candidate is a from_pretrained folder under $LIANJU_DATA_DIR/models/; feedback poems
+accumulate in $LIANJU_DATA_DIR/models/feedback.jsonl, so later runs keep learning from earlier
+feedback (always mixed with at least three times as many original corpus poems).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bot.config import Settings
+from engine.finetune import RatedPoem, finetune, run_gates, select
+from engine.novelty import CorpusLines
+from storage import repo
+from storage.db import Database, create_engine, ensure_schema
+from storage.models import FinetuneOutcome, ModelVersion
+
+
+@dataclass
+class FinetuneResult:
+    outcome: str  # skipped, promoted, rejected or failed
+    message: str
+    counts: dict
+    gates: dict | None = None
+    candidate: str | None = None
+
+
+def _rated(poem, stars: dict[int, int]) -> RatedPoem:
+    return RatedPoem(poem.id, poem.lines, poem.form, poem.theme or "", stars)
+
+
+def _feedback_store(settings: Settings) -> Path:
+    return settings.data_dir / "models" / "feedback.jsonl"
+
+
+def _from_json(line: str) -> RatedPoem:
+    data = json.loads(line)
+    return RatedPoem(**{**data, "ratings": {int(user): stars for user, stars in data["ratings"].items()}})
+
+
+def _remember(settings: Settings, poems: list[RatedPoem]) -> list[RatedPoem]:
+    """Add this run's feedback to the store; return everything stored (no poem twice)."""
+    store = _feedback_store(settings)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    known = [_from_json(line) for line in store.read_text("utf-8").splitlines()] if store.exists() else []
+    seen = {poem.id for poem in known}
+    fresh = [poem for poem in poems if poem.id not in seen]
+    with open(store, "a", encoding="utf-8") as handle:
+        for poem in fresh:
+            handle.write(json.dumps(asdict(poem), ensure_ascii=False) + "\n")
+    return known + fresh
+
+
+async def run_finetune(settings: Settings, *, min_votes: int = 3, min_mean: float = 4.0, min_poems: int = 20,
+                       samples: int = 50, epochs: int = 2, lr: float = 1e-4, progress: bool = True) -> FinetuneResult:
+    corpus = settings.corpus_dir
+    if not (corpus / "poems.jsonl").is_file():
+        raise FileNotFoundError(f"no corpus at {corpus}: run `lianju corpus build` first")
+    database = Database(create_engine(settings.database_url))
+    try:
+        await ensure_schema(database.engine, upgrade=True)
+        async with database.unit_of_work() as session:
+            active = await repo.ensure_default_model(session, str(settings.model_dir))
+            last = await repo.last_finetune_run(session)
+            since = last.started_at if last else None
+            rated = [_rated(p, s) for p, s in await repo.rated_poems_with_ratings(session, min_votes=min_votes, since=since)]
+        corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
+        selection = select(rated, corpus_lines, min_votes=min_votes, min_mean=min_mean)
+        counts = {**selection.counts(), "rated_poems": len(rated)}
+        if len(selection.positives) < min_poems:
+            return FinetuneResult("skipped", f"only {len(selection.positives)} new poems pass the bar "
+                                  f"(>= {min_votes} votes, Bayesian mean >= {min_mean}); a run needs {min_poems}", counts)
+        return await _train_and_gate(settings, database, active, selection, counts, samples, epochs, lr, progress)
+    finally:
+        await database.close()
+
+
+async def _train_and_gate(settings, database: Database, active: ModelVersion, selection, counts, samples, epochs,
+                          lr, progress) -> FinetuneResult:
+    name = "v" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    candidate = settings.data_dir / "models" / name
+    log = candidate.with_suffix(".log")
+    async with database.unit_of_work() as session:
+        run = await repo.start_finetune_run(session, active.id, counts, log_path=str(log))
+    try:
+        feedback = _remember(settings, selection.positives)
+        counts |= finetune(Path(active.path), candidate, feedback, settings.corpus_dir, epochs=epochs, lr=lr,
+                           progress=progress)
+        corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
+        report = run_gates(Path(active.path), candidate, settings.corpus_dir, selection.positives, samples=samples,
+                           corpus_lines=corpus_lines)
+        gates = report.to_dict()
+        log.write_text(json.dumps({"counts": counts, "gates": gates}, ensure_ascii=False, indent=1))
+        async with database.unit_of_work() as session:
+            version = await repo.register_candidate(session, name, str(candidate), parent_id=active.id, metrics=gates)
+            if report.passed:
+                await repo.promote(session, version.id)
+            outcome = FinetuneOutcome.PROMOTED if report.passed else FinetuneOutcome.REJECTED
+            await repo.finish_finetune_run(session, run.id, outcome, gates=gates, candidate_version_id=version.id)
+    except Exception as error:
+        shutil.rmtree(candidate, ignore_errors=True)
+        async with database.unit_of_work() as session:
+            await repo.finish_finetune_run(session, run.id, FinetuneOutcome.FAILED, detail=f"{type(error).__name__}: {error}")
+        return FinetuneResult("failed", f"the fine-tune failed ({error}); the active model is unchanged", counts)
+    failed = [name for name, gate in gates.items() if name != "passed" and not gate["passed"]]
+    message = (f"{name} passed every gate and is now active" if report.passed
+               else f"{name} failed the gates ({', '.join(failed)}); {active.name} stays active")
+    return FinetuneResult(outcome.value, message, counts, gates, str(candidate))
