@@ -10,17 +10,20 @@ restart loses nothing: `resume_all` lists the running games and when each needs 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage import repo
 from storage.db import Database
+from engine.poet import PoetError
 from storage.errors import Conflict
 from storage.models import Game, GameKind, GameStatus, PoemOrigin
 
 from bot.games.chain import ChainGame, ChainRules
 from bot.games.common import BOT, LinePoet, Lines, Move, Outcome, Player, TurnGame, note, refusal, say
+from bot.games.duilian import CoupletBook, DuilianGame, answer, generated_first_line
 from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
 
 NO_GAME = say("no_game", "这个频道没有进行中的游戏。", "There is no game running in this channel.")
@@ -43,10 +46,12 @@ class Resumable:
 
 
 class GameService:
-    def __init__(self, db: Database, poet: LinePoet, lines: Lines | None = None):
+    def __init__(self, db: Database, poet: LinePoet, lines: Lines | None = None,
+                 couplets: CoupletBook | None = None):
         self.db = db
         self.poet = poet
-        self.lines = lines
+        self.lines = lines  # the corpus line index: 飞花令, and citing a 上联
+        self.couplets = couplets  # real 律诗 couplets for 对对联; without them the poet writes the 上联
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- loading and saving ------------------------------------------------------------------
@@ -64,6 +69,10 @@ class GameService:
         elif row.kind == GameKind.FEIHUA:
             rules = FeihuaRules.from_label(row.form, row.keyword, row.turn_seconds)
             game = FeihuaGame(rules, players, self._corpus(), **turns)
+        elif row.kind == GameKind.DUILIAN:
+            first = row.turns[0].line
+            game = DuilianGame(first, players, row.turn_seconds, original=row.keyword,
+                               source=self._source(first) if row.keyword else None, **turns)
         else:
             raise Conflict(f"game #{row.id} is a {row.kind.value} game, which this version cannot play")
         game.replay([Move.from_turn(turn) for turn in row.turns])
@@ -168,6 +177,34 @@ class GameService:
 
         return await self._start(channel_id, guild_id, starter, game, announce,
                                  kind=GameKind.FEIHUA, form=rules.label, keyword=keyword)
+
+    def _source(self, line: str):
+        hits = self.lines.find(line) if self.lines is not None else []
+        return hits[0] if hits else None
+
+    async def start_duilian(self, channel_id: int, guild_id: int | None, starter: Player, now: datetime,
+                            turn_seconds: int | None = 120, seed: int | None = None) -> Outcome:
+        """The bot gives a 上联 (a real 律诗 line when the corpus is there, else its own) and
+        everyone may answer until the time is up."""
+        rng = random.Random(seed)
+        original = source = None
+        if self.couplets is not None:
+            first, original = self.couplets.pick(rng)
+            source = self._source(first)
+        else:
+            try:
+                first = await generated_first_line(self.poet, rng)
+            except PoetError as error:
+                return refusal(say(error.code, error.zh, error.en))
+        game = DuilianGame(first, [starter], turn_seconds, original=original, source=source,
+                           starter_id=starter.id)
+        game.begin(now)
+        return await self._start(channel_id, guild_id, starter, game, lambda game: game.opening(),
+                                 kind=GameKind.DUILIAN, form="corpus" if original else "poet", keyword=original)
+
+    async def answer_couplet(self, text: str, seed: int | None = None) -> Outcome:
+        """The bot's 下联 for a player's 上联 (nothing to store: it is one exchange)."""
+        return await answer(self.poet, text, seed)
 
     async def join(self, channel_id: int, player: Player) -> Outcome:
         return await self._play(channel_id, lambda game: game.join(player))
