@@ -29,20 +29,8 @@ from engine.prosody import (
 )
 from storage.models import GameKind
 
-from bot.games.common import (
-    BOT,
-    PASS_MARK,
-    TIMEOUT_MARK,
-    LinePoet,
-    Move,
-    Outcome,
-    Player,
-    TurnGame,
-    as_recorded,
-    note,
-    refusal,
-    say,
-)
+from bot.games.common import (BOT, PASS_MARK, TIMEOUT_MARK, LinePoet, Move, Outcome, Player,
+    TurnGame, as_recorded, note, refusal, say)
 
 REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused

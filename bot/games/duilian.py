@@ -22,21 +22,8 @@ from engine.poet import PoetError
 from engine.prosody import PING, ZE, CoupletReport, Reason, char_tone, check_couplet, prepare_lines
 from storage.models import GameKind
 
-from bot.games.common import (
-    BOT,
-    LinePoet,
-    Lines,
-    Move,
-    Outcome,
-    Player,
-    TurnGame,
-    as_recorded,
-    cite_en,
-    cite_zh,
-    note,
-    refusal,
-    say,
-)
+from bot.games.common import (BOT, LinePoet, Move, Outcome, Player, TurnGame, as_recorded, cite_en,
+    cite_zh, note, refusal, say)
 
 FIRST_LINE_CHARS = range(3, 12)  # what Poet.match_couplet accepts
 PICK_TRIES = 20

@@ -21,22 +21,8 @@ from engine.corpus import LineHit
 from engine.prosody import Reason, prepare_lines
 from storage.models import GameKind
 
-from bot.games.common import (
-    BOT,
-    GIVE_UP_MARK,
-    TIMEOUT_MARK,
-    LinePoet,
-    Lines,
-    Move,
-    Outcome,
-    Player,
-    TurnGame,
-    as_recorded,
-    cite_en,
-    cite_zh,
-    note,
-    say,
-)
+from bot.games.common import (BOT, GIVE_UP_MARK, TIMEOUT_MARK, LinePoet, Lines, Move, Outcome,
+    Player, TurnGame, as_recorded, cite_en, cite_zh, note, say)
 
 NEAR_MISS_DISTANCE = 2
 NEAR_MISS_POOL = 100_000  # corpus lines with the key character searched for a near miss

@@ -11,7 +11,6 @@ import sys
 from datetime import datetime, timezone
 
 from bot.config import SHIPPED_MODEL
-from bot.games.common import Player
 from bot.games.service import GameService
 from engine.poet import Poet
 from storage.db import Database

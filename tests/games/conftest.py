@@ -14,12 +14,12 @@ import pytest_asyncio
 from bot.config import SHIPPED_MODEL
 from engine.corpus import LineIndex
 from engine.poet import Poet
-from storage.db import Database, migrate, create_engine
+from storage.db import Database, create_engine, ensure_schema
 
-async def _upgrade(url: str) -> None:
+async def _schema_as_at_start_up(url: str) -> None:
     engine = create_engine(url)
     try:
-        await migrate(engine, "upgrade", "head")
+        await ensure_schema(engine, upgrade=True)  # what the bot does when it starts
     finally:
         await engine.dispose()
 
@@ -28,7 +28,7 @@ async def _upgrade(url: str) -> None:
 def migrated_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("games-template") / "lianju.sqlite"
     with ThreadPoolExecutor(max_workers=1) as pool:  # outside the tests' event loops
-        pool.submit(asyncio.run, _upgrade(f"sqlite:///{path}")).result()
+        pool.submit(asyncio.run, _schema_as_at_start_up(f"sqlite:///{path}")).result()
     return path
 
 
