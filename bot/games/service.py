@@ -18,7 +18,7 @@ from datetime import datetime
 from storage import repo
 from storage.db import Database
 from engine.poet import PoetError
-from storage.errors import Conflict
+from storage.errors import Conflict, InvalidInput
 from storage.models import Game, GameKind, GameStatus, PoemOrigin
 
 from bot.games.chain import ChainGame, ChainRules
@@ -27,6 +27,13 @@ from bot.games.duilian import CoupletBook, DuilianGame, answer, generated_first_
 from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
 
 NO_GAME = say("no_game", "这个频道没有进行中的游戏。", "There is no game running in this channel.")
+
+
+async def _run(move, game: TurnGame) -> Outcome:
+    """Apply a move off the event loop (a 飞花令 near-miss search reads the corpus for a while);
+    a move that is itself async (the poet writes) comes back as a coroutine to await here."""
+    outcome = await asyncio.to_thread(move, game)
+    return await outcome if asyncio.iscoroutine(outcome) else outcome
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,7 @@ class GameService:
             if row is None:
                 return refusal(NO_GAME)
             game = self._restore(row, await self._players(session, row))
-            outcome = move(game)
-            if asyncio.iscoroutine(outcome):
-                outcome = await outcome
+            outcome = await _run(move, game)
             if not outcome.moves and not outcome.accepted:
                 outcome.game_id = row.id
                 return outcome  # a refusal that changes nothing
@@ -128,14 +133,15 @@ class GameService:
         async with self._locks[channel_id], self.db.unit_of_work() as session:
             if await repo.running_game(session, channel_id) is not None:
                 return refusal(say("busy", "这个频道已有进行中的游戏。", "This channel already has a game running."))
-            outcome = opening(game)
-            if asyncio.iscoroutine(outcome):
-                outcome = await outcome
+            outcome = await _run(opening, game)
             if not outcome.accepted:
                 return outcome
-            row = await repo.start_game(session, repo.NewGame(
-                channel_id=channel_id, guild_id=guild_id, players=[starter], started_by=starter,
-                turn_seconds=game.rotation.turn_seconds, **columns))
+            try:
+                new = repo.NewGame(channel_id=channel_id, guild_id=guild_id, players=[starter], started_by=starter,
+                                   turn_seconds=game.rotation.turn_seconds, **columns)
+            except InvalidInput as error:
+                return refusal(say("invalid_setting", f"设置不合法：{error}", f"Invalid setting: {error}"))
+            row = await repo.start_game(session, new)
             return await self._commit(session, row, game, outcome)
 
     # --- what the cogs call --------------------------------------------------------------------

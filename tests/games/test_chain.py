@@ -232,6 +232,10 @@ async def test_turns_refusals_and_the_clock_are_stored(db, poet):
 
 async def test_no_game_and_other_channels(db, poet):
     service = GameService(db, poet)
+    zero_seconds = ChainRules(chain_form("五绝"), turn_seconds=0)
+    refused = await service.start_chain(CHANNEL, GUILD, LI_BAI, zero_seconds, NOW, opening="白日依山尽")
+    assert [r.code for r in refused.reasons] == ["invalid_setting"] and "turn_seconds" in refused.reasons[0].en
+    assert await service.status(CHANNEL) is None
     assert [r.code for r in (await service.submit(OTHER_CHANNEL, LI_BAI, "白日依山尽", NOW)).reasons] == ["no_game"]
 
 
