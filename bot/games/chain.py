@@ -29,8 +29,8 @@ from engine.prosody import (
 )
 from storage.models import GameKind
 
-from bot.games.common import (BOT, PASS_MARK, TIMEOUT_MARK, LinePoet, Move, Outcome, Player,
-    TurnGame, as_recorded, note, refusal, say)
+from bot.games.common import (BOT, NO_POET, PASS_MARK, TIMEOUT_MARK, LinePoet, Move, Outcome,
+    Player, TurnGame, as_recorded, note, refusal, say)
 
 REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused
@@ -237,7 +237,7 @@ class ChainGame(TurnGame):
         move = Move(PASS_MARK, player.id, False, False, "pass", "主动过")
         return self._passed(now, [note("passed", f"{zh}过。", f"{en} passes.")], [move])
 
-    async def timeout(self, now: datetime, poet: LinePoet) -> Outcome:
+    async def timeout(self, now: datetime, poet: LinePoet | None) -> Outcome:
         """The clock ran out: the bot writes the line when it plays, else the turn passes.
         Early or stale calls (the turn moved on) change nothing."""
         if self.finished or not self.rotation.timed_out(now):
@@ -254,7 +254,7 @@ class ChainGame(TurnGame):
         move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")
         return self._passed(now, [late], [move])
 
-    async def bot_turn(self, now: datetime, poet: LinePoet) -> Outcome:
+    async def bot_turn(self, now: datetime, poet: LinePoet | None) -> Outcome:
         """The bot's own turn."""
         refused = self.check_turn(BOT)
         if refused:
@@ -265,7 +265,7 @@ class ChainGame(TurnGame):
         move = Move(PASS_MARK, None, True, False, "pass", problem.zh)
         return self._passed(now, [problem], [move])
 
-    async def open(self, now: datetime, poet: LinePoet, theme: str | None = None) -> Outcome:
+    async def open(self, now: datetime, poet: LinePoet | None, theme: str | None = None) -> Outcome:
         """The bot writes the first line (on the theme's first character, when it can); then the
         first player's turn begins."""
         line, problem = await self._bot_line(now, poet, theme)
@@ -284,11 +284,13 @@ class ChainGame(TurnGame):
         index = len(lines)
         return lines[max(0, index - 6 - index % 2):]
 
-    async def _bot_line(self, now: datetime, poet: LinePoet, theme: str | None = None
+    async def _bot_line(self, now: datetime, poet: LinePoet | None, theme: str | None = None
                         ) -> tuple[str | None, Reason | None]:
         """A line from the poet that the judge accepts, or None and why not."""
         problem = say("bot_failed", f"{self.name(BOT)[0]}没想出合格的句子，轮空。",
                       f"{self.name(BOT)[1]} could not find a fitting line and passes.")
+        if poet is None:
+            return None, NO_POET
         for attempt in range(BOT_ATTEMPTS):
             hint = theme[:1] if theme and attempt == 0 else None
             try:

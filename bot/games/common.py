@@ -31,6 +31,11 @@ PASS_MARK = "（过）"
 GIVE_UP_MARK = "（认输）"
 
 
+# When the model could not be loaded, games go on without the bot's lines.
+NO_POET = Reason("no_poet", "诗人（模型）没有加载，机器人写不了诗句。",
+                 "The poet (the model) is not loaded, so the bot cannot write a line.")
+
+
 class LinePoet(Protocol):
     """What the games ask of engine.Poet."""
 

@@ -22,8 +22,8 @@ from engine.poet import PoetError
 from engine.prosody import PING, ZE, CoupletReport, Reason, char_tone, check_couplet, prepare_lines
 from storage.models import GameKind
 
-from bot.games.common import (BOT, LinePoet, Move, Outcome, Player, TurnGame, as_recorded, cite_en,
-    cite_zh, note, refusal, say)
+from bot.games.common import (BOT, NO_POET, LinePoet, Move, Outcome, Player, TurnGame, as_recorded,
+    cite_en, cite_zh, note, refusal, say)
 
 FIRST_LINE_CHARS = range(3, 12)  # what Poet.match_couplet accepts
 PICK_TRIES = 20
@@ -56,11 +56,11 @@ def first_line(text: str) -> tuple[str | None, Reason | None]:
     return line, None
 
 
-async def answer(poet: LinePoet, text: str, seed: int | None = None) -> Outcome:
+async def answer(poet: LinePoet | None, text: str, seed: int | None = None) -> Outcome:
     """The bot's 下联 for a player's 上联, with its score and the judge's reasons."""
     first, problem = first_line(text)
-    if problem:
-        return refusal(problem)
+    if problem or poet is None:
+        return refusal(problem or NO_POET)
     try:
         second = await poet.match_couplet(first, seed=seed)
     except PoetError as error:

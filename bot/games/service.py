@@ -22,7 +22,8 @@ from storage.errors import Conflict, InvalidInput
 from storage.models import Game, GameKind, GameStatus, PoemOrigin
 
 from bot.games.chain import ChainGame, ChainRules
-from bot.games.common import BOT, LinePoet, Lines, Move, Outcome, Player, TurnGame, note, refusal, say
+from bot.games.common import (BOT, NO_POET, LinePoet, Lines, Move, Outcome, Player, TurnGame, note, refusal,
+    say)
 from bot.games.duilian import CoupletBook, DuilianGame, answer, generated_first_line
 from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
 
@@ -53,10 +54,10 @@ class Resumable:
 
 
 class GameService:
-    def __init__(self, db: Database, poet: LinePoet, lines: Lines | None = None,
+    def __init__(self, db: Database, poet: LinePoet | None, lines: Lines | None = None,
                  couplets: CoupletBook | None = None):
         self.db = db
-        self.poet = poet
+        self.poet = poet  # None: the model is not loaded, and the bot writes no lines
         self.lines = lines  # the corpus line index: 飞花令, and citing a 上联
         self.couplets = couplets  # real 律诗 couplets for 对对联; without them the poet writes the 上联
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -198,6 +199,8 @@ class GameService:
         if self.couplets is not None:
             first, original = self.couplets.pick(rng)
             source = self._source(first)
+        elif self.poet is None:
+            return refusal(NO_POET)
         else:
             try:
                 first = await generated_first_line(self.poet, rng)

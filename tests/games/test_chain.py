@@ -131,8 +131,8 @@ def test_a_player_can_pass_and_the_starter_can_stop():
     assert [reason.code for reason in game.submit(DU_FU, FENGQIAO[0], NOW).reasons] == ["finished"]
 
 
-async def test_timeouts_pass_the_turn_and_early_or_stale_ones_do_nothing(poet):
-    game = chain(turn_seconds=60)
+async def test_timeouts_pass_the_turn_and_early_or_stale_ones_do_nothing():
+    game, poet = chain(turn_seconds=60), None
     assert game.rotation.reminder_at == NOW + timedelta(seconds=30)
     early = await game.timeout(NOW + timedelta(seconds=59), poet)
     assert [reason.code for reason in early.reasons] == ["not_due"] and early.moves == []
@@ -165,6 +165,15 @@ async def test_the_bot_opens_on_a_theme_and_finishes_an_open_chain(poet):
     assert outcome.finished and len(outcome.poem) == 10 and {author for _, author in outcome.poem} == {BOT}
     assert game.poet_window() == [line for line, _ in game.lines[4:]]  # the last three whole couplets
     assert all(len(line) == 5 for line, _ in game.lines)
+
+
+async def test_without_a_poet_the_bot_cannot_open_and_its_turns_pass():
+    game = chain(bot_plays=True, players=(LI_BAI,))
+    assert [reason.code for reason in (await game.open(NOW, None)).reasons] == ["no_poet"]
+    assert game.submit(LI_BAI, FENGQIAO[0], NOW).turn == BOT
+    passed = await game.bot_turn(NOW, None)
+    assert passed.turn == LI_BAI.id and [move.code for move in passed.moves] == ["pass"]
+    assert "no_poet" in [note.code for note in passed.notes]
 
 
 def test_forms_and_rules_round_trip_through_their_stored_label():
@@ -208,8 +217,8 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
     assert await service.status(CHANNEL) is None
 
 
-async def test_turns_refusals_and_the_clock_are_stored(db, poet):
-    service = GameService(db, poet)
+async def test_turns_refusals_and_the_clock_are_stored(db):
+    service = GameService(db, poet=None)
     rules = ChainRules(chain_form("五绝"), bot_plays=False, turn_seconds=60)
     await service.start_chain(CHANNEL, GUILD, LI_BAI, rules, NOW, opening="白日依山尽")
     await service.join(CHANNEL, DU_FU)  # seated after the opening: the starter plays on until then
@@ -230,8 +239,8 @@ async def test_turns_refusals_and_the_clock_are_stored(db, poet):
         (CHANNEL, row.turn_deadline, row.turn_deadline - timedelta(seconds=30))]
 
 
-async def test_no_game_and_other_channels(db, poet):
-    service = GameService(db, poet)
+async def test_no_game_and_other_channels(db):
+    service = GameService(db, poet=None)
     zero_seconds = ChainRules(chain_form("五绝"), turn_seconds=0)
     refused = await service.start_chain(CHANNEL, GUILD, LI_BAI, zero_seconds, NOW, opening="白日依山尽")
     assert [r.code for r in refused.reasons] == ["invalid_setting"] and "turn_seconds" in refused.reasons[0].en

@@ -78,6 +78,7 @@ async def test_the_bot_answers_a_players_first_line(poet):
     assert outcome.line != UPPER and "下联" in outcome.text("zh")
     for text, code in [("", "empty"), ("hello", "non_han"), ("二字", "first_length"), ("一" * 12, "first_length")]:
         assert codes(await answer(poet, text)) == [code]
+    assert codes(await answer(None, UPPER)) == ["no_poet"]
     assert first_line("无边落木，萧萧下") == ("无边落木萧萧下", None)
 
 
@@ -92,8 +93,8 @@ def test_corpus_couplets_are_picked_with_an_oblique_ending(built_corpus):
     assert picks <= real and all(ends_oblique(first) for first, _ in picks) and len(picks) > 1
 
 
-async def test_a_stored_round_survives_a_restart(db, poet, line_index, built_corpus):
-    service = GameService(db, poet, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
+async def test_a_stored_round_survives_a_restart(db, line_index, built_corpus):
+    service = GameService(db, None, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
     started = await service.start_duilian(CHANNEL, GUILD, LI_BAI, NOW, turn_seconds=90, seed=1)
     assert started.accepted and started.citation is not None and line_index.find(started.line)
     assert started.deadline == NOW + timedelta(seconds=90)
@@ -101,7 +102,7 @@ async def test_a_stored_round_survives_a_restart(db, poet, line_index, built_cor
     assert (await service.submit(CHANNEL, DU_FU, "一" * len(first), NOW)).accepted
     assert codes(await service.submit(CHANNEL, WANG_WEI, "一二", NOW)) == ["length"]
 
-    restarted = GameService(db, poet, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
+    restarted = GameService(db, None, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
     game = await restarted.status(CHANNEL)
     assert game.first == first and [a[:2] for a in game.answers] == [("一" * len(first), DU_FU.id)]
     assert game.source is not None and game.original

@@ -95,8 +95,8 @@ def test_keys_rules_and_labels():
         FeihuaRules("月", strength="godlike")
 
 
-async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, poet, line_index):
-    service = GameService(db, poet, line_index)
+async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, line_index):
+    service = GameService(db, None, line_index)
     assert codes(await service.start_feihua(CHANNEL, GUILD, LI_BAI, "花月", NOW)) == ["key_length"]
     started = await service.start_feihua(CHANNEL, GUILD, LI_BAI, "月", NOW, bot_plays=False, turn_seconds=30)
     assert started.accepted and started.turn == LI_BAI.id and started.deadline == NOW + timedelta(seconds=30)
@@ -105,7 +105,7 @@ async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, poet,
     assert (await service.submit(CHANNEL, LI_BAI, "明月松间照", NOW)).accepted
     assert codes(await service.submit(CHANNEL, DU_FU, "床前明月光", NOW)) == ["near_miss"]
 
-    restarted = GameService(db, poet, line_index)  # as after a restart: everything from storage
+    restarted = GameService(db, None, line_index)  # as after a restart: everything from storage
     game = await restarted.status(CHANNEL)
     assert game.used == ["明月松间照"] and game.rotation.out == {DU_FU.id} and game.rotation.current == WANG_WEI.id
     [resumable] = await restarted.resume_all()
