@@ -341,7 +341,7 @@ def _check_tones(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
                 severity,
             )
         )
-    flaws = _sticking_and_pairing(tones) + _flat_flaws(best, tones)
+    flaws = sticking_and_pairing(tones) + _flat_flaws(best, tones)
     report.reasons.extend(flaws)
     report.tone_ok = not wrong and not flaws
     report.tone_ok_lenient = set(wrong) <= rescued and not flaws
@@ -369,7 +369,7 @@ def _rescued(form: Form, pattern: TonePattern, tones, wrong) -> set[tuple[int, i
     return rescued
 
 
-def _sticking_and_pairing(tones: list[list[CharTone]]) -> list[Reason]:
+def sticking_and_pairing(tones: list[list[CharTone]]) -> list[Reason]:
     """粘对 on the second character: opposite within a couplet, equal across couplets."""
     reasons = []
     for ln in range(1, len(tones)):

@@ -21,7 +21,7 @@ from engine.prosody import (
     Reason,
     RhymeGroup,
     TonePattern,
-    _sticking_and_pairing,  # the one implementation of 粘对 and its messages
+    sticking_and_pairing,
     char_tone,
     level_groups,
     prepare_lines,
@@ -156,7 +156,7 @@ class ChainGame(TurnGame):
             return []
         tones: list[list[CharTone]] = [[char_tone(char) for char in text] for text, _ in self.lines]
         tones.append([char_tone(char) for char in line])
-        reasons = [reason for reason in _sticking_and_pairing(tones) if reason.line == index + 1]
+        reasons = [reason for reason in sticking_and_pairing(tones) if reason.line == index + 1]
         free = self.rules.form.free_positions
 
         def misses(pattern: TonePattern) -> list[int]:
