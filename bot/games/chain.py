@@ -21,10 +21,10 @@ from engine.prosody import (
     Reason,
     RhymeGroup,
     TonePattern,
-    sticking_and_pairing,
     char_tone,
     level_groups,
     prepare_lines,
+    sticking_and_pairing,
     tone_patterns,
 )
 from storage.models import GameKind
