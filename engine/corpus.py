@@ -345,6 +345,9 @@ class LineIndex:
         rows = self.db.execute(self._SELECT + "WHERE lines.text = ? ORDER BY lines.id", (text,))
         return [LineHit(*row) for row in rows]
 
+    def __contains__(self, line: str) -> bool:
+        return bool(self.find(line))
+
     def containing(self, chars: str, limit: int = 20) -> list[LineHit]:
         """Lines that contain `chars` as a substring, in corpus order."""
         text = han_only(chars)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from engine.forms import JINTI_FORMS
 from engine.prosody import check
 from engine.text import split_lines
 from engine.tokenizer import load_tokenizer
-from engine.train import read_jsonl, completion_loss, tokenize, use_bf16
+from engine.train import completion_loss, read_jsonl, tokenize, use_bf16
 
 HELDOUT_IDS = Path(__file__).with_name("heldout_test_ids.txt")
 THEMES = "月春秋山水风花雪江云夜雨柳梅酒归"
@@ -92,10 +93,17 @@ def sample_poems(model, tokenizer, form: str, count: int, seed: int, batch_size:
     return texts
 
 
-def form_quality(texts: list[str], form: str, line_index: LineIndex | None) -> FormQuality:
+def poems_nll(model, tokenizer, poems: list[tuple[str, list[str]]], device, bf16: bool) -> float | None:
+    """Nats per token of each (form, lines) poem given `<poem><form><sep>`; None for no poems."""
+    examples = [(prompts.poem_prompt(form), prompts.poem_body(lines) + prompts.EOS) for form, lines in poems]
+    return completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if poems else None
+
+
+def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | None) -> FormQuality:
+    """Shape, rhyme, 平仄 and diversity of samples; copies counted against `corpus_lines` when given."""
     reports = [check(text, form) for text in texts]
     lines = [line for text in texts for line in split_lines(text)]
-    copied = sum(bool(line_index.find(line)) for line in lines) if line_index else 0
+    copied = sum(line in corpus_lines for line in lines) if corpus_lines is not None else 0
     han = ["".join(split_lines(text)) for text in texts]
     n = max(len(texts), 1)
     return FormQuality(
@@ -119,8 +127,7 @@ def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path =
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
 
     records, source = heldout_records(corpus, ids_path)
-    examples = [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records]
-    nll = completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if records else None
+    nll = poems_nll(model, tokenizer, [(r["form"], r["lines"]) for r in records], device, bf16)
 
     index_path = corpus / "corpus.sqlite"
     line_index = LineIndex(index_path) if index_path.is_file() else None

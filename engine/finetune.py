@@ -25,11 +25,11 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from engine import prompts
-from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, sample_poems
+from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nll, sample_poems
 from engine.forms import JINTI_FORMS
 from engine.prosody import check
 from engine.tokenizer import load_tokenizer
-from engine.train import TrainConfig, collate, completion_loss, length_batches, make_optimizer, pick_device, read_jsonl, tokenize
+from engine.train import TrainConfig, collate, length_batches, make_optimizer, pick_device, read_jsonl, tokenize
 
 
 @dataclass(frozen=True)
@@ -166,20 +166,14 @@ def _measure(model_dir: Path, corpus: Path, feedback: list[RatedPoem], samples: 
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
     records, _ = heldout_records(corpus, ids_path)
-    heldout = [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records]
-    own = [(prompts.poem_prompt(p.form), prompts.poem_body(p.lines) + prompts.EOS) for p in feedback]
-    qualities = [form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, None)
+    qualities = [form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, corpus_lines)
                  for form in JINTI_FORMS]
-    texts = [t for form in JINTI_FORMS for t in sample_poems(model, tokenizer, form, samples, seed=1)]
-    lines = [line for text in texts for line in text.replace("。", "，").split("，") if line]
-    copied = sum(line in corpus_lines for line in lines) / max(len(lines), 1) if corpus_lines else 0.0
-    nll = lambda examples: completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, False)  # noqa: E731
     return {
-        "heldout_nll": nll(heldout),
-        "feedback_nll": nll(own) if own else 0.0,
+        "heldout_nll": poems_nll(model, tokenizer, [(r["form"], r["lines"]) for r in records], device, False) or 0.0,
+        "feedback_nll": poems_nll(model, tokenizer, [(p.form, p.lines) for p in feedback], device, False) or 0.0,
         "shape_ok": sum(q.shape_ok for q in qualities) / len(qualities),
         "distinct_2": sum(q.distinct_2 for q in qualities) / len(qualities),
-        "copy_rate": copied,
+        "copy_rate": sum(q.copied_lines for q in qualities) / len(qualities),
     }
 
 
