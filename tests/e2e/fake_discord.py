@@ -396,15 +396,17 @@ class FakeDiscord:
     # --- users -----------------------------------------------------------------------------------
 
     async def _interaction(self, kind: int, data: dict, *, user_id: int, name: str, locale: str,
-                           permissions: str, message: dict | None = None) -> InteractionRecord:
+                           permissions: str, message: dict | None = None,
+                           channel_id: int = CHANNEL_ID) -> InteractionRecord:
         if not self.sockets:
             raise RuntimeError("the bot is not connected to the gateway")
         interaction_id = next(self.ids)
         payload = {
             "id": str(interaction_id), "application_id": str(APPLICATION_ID), "type": kind,
             "token": f"token-{interaction_id}", "version": 1, "guild_id": str(GUILD_ID),
-            "channel_id": str(CHANNEL_ID),
-            "channel": {"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID), "name": "poems"},
+            "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "poems", "position": 0,
+                        "permission_overwrites": [], "nsfw": False, "parent_id": None},
             "member": {"user": user(user_id, name), "roles": [], "permissions": permissions, "joined_at": now_iso(),
                        "deaf": False, "mute": False, "flags": 0},
             "locale": locale, "guild_locale": "zh-CN", "app_permissions": ALL_PERMISSIONS, "entitlements": [],
@@ -420,8 +422,9 @@ class FakeDiscord:
 
     async def command(self, name: str, options: dict | None = None, *, subcommand: str | None = None,
                       user_id: int = 1_300_000_000_000_000_001, name_of_user: str = "李白", locale: str = "zh-CN",
-                      permissions: str = "0") -> InteractionRecord:
-        """A person runs a slash command; options by their (English) names."""
+                      permissions: str = "0", channel_id: int = CHANNEL_ID) -> InteractionRecord:
+        """A person runs a slash command (in the guild's channel, or another one by id); options by
+        their (English) names."""
         registered = next((c for c in self.commands if c["name"] == name), None)
         if registered is None:
             raise LookupError(f"/{name} was never synced to the fake Discord")
@@ -441,7 +444,7 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         return await self._interaction(2, data, user_id=user_id, name=name_of_user, locale=locale,
-                                       permissions=permissions)
+                                       permissions=permissions, channel_id=channel_id)
 
     async def click(self, message: dict, custom_id: str, *, user_id: int = 1_300_000_000_000_000_002,
                     name_of_user: str = "杜甫", locale: str = "zh-CN") -> InteractionRecord:

@@ -1,0 +1,113 @@
+"""The games through the real bot and the fake Discord: a 七绝 联句 by three people and the bot in
+one channel while a 飞花令 runs in another, a wrong rhyme refused with its reason, the finished
+poem posted with its authors and rating buttons, and a turn that times out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from engine.corpus import LineIndex
+from fake_discord import CHANNEL_ID
+
+FEIHUA_CHANNEL = CHANNEL_ID + 1
+LI_BAI, DU_FU, WANG_WEI = (1_300_000_000_000_000_011, "李白"), (1_300_000_000_000_000_012, "杜甫"), \
+    (1_300_000_000_000_000_013, "王维")
+
+
+@pytest.fixture
+def game_settings(bot_settings, built_corpus):
+    """The bot's data folder with the fixture corpus built in it (飞花令 needs the line index)."""
+    bot_settings.corpus_dir.parent.mkdir(parents=True, exist_ok=True)
+    bot_settings.corpus_dir.symlink_to(built_corpus, target_is_directory=True)
+    return bot_settings
+
+
+def corpus_line(built_corpus, key: str) -> str:
+    index = LineIndex(built_corpus / "corpus.sqlite")
+    return next(hit.text for hit in index.containing(key, 50) if len(hit.text) in (5, 7))
+
+
+async def play(fake, group: str, subcommand: str, options: dict | None = None, *, who=LI_BAI,
+               channel_id: int = CHANNEL_ID, locale: str = "zh-CN") -> str:
+    record = await fake.command(group, options or {}, subcommand=subcommand, user_id=who[0], name_of_user=who[1],
+                                channel_id=channel_id, locale=locale)
+    await record.answered(timeout=60)
+    assert record.ack_latency < 3
+    return record.original["content"]
+
+
+async def posted(fake, channel_id: int, predicate, timeout: float = 60) -> dict:
+    """The first message the bot posted in the channel (not as a reply) that satisfies `predicate`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in fake.channel_messages:
+            if int(message["channel_id"]) == channel_id and predicate(message):
+                return message
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no such message in channel {channel_id}: {[m['content'] for m in fake.channel_messages]}")
+
+
+async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_settings, built_corpus):
+    await bots.start(game_settings)
+    opened = await play(fake_discord, "chain", "start", {"form": "qijue", "theme": "月"})
+    assert opened.startswith("联句君：") and "轮到李白" in opened
+    assert "杜甫加入了游戏" in await play(fake_discord, "chain", "join", who=DU_FU)
+    assert "王维" in await play(fake_discord, "chain", "join", who=WANG_WEI)
+
+    # 飞花令 in the other channel: 李白 recites, the bot answers on its own, 李白 misremembers and is out.
+    started = await play(fake_discord, "feihua", "start", {"key": "月", "strength": "strong"},
+                         channel_id=FEIHUA_CHANNEL)
+    assert "飞花令开始" in started and "轮到李白" in started
+
+    line = await play(fake_discord, "chain", "line", {"line": "江枫渔火对愁眠"})
+    assert "韵部定为下平声一先" in line and "轮到<@%d>" % DU_FU[0] not in line and "轮到杜甫" in line
+
+    recited = await play(fake_discord, "feihua", "line", {"line": corpus_line(built_corpus, "月")},
+                         channel_id=FEIHUA_CHANNEL)
+    assert "出自" in recited and "轮到联句君" in recited
+    bot_answer = await posted(fake_discord, FEIHUA_CHANNEL, lambda m: m["content"].startswith("联句君："))
+    assert "出自" in bot_answer["content"] and "轮到李白" in bot_answer["content"]
+
+    assert "轮到王维" in await play(fake_discord, "chain", "line", {"line": "姑苏城外寒山寺"}, who=DU_FU)
+    wrong = await play(fake_discord, "chain", "line", {"line": "夜半钟声到客家"}, who=WANG_WEI)
+    assert "韵脚「家」属下平声六麻，不押下平声一先。" in wrong and "还可再试 2 次" in wrong
+    wrong_en = await play(fake_discord, "chain", "line", {"line": "夜半钟声到客家"}, who=WANG_WEI, locale="en-US")
+    assert "rhymes in 下平声六麻, not in 下平声一先" in wrong_en
+
+    out = await play(fake_discord, "feihua", "line", {"line": "明月明月照我心"}, channel_id=FEIHUA_CHANNEL)
+    assert "李白出局" in out and "联句君胜出" in out
+
+    done = await play(fake_discord, "chain", "line", {"line": "夜半钟声到客船"}, who=WANG_WEI)
+    assert "诗成" in done
+    poem = await posted(fake_discord, CHANNEL_ID, lambda m: bool(m["embeds"]))
+    credits = poem["content"].split("\n")
+    assert [line.split("　—— ")[1] for line in credits] == [
+        "联句君", f"<@{LI_BAI[0]}>", f"<@{DU_FU[0]}>", f"<@{WANG_WEI[0]}>"]
+    assert [line.split("　—— ")[0] for line in credits][1:] == ["江枫渔火对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]
+    embed = poem["embeds"][0]
+    assert embed["title"].startswith("联句") and len(embed["description"].split("\n")) == 4
+    poem_id = int(embed["footer"]["text"].split("第 ")[1].split(" 首")[0])
+    buttons = [item["custom_id"] for row in poem["components"] for item in row["components"]]
+    assert buttons == [f"lianju:rate:{poem_id}:{stars}" for stars in range(1, 6)]
+
+    click = await fake_discord.click(poem, f"lianju:rate:{poem_id}:5")
+    await click.followed_up()
+    rated = fake_discord.messages[int(poem["id"])]
+    assert rated["content"] == poem["content"]  # the rating updates the embed; the credits stay
+    assert "1 人评分 · 平均 5.0 ★" in rated["embeds"][0]["footer"]["text"]
+    assert "没有进行中的游戏" in await play(fake_discord, "chain", "status")
+    assert fake_discord.violations == []
+
+
+async def test_a_turn_times_out_after_a_reminder(fake_discord, bots, game_settings):
+    await bots.start(game_settings)
+    started = await play(fake_discord, "feihua", "start", {"key": "花", "turn_seconds": 5})
+    assert "轮到李白" in started
+    reminded = await posted(fake_discord, CHANNEL_ID, lambda m: m["content"].startswith("⏳"), timeout=10)
+    assert f"<@{LI_BAI[0]}>" in reminded["content"] and "还剩" in reminded["content"]
+    timed_out = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
+    assert "李白出局" in timed_out["content"] and "联句君胜出" in timed_out["content"]
+    assert fake_discord.violations == []
