@@ -26,7 +26,8 @@ from bot.views import RatingButton
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.poem", "bot.cogs.rating", "bot.cogs.daily", "bot.cogs.admin")
+COGS = ("bot.cogs.poem", "bot.cogs.rating", "bot.cogs.daily", "bot.cogs.admin", "bot.cogs.chain", "bot.cogs.feihua",
+        "bot.cogs.duilian")
 
 
 class TokenProblem(RuntimeError):
@@ -69,7 +70,7 @@ class LianjuBot(commands.AutoShardedBot):
         )
         self.settings = settings
         self.services: Services | None = None
-        self.daily: DailyScheduler | None = None  # set by the daily cog
+        self.daily: DailyScheduler | None = None  # set by the daily cog; the admin cog adds its jobs
 
     async def setup_hook(self) -> None:
         self.services = await Services.start(self.settings)
@@ -77,6 +78,7 @@ class LianjuBot(commands.AutoShardedBot):
         self.add_dynamic_items(RatingButton)
         for cog in COGS:
             await self.load_extension(cog)
+        self.daily.resume()
         if self.settings.sync_commands == "always" or (
             self.settings.sync_commands == "changed" and await self.command_tree_hash() != self._synced_hash()
         ):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from functools import lru_cache
 from pathlib import Path
 
+from apscheduler.triggers.cron import CronTrigger
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +70,25 @@ class Settings(BaseSettings):
     )
     poem_candidates: int = Field(default=8, ge=1, le=32, description="Candidates sampled per /poem; the best is shown.")
     poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
+    model_check_seconds: int = Field(
+        default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
+    )
+    finetune_cron: str = Field(
+        default="0 4 * * mon",
+        description="When the bot starts `lianju finetune` (crontab fields, UTC, weekdays by name); empty: never.",
+    )
+
+    @field_validator("finetune_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            fields = value.split()
+            # APScheduler numbers weekdays from Monday = 0, cron from Sunday = 0: a number would fire a day late.
+            if len(fields) == 5 and any(char.isdigit() for char in fields[4]):
+                raise ValueError(f"write the weekday of {value!r} by name (mon, tue, … sun), not by number")
+            CronTrigger.from_crontab(value, timezone=timezone.utc)  # its ValueError names the bad field
+        return value
 
     @model_validator(mode="after")
     def _default_database_in_data_dir(self) -> "Settings":

@@ -2,7 +2,11 @@
 
     /poem 月                      /poem 春江 form=七绝 acrostic=春江花月
     /rate 3 5                     /top [week|month|all]     /mypoems
-    /model                        /help                     /quit
+    /model [info|rollback]        /help                     /quit
+    /chain start 七绝 [严] [opening=白日依山尽] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
+    /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
+    /feihua start 月 [strength=weak|medium|strong] [bot=no]   /feihua join 杜甫   /feihua line …   /feihua stop
+    /duilian          /duilian answer 下联      /duilian end     /duilian 上联（机器人对下联）
 
 Lines come from stdin, so `echo "/poem 月" | lianju console` works too.
 """
@@ -15,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot import i18n
+from bot.playing import ConsoleGames
 from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError
 
 CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real account has
@@ -35,8 +40,10 @@ def render(card: PoemCard) -> str:
 class Console:
     def __init__(self, services: Services, person: Person, out: TextIO = sys.stdout) -> None:
         self.services, self.person, self.out = services, person, out
+        games = ConsoleGames(services, person)
         self.commands: dict[str, Callable[[list[str], dict[str, str]], Awaitable[str]]] = {
             "/poem": self.poem, "/rate": self.rate, "/top": self.top, "/mypoems": self.mypoems, "/model": self.model,
+            **games.commands,
         }
 
     async def handle(self, line: str) -> str | None:
@@ -92,11 +99,13 @@ class Console:
                                    first_line=poem.lines[0]) for poem in poems)
 
     async def model(self, words: list[str], options: dict[str, str]) -> str:
-        model = await self.services.active_model()
-        metrics = model.metrics or i18n.text("model.no_metrics", self.person.locale)
-        since = (model.promoted_at or model.created_at).strftime("%Y-%m-%d")
-        return i18n.text("model.info", self.person.locale, name=model.name, since=since, path=model.path,
-                         metrics=metrics)
+        # The console's person runs the bot on their own machine: they may roll back like a server manager.
+        if words == ["rollback"]:
+            report = await self.services.roll_back_model()
+            return i18n.text("model.rolled_back", self.person.locale) + "\n" + report.describe(self.person.locale)
+        if words not in ([], ["info"]):
+            return "/model [info|rollback]"
+        return (await self.services.follow_registry()).describe(self.person.locale)
 
     async def run(self, lines: TextIO, prompt: bool) -> None:
         while True:

@@ -6,12 +6,18 @@ its gates, so a run killed midway leaves the registry and the active model as th
 Every candidate is a from_pretrained folder under $LIANJU_DATA_DIR/models/; feedback poems
 accumulate in $LIANJU_DATA_DIR/models/feedback.jsonl, so later runs keep learning from earlier
 feedback (always mixed with at least three times as many original corpus poems).
+
+The bot starts the same command with `finetune_in_process`: the run's result is written to
+$LIANJU_DATA_DIR/models/last-finetune.json, its output to finetune-output.log beside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +38,10 @@ class FinetuneResult:
     gates: dict | None = None
     candidate: str | None = None
 
+    @property
+    def failed_gates(self) -> list[str]:
+        return [name for name, gate in (self.gates or {}).items() if name != "passed" and not gate["passed"]]
+
 
 def _rated(poem, stars: dict[int, int]) -> RatedPoem:
     return RatedPoem(poem.id, poem.lines, poem.form, poem.theme or "", stars)
@@ -39,6 +49,18 @@ def _rated(poem, stars: dict[int, int]) -> RatedPoem:
 
 def _feedback_store(settings: Settings) -> Path:
     return settings.data_dir / "models" / "feedback.jsonl"
+
+
+def _result_file(settings: Settings) -> Path:
+    return settings.data_dir / "models" / "last-finetune.json"
+
+
+def _reported(settings: Settings, result: FinetuneResult) -> FinetuneResult:
+    """Leave the result where the process that started this run can read it."""
+    store = _result_file(settings)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(asdict(result), ensure_ascii=False), "utf-8")
+    return result
 
 
 def _from_json(line: str) -> RatedPoem:
@@ -76,9 +98,11 @@ async def run_finetune(settings: Settings, *, min_votes: int = 3, min_mean: floa
         selection = select(rated, corpus_lines, min_votes=min_votes, min_mean=min_mean)
         counts = {**selection.counts(), "rated_poems": len(rated)}
         if len(selection.positives) < min_poems:
-            return FinetuneResult("skipped", f"only {len(selection.positives)} new poems pass the bar "
-                                  f"(>= {min_votes} votes, Bayesian mean >= {min_mean}); a run needs {min_poems}", counts)
-        return await _train_and_gate(settings, database, active, selection, counts, samples, epochs, lr, progress)
+            return _reported(settings, FinetuneResult(
+                "skipped", f"only {len(selection.positives)} new poems pass the bar "
+                f"(>= {min_votes} votes, Bayesian mean >= {min_mean}); a run needs {min_poems}", counts))
+        return _reported(settings, await _train_and_gate(settings, database, active, selection, counts, samples,
+                                                         epochs, lr, progress))
     finally:
         await database.close()
 
@@ -110,7 +134,46 @@ async def _train_and_gate(settings, database: Database, active: ModelVersion, se
         async with database.unit_of_work() as session:
             await repo.finish_finetune_run(session, run.id, FinetuneOutcome.FAILED, detail=f"{type(error).__name__}: {error}")
         return FinetuneResult("failed", f"the fine-tune failed ({error}); the active model is unchanged", counts)
-    failed = [name for name, gate in gates.items() if name != "passed" and not gate["passed"]]
-    message = (f"{name} passed every gate and is now active" if report.passed
-               else f"{name} failed the gates ({', '.join(failed)}); {active.name} stays active")
-    return FinetuneResult(outcome.value, message, counts, gates, str(candidate))
+    result = FinetuneResult(outcome.value, "", counts, gates, str(candidate))
+    result.message = (f"{name} passed every gate and is now active" if report.passed
+                      else f"{name} failed the gates ({', '.join(result.failed_gates)}); {active.name} stays active")
+    return result
+
+
+LIANJU = Path(sys.executable).with_name("lianju")  # the console script of the environment the bot runs in
+OUTPUT_TAIL_CHARS = 500
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    """The bot's settings as LIANJU_* variables: they may have come from code or .env, not the environment."""
+    values = settings.model_dump(mode="json", exclude={"discord_token"}, exclude_none=True)
+    return {**os.environ, **{f"LIANJU_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+                             for name, value in values.items()}}
+
+
+async def finetune_in_process(settings: Settings) -> FinetuneResult:
+    """Run `lianju finetune` in a process of its own with the bot's settings; its result, or why there is none.
+
+    Cancelling this terminates the process, which leaves the registry as it was.
+    """
+    store = _result_file(settings)
+    output = store.with_name("finetune-output.log")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    store.unlink(missing_ok=True)  # an earlier run's result must not pass for this one's
+    with open(output, "wb") as log:
+        try:
+            process = await asyncio.create_subprocess_exec(str(LIANJU), "finetune", stdin=asyncio.subprocess.DEVNULL,
+                                                           stdout=log, stderr=log, env=_environment(settings))
+        except OSError as error:
+            return FinetuneResult("failed", f"cannot start {LIANJU}: {error}", {})
+        try:
+            await process.wait()
+        except asyncio.CancelledError:
+            process.terminate()
+            await process.wait()
+            raise
+    if store.is_file():
+        return FinetuneResult(**json.loads(store.read_text("utf-8")))
+    # It ended before it had a result (no corpus, a crash, a kill): its last words say why.
+    tail = " ".join(output.read_text("utf-8", errors="replace").split())[-OUTPUT_TAIL_CHARS:]
+    return FinetuneResult("failed", tail or f"`lianju finetune` exited with status {process.returncode}", {})

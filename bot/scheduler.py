@@ -1,23 +1,29 @@
-"""The daily poem's clock: APScheduler 3's AsyncIOScheduler with its jobs in a database.
+"""The bot's clock: APScheduler 3's AsyncIOScheduler with its jobs in a database.
 
-One cron job per guild (`daily:<guild id>`) at the guild's local time. Jobs live in a
-SQLAlchemyJobStore, so they survive restarts; `coalesce` turns several missed runs into one and
-`misfire_grace_time` says how late a run may still happen. The job calls `fire_daily_post`, a
-module-level function (the job store keeps a reference by name, not a closure), which hands the
-guild id to the poster the running bot registered. Posting once per guild and local day is
-enforced by the database (`repo.claim_daily_post`), not here.
+One cron job per guild (`daily:<guild id>`) at the guild's local time, and the fine-tune run
+(`finetune`, LIANJU_FINETUNE_CRON in UTC). Those jobs live in a SQLAlchemyJobStore, so they
+survive restarts; `coalesce` turns several missed runs into one and `misfire_grace_time` says how
+late a run may still happen. A stored job calls a module-level function (the job store keeps a
+reference by name, not a closure), which hands over to what the running bot registered. Posting
+once per guild and local day is enforced by the database (`repo.claim_daily_post`), not here.
+
+The model check (`model-check`, every LIANJU_MODEL_CHECK_SECONDS) is kept in memory: it is
+started afresh with the bot and has nothing to catch up on.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timezone
 from pathlib import Path
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from storage.models import Guild
@@ -25,14 +31,28 @@ from storage.models import Guild
 log = logging.getLogger(__name__)
 
 DailyPoster = Callable[[int], Awaitable[None]]
-_poster: DailyPoster | None = None
+Action = Callable[[], Awaitable[object]]
+FINETUNE_JOB, MODEL_CHECK_JOB = "finetune", "model-check"
+# A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
+FINETUNE_MISFIRE_GRACE_S = 24 * 3600
+
+_handlers: dict[str, Callable[..., Awaitable[None]]] = {}  # what the running bot does when a stored job fires
+
+
+async def _hand_to_bot(kind: str, *args: object) -> None:
+    handler = _handlers.get(kind)
+    if handler is None:
+        log.warning("%s job %s fired with no bot running; skipped", kind, args)
+        return
+    await handler(*args)
 
 
 async def fire_daily_post(guild_id: int) -> None:
-    if _poster is None:
-        log.warning("daily post for guild %s fired with no bot running; skipped", guild_id)
-        return
-    await _poster(guild_id)
+    await _hand_to_bot("daily", guild_id)
+
+
+async def fire_finetune() -> None:
+    await _hand_to_bot(FINETUNE_JOB)
 
 
 def jobstore_url(database_url: str, data_dir: Path) -> str:
@@ -53,17 +73,16 @@ def job_id(guild_id: int) -> str:
 
 class DailyScheduler:
     def __init__(self, url: str, misfire_grace_s: int, poster: DailyPoster) -> None:
-        self.poster = poster
+        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {"daily": poster}
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=url)},
+            jobstores={"default": SQLAlchemyJobStore(url=url), "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace_s, "max_instances": 1},
         )
 
     def start(self, guilds: list[Guild]) -> None:
-        """Start the clock and make its jobs match the guilds that have a daily poem."""
-        global _poster
-        _poster = self.poster
-        self.scheduler.start()
+        """Start the clock, paused until `resume`, and make its jobs match the guilds that have a daily poem."""
+        _handlers.update(self.handlers)
+        self.scheduler.start(paused=True)
         wanted = {job_id(guild.id): guild for guild in guilds}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("daily:") and job.id not in wanted:
@@ -71,6 +90,10 @@ class DailyScheduler:
         for guild in guilds:
             if self.scheduler.get_job(job_id(guild.id)) is None:
                 self.schedule(guild)
+
+    def resume(self) -> None:
+        """Let jobs fire, missed ones first; called once every handler is registered, so none fires into nothing."""
+        self.scheduler.resume()
 
     def schedule(self, guild: Guild) -> None:
         trigger = CronTrigger(hour=guild.daily_time.hour, minute=guild.daily_time.minute, timezone=guild.timezone)
@@ -83,9 +106,26 @@ class DailyScheduler:
         if self.scheduler.get_job(job_id(guild_id)) is not None:
             self.scheduler.remove_job(job_id(guild_id))
 
+    def schedule_finetune(self, crontab: str, run: Action) -> None:
+        """Start `run` at every time of the crontab (UTC); an empty one removes the job."""
+        self.handlers[FINETUNE_JOB] = _handlers[FINETUNE_JOB] = run
+        job = self.scheduler.get_job(FINETUNE_JOB)
+        if not crontab:
+            if job is not None:
+                job.remove()
+            return
+        trigger = CronTrigger.from_crontab(crontab, timezone=timezone.utc)
+        if job is None or repr(job.trigger) != repr(trigger):  # an unchanged job keeps its missed run to catch up
+            self.scheduler.add_job(fire_finetune, trigger, id=FINETUNE_JOB, replace_existing=True,
+                                   misfire_grace_time=FINETUNE_MISFIRE_GRACE_S, name="fine-tune from ratings")
+
+    def check_model_every(self, seconds: int, check: Action) -> None:
+        self.scheduler.add_job(check, IntervalTrigger(seconds=seconds), id=MODEL_CHECK_JOB, jobstore="memory",
+                               replace_existing=True, name="serve the registry's active model")
+
     def shutdown(self) -> None:
-        global _poster
         if self.scheduler.state != STATE_STOPPED:
             self.scheduler.shutdown(wait=False)
-        if _poster is self.poster:
-            _poster = None
+        for kind, handler in self.handlers.items():
+            if _handlers.get(kind) is handler:
+                del _handlers[kind]

@@ -4,10 +4,17 @@
 model is registered and active, and loads the poet with it. Every method takes plain values and
 returns plain values; anything a person did wrong comes back as `UserError`, which knows how to
 say so in zh-CN, zh-TW and English.
+
+The poet follows the model registry: `follow_registry` (run by the scheduler every
+LIANJU_MODEL_CHECK_SECONDS and by the admin commands) swaps it to the active version when that
+changed elsewhere (`lianju finetune`, `lianju models promote/rollback`, `/model rollback`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import i18n
 from bot.config import Settings
+from bot.learning import FinetuneResult, finetune_in_process
 from bot.occasions import Occasion
 from engine.batching import Busy
 from engine.forms import JINTI_FORMS
@@ -24,10 +32,13 @@ from engine.poet import Poet, PoetError
 from engine.text import to_traditional
 from storage import repo
 from storage.db import Database, ensure_schema
-from storage.errors import InvalidInput, NotFound
+from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import ModelVersion, PoemOrigin, Script
 
+log = logging.getLogger(__name__)
+
 TEMPERATURE_RANGE = (0.1, 1.5)
+METRICS_CHARS = 1500  # a model report stays far below Discord's 2000 characters
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
 LINE_ENDINGS = ("，", "。")
 
@@ -98,13 +109,41 @@ class PoemCard:
         return to_traditional(label) if self.locale == i18n.ZH_TW else label
 
 
+@dataclass(frozen=True)
+class ModelReport:
+    """The model the poet serves and, when the registry's active model could not be loaded, that one and why."""
+
+    served: ModelVersion
+    unloadable: ModelVersion | None = None
+    problem: str | None = None
+
+    def describe(self, locale: object) -> str:
+        model = self.served
+        metrics = (json.dumps(model.metrics, ensure_ascii=False)[:METRICS_CHARS] if model.metrics
+                   else i18n.text("model.no_metrics", locale))
+        since = (model.promoted_at or model.created_at).strftime("%Y-%m-%d")
+        lines = [i18n.text("model.info", locale, name=model.name, since=since, path=model.path, metrics=metrics)]
+        if self.unloadable is not None:
+            lines.append(i18n.text("model.unloadable", locale, name=self.unloadable.name, path=self.unloadable.path,
+                                   problem=self.problem[:METRICS_CHARS // 4], served=model.name))
+        return "\n".join(lines)
+
+
 @dataclass
 class Services:
     settings: Settings
     database: Database
     poet: Poet
-    model: ModelVersion
+    model: ModelVersion  # the version the poet serves
+    unloadable: tuple[ModelVersion, str] | None = None  # the registry's active version when it failed to load, why
+    _following: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # Every version served, by name: a poem finished during a swap is stored with the model that wrote it.
+    _served_ids: dict[str, int] = field(default_factory=dict, repr=False)
+    _finetune: asyncio.Task[FinetuneResult] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._served_ids[self.model.name] = self.model.id
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -125,6 +164,9 @@ class Services:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._finetune is not None:  # its process is terminated; a killed run changes nothing
+                self._finetune.cancel()
+                await asyncio.gather(self._finetune, return_exceptions=True)
             await self.poet.close()
             await self.database.close()
 
@@ -151,8 +193,9 @@ class Services:
                 lines=poem.lines, form=poem.form, origin=PoemOrigin.DAILY if occasion else PoemOrigin.BOT,
                 theme=poem.params["theme"], acrostic=poem.params["acrostic"],
                 requester=None if occasion else person.as_user,
-                guild_id=person.guild_id, channel_id=person.channel_id, model_version_id=self.model.id,
-                sampling=poem.params, seed=poem.seed, prosody=poem.report,
+                guild_id=person.guild_id, channel_id=person.channel_id,
+                model_version_id=self._served_ids[poem.model_version], sampling=poem.params, seed=poem.seed,
+                prosody=poem.report,
             ))
             return await self._card(session, saved, occasion)
 
@@ -251,9 +294,55 @@ class Services:
 
     # --- admin -----------------------------------------------------------------------------------
 
-    async def active_model(self) -> ModelVersion:
+    async def follow_registry(self) -> ModelReport:
+        """Serve the registry's active model if the poet serves another one; report what is served.
+
+        A model that cannot be loaded (a missing or broken folder) is logged and reported, the poet
+        keeps serving the model it has, and the next check tries again.
+        """
+        async with self._following:  # the scheduled check and an admin command may come at once
+            async with self.database.unit_of_work() as session:
+                active = await repo.active_model(session)
+            if active is None or active.id == self.model.id:
+                self.unloadable = None
+            else:
+                await self._serve(active)
+        return ModelReport(self.model, *(self.unloadable or ()))
+
+    async def _serve(self, version: ModelVersion) -> None:
+        self._served_ids[version.name] = version.id  # before the swap: new poems may finish before it returns
+        try:
+            await self.poet.swap(Path(version.path), version.name)
+        except Exception as error:  # whatever a broken folder raises, the bot goes on with the model it has
+            problem = f"{type(error).__name__}: {error}"
+            if self.unloadable is None or (self.unloadable[0].id, self.unloadable[1]) != (version.id, problem):
+                log.error("cannot load model %s from %s (%s); still serving %s", version.name, version.path, problem,
+                          self.model.name)
+            self.unloadable = (version, problem)
+            return
+        log.info("now serving model %s (was %s)", version.name, self.model.name)
+        self.model, self.unloadable = version, None
+
+    async def roll_back_model(self) -> ModelReport:
+        """Make the previously active model active again, and serve it."""
         async with self.database.unit_of_work() as session:
-            return await repo.active_model(session) or self.model
+            try:
+                await repo.roll_back(session)
+            except Conflict:
+                raise UserError("model.no_rollback") from None
+        return await self.follow_registry()
+
+    def start_finetune(self) -> asyncio.Task[FinetuneResult]:
+        """Start `lianju finetune` in a process of its own; one run at a time (UserError while one runs)."""
+        if self._finetune is not None and not self._finetune.done():
+            raise UserError("finetune.running")
+        self._finetune = asyncio.create_task(self._finetune_and_follow())
+        return self._finetune
+
+    async def _finetune_and_follow(self) -> FinetuneResult:
+        result = await finetune_in_process(self.settings)
+        await self.follow_registry()  # a promoted candidate is served at once, not at the next check
+        return result
 
 
 _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")

@@ -1,8 +1,11 @@
-"""/model info for everyone, /lianju sync for the bot's owners."""
+"""/model info for everyone, /model rollback for server managers, /model finetune and /lianju sync
+for the bot's owners; the scheduled fine-tune and the model check that keeps the poet on the
+registry's active model."""
 
 from __future__ import annotations
 
-import json
+import logging
+from pathlib import Path
 
 import discord
 from discord import app_commands
@@ -10,12 +13,32 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.i18n import command_text as _
+from bot.learning import FinetuneResult
+from bot.services import UserError
 
-METRICS_CHARS = 1500  # the reply stays far below Discord's 2000 characters
+log = logging.getLogger(__name__)
+
+REASON_CHARS = 1500  # an outcome stays below Discord's 2000 characters
 
 
 async def is_owner(interaction: discord.Interaction) -> bool:
     return await interaction.client.is_owner(interaction.user)
+
+
+async def manages_guild_or_owns_bot(interaction: discord.Interaction) -> bool:
+    if interaction.permissions.manage_guild or await is_owner(interaction):
+        return True
+    raise app_commands.MissingPermissions(["manage_guild"])
+
+
+def outcome_text(result: FinetuneResult, locale: object, active: str) -> str:
+    candidate = Path(result.candidate).name if result.candidate else ""
+    if result.outcome == "promoted":
+        return i18n.text("finetune.promoted", locale, name=candidate)
+    if result.outcome == "rejected":
+        return i18n.text("finetune.rejected", locale, name=candidate, gates=", ".join(result.failed_gates),
+                         active=active)
+    return i18n.text(f"finetune.{result.outcome}", locale, why=result.message[:REASON_CHARS])
 
 
 class AdminCog(commands.Cog):
@@ -25,17 +48,47 @@ class AdminCog(commands.Cog):
     def __init__(self, bot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        settings, scheduler = self.bot.settings, self.bot.daily
+        scheduler.check_model_every(settings.model_check_seconds, self.bot.services.follow_registry)
+        scheduler.schedule_finetune(settings.finetune_cron, self.scheduled_finetune)
+
     @model.command(name=_("cmd.model.info"), description=_("cmd.model.info.desc"))
     async def info(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a swap may load a model first
+        report = await self.bot.services.follow_registry()
+        await interaction.edit_original_response(content=report.describe(interaction.locale))
+
+    @model.command(name=_("cmd.model.rollback"), description=_("cmd.model.rollback.desc"))
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(manages_guild_or_owns_bot)
+    async def rollback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.bot.services.roll_back_model()
         locale = interaction.locale
-        model = await self.bot.services.active_model()
-        metrics = json.dumps(model.metrics, ensure_ascii=False)[:METRICS_CHARS] if model.metrics else i18n.text(
-            "model.no_metrics", locale)
-        since = (model.promoted_at or model.created_at).strftime("%Y-%m-%d")
-        await interaction.response.send_message(
-            i18n.text("model.info", locale, name=model.name, since=since, path=model.path, metrics=metrics),
-            ephemeral=True,
-        )
+        await interaction.edit_original_response(
+            content=i18n.text("model.rolled_back", locale) + "\n" + report.describe(locale))
+
+    @model.command(name=_("cmd.model.finetune"), description=_("cmd.model.finetune.desc"))
+    @app_commands.check(is_owner)
+    async def finetune(self, interaction: discord.Interaction) -> None:
+        locale = interaction.locale
+        run = self.bot.services.start_finetune()  # UserError while a run is under way
+        await interaction.response.send_message(i18n.text("finetune.started", locale))
+        outcome = outcome_text(await run, locale, self.bot.services.model.name)
+        try:
+            await interaction.edit_original_response(content=outcome)
+        except discord.HTTPException:  # the interaction's token lasts 15 minutes; a real run outlives it
+            await self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id).send(outcome)
+
+    async def scheduled_finetune(self) -> None:
+        try:
+            run = self.bot.services.start_finetune()
+        except UserError:
+            log.info("the scheduled fine-tune did not start: another run is under way")
+            return
+        result = await run
+        log.info("scheduled fine-tune %s: %s", result.outcome, result.message)
 
     @lianju.command(name=_("cmd.lianju.sync"), description=_("cmd.lianju.sync.desc"))
     @app_commands.check(is_owner)
