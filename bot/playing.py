@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from bot import i18n
-from bot.games.chain import ChainGame
-from bot.games.common import BOT, BOT_NAME_EN, BOT_NAME_ZH, Outcome, TurnGame
+from bot.games.chain import ChainGame, ChainRules, chain_form, open_form
+from bot.games.common import BOT, BOT_NAME_EN, BOT_NAME_ZH, Outcome, Player, TurnGame
 from bot.games.duilian import CoupletBook, DuilianGame
-from bot.games.feihua import FeihuaGame
+from bot.games.feihua import STRENGTHS, FeihuaGame
 from bot.games.service import NO_GAME, GameService
 from bot.services import Services
 from engine.corpus import LineIndex
@@ -204,3 +204,117 @@ class GameClock:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# --- the console -------------------------------------------------------------------------------
+
+CONSOLE_CHANNEL_ID = 1  # the console's one table
+YES = ("yes", "y", "true", "1", "是")
+STRICT_WORDS = ("严", "嚴", "strict")
+BAD_FORM = Reason("bad_form", "体裁须为 五绝 七绝 五律 七律，或 open5 / open7（开放联句，lines=句数）。",
+                  "The form is 五绝, 七绝, 五律, 七律 (wujue qijue wulv qilv), or open5 / open7 with lines=N.")
+BAD_NUMBER = Reason("bad_number", "数字看不懂。", "That is not a number.")
+
+
+class ConsoleGames:
+    """联句, 飞花令 and 对对联 in a terminal. One person plays every seat they add
+    (`/chain join 杜甫`): a line is played for whichever of their seats has the turn. The bot's
+    turns are played at once; there is no clock, since the console waits for what is typed."""
+
+    def __init__(self, services: Services, person) -> None:
+        self.service = game_service(services)
+        self.person = person
+        self.seats = {person.id: person.as_user}
+        self.commands = {"/chain": self.chain, "/feihua": self.feihua, "/duilian": self.duilian}
+
+    def name(self, who: int | None) -> str:
+        seat = self.seats.get(who)
+        return bot_name(self.person.locale) if who == BOT else seat.display_name if seat else "?"
+
+    def _say(self, reason: Reason) -> str:
+        return words(reason, self.person.locale)
+
+    async def _seat(self):
+        """The console's seat whose turn it is (the first seat when it is nobody's)."""
+        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        return self.seats.get(game.rotation.current if game else None, self.person.as_user)
+
+    async def _told(self, outcome: Outcome, show_line: bool = True) -> str:
+        """The outcome in words, then the bot's turns that follow it, and a finished poem."""
+        told = [describe(outcome, self.person.locale, self.name, show_line)]
+        while True:
+            if outcome.poem_id is not None:
+                told.append(poem_credits(outcome, self.person.locale, self.name))
+                told.append(i18n.bilingual(self.person.locale, f"（第 {outcome.poem_id} 首，/rate {outcome.poem_id} 星数 评分）",
+                                           f"(poem #{outcome.poem_id}: /rate {outcome.poem_id} STARS)"))
+            if not (outcome.game_id is not None and (outcome.accepted or outcome.moves) and outcome.bot_to_play):
+                return "\n".join(part for part in told if part)
+            outcome = await self.service.bot_turn(CONSOLE_CHANNEL_ID, utcnow())
+            told.append(describe(outcome, self.person.locale, self.name))
+
+    async def _turn_move(self, verb: str, words_: list[str]) -> str | None:
+        """join, line, pass, status and stop, shared by /chain and /feihua; None for another verb."""
+        channel, now = CONSOLE_CHANNEL_ID, utcnow()
+        if verb == "join":
+            seat = Player(max(self.seats) + 1, " ".join(words_)[:100] or f"{self.person.display_name}{len(self.seats) + 1}")
+            outcome = await self.service.join(channel, seat)
+            if outcome.accepted:
+                self.seats[seat.id] = seat
+            return await self._told(outcome)
+        if verb == "line":
+            return await self._told(await self.service.submit(channel, await self._seat(), " ".join(words_), now))
+        if verb == "pass":
+            return await self._told(await self.service.pass_turn(channel, await self._seat(), now))
+        if verb == "status":
+            return status_text(await self.service.status(channel), self.person.locale, self.name, now)
+        if verb == "stop":
+            return await self._told(await self.service.stop(channel, self.person.as_user, moderator=True))
+        return None
+
+    async def chain(self, words_: list[str], options: dict[str, str]) -> str:
+        verb, rest = (words_[0], words_[1:]) if words_ else ("status", [])
+        if verb != "start":
+            return await self._turn_move(verb, rest) or "/chain start|join|line|pass|status|stop"
+        name = rest[0] if rest else "qijue"
+        try:
+            lines = int(options.get("lines", 8))
+            turn = int(options.get("turn", 120))
+        except ValueError:
+            return self._say(BAD_NUMBER)
+        try:
+            shape = open_form(int(name[-1]), lines) if name in ("open5", "open7") else chain_form(name)
+        except ValueError:
+            return self._say(BAD_FORM)
+        rules = ChainRules(shape, any(word in STRICT_WORDS for word in rest[1:]),
+                           options.get("bot", "yes").lower() in YES, turn)
+        return await self._told(await self.service.start_chain(
+            CONSOLE_CHANNEL_ID, None, self.person.as_user, rules, utcnow(), opening=options.get("opening"),
+            theme=options.get("theme")))
+
+    async def feihua(self, words_: list[str], options: dict[str, str]) -> str:
+        verb, rest = (words_[0], words_[1:]) if words_ else ("status", [])
+        if verb != "start":
+            return await self._turn_move(verb, rest) or "/feihua start 字|join|line|status|stop"
+        if options.get("strength", "medium") not in STRENGTHS:
+            return "strength=" + "|".join(STRENGTHS)
+        try:
+            turn = int(options.get("turn", 60))
+        except ValueError:
+            return self._say(BAD_NUMBER)
+        return await self._told(await self.service.start_feihua(
+            CONSOLE_CHANNEL_ID, None, self.person.as_user, " ".join(rest), utcnow(),
+            options.get("bot", "yes").lower() in YES, options.get("strength", "medium"), turn))
+
+    async def duilian(self, words_: list[str], options: dict[str, str]) -> str:
+        if words_[:1] == ["answer"]:
+            outcome = await self.service.submit(CONSOLE_CHANNEL_ID, await self._seat(), " ".join(words_[1:]), utcnow())
+        elif words_[:1] == ["end"]:
+            # The console has no clock: ending the round is what its deadline would do.
+            game = await self.service.status(CONSOLE_CHANNEL_ID)
+            deadline = game.rotation.deadline if isinstance(game, DuilianGame) else None
+            outcome = await self.service.timeout(CONSOLE_CHANNEL_ID, deadline or utcnow())
+        elif words_:
+            outcome = await self.service.answer_couplet(" ".join(words_))
+        else:
+            outcome = await self.service.start_duilian(CONSOLE_CHANNEL_ID, None, self.person.as_user, utcnow())
+        return await self._told(outcome, show_line=False)
