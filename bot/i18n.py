@@ -145,6 +145,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "top.title": {"zh": "佳作 · {period}", "en": "Top poems · {period}"},
     "top.empty": {"zh": "{period}还没有评过分的诗。", "en": "No rated poems {period} yet."},
     "top.entry": {"zh": "{rank}. 《{title}》 {mean} ★（{count} 人）", "en": "{rank}. 《{title}》 {mean} ★ ({count} ratings)"},
+    "top.authors": {"zh": "联句：{authors}", "en": "written by {authors}"},
     "mypoems.title": {"zh": "你的诗", "en": "Your poems"},
     "mypoems.empty": {"zh": "你还没有请我作过诗。试试 /作诗。", "en": "You have not asked for a poem yet. Try /poem."},
     "mypoems.entry": {"zh": "#{poem_id} 《{title}》 {first_line}……", "en": "#{poem_id} 《{title}》 {first_line}…"},

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.i18n import command_text as _
+from bot.playing import bot_name
 from bot.services import UserError
 from bot.views import person_of
 from storage.models import Script
@@ -16,6 +17,15 @@ PERIOD_CHOICES = [app_commands.Choice(name=_(f"period.{period}"), value=period) 
 STYLE_CHOICES = [app_commands.Choice(name=_(f"style.{style.value}"), value=style.value) for style in Script]
 TOP_LIMIT = 10
 FIRST_LINE_CHARS = 7
+
+
+def contributors(poem, locale) -> str:
+    """Everyone who wrote a line of a 联句 (the bot by name, people as mentions), in line order."""
+    if not poem.authors:
+        return ""
+    names = dict.fromkeys(bot_name(locale) if author.by_bot else f"<@{author.user_id}>" if author.user_id else "—"
+                          for author in poem.authors)
+    return "\n" + i18n.text("top.authors", locale, authors="、".join(names))
 
 
 class RatingCog(commands.Cog):
@@ -37,7 +47,7 @@ class RatingCog(commands.Cog):
         lines = [
             i18n.text("top.entry", locale, rank=rank, title=entry.poem.theme or "—",
                       mean=f"{entry.rating.mean:.1f}", count=entry.rating.count)
-            + f"\n> {entry.poem.lines[0]}……"
+            + f"\n> {entry.poem.lines[0]}……" + contributors(entry.poem, locale)
             for rank, entry in enumerate(rated, 1)
         ]
         embed = discord.Embed(title=i18n.text("top.title", locale, period=period_name), description="\n".join(lines))

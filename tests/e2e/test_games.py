@@ -99,6 +99,9 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     assert rated["content"] == poem["content"]  # the rating updates the embed; the credits stay
     assert "1 人评分 · 平均 5.0 ★" in rated["embeds"][0]["footer"]["text"]
     assert "没有进行中的游戏" in await play(fake_discord, "chain", "status")
+    top = await (await fake_discord.command("top", {"period": "all"})).answered()
+    assert (f"联句：联句君、<@{LI_BAI[0]}>、<@{DU_FU[0]}>、<@{WANG_WEI[0]}>"
+            in top.original["embeds"][0]["description"])
     assert fake_discord.violations == []
 
 
