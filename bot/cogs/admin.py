@@ -1,5 +1,5 @@
-"""/model info for everyone, /model rollback for server managers, /model finetune and /lianju sync
-for the bot's owners; the scheduled fine-tune and the model check that keeps the poet on the
+"""/model info for everyone; /model rollback, /model finetune and /lianju sync for the bot's
+owners; the scheduled fine-tune and the model check that keeps the poet on the
 registry's active model."""
 
 from __future__ import annotations
@@ -23,12 +23,6 @@ REASON_CHARS = 1500  # an outcome stays below Discord's 2000 characters
 
 async def is_owner(interaction: discord.Interaction) -> bool:
     return await interaction.client.is_owner(interaction.user)
-
-
-async def manages_guild_or_owns_bot(interaction: discord.Interaction) -> bool:
-    if interaction.permissions.manage_guild or await is_owner(interaction):
-        return True
-    raise app_commands.MissingPermissions(["manage_guild"])
 
 
 def outcome_text(result: FinetuneResult, locale: object, active: str) -> str:
@@ -59,9 +53,10 @@ class AdminCog(commands.Cog):
         report = await self.bot.services.follow_registry()
         await interaction.edit_original_response(content=report.describe(interaction.locale))
 
+    # Owners only: every server shares the one active model, so one server's admin must not
+    # change it for all the others.
     @model.command(name=_("cmd.model.rollback"), description=_("cmd.model.rollback.desc"))
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.check(manages_guild_or_owns_bot)
+    @app_commands.check(is_owner)
     async def rollback(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.bot.services.roll_back_model()

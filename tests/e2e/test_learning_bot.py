@@ -42,9 +42,10 @@ async def test_the_bot_follows_the_registry_and_rolls_back(fake_discord, bots, b
     bot = await bots.start(settings)
     assert bot.daily.scheduler.get_job(MODEL_CHECK_JOB).trigger.interval.total_seconds() == 1
 
-    refused = await (await fake_discord.command("model", {}, subcommand="rollback")).answered()
-    assert "管理服务器" in refused.original["content"]
-    nothing = await (await fake_discord.command("model", {}, subcommand="rollback", permissions=MANAGE_GUILD,
+    # one model serves every server, so a server's own admin may not roll it back
+    refused = await (await fake_discord.command("model", {}, subcommand="rollback", permissions=MANAGE_GUILD)).answered()
+    assert "只有机器人的主人" in refused.original["content"]
+    nothing = await (await fake_discord.command("model", {}, subcommand="rollback", user_id=OWNER_ID,
                                                 locale="en-US")).answered()
     assert "nothing to roll back to" in nothing.original["content"]
     assert "模型 v0" in await poem_footer(fake_discord)
@@ -56,7 +57,7 @@ async def test_the_bot_follows_the_registry_and_rolls_back(fake_discord, bots, b
     await wait_for(lambda: bot.services.model.name == "v1", timeout=30)
     assert "模型 v1" in await poem_footer(fake_discord)
 
-    # The bot's owner may roll back without Manage Server; v0 is served at once, not at the next check.
+    # The owner's rollback serves v0 at once, not at the next check.
     rolled = await (await fake_discord.command("model", {}, subcommand="rollback", user_id=OWNER_ID)).answered()
     content = rolled.original["content"]
     assert rolled.original["flags"] & EPHEMERAL and "已回滚" in content and "当前模型：v0" in content
