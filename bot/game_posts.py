@@ -16,7 +16,7 @@ from bot import i18n
 from bot.games.common import BOT, Outcome
 from bot.playing import GameClock, bot_name, describe, game_service, poem_credits, reminder
 from bot.services import Person
-from bot.views import poem_embed, rating_view
+from bot.views import person_of, poem_embed, rating_view
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,15 @@ class GameTable:
     def seen(self, person: Person) -> str:
         self.locales[person.channel_id] = person.locale
         return person.locale
+
+    async def act(self, interaction: discord.Interaction, move, *, thinking: bool = False,
+                  show_line: bool = True) -> None:
+        """Every game command's shape: defer, note who moved (and their language), move, answer.
+        `move(person)` returns the Outcome."""
+        await interaction.response.defer(thinking=thinking)
+        person = person_of(interaction)
+        self.seen(person)
+        await self.reply(interaction, person, await move(person), show_line)
 
     async def reply(self, interaction: discord.Interaction, person: Person, outcome: Outcome,
                     show_line: bool = True) -> None:
@@ -83,3 +92,13 @@ async def table_of(bot) -> GameTable:
         resumed = await table.clock.resume()
         log.info("resumed %d running games", resumed)
     return table
+
+
+class TableCog:
+    """Mixed into every game cog: the bot's one game table, loaded and closed with the cog."""
+
+    async def cog_load(self) -> None:
+        self.table = await table_of(self.bot)
+
+    async def cog_unload(self) -> None:
+        await self.table.clock.close()

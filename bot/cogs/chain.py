@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.game_posts import table_of
+from bot.game_posts import TableCog
 from bot.games.chain import OPEN_LINES, ChainRules, chain_form, open_form
 from bot.games.common import refusal, say
 from bot.i18n import command_text as _
@@ -23,16 +23,10 @@ BAD_OPEN_LINES = say("open_lines", f"开放联句的句数须为 {OPEN_LINES.sta
                      f"An open chain has an even number of lines from {OPEN_LINES.start} to {OPEN_LINES.stop - 1}.")
 
 
-class ChainCog(commands.GroupCog, group_name=_("cmd.chain"), group_description=_("cmd.chain.desc")):
+class ChainCog(TableCog, commands.GroupCog, group_name=_("cmd.chain"), group_description=_("cmd.chain.desc")):
     def __init__(self, bot) -> None:
         self.bot = bot
         super().__init__()
-
-    async def cog_load(self) -> None:
-        self.table = await table_of(self.bot)
-
-    async def cog_unload(self) -> None:
-        await self.table.clock.close()
 
     @app_commands.command(name=_("cmd.chain.start"), description=_("cmd.chain.start.desc"))
     @app_commands.rename(form=_("opt.form"), lines=_("opt.lines"), strictness=_("opt.strictness"),
@@ -61,28 +55,19 @@ class ChainCog(commands.GroupCog, group_name=_("cmd.chain"), group_description=_
 
     @app_commands.command(name=_("cmd.chain.join"), description=_("cmd.chain.join.desc"))
     async def join(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer()
-        person = person_of(interaction)
-        self.table.seen(person)
-        await self.table.reply(interaction, person, await self.table.service.join(person.channel_id, person.as_user))
+        await self.table.act(interaction, lambda person: self.table.service.join(person.channel_id, person.as_user))
 
     @app_commands.command(name=_("cmd.chain.line"), description=_("cmd.chain.line.desc"))
     @app_commands.rename(line=_("opt.line"))
     @app_commands.describe(line=_("opt.line.desc"))
     async def line(self, interaction: discord.Interaction, line: str) -> None:
-        await interaction.response.defer()
-        person = person_of(interaction)
-        self.table.seen(person)
-        outcome = await self.table.service.submit(person.channel_id, person.as_user, line, utcnow())
-        await self.table.reply(interaction, person, outcome)
+        await self.table.act(interaction, lambda person: self.table.service.submit(
+            person.channel_id, person.as_user, line, utcnow()))
 
     @app_commands.command(name=_("cmd.chain.pass"), description=_("cmd.chain.pass.desc"))
     async def pass_turn(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer()
-        person = person_of(interaction)
-        self.table.seen(person)
-        outcome = await self.table.service.pass_turn(person.channel_id, person.as_user, utcnow())
-        await self.table.reply(interaction, person, outcome)
+        await self.table.act(interaction, lambda person: self.table.service.pass_turn(
+            person.channel_id, person.as_user, utcnow()))
 
     @app_commands.command(name=_("cmd.chain.status"), description=_("cmd.chain.status.desc"))
     async def status(self, interaction: discord.Interaction) -> None:
@@ -93,11 +78,9 @@ class ChainCog(commands.GroupCog, group_name=_("cmd.chain"), group_description=_
 
     @app_commands.command(name=_("cmd.chain.stop"), description=_("cmd.chain.stop.desc"))
     async def stop(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer()
-        person = person_of(interaction)
         moderator = bool(interaction.permissions.manage_messages)
-        outcome = await self.table.service.stop(person.channel_id, person.as_user, moderator)
-        await self.table.reply(interaction, person, outcome)
+        await self.table.act(interaction, lambda person: self.table.service.stop(
+            person.channel_id, person.as_user, moderator))
 
 
 async def setup(bot) -> None:

@@ -12,21 +12,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.game_posts import table_of
+from bot.game_posts import TableCog
 from bot.i18n import command_text as _
 from bot.playing import utcnow
 from bot.views import person_of
 
 
-class DuilianCog(commands.Cog):
+class DuilianCog(TableCog, commands.Cog):
     def __init__(self, bot) -> None:
         self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.table = await table_of(self.bot)
-
-    async def cog_unload(self) -> None:
-        await self.table.clock.close()
 
     @app_commands.command(name=_("cmd.duilian"), description=_("cmd.duilian.desc"))
     @app_commands.rename(first_line=_("opt.first_line"), turn_seconds=_("opt.turn_seconds"))
@@ -47,11 +41,8 @@ class DuilianCog(commands.Cog):
     @app_commands.rename(second_line=_("opt.second_line"))
     @app_commands.describe(second_line=_("opt.second_line.desc"))
     async def answer(self, interaction: discord.Interaction, second_line: str) -> None:
-        await interaction.response.defer()
-        person = person_of(interaction)
-        self.table.seen(person)
-        outcome = await self.table.service.submit(person.channel_id, person.as_user, second_line, utcnow())
-        await self.table.reply(interaction, person, outcome, show_line=False)
+        await self.table.act(interaction, lambda person: self.table.service.submit(
+            person.channel_id, person.as_user, second_line, utcnow()), show_line=False)
 
 
 async def setup(bot) -> None:
