@@ -18,12 +18,14 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
+
 from engine import prompts
 from engine.backends import load_backend
 from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
-from engine.novelty import CorpusLines
 from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.novelty import CorpusLines
 from engine.prosody import OPPOSITE, PING, char_tone, check, check_couplet, tone_patterns
 from engine.sampling import Row, SamplingParams
 from engine.text import is_han, strip_invisible, to_simplified
@@ -300,6 +302,23 @@ class Poet:
         best = await self._best_line(model, prompt, constraint_args, seed, n_candidates, exclude={first},
                                      judge=lambda line: check_couplet(first, line).tone_score)
         return best
+
+    async def couplet_likelihood(self, first_line: str, second_line: str) -> float:
+        """The model's mean log-likelihood per token of `second_line` (and <eos>) answering
+        `first_line`: how natural the pair reads to it, around -2 (fluent) to -8 (odd)."""
+        model = self.model
+        first = _han_text(first_line, "上联", "first line", 11)
+        second = _han_text(second_line, "下联", "second line", 11)
+        prompt = self._encode(model, prompts.couplet_prompt(first))
+        answer = self._encode(model, second + prompts.EOS)
+
+        def score() -> float:
+            logits = model.backend.all_logits(torch.tensor([prompt + answer]))[0]
+            log_probs = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), -1)
+            return float(log_probs[torch.arange(len(answer)), torch.tensor(answer)].mean())
+
+        # on the sampler's own thread: the backend's cache is not for two threads at once
+        return await asyncio.get_running_loop().run_in_executor(model.batcher.executor, score)
 
     async def _best_line(self, model: ServedModel, prompt, constraint_args, seed, n_candidates, exclude,
                          judge=None) -> str:

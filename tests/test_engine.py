@@ -167,6 +167,15 @@ def test_match_couplet(poet):
         run(poet.match_couplet("🌙🌙"))
 
 
+def test_couplet_likelihood(poet):
+    first = "无边落木萧萧下"
+    fluent = run(poet.couplet_likelihood(first, "不尽长江滚滚来"))
+    assert -20 < fluent < 0
+    assert run(poet.couplet_likelihood("無邊落木蕭蕭下", "不盡長江滾滾來")) == pytest.approx(fluent)
+    with pytest.raises(PoetError):
+        run(poet.couplet_likelihood(first, "🌙"))
+
+
 def test_concurrent_requests_share_batches(poet):
     async def many():
         poet.model.batcher.batches_run = 0

@@ -44,6 +44,8 @@ class LinePoet(Protocol):
 
     async def match_couplet(self, first_line: str, seed: int | None = None) -> str: ...
 
+    async def couplet_likelihood(self, first_line: str, second_line: str) -> float: ...
+
 
 class Lines(Protocol):
     """What the games ask of engine.corpus.LineIndex."""

@@ -6,8 +6,9 @@ tones at the rhythm nodes, no character repeated at the same position. The score
 the reasons are shown at once; when the time is up the best answer wins (the earliest of equals),
 and a 上联 taken from a real 律诗 reveals its original 下联.
 
-Still missing: the model's likelihood of the pair. engine.Poet exposes no way to score a given
-line, so the score is the judge's alone.
+When time is up the answers are ranked by the judge's points plus up to LIKELIHOOD_POINTS more
+for how natural the pair reads to the model (Poet.couplet_likelihood), so of two answers the rules
+cannot tell apart, the better Chinese wins.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ FIRST_LINE_CHARS = range(3, 12)  # what Poet.match_couplet accepts
 PICK_TRIES = 20
 # Weights of the score: tone opposition at the nodes, the two endings, no shared characters.
 WEIGHTS = {"opposition": 50, "second_end": 20, "first_end": 15, "same_char": 15}
+# The model's mean log-likelihood per token maps linearly from FLUENCY_RANGE onto 0..LIKELIHOOD_POINTS.
+LIKELIHOOD_POINTS = 20
+FLUENCY_RANGE = (-8.0, -2.0)
+
+
+def fluency_points(log_likelihood: float) -> float:
+    low, high = FLUENCY_RANGE
+    return LIKELIHOOD_POINTS * min(1.0, max(0.0, (log_likelihood - low) / (high - low)))
 
 
 def score(report: CoupletReport) -> int:
@@ -149,15 +158,21 @@ class DuilianGame(TurnGame):
                             moves=[Move.played(line, player.id)],
                             notes=[note("scored", f"{line}：{points} 分。", f"{line}: {points} points.")])
 
-    def best(self) -> tuple[str, int | None, int] | None:
-        return max(self.answers, key=lambda answer: answer[2], default=None)
+    async def best(self, poet: LinePoet | None) -> tuple[str, int | None, int] | None:
+        """The winning answer: the judge's points, plus the model's reading when the poet is there
+        (the earliest of equals)."""
+        totals = []
+        for line, _, points in self.answers:
+            fluency = fluency_points(await poet.couplet_likelihood(self.first, line)) if poet else 0.0
+            totals.append(points + fluency)
+        return self.answers[totals.index(max(totals))] if totals else None
 
     async def timeout(self, now: datetime, poet: LinePoet | None = None) -> Outcome:
         """Time is up: the best answer wins; a corpus couplet shows its own 下联."""
         if self.finished or not self.rotation.timed_out(now):
             return self.outcome(False, reasons=[say("not_due", "还没到时间。", "The round has not timed out.")])
         self.finished = True
-        best = self.best()
+        best = await self.best(poet)
         if best is None:
             notes = [note("no_answer", "时间到，无人应对。", "Time is up, and nobody answered.")]
         else:

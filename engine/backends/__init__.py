@@ -49,6 +49,9 @@ class LeanBackend:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.decoder.step(tokens)
 
+    def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.decoder.all_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
+
 
 class TransformersBackend:
     """transformers' own forward with its KV cache: the GPU path, quantized or not."""
@@ -67,6 +70,10 @@ class TransformersBackend:
                          position_ids=positions.clamp(min=0).to(self.device), use_cache=True)
         self.cache = out.past_key_values
         return out.logits[:, -1].float().cpu()
+
+    @torch.inference_mode()
+    def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids.to(self.device)).logits.float().cpu()
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:

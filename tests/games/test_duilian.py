@@ -72,6 +72,18 @@ async def test_the_deadline_ends_the_round_with_the_best_answer_and_the_original
     assert "无人应对" in nobody.text("zh") and nobody.winner is None
 
 
+async def test_the_model_breaks_ties_the_rules_cannot(poet):
+    answers = ["万里青山处处来", "不尽长江滚滚来"]  # both 100 points by the rules
+    assert {judged(UPPER, line)[0] for line in answers} == {100}
+    game = round_game()
+    for player, line in zip((DU_FU, WANG_WEI), answers):
+        game.submit(player, line, NOW)
+    likelihoods = {line: await poet.couplet_likelihood(UPPER, line) for line in answers}
+    ended = await game.timeout(NOW + timedelta(seconds=60), poet)
+    assert ended.line == max(answers, key=likelihoods.get)
+    assert all(-20 < value < 0 for value in likelihoods.values())
+
+
 async def test_the_bot_answers_a_players_first_line(poet):
     outcome = await answer(poet, UPPER, seed=3)
     assert outcome.accepted and len(outcome.line) == len(UPPER) and 0 <= outcome.score <= 100
