@@ -351,8 +351,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 if stopping:
                     bar.write(f"stopped at step {state.step}; resume with --resume")
                     return None
-            state.epoch += 1
-            state.batch_in_epoch = 0
+            if state.batch_in_epoch >= steps_in_epoch:  # not when the budget ran out mid-epoch
+                state.epoch += 1
+                state.batch_in_epoch = 0
         save_checkpoint(checkpoint, model, optimizer, state, cfg)
         return export(model, tokenizer, state, cfg)
     finally:
