@@ -92,8 +92,11 @@ async def quality(poet: Poet, per_form: int) -> dict:
         requests = []
         for i in range(per_form):
             acrostic = ACROSTICS[form.line_count][i % len(ACROSTICS[form.line_count])] if i % 4 == 3 else None
-            requests.append(poet.compose(THEMES[i % len(THEMES)], form=form_name, acrostic=acrostic, seed=10_000 + i))
-        poems = await asyncio.gather(*requests)
+            requests.append((THEMES[i % len(THEMES)], acrostic, 10_000 + i))
+        poems = []
+        for start in range(0, len(requests), 100):  # within the batcher's queue bound
+            poems += await asyncio.gather(*(poet.compose(theme, form=form_name, acrostic=acrostic, seed=seed)
+                                            for theme, acrostic, seed in requests[start : start + 100]))
         reports = [check(p.text, form_name) for p in poems]
         with_acrostic = [p for p in poems if p.params["acrostic"]]
         table[form_name] = {

@@ -27,7 +27,8 @@ class BackendUnavailable(RuntimeError):
 
 
 def default_backend() -> str:
-    return "cuda-bf16" if torch.cuda.is_available() else "cpu-fp32"
+    # bench/RESULTS.md: on the CPU int8 is faster than fp32 at the same held-out NLL (+0.1%)
+    return "cuda-bf16" if torch.cuda.is_available() else "cpu-int8"
 
 
 class LeanBackend:
