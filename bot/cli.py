@@ -357,6 +357,7 @@ def finetune(
     samples: Annotated[int, typer.Option(min=1, help="Unconstrained samples per form for the gates.")] = 50,
     epochs: Annotated[int, typer.Option(min=1, max=10)] = 2,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    method: Annotated[Optional[str], typer.Option(help="full, lora or qlora; default: LIANJU_FINETUNE_METHOD.")] = None,
 ) -> None:
     """Fine-tune the active model on the poems people rated highly; promote it only if it passes the gates."""
     import asyncio
@@ -364,8 +365,13 @@ def finetune(
     from bot.learning import run_finetune
     from storage.errors import StorageError
 
+    from engine.finetune import METHODS
+
+    if method is not None and method not in METHODS:
+        fail(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
+    settings = get_settings() if method is None else get_settings().model_copy(update={"finetune_method": method})
     try:
-        result = asyncio.run(run_finetune(get_settings(), min_votes=min_votes, min_mean=min_mean,
+        result = asyncio.run(run_finetune(settings, min_votes=min_votes, min_mean=min_mean,
                                           min_poems=min_poems, samples=samples, epochs=epochs, lr=lr))
     except (FileNotFoundError, StorageError) as error:
         fail(str(error))

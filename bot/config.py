@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     model_check_seconds: int = Field(
         default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
     )
+    finetune_method: str = Field(
+        default="full",
+        description="How a fine-tune trains: full (every weight; the small model), lora (peft adapters), "
+        "qlora (4-bit base + adapters; needs a CUDA GPU).",
+    )
     finetune_cron: str = Field(
         default="0 4 * * mon",
         description="When the bot starts `lianju finetune` (crontab fields, UTC, weekdays by name); empty: never.",

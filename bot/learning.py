@@ -5,7 +5,8 @@ its gates, so a run killed midway leaves the registry and the active model as th
 
 Every candidate is a from_pretrained folder under $LIANJU_DATA_DIR/models/; feedback poems
 accumulate in $LIANJU_DATA_DIR/models/feedback.jsonl, so later runs keep learning from earlier
-feedback (always mixed with at least three times as many original corpus poems).
+feedback (always mixed with at least three times as many original corpus poems); poems rated 2 stars
+or less accumulate in negatives.jsonl beside it, for a later preference method.
 
 The bot starts the same command with `finetune_in_process`: the run's result is written to
 $LIANJU_DATA_DIR/models/last-finetune.json, its output to finetune-output.log beside it.
@@ -47,12 +48,12 @@ def _rated(poem, stars: dict[int, int]) -> RatedPoem:
     return RatedPoem(poem.id, poem.lines, poem.form, poem.theme or "", stars)
 
 
-def _feedback_store(settings: Settings) -> Path:
-    return settings.data_dir / "models" / "feedback.jsonl"
+def _models_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models"
 
 
 def _result_file(settings: Settings) -> Path:
-    return settings.data_dir / "models" / "last-finetune.json"
+    return _models_dir(settings) / "last-finetune.json"
 
 
 def _reported(settings: Settings, result: FinetuneResult) -> FinetuneResult:
@@ -68,9 +69,9 @@ def _from_json(line: str) -> RatedPoem:
     return RatedPoem(**{**data, "ratings": {int(user): stars for user, stars in data["ratings"].items()}})
 
 
-def _remember(settings: Settings, poems: list[RatedPoem]) -> list[RatedPoem]:
-    """Add this run's feedback to the store; return everything stored (no poem twice)."""
-    store = _feedback_store(settings)
+def _remember(settings: Settings, poems: list[RatedPoem], name: str = "feedback.jsonl") -> list[RatedPoem]:
+    """Add these poems to a store under the models folder; return everything stored (no poem twice)."""
+    store = _models_dir(settings) / name
     store.parent.mkdir(parents=True, exist_ok=True)
     known = [_from_json(line) for line in store.read_text("utf-8").splitlines()] if store.exists() else []
     seen = {poem.id for poem in known}
@@ -110,14 +111,15 @@ async def run_finetune(settings: Settings, *, min_votes: int = 3, min_mean: floa
 async def _train_and_gate(settings, database: Database, active: ModelVersion, selection, counts, samples, epochs,
                           lr, progress) -> FinetuneResult:
     name = "v" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    candidate = settings.data_dir / "models" / name
+    candidate = _models_dir(settings) / name
     log = candidate.with_suffix(".log")
     async with database.unit_of_work() as session:
         run = await repo.start_finetune_run(session, active.id, counts, log_path=str(log))
     try:
         feedback = _remember(settings, selection.positives)
+        _remember(settings, selection.negatives, "negatives.jsonl")  # for a later preference method
         counts |= finetune(Path(active.path), candidate, feedback, settings.corpus_dir, epochs=epochs, lr=lr,
-                           progress=progress)
+                           method=settings.finetune_method, progress=progress)
         corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
         report = run_gates(Path(active.path), candidate, settings.corpus_dir, selection.positives, samples=samples,
                            corpus_lines=corpus_lines)

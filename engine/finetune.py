@@ -6,7 +6,8 @@
    Poems whose (weighted) mean is 2 stars or less are kept apart as negatives for a later
    preference method.
 2. `finetune` trains the active model on the feedback mixed with at least `corpus_ratio` times as
-   many original corpus poems (the corpus is never replaced), at a small learning rate.
+   many original corpus poems (the corpus is never replaced), at a small learning rate: every weight
+   for the small model, LoRA adapters (peft) or QLoRA (4-bit bitsandbytes, GPU) for bigger ones.
 3. `run_gates` compares candidate and active model on the frozen held-out set: held-out NLL,
    unconstrained shape validity, distinct-2, copy rate, and the NLL of the feedback itself.
    Only a candidate that passes every gate may become active.
@@ -101,8 +102,47 @@ def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng
     return examples, len(chosen)
 
 
+METHODS = ("full", "lora", "qlora")
+
+
+def _trainable(base: Path, method: str, device: torch.device):
+    """The model to train: every weight (full), low-rank adapters on every linear layer (lora), or
+    adapters over a 4-bit base (qlora, bitsandbytes on a GPU only)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown fine-tune method {method!r}; use one of: {', '.join(METHODS)}")
+    if method == "full":
+        return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    adapters = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    if method == "lora":
+        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)
+    if device.type != "cuda":
+        raise ValueError("qlora needs a CUDA GPU (bitsandbytes 4-bit weights); use full or lora on this host")
+    from transformers import BitsAndBytesConfig
+
+    quantized = AutoModelForCausalLM.from_pretrained(base, device_map="cuda", quantization_config=BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16))
+    return get_peft_model(prepare_model_for_kbit_training(quantized), adapters)
+
+
+def _merged(model, base: Path, method: str, scratch: Path):
+    """A plain model again: adapters folded into the weights (for qlora, into a bf16 copy of the base)."""
+    if method == "full":
+        return model
+    if method == "lora":
+        return model.merge_and_unload()
+    from peft import PeftModel
+
+    model.save_pretrained(scratch)
+    full = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16)
+    return PeftModel.from_pretrained(full, scratch).merge_and_unload()
+
+
 def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epochs: int = 2, lr: float = 1e-4,
-             batch_size: int = 32, corpus_ratio: int = 3, seed: int = 0, progress: bool = True) -> dict:
+             batch_size: int = 32, corpus_ratio: int = 3, seed: int = 0, method: str = "full",
+             progress: bool = True) -> dict:
     """Supervised fine-tuning of `base` into `out` (a from_pretrained folder); returns data counts."""
     if not feedback:
         raise ValueError("no rated poems to learn from")
@@ -110,7 +150,7 @@ def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epo
     torch.manual_seed(seed)
     device = pick_device()
     tokenizer = load_tokenizer(base)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device).train()
+    model = _trainable(base, method, device).train()
     examples, originals = training_mix(feedback, corpus, corpus_ratio, rng)
     items = tokenize(tokenizer, examples)
     optimizer = make_optimizer(model, TrainConfig(corpus=corpus, out=out, lr=lr))
@@ -125,9 +165,10 @@ def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epo
             optimizer.zero_grad(set_to_none=True)
             steps += 1
     out.mkdir(parents=True, exist_ok=True)
-    model.to(torch.bfloat16).save_pretrained(out)
+    _merged(model, base, method, out / "adapters").to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return {"feedback_poems": len(feedback), "corpus_poems": originals, "examples": len(examples), "steps": steps}
+    return {"feedback_poems": len(feedback), "corpus_poems": originals, "examples": len(examples), "steps": steps,
+            "method": method}
 
 
 # ---------------------------------------------------------------------------------------------

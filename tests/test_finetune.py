@@ -107,3 +107,26 @@ def test_swap_serves_the_new_model_and_lets_requests_in_flight_finish(tiny_model
     before, after = asyncio.run(scenario())
     assert before.model_version == "v0" and after.model_version == "v1"
     assert check(after.text, "wujue").format_ok
+
+
+def test_lora_fine_tune_merges_into_a_plain_model(tiny_model, built_corpus, tmp_path):
+    counts = finetune(tiny_model, tmp_path / "lora", shuffled_poems(built_corpus, 8), built_corpus, lr=1e-2,
+                      method="lora", progress=False)
+    assert counts["method"] == "lora"
+    base = AutoModelForCausalLM.from_pretrained(tiny_model).state_dict()
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "lora").state_dict()
+    assert tuned.keys() == base.keys()  # adapters folded in: an ordinary from_pretrained folder
+    changed = [name for name in base if not (base[name] == tuned[name]).all()]
+    assert any("q_proj" in name for name in changed)
+    assert not any("norm" in name for name in changed)  # only the adapted linear layers moved
+
+
+def test_qlora_needs_a_gpu_and_unknown_methods_are_refused(tiny_model, built_corpus, tmp_path):
+    import torch
+
+    feedback = shuffled_poems(built_corpus, 4)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="qlora needs a CUDA GPU"):
+            finetune(tiny_model, tmp_path / "q", feedback, built_corpus, method="qlora", progress=False)
+    with pytest.raises(ValueError, match="unknown fine-tune method"):
+        finetune(tiny_model, tmp_path / "x", feedback, built_corpus, method="adapters", progress=False)

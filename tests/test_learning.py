@@ -108,10 +108,14 @@ def new_poems(corpus: Path, count: int, seed: int = 0) -> list[list[str]]:
 
 def test_rated_poems_become_a_promoted_model_that_the_poet_serves_then_roll_back(settings):
     seed_ratings(settings, new_poems(settings.corpus_dir, 24))
+    seed_ratings(settings, new_poems(settings.corpus_dir, 2, seed=9), stars=1)
     result = asyncio.run(run_finetune(settings, min_poems=20, samples=4, progress=False))
     assert result.outcome == "promoted", result
+    assert result.counts["negatives"] == 2
+    negatives = (settings.data_dir / "models" / "negatives.jsonl").read_text().splitlines()
+    assert len(negatives) == 2 and all(json.loads(line)["ratings"] for line in negatives)
     dropped = sum(n for key, n in result.counts.items() if key.startswith("dropped_"))
-    assert result.counts["positives"] + dropped == result.counts["rated_poems"] == 24
+    assert result.counts["positives"] + dropped + 2 == result.counts["rated_poems"] == 26
     assert result.counts["positives"] >= 20 and result.counts["corpus_poems"] > 0
     assert set(result.gates) == {"passed", "heldout_nll", "shape_ok", "distinct_2", "copy_rate", "feedback_nll"}
     versions, runs = registry(settings)
