@@ -27,8 +27,8 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, backend: Backend, pad_id: int, max_rows: int = 64, max_wait_ms: float = 5.0,
-                 max_queued_rows: int = 1024, timeout_s: float = 60.0):
+    def __init__(self, backend: Backend, pad_id: int, executor: ThreadPoolExecutor, max_rows: int = 64,
+                 max_wait_ms: float = 5.0, max_queued_rows: int = 1024, timeout_s: float = 60.0):
         self.backend = backend
         self.pad_id = pad_id
         self.max_rows = max_rows
@@ -37,7 +37,7 @@ class Batcher:
         self.timeout_s = timeout_s
         self.pending: list[_Job] = []
         self.running: list[_Job] = []
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lianju-sampler")
+        self.executor = executor  # the one thread that runs torch (see engine.poet.torch_thread)
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
         self.batches_run = 0
@@ -105,4 +105,3 @@ class Batcher:
                 await self._worker
             except asyncio.CancelledError:
                 pass
-        self.executor.shutdown(wait=True)

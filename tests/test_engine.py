@@ -195,7 +195,8 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
         return [Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), i) for i in range(count)]
 
     async def scenario():
-        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, max_rows=4, max_queued_rows=8)
+        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=4,
+                          max_queued_rows=8)
         first = asyncio.create_task(batcher.run(rows(4)))
         doomed = asyncio.create_task(batcher.run(rows(4)))
         await asyncio.sleep(0)

@@ -38,7 +38,7 @@ class LeanLlama(nn.Module):
         self.k_cache = self.v_cache = None
 
     def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+        return F.rms_norm(x, weight.shape, weight, self.eps)  # one fused op, not five
 
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
