@@ -201,12 +201,11 @@ class GateReport:
                 **{g.name: {**asdict(g), "passed": g.passed} for g in self.gates}}
 
 
-def _measure(model_dir: Path, corpus: Path, feedback: list[RatedPoem], samples: int, ids_path: Path,
+def _measure(model_dir: Path, records: list[dict], feedback: list[RatedPoem], samples: int,
              corpus_lines: Container[str] | None) -> dict[str, float]:
     device = pick_device()
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-    records, _ = heldout_records(corpus, ids_path)
     qualities = [form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, corpus_lines)
                  for form in JINTI_FORMS]
     return {
@@ -223,8 +222,9 @@ def run_gates(active: Path, candidate: Path, corpus: Path, feedback: list[RatedP
               nll_tolerance: float = 0.015, sampling_tolerance: float = 0.02) -> GateReport:
     """The promotion gates. Shape validity and copy rate come from samples, so they get
     `sampling_tolerance` (two points) of slack for sampling noise; the NLLs are exact."""
-    before = _measure(active, corpus, feedback, samples, ids_path, corpus_lines)
-    after = _measure(candidate, corpus, feedback, samples, ids_path, corpus_lines)
+    records, _ = heldout_records(corpus, ids_path)  # read once: poems.jsonl is large
+    before = _measure(active, records, feedback, samples, corpus_lines)
+    after = _measure(candidate, records, feedback, samples, corpus_lines)
     return GateReport([
         Gate("heldout_nll", after["heldout_nll"], before["heldout_nll"], before["heldout_nll"] * (1 + nll_tolerance), False),
         Gate("shape_ok", after["shape_ok"], before["shape_ok"], before["shape_ok"] - sampling_tolerance, True),
