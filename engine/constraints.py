@@ -11,7 +11,8 @@ dropped in this order, and the poem records which were relaxed:
     3. 平仄 of the slot
     4. the rhyme group (any 平 rhyme character still)
 
-The shape and the acrostic heads are never relaxed.
+The shape and the acrostic heads are never relaxed. Slots that leave no choice (line-end marks,
+acrostic heads, <eos>) are `forced`: the sampler writes them without asking the model.
 """
 
 from __future__ import annotations
@@ -59,14 +60,12 @@ class VocabularyMasks:
         self.wide_groups = frozenset(label for label, ids in members.items() if len(ids) >= MIN_GROUP_SIZE)
         self.line_ends = tuple(self.ids[mark] for mark in LINE_ENDS)
         self.eos = self.ids[EOS]
+        self.plain_slots: dict[tuple, tuple[torch.Tensor, tuple[str, ...]]] = {}  # see PoemConstraint._plain_slot
 
     def _mask(self, ids) -> torch.Tensor:
         mask = torch.zeros(self.size, dtype=torch.bool)
         mask[list(ids)] = True
         return mask
-
-    def only(self, token_id: int) -> torch.Tensor:
-        return self._mask([token_id])
 
     def rhyme_mask(self, groups) -> torch.Tensor:
         mask = torch.zeros(self.size, dtype=torch.bool)
@@ -130,15 +129,17 @@ def guarded_tone(plan: PoemPlan, line: int, position: int) -> tuple[str | None, 
     return pattern_tone, guard
 
 
-def narrow(allowed: torch.Tensor, rules: list[tuple[str, torch.Tensor]], relaxed: list[str], where: str):
-    """Apply the rules in order, skipping (and recording) any that would leave nothing allowed."""
+def narrow(allowed: torch.Tensor, rules: list[tuple[str, torch.Tensor]]) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """Apply the rules in order, skipping any that would leave nothing allowed; returns the mask
+    and the names of the rules skipped."""
+    skipped = []
     for name, rule in rules:
         narrowed = allowed & rule
         if narrowed.any():
             allowed = narrowed
         else:
-            relaxed.append(f"{name}@{where}")
-    return allowed
+            skipped.append(name)
+    return allowed, tuple(skipped)
 
 
 class PoemConstraint:
@@ -155,40 +156,54 @@ class PoemConstraint:
             masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
         )
 
-    def allowed(self, generated: list[int]) -> torch.Tensor:
+    def forced(self, generated: list[int]) -> int | None:
+        """The one token this slot takes, if the rules leave no choice: marks, heads, <eos>."""
         plan, masks = self.plan, self.masks
         chars = plan.form.chars_per_line
         line, position = divmod(len(generated), chars + 1)
         if line >= plan.form.line_count:
-            return masks.only(masks.eos)
+            return masks.eos
         if position == chars:
-            return masks.only(masks.line_ends[line % 2])
+            return masks.line_ends[line % 2]
         if self.acrostic_ids and position == 0:
-            return masks.only(self.acrostic_ids[line])
-        rules: list[tuple[str, torch.Tensor]] = []
-        rhyme_slot = position == chars - 1 and line in plan.rhyme_lines
-        if rhyme_slot:
-            rules.append(("rhyme", self._rhyme_mask(generated)))
+            return self.acrostic_ids[line]
+        return None
+
+    def allowed(self, generated: list[int]) -> torch.Tensor:
+        """The characters this slot may take; asked only where `forced` is None."""
+        plan, masks = self.plan, self.masks
+        chars = plan.form.chars_per_line
+        line, position = divmod(len(generated), chars + 1)
         pattern_tone, guard = guarded_tone(plan, line, position)
-        if plan.tone_mode != "off" and pattern_tone:
-            rules.append(("tone", masks.tone(pattern_tone)))
-        if plan.tone_mode == "strict" and guard:
-            rules.append(("guard", masks.tone(guard)))
-        bans = self.banned
-        if rhyme_slot:
-            bans = bans | masks._mask(self._rhyme_tokens(generated) or [])
-        rules.append(("ban", ~bans))
-        return narrow(masks.han, rules, self.relaxed, f"{line + 1}.{position + 1}")
+        tone = pattern_tone if plan.tone_mode != "off" else None
+        guard = guard if plan.tone_mode == "strict" else None
+        if position == chars - 1 and line in plan.rhyme_lines:
+            rhyme_tokens = self._rhyme_tokens(generated)
+            rhyme = self.fixed_group if self.fixed_group is not None else masks.rhyme_mask_after(rhyme_tokens)
+            allowed, skipped = narrow(masks.han, [("rhyme", rhyme), *self._tone_rules(tone, guard),
+                                                  ("ban", ~(self.banned | masks._mask(rhyme_tokens)))])
+        else:
+            allowed, skipped = self._plain_slot(tone, guard)
+        self.relaxed.extend(f"{name}@{line + 1}.{position + 1}" for name in skipped)
+        return allowed
+
+    def _tone_rules(self, tone: str | None, guard: str | None) -> list[tuple[str, torch.Tensor]]:
+        return [(name, self.masks.tone(value)) for name, value in (("tone", tone), ("guard", guard)) if value]
+
+    def _plain_slot(self, tone: str | None, guard: str | None) -> tuple[torch.Tensor, tuple[str, ...]]:
+        """A slot that is not a rhyme depends only on its tones and the bans: worked out once per
+        model and reused by every poem (a 七律 asks about 50 times; the mask arithmetic cost more than
+        choosing the character)."""
+        key = (tone, guard, self.plan.banned)
+        cache = self.masks.plain_slots
+        if key not in cache:
+            cache[key] = narrow(self.masks.han, [*self._tone_rules(tone, guard), ("ban", ~self.banned)])
+        return cache[key]
 
     def _rhyme_tokens(self, generated: list[int]) -> list[int]:
         chars = self.plan.form.chars_per_line
         done = len(generated) // (chars + 1)
         return [generated[ln * (chars + 1) + chars - 1] for ln in self.plan.rhyme_lines if ln < done]
-
-    def _rhyme_mask(self, generated: list[int]) -> torch.Tensor:
-        if self.fixed_group is not None:
-            return self.fixed_group
-        return self.masks.rhyme_mask_after(self._rhyme_tokens(generated))
 
 
 class LineConstraint:
@@ -201,18 +216,19 @@ class LineConstraint:
         self.masks = masks
         self.tones = tones
         self.length = len(tones) + 1
-        self.forced = {pos: masks.ids[c] for pos, c in (forced or {}).items() if c in masks.ids}
+        self.forced_at = {pos: masks.ids[c] for pos, c in (forced or {}).items() if c in masks.ids}
         self.banned_at = {pos: masks._mask([masks.ids[c]]) for pos, c in (banned_at or {}).items() if c in masks.ids}
         self.banned = masks._mask([masks.ids[c] for c in banned if c in masks.ids])
         self.rhyme = rhyme
         self.relaxed: list[str] = []
 
-    def allowed(self, generated: list[int]) -> torch.Tensor:
+    def forced(self, generated: list[int]) -> int | None:
         position = len(generated)
-        if position >= len(self.tones):
-            return self.masks.only(self.masks.eos)
-        if position in self.forced:
-            return self.masks.only(self.forced[position])
+        return self.masks.eos if position >= len(self.tones) else self.forced_at.get(position)
+
+    def allowed(self, generated: list[int]) -> torch.Tensor:
+        """Asked only where `forced` is None."""
+        position = len(generated)
         rules = []
         if self.rhyme is not None and position == len(self.tones) - 1:
             rules.append(("rhyme", self.rhyme))
@@ -220,4 +236,6 @@ class LineConstraint:
             rules.append(("tone", self.masks.tone(self.tones[position])))
         bans = self.banned | self.banned_at.get(position, self.banned)
         rules.append(("ban", ~bans))
-        return narrow(self.masks.han, rules, self.relaxed, str(position + 1))
+        allowed, skipped = narrow(self.masks.han, rules)
+        self.relaxed.extend(f"{name}@{position + 1}" for name in skipped)
+        return allowed

@@ -2,11 +2,16 @@
 
 A row's constraint says which tokens may come next (engine.constraints); on top of that come
 the repetition penalty, temperature, top-k and top-p. Each row keeps the model's own
-log-likelihood (temperature 1, no constraints) of what it wrote, for ranking candidates.
+log-likelihood (temperature 1, no constraints) of the tokens it chose, for ranking candidates.
+
+Tokens a constraint forces (line-end marks, acrostic heads, <eos>) are not sampled: they go to
+the model in one step together with the token before them, and those at the very end are not
+fed at all. A 七律 is 56 steps of the model, not 65.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,7 +21,9 @@ import torch
 class Constraint(Protocol):
     length: int  # tokens to generate, <eos> included
 
-    def allowed(self, generated: list[int]) -> torch.Tensor: ...
+    def forced(self, generated: list[int]) -> int | None: ...
+
+    def allowed(self, generated: list[int]) -> torch.Tensor: ...  # asked only where forced is None
 
 
 class Backend(Protocol):
@@ -24,7 +31,7 @@ class Backend(Protocol):
 
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor: ...
 
-    def step(self, tokens: torch.Tensor) -> torch.Tensor: ...
+    def step(self, tokens: torch.Tensor) -> torch.Tensor: ...  # (rows, count) → logits after the last
 
 
 @dataclass(frozen=True)
@@ -52,52 +59,72 @@ class Row:
     params: SamplingParams
     seed: int
     tokens: list[int] = field(default_factory=list)
-    log_likelihood: float = 0.0
+    log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
+    choices: int = 0
 
     @property
     def mean_log_likelihood(self) -> float:
-        return self.log_likelihood / max(len(self.tokens), 1)
+        return self.log_likelihood / max(self.choices, 1)
+
+    @property
+    def finished(self) -> bool:
+        return len(self.tokens) >= self.constraint.length
+
+    def write_forced(self) -> list[int]:
+        """Append the tokens the constraint forces from here on; returns them."""
+        written = []
+        while not self.finished and (token := self.constraint.forced(self.tokens)) is not None:
+            self.tokens.append(token)
+            written.append(token)
+        return written
 
 
 def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
     params = row.params
-    scores = logits.clone()
+    scores = torch.where(row.constraint.allowed(row.tokens), logits, -torch.inf)
     if row.tokens and params.repetition_penalty != 1.0:
-        seen = torch.tensor(sorted(set(row.tokens)))
+        seen = torch.tensor(row.tokens)  # repeats are harmless: each writes the same value
         previous = scores[seen]
         scores[seen] = torch.where(previous > 0, previous / params.repetition_penalty,
                                    previous * params.repetition_penalty)
-    scores = scores / params.temperature
-    scores[~row.constraint.allowed(row.tokens)] = -torch.inf
-    kept = min(params.top_k, int(torch.isfinite(scores).sum()))
-    top_scores, top_ids = scores.topk(kept)
-    probs = torch.softmax(top_scores, -1)
-    if params.top_p < 1.0:
-        cumulative = probs.cumsum(-1)
-        probs = torch.where(cumulative - probs < params.top_p, probs, torch.zeros_like(probs))
-    return int(top_ids[torch.multinomial(probs, 1, generator=generator)])
+    # fewer allowed tokens than top_k: the rest are -inf and get probability 0
+    top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
+    cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()
+    # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
+    kept = min(bisect_left(cumulative, params.top_p) + 1, len(cumulative))
+    # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
+    drawn = float(torch.rand((), generator=generator)) * cumulative[kept - 1]
+    return int(top_ids[min(bisect_right(cumulative, drawn), kept - 1)])
 
 
 @torch.inference_mode()
 def sample(backend: Backend, rows: list[Row], pad_id: int) -> list[Row]:
     """Fill in `tokens` and `log_likelihood` of every row; returns the rows."""
-    width = max(len(row.prompt) for row in rows)
-    pad_lengths = torch.tensor([width - len(row.prompt) for row in rows])
-    input_ids = torch.tensor([[pad_id] * (width - len(row.prompt)) + row.prompt for row in rows])
+    starts = [row.prompt + row.write_forced() for row in rows]
+    width = max(len(tokens) for tokens in starts)
+    pad_lengths = torch.tensor([width - len(tokens) for tokens in starts])
+    input_ids = torch.tensor([[pad_id] * (width - len(tokens)) + tokens for tokens in starts])
     generators = [torch.Generator().manual_seed(row.seed) for row in rows]
     logits = backend.prefill(input_ids, pad_lengths).float()
-    for _ in range(max(row.constraint.length for row in rows)):
-        log_probs = torch.log_softmax(logits, -1)
-        next_tokens = []
+    unfed: list[list[int]] = [[] for _ in rows]  # tokens a row has written and the model not yet seen
+    while True:
+        log_probs = None
         for index, row in enumerate(rows):
-            if len(row.tokens) < row.constraint.length:
-                token = _choose(logits[index], row, generators[index])
-                row.tokens.append(token)
-                row.log_likelihood += float(log_probs[index, token])
-            else:
-                token = pad_id  # finished rows idle until the longest is done
-            next_tokens.append(token)
-        if all(len(row.tokens) >= row.constraint.length for row in rows):
-            break
-        logits = backend.step(torch.tensor(next_tokens)).float()
-    return rows
+            if row.finished or unfed[index]:
+                continue  # idle, or its next token is already known
+            if log_probs is None:
+                log_probs = torch.log_softmax(logits, -1)
+            token = _choose(logits[index], row, generators[index])
+            row.tokens.append(token)
+            row.log_likelihood += float(log_probs[index, token])
+            row.choices += 1
+            forced = row.write_forced()
+            unfed[index] = [] if row.finished else [token, *forced]
+        waiting = [tokens for row, tokens in zip(rows, unfed) if not row.finished]
+        if not waiting:
+            return rows
+        # rows in step (candidates of one form) feed a character and its mark together; the rest catch up
+        count = min(len(tokens) for tokens in waiting)
+        step = [[pad_id] * count if row.finished else tokens[:count] for row, tokens in zip(rows, unfed)]
+        unfed = [tokens[count:] for tokens in unfed]
+        logits = backend.step(torch.tensor(step)).float()

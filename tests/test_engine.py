@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from bot.config import SHIPPED_MODEL, get_settings
-from engine.backends import BackendUnavailable, load_backend
+from engine.backends import BackendUnavailable, TransformersBackend, load_backend
 from engine.backends.lean import LeanLlama
 from engine.batching import Batcher, Busy
 from engine.constraints import PoemConstraint, PoemPlan
@@ -34,20 +34,37 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-def test_lean_decoder_matches_transformers_with_left_padding():
+def _same_function(logits: torch.Tensor, reference: torch.Tensor, int8: bool) -> bool:
+    if not int8:
+        return bool(torch.allclose(logits, reference, atol=1e-4))
+    # int8 weights move logits a little: the next-token distributions must still agree
+    reference_log_probs = torch.log_softmax(reference, -1)
+    divergence = (reference_log_probs.exp() * (reference_log_probs - torch.log_softmax(logits, -1))).sum()
+    return float(divergence) < 0.02
+
+
+@pytest.mark.parametrize("kind", ["lean-fp32", "lean-int8", "transformers"])
+def test_decoders_match_transformers_with_left_padding(kind):
+    """The lean decoder, and the GPU path's transformers forward (run here on the CPU), give
+    LlamaForCausalLM's logits after a prompt, one token, and two tokens in one step."""
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
-    lean = LeanLlama(model)
+    int8 = kind == "lean-int8"
+    lean = TransformersBackend(model, kind) if kind == "transformers" else LeanLlama(model, int8=int8)
     prompts = [[2, 5, 10, 300, 301, 4], [2, 5, 11, 4]]
-    pads = torch.tensor([0, 2])
-    input_ids = torch.tensor([prompts[0], [0, 0] + prompts[1]])
-    logits = lean.prefill(input_ids, pads)
-    following = lean.step(torch.tensor([400, 401]))
-    with torch.no_grad():
-        for row, prompt in enumerate(prompts):
-            reference = model(input_ids=torch.tensor([prompt])).logits[0, -1]
-            assert torch.allclose(logits[row], reference, atol=1e-4)
-            extended = torch.tensor([prompt + [400 + row]])
-            assert torch.allclose(following[row], model(input_ids=extended).logits[0, -1], atol=1e-4)
+    for pads in (torch.tensor([0, 2]), torch.tensor([0, 0])):
+        rows = prompts if pads.any() else [prompts[0], prompts[0][:2] + prompts[1]]
+        input_ids = torch.tensor([[0] * int(pad) + row for pad, row in zip(pads, rows)])
+        logits = lean.prefill(input_ids, pads)
+        following = lean.step(torch.tensor([[400], [401]]))
+        # several tokens in one step, as the sampler feeds a forced line-end mark with the character before it
+        after_two = lean.step(torch.tensor([[402, 403], [404, 405]]))
+        with torch.no_grad():
+            for row, prompt in enumerate(rows):
+                extended = prompt + [400 + row]
+                twice_extended = extended + [402 + 2 * row, 403 + 2 * row]
+                for ours, sequence in ((logits, prompt), (following, extended), (after_two, twice_extended)):
+                    reference = model(input_ids=torch.tensor([sequence])).logits[0, -1]
+                    assert _same_function(ours[row], reference, int8), (pads, row, sequence)
 
 
 def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
@@ -57,20 +74,23 @@ def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
     ids = poet.model.masks.ids
     generated = []
     for step in range(constraint.length):
-        allowed = constraint.allowed(generated)
-        assert allowed.any()
         line, position = divmod(step, form.chars_per_line + 1)
-        options = allowed.nonzero().flatten().tolist()
+        forced = constraint.forced(generated)
         if line == form.line_count:
-            assert options == [ids["<eos>"]]
+            assert forced == ids["<eos>"]
         elif position == form.chars_per_line:
-            assert options == [ids["，" if line % 2 == 0 else "。"]]
+            assert forced == ids["，" if line % 2 == 0 else "。"]
         elif position == 0:
-            assert options == [ids["春江花月"[line]]]
-        elif position == form.chars_per_line - 1 and line in (1, 3):
-            chars = [poet.model.tokenizer.convert_ids_to_tokens(i) for i in options]
-            assert all(char_tone(c).can_be(PING) for c in chars)
-        generated.append(options[len(options) // 2])
+            assert forced == ids["春江花月"[line]]
+        else:
+            assert forced is None
+            options = constraint.allowed(generated).nonzero().flatten().tolist()
+            assert options and ids["，"] not in options and ids["<eos>"] not in options
+            if position == form.chars_per_line - 1 and line in (1, 3):
+                chars = [poet.model.tokenizer.convert_ids_to_tokens(i) for i in options]
+                assert all(char_tone(c).can_be(PING) for c in chars)
+            forced = options[len(options) // 2]
+        generated.append(forced)
     text = poet.model.tokenizer.decode(generated, skip_special_tokens=True)
     report = check(text, "wujue")
     assert report.format_ok and report.rhyme_ok, text
@@ -184,6 +204,63 @@ def test_concurrent_requests_share_batches(poet):
     poems = run(many())
     assert len(poems) == 16 and all(check(p.text, p.form).format_ok for p in poems)
     assert poet.model.batcher.batches_run < 8
+
+
+class CountingBackend:
+    """The real backend, with a record of every step: how many tokens each fed."""
+
+    def __init__(self, backend):
+        self.backend, self.name, self.steps = backend, backend.name, []
+
+    def prefill(self, input_ids, pad_lengths):
+        return self.backend.prefill(input_ids, pad_lengths)
+
+    def step(self, tokens):
+        self.steps.append(tokens.shape[1])
+        return self.backend.step(tokens)
+
+
+def _replayed_log_likelihood(backend, row) -> float:
+    """The row's log-likelihood of its chosen tokens, recomputed from scratch by teacher forcing."""
+    logits = backend.all_logits(torch.tensor([row.prompt + row.tokens]))[0]
+    log_probs = torch.log_softmax(logits[len(row.prompt) - 1 : -1], -1)
+    return sum(float(log_probs[i, token]) for i, token in enumerate(row.tokens)
+               if row.constraint.forced(row.tokens[:i]) is None)
+
+
+def test_forced_tokens_are_fed_without_sampling_and_rows_keep_their_likelihood(poet):
+    from engine.constraints import LineConstraint
+    from engine.sampling import Row, SamplingParams, sample
+
+    model = poet.model
+    prompt = model.tokenizer.encode("<bos><poem><qilv>月<sep>", add_special_tokens=False)
+
+    def poem_row(form, seed, acrostic=None):
+        plan = PoemPlan(JINTI_FORMS[form], tone_patterns(JINTI_FORMS[form])[0], acrostic=acrostic)
+        return Row(prompt, PoemConstraint(model.masks, plan), SamplingParams(), seed)
+
+    def run_sample(rows):
+        backend = CountingBackend(model.backend)
+        done = poet.torch_thread.submit(sample, backend, rows, model.tokenizer.pad_token_id).result()
+        replayed = poet.torch_thread.submit(lambda: [_replayed_log_likelihood(model.backend, r) for r in done]).result()
+        return backend.steps, done, replayed
+
+    # two 七律 candidates in step: 56 characters chosen, 55 steps, each mark fed with its line's last character
+    steps, rows, replayed = run_sample([poem_row("qilv", 1), poem_row("qilv", 2)])
+    assert len(steps) == 55 and steps.count(2) == 7 and set(steps) == {1, 2}
+    for row, expected in zip(rows, replayed):
+        assert len(row.tokens) == 65 and row.choices == 56
+        assert check(model.tokenizer.decode(row.tokens, skip_special_tokens=True), "qilv").format_ok
+        assert row.log_likelihood == pytest.approx(expected, abs=1e-3)
+
+    # rows out of step (another form, an acrostic, one line) catch up one token at a time
+    line = Row(prompt, LineConstraint(model.masks, tones=[None, PING, None, None, PING]), SamplingParams(), 3)
+    steps, rows, replayed = run_sample([poem_row("qilv", 4), poem_row("wujue", 5, acrostic="春江花月"), line])
+    assert [len(row.tokens) for row in rows] == [65, 25, 6]
+    assert [row.choices for row in rows] == [56, 16, 5]
+    assert model.tokenizer.decode(rows[1].tokens, skip_special_tokens=True)[::6] == "春江花月"
+    for row, expected in zip(rows, replayed):
+        assert row.log_likelihood == pytest.approx(expected, abs=1e-3)
 
 
 def test_batcher_refuses_when_full_and_survives_cancellation(poet):

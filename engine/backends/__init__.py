@@ -1,7 +1,7 @@
 """How tokens are produced, chosen by a setting and by what the host has.
 
     cpu-fp32    the lean decoder (engine.backends.lean) in float32
-    cpu-int8    the same with torch dynamic int8 quantization of its linear layers
+    cpu-int8    the same with int8 weights (fbgemm's dynamic int8 matmul)
     cuda-bf16   transformers' forward on a GPU in bfloat16
     cuda-nf4    bitsandbytes 4-bit NF4 weights (BitsAndBytesConfig), bf16 compute
     cuda-int8   bitsandbytes LLM.int8 weights
@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
@@ -32,17 +31,9 @@ def default_backend() -> str:
 
 
 class LeanBackend:
-    def __init__(self, model, name: str, quantize: bool):
+    def __init__(self, model, name: str, int8: bool):
         self.name = name
-        self.decoder = LeanLlama(model)
-        if quantize:
-            # torch.ao's dynamic quantization still ships (and is measured in bench/), though
-            # deprecated in favour of torchao; silence the notice until we move.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.decoder = torch.ao.quantization.quantize_dynamic(
-                    self.decoder, {torch.nn.Linear}, dtype=torch.qint8
-                )
+        self.decoder = LeanLlama(model, int8=int8)
 
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
         return self.decoder.prefill(input_ids, pad_lengths)
@@ -78,12 +69,14 @@ class TransformersBackend:
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        ones = torch.ones_like(self.attention_mask[:, :1])
+        count = tokens.shape[1]
+        ones = torch.ones_like(self.attention_mask[:, :1]).expand(-1, count)
         self.attention_mask = torch.cat([self.attention_mask, ones], dim=1)
-        out = self.model(input_ids=tokens[:, None].to(self.device), attention_mask=self.attention_mask,
-                         position_ids=self.next_position, past_key_values=self.cache, use_cache=True)
+        positions = self.next_position + torch.arange(count, device=self.device)[None]
+        out = self.model(input_ids=tokens.to(self.device), attention_mask=self.attention_mask,
+                         position_ids=positions, past_key_values=self.cache, use_cache=True)
         self.cache = out.past_key_values
-        self.next_position = self.next_position + 1
+        self.next_position = self.next_position + count
         return out.logits[:, -1].float().cpu()
 
 
@@ -93,7 +86,7 @@ def load_backend(model_dir: Path | str, kind: str = "auto"):
     kind = default_backend() if kind == "auto" else kind
     if kind.startswith("cpu"):
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        return LeanBackend(model, kind, quantize=kind == "cpu-int8")
+        return LeanBackend(model, kind, int8=kind == "cpu-int8")
     if not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {kind} needs a CUDA GPU and this host has none; use cpu-fp32 or cpu-int8")
     if kind == "cuda-bf16":

@@ -1,64 +1,112 @@
 """A lean Llama decoder for sampling on the CPU: the checkpoint's own weights, one preallocated
-KV cache, fused projections, and nothing else in the per-token path.
+KV cache, fused projections, and as few tensor operations per token as the arithmetic allows.
 
-Written by hand because at batch 1 on two CPU cores our 13M-parameter model spends more time in
-transformers' general forward (cache objects, mask builders, per-step rotary tables) than in
-its arithmetic. tests/test_engine.py checks its logits against LlamaForCausalLM's.
-Rows may have prompts of different lengths: they are left-padded, and each row's positions
-start at its own first real token.
+Written by hand because at batch 1 on two CPU cores our 13M-parameter model spends more time
+dispatching small operations than doing arithmetic: transformers' general forward (cache
+objects, mask builders, per-step rotary tables) costs ~5 ms a token where the weights take
+~0.4 ms to read. What this file does about it, each a rewrite of the same mathematics:
+
+- RMSNorm's weight (and √width) is folded into the projection that reads the normalised
+  vector, so a norm is x / hypot(‖x‖, √(width·eps)): three operations, not six;
+- the rows of q and k are reordered so that the dimensions Llama rotates together sit side by
+  side, and RoPE becomes one complex multiplication (q·k is unchanged by a reordering applied
+  to both);
+- q, k, v are one matmul, gate and up one; no attention mask when no row is padded;
+- int8 weights go straight to fbgemm's dynamic int8 matmul (per-channel weight scales;
+  activations quantised per call), without torch.ao's module wrappers.
+
+tests/test_engine.py checks its logits against LlamaForCausalLM's. Rows may have prompts of
+different lengths: they are left-padded, and each row's positions start at its own first real
+token.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 from transformers import LlamaForCausalLM
 
+Projection = Callable[[torch.Tensor], torch.Tensor]
 
-class LeanLlama(nn.Module):
-    def __init__(self, model: LlamaForCausalLM, max_length: int = 128):
-        super().__init__()
+
+def projection(weight: torch.Tensor, int8: bool) -> Projection:
+    """x @ weight.T, in float32 or with int8 weights."""
+    weight = weight.detach().float().contiguous()
+    if not int8:
+        return lambda x: F.linear(x, weight)
+    scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
+    with warnings.catch_warnings():
+        # quantized tensors are deprecated in favour of torchao, whose CPU int8 kernels measured
+        # slower here (bench/RESULTS.md); torch 2.13 still ships fbgemm's, which are the fastest
+        warnings.simplefilter("ignore")
+        quantized = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
+    packed = torch.ops.quantized.linear_prepack(quantized, None)
+    # reduce_range: fbgemm's int8 kernels accumulate pairs in 16 bits, 7-bit activations cannot overflow
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, reduce_range=True)
+
+
+def _unit(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """RMSNorm without its weight, up to the factor √width folded into the next projection:
+    x / √(mean(x²) + eps) · 1/√width = x / √(‖x‖² + width·eps), and hypot(‖x‖, √(width·eps)) is that root."""
+    return x / torch.hypot(torch.linalg.vector_norm(x, dim=-1, keepdim=True), eps)
+
+
+def _adjacent_pairs(weight: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
+    """Reorder each head's rows from (0 … d/2-1, d/2 … d-1) to (0, d/2, 1, d/2+1, …)."""
+    order = torch.arange(head_dim).view(2, head_dim // 2).t().flatten()
+    return weight.view(heads, head_dim, -1)[:, order].reshape(heads * head_dim, -1)
+
+
+def _rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """RoPE on (batch, count, heads, head_dim) with adjacent pairs; rotation is (batch, count, 1, head_dim/2)."""
+    pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
+    return torch.view_as_real(pairs * rotation).flatten(-2)
+
+
+class LeanLlama:
+    def __init__(self, model: LlamaForCausalLM, int8: bool = False, max_length: int = 128):
         config = model.config
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.eps = config.rms_norm_eps
         self.max_length = max_length
+        norm_scale = math.sqrt(config.hidden_size)
+        self.norm_eps = torch.tensor(math.sqrt(config.hidden_size * config.rms_norm_eps))
         self.embed = model.model.embed_tokens.weight.detach().float()
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.lm_head.weight = nn.Parameter(model.lm_head.weight.detach().float(), requires_grad=False)
-        self.final_norm = model.model.norm.weight.detach().float()
-        self.blocks = nn.ModuleList(_Block(layer) for layer in model.model.layers)
+        self.lm_head = projection(model.lm_head.weight * (model.model.norm.weight * norm_scale), int8)
+        self.blocks = [_Block(layer, self, norm_scale, int8) for layer in model.model.layers]
         rotary = model.model.rotary_emb
-        positions = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]
-        angles = torch.cat((positions, positions), dim=-1)
-        self.cos = angles.cos() * rotary.attention_scaling
-        self.sin = angles.sin() * rotary.attention_scaling
+        angles = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]
+        self.rotation = torch.polar(torch.full_like(angles, rotary.attention_scaling), angles)
         self.k_cache = self.v_cache = None
-
-    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x, weight.shape, weight, self.eps)  # one fused op, not five
 
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
-        """Run the (left-padded) prompts; returns the logits for each row's next token."""
-        return self.all_logits(input_ids, pad_lengths)[:, -1]
+        """Start afresh with these (left-padded) prompts; returns the logits for each row's next token."""
+        self._reset(input_ids.shape[0], pad_lengths)
+        return self.lm_head(_unit(self._forward(input_ids)[:, -1], self.norm_eps))
 
     @torch.inference_mode()
     def all_logits(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
         """Start afresh with these (left-padded) sequences; the logits after every position."""
-        batch = input_ids.shape[0]
-        shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)
-        self.k_cache, self.v_cache = torch.zeros(shape), torch.zeros(shape)
-        self.pad_lengths = pad_lengths
-        self.length = 0
-        return self._forward(input_ids)
+        self._reset(input_ids.shape[0], pad_lengths)
+        return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Append one token per row; returns the logits for the next one."""
-        return self._forward(tokens[:, None])[:, -1]
+        """Append tokens (batch, count) to every row; returns the logits after the last of them."""
+        return self.lm_head(_unit(self._forward(tokens)[:, -1], self.norm_eps))
+
+    def _reset(self, batch: int, pad_lengths: torch.Tensor) -> None:
+        shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)
+        self.k_cache, self.v_cache = torch.zeros(shape), torch.zeros(shape)
+        self.pad_lengths = pad_lengths
+        self.padded = bool(pad_lengths.any())
+        self.length = 0
 
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         start, count = self.length, input_ids.shape[1]
@@ -68,59 +116,46 @@ class LeanLlama(nn.Module):
         slots = torch.arange(start, end)
         # per-row positions: a row's first real token is position 0
         positions = (slots[None, :] - self.pad_lengths[:, None]).clamp(min=0)
-        cos, sin = self.cos[positions][:, None], self.sin[positions][:, None]
-        keys = torch.arange(end)[None, None, :]
-        query = slots[None, :, None]
-        # causal, padding hidden; a padding position sees itself so that no row is all-masked (NaN)
-        visible = (keys <= query) & ((keys >= self.pad_lengths[:, None, None]) | (keys == query))
-        mask = visible[:, None]  # batch, 1, query, key
+        rotation = self.rotation[positions][:, :, None]
+        mask = None
+        if self.padded or count > 1:
+            keys = torch.arange(end)[None, None, :]
+            query = slots[None, :, None]
+            # causal, padding hidden; a padding position sees itself so that no row is all-masked (NaN)
+            visible = (keys <= query) & ((keys >= self.pad_lengths[:, None, None]) | (keys == query))
+            mask = visible[:, None]  # batch, 1, query, key
         x = F.embedding(input_ids, self.embed)
         for index, block in enumerate(self.blocks):
-            x = block(x, cos, sin, mask, self.k_cache[index], self.v_cache[index], start, end, self)
+            x = block(x, rotation, mask, self.k_cache[index], self.v_cache[index], start, end)
         self.length = end
-        return self.lm_head(self._norm(x, self.final_norm))
+        return x
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
-
-
-class _Block(nn.Module):
-    def __init__(self, layer):
-        super().__init__()
+class _Block:
+    def __init__(self, layer, model: LeanLlama, norm_scale: float, int8: bool):
         attention, mlp = layer.self_attn, layer.mlp
-        self.input_norm = layer.input_layernorm.weight.detach().float()
-        self.post_norm = layer.post_attention_layernorm.weight.detach().float()
-        self.qkv = _fused(attention.q_proj, attention.k_proj, attention.v_proj)
-        self.out = _fused(attention.o_proj)
-        self.gate_up = _fused(mlp.gate_proj, mlp.up_proj)
-        self.down = _fused(mlp.down_proj)
-        self.q_size = attention.q_proj.out_features
-        self.kv_size = attention.k_proj.out_features
-        self.gate_size = mlp.gate_proj.out_features
+        self.heads, self.kv_heads, self.head_dim = model.heads, model.kv_heads, model.head_dim
+        self.norm_eps = model.norm_eps
+        qkv = torch.cat([
+            _adjacent_pairs(attention.q_proj.weight, self.heads, self.head_dim),
+            _adjacent_pairs(attention.k_proj.weight, self.kv_heads, self.head_dim),
+            attention.v_proj.weight,
+        ])
+        self.qkv = projection(qkv * (layer.input_layernorm.weight * norm_scale), int8)
+        self.out = projection(attention.o_proj.weight, int8)
+        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+        self.gate_up = projection(gate_up * (layer.post_attention_layernorm.weight * norm_scale), int8)
+        self.down = projection(mlp.down_proj.weight, int8)
+        self.sizes = (attention.q_proj.out_features, attention.k_proj.out_features, attention.v_proj.out_features)
 
-    def forward(self, x, cos, sin, mask, k_cache, v_cache, start, end, model):
+    def __call__(self, x, rotation, mask, k_cache, v_cache, start, end):
         batch, count, _ = x.shape
-        q, k, v = self.qkv(model._norm(x, self.input_norm)).split((self.q_size, self.kv_size, self.kv_size), -1)
-        q = q.view(batch, count, model.heads, model.head_dim).transpose(1, 2)
-        k = k.view(batch, count, model.kv_heads, model.head_dim).transpose(1, 2)
-        v = v.view(batch, count, model.kv_heads, model.head_dim).transpose(1, 2)
-        k_cache[:, :, start:end] = _rotate(k, cos, sin)
-        v_cache[:, :, start:end] = v
-        keys, values = k_cache[:, :, :end], v_cache[:, :, :end]
-        if model.kv_heads != model.heads:
-            repeat = model.heads // model.kv_heads
-            keys, values = keys.repeat_interleave(repeat, 1), values.repeat_interleave(repeat, 1)
-        attended = F.scaled_dot_product_attention(_rotate(q, cos, sin), keys, values, attn_mask=mask)
+        q, k, v = self.qkv(_unit(x, self.norm_eps)).split(self.sizes, -1)
+        q = _rotate(q.view(batch, count, self.heads, self.head_dim), rotation).transpose(1, 2)
+        k_cache[:, :, start:end] = _rotate(k.view(batch, count, self.kv_heads, self.head_dim), rotation).transpose(1, 2)
+        v_cache[:, :, start:end] = v.view(batch, count, self.kv_heads, self.head_dim).transpose(1, 2)
+        attended = F.scaled_dot_product_attention(q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
+                                                  enable_gqa=self.kv_heads != self.heads)
         x = x + self.out(attended.transpose(1, 2).reshape(batch, count, -1))
-        gate, up = self.gate_up(model._norm(x, self.post_norm)).split((self.gate_size, self.gate_size), -1)
+        gate, up = self.gate_up(_unit(x, self.norm_eps)).chunk(2, -1)
         return x + self.down(F.silu(gate) * up)
-
-
-def _fused(*linears: nn.Linear) -> nn.Linear:
-    """One Linear whose output is the concatenated outputs of `linears` (one matmul, not three)."""
-    fused = nn.Linear(linears[0].in_features, sum(l.out_features for l in linears), bias=False)
-    fused.weight = nn.Parameter(torch.cat([l.weight.detach().float() for l in linears]), requires_grad=False)
-    return fused
