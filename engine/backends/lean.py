@@ -40,8 +40,9 @@ def projection(weight: torch.Tensor, int8: bool) -> Projection:
         return lambda x: F.linear(x, weight)
     scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
     with warnings.catch_warnings():
-        # quantized tensors are deprecated in favour of torchao, whose CPU int8 kernels measured
-        # slower here (bench/RESULTS.md); torch 2.13 still ships fbgemm's, which are the fastest
+        # quantized tensors are deprecated in favour of torchao, whose int8 weight-only kernel
+        # (torch._weight_int8pack_mm) is no faster at our shapes and wants bfloat16 activations
+        # (bench/int8_matmul.py); torch 2.13 still ships fbgemm's
         warnings.simplefilter("ignore")
         quantized = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
     packed = torch.ops.quantized.linear_prepack(quantized, None)
