@@ -172,17 +172,26 @@ class Services:
 
     # --- poems -----------------------------------------------------------------------------------
 
-    async def write_poem(self, request: PoemRequest, person: Person, *, occasion: Occasion | None = None) -> PoemCard:
-        """Compose, store and return the poem. Bad input raises UserError; nothing is stored then."""
+    def check_poem_request(self, request: PoemRequest) -> None:
+        """Raise the UserError write_poem would raise for bad input, at once: the /poem command
+        answers it privately before it says "thinking…" to the channel."""
+        try:
+            self.poet.check_request(**self._compose_arguments(request))
+        except PoetError as error:
+            raise UserError.from_poet(error) from None
+
+    def _compose_arguments(self, request: PoemRequest) -> dict:
         temperature = self.settings.poem_temperature if request.temperature is None else request.temperature
         low, high = TEMPERATURE_RANGE
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and low <= temperature <= high):
             raise UserError("error.temperature", low=low, high=high)
+        return dict(theme=request.theme, form=request.form or "auto", acrostic=request.acrostic,
+                    n_candidates=self.settings.poem_candidates, temperature=temperature)
+
+    async def write_poem(self, request: PoemRequest, person: Person, *, occasion: Occasion | None = None) -> PoemCard:
+        """Compose, store and return the poem. Bad input raises UserError; nothing is stored then."""
         try:
-            poem = await self.poet.compose(
-                request.theme, form=request.form or "auto", acrostic=request.acrostic,
-                n_candidates=self.settings.poem_candidates, temperature=temperature,
-            )
+            poem = await self.poet.compose(**self._compose_arguments(request))
         except PoetError as error:
             raise UserError.from_poet(error) from None
         except Busy:

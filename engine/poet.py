@@ -79,6 +79,18 @@ def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
     return han
 
 
+@dataclass(frozen=True)
+class _Request:
+    """A compose request that passed every check."""
+
+    theme: str
+    heads: str | None
+    forms: list[Form]
+    params: SamplingParams
+    words: list[str]
+    tone_mode: str
+
+
 @dataclass
 class ServedModel:
     """One model as the poet serves it; swapping models replaces the whole of it at once."""
@@ -128,46 +140,67 @@ class Poet:
                       top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
                       tone_mode: str = "strict") -> Poem:
         model = self.model
-        theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
+        request = self._request(model, theme, form, acrostic, keywords, n_candidates, temperature, top_k, top_p,
+                                tone_mode)
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
+        chosen = self._pick_form(request.forms, rng)
+        prompt = self._encode(model, prompts.poem_prompt(chosen.name, request.words, request.heads))
+        rows = []
+        for index in range(n_candidates):
+            plan = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, request.heads)
+            rows.append(Row(prompt, PoemConstraint(model.masks, plan), request.params, seed * 1000 + index))
+        rows = await model.batcher.run(rows)
+        return self._best_poem(model, rows, chosen, request, seed)
+
+    def check_request(self, theme: str, form: str = "auto", acrostic: str | None = None,
+                      keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
+                      top_k: int = 40, top_p: float = 0.92, tone_mode: str = "strict") -> None:
+        """Raise the PoetError `compose` would raise for these arguments, at once and without
+        sampling: the bot answers bad input before it says "thinking…"."""
+        self._request(self.model, theme, form, acrostic, keywords, n_candidates, temperature, top_k, top_p, tone_mode)
+
+    def _request(self, model: ServedModel, theme, form, acrostic, keywords, n_candidates, temperature, top_k, top_p,
+                 tone_mode) -> _Request:
+        theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
             heads = _han_text(acrostic, "藏头", "acrostic", 8)
             self._known(model, heads, "藏头", "acrostic")
-        chosen = self._choose_form(form, heads, rng)
-        if heads and len(heads) != chosen.line_count:
-            raise PoetError("acrostic_length", f"{chosen.label_zh}有 {chosen.line_count} 句，藏头须为 {chosen.line_count} 个字。",
-                            f"A {chosen.label_en} has {chosen.line_count} lines: the acrostic needs {chosen.line_count} characters.")
+        forms = self._forms(form, heads)
         if tone_mode not in TONE_MODES:
             raise PoetError("tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off.")
         if not 1 <= n_candidates <= MAX_CANDIDATES:
             raise PoetError("candidates", f"候选数须在 1 到 {MAX_CANDIDATES} 之间。",
                             f"n_candidates must be between 1 and {MAX_CANDIDATES}.")
         params = self._params(temperature, top_k, top_p)
-        words = self._keywords(model, theme, keywords)
-        prompt = self._encode(model, prompts.poem_prompt(chosen.name, words, heads))
-        rows, plans = [], []
-        for index in range(n_candidates):
-            plan = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, heads)
-            plans.append(plan)
-            rows.append(Row(prompt, PoemConstraint(model.masks, plan), params, seed * 1000 + index))
-        rows = await model.batcher.run(rows)
-        return self._best_poem(model, rows, chosen, theme, words, heads, seed, params, tone_mode)
+        return _Request(theme, heads, forms, params, self._keywords(model, theme, keywords), tone_mode)
 
-    def _choose_form(self, form: str, heads: str | None, rng: random.Random) -> Form:
+    def _forms(self, form: str, heads: str | None) -> list[Form]:
+        """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
         if form and form != "auto":
             try:
-                return parse_form(form)
+                chosen = parse_form(form)
             except ValueError as error:
                 raise PoetError("form", f"未知体裁：{form}（可选：五绝、七绝、五律、七律）", str(error)) from error
-        names = list(AUTO_FORMS)
+            if heads and len(heads) != chosen.line_count:
+                raise PoetError("acrostic_length",
+                                f"{chosen.label_zh}有 {chosen.line_count} 句，藏头须为 {chosen.line_count} 个字。",
+                                f"A {chosen.label_en} has {chosen.line_count} lines: the acrostic needs "
+                                f"{chosen.line_count} characters.")
+            return [chosen]
+        forms = [JINTI_FORMS[name] for name in AUTO_FORMS]
         if heads:
-            names = [n for n in names if JINTI_FORMS[n].line_count == len(heads)]
-            if not names:
+            forms = [f for f in forms if f.line_count == len(heads)]
+            if not forms:
                 raise PoetError("acrostic_length", "藏头须为 4 个字（绝句）或 8 个字（律诗）。",
                                 "An acrostic has 4 characters (a quatrain) or 8 (regulated verse).")
-        return JINTI_FORMS[rng.choices(names, weights=[AUTO_FORMS[n] for n in names])[0]]
+        return forms
+
+    def _pick_form(self, forms: list[Form], rng: random.Random) -> Form:
+        if len(forms) == 1:
+            return forms[0]
+        return rng.choices(forms, weights=[AUTO_FORMS[f.name] for f in forms])[0]
 
     def _pattern(self, form: Form, rng: random.Random):
         # 七言 usually rhymes its first line, 五言 usually does not
@@ -210,7 +243,7 @@ class Poet:
     def _copied(self, lines: list[str]) -> list[str]:
         return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
 
-    def _best_poem(self, model: ServedModel, rows, form: Form, theme, words, heads, seed, params, tone_mode) -> Poem:
+    def _best_poem(self, model: ServedModel, rows, form: Form, request: _Request, seed: int) -> Poem:
         scored = []
         for row in rows:
             text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
@@ -218,7 +251,7 @@ class Poet:
             report = check(text, form)
             copied = self._copied(lines)
             repeated = len(set(lines)) < len(lines)
-            theme_in_poem = any(c in text for c in theme)
+            theme_in_poem = any(c in text for c in request.theme)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
             total = prosody + 0.5 * row.mean_log_likelihood + 0.3 * theme_in_poem - 10 * (bool(copied) or repeated)
             scored.append((total, row, lines, report, {
@@ -231,8 +264,8 @@ class Poet:
         return Poem(
             lines=lines, form=form.name, rhyme_group=report.rhyme_group, report=report.to_dict(),
             scores=scores, model_version=model.version, seed=seed, relaxed=row.constraint.relaxed,
-            params={"theme": theme, "keywords": words, "acrostic": heads, "tone_mode": tone_mode,
-                    "n_candidates": len(rows), **asdict(params)},
+            params={"theme": request.theme, "keywords": request.words, "acrostic": request.heads,
+                    "tone_mode": request.tone_mode, "n_candidates": len(rows), **asdict(request.params)},
         )
 
     # -----------------------------------------------------------------------------------------
@@ -242,7 +275,7 @@ class Poet:
                             seed: int | None = None, n_candidates: int = 4) -> str:
         """The next line of a poem in `form` that fits what is there: length, rhyme, 平仄, 粘对."""
         model = self.model
-        chosen = self._choose_form(form, None, random.Random(seed))
+        chosen = self._pick_form(self._forms(form, None), random.Random(seed))
         previous = [_han_text(line, "诗句", "line", 20) for line in previous_lines]
         if len(previous) >= chosen.line_count:
             raise PoetError("complete", "这首诗已经写完了。", "The poem is already complete.")

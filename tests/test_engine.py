@@ -163,6 +163,14 @@ def test_bad_requests_get_clear_errors(poet, kwargs, code):
     with pytest.raises(PoetError) as error:
         run(poet.compose(**kwargs))
     assert error.value.code == code and error.value.zh and error.value.en
+    with pytest.raises(PoetError) as checked:  # the same answer without composing, for the bot to give at once
+        poet.check_request(**kwargs)
+    assert checked.value.code == code
+
+
+def test_check_request_passes_what_compose_accepts(poet):
+    for kwargs in (dict(theme="風雪"), dict(theme="月", acrostic="春江花月"), dict(theme="秋", form="七律")):
+        assert poet.check_request(**kwargs) is None
 
 
 def test_continue_line_fits_the_poem(poet):

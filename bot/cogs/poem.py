@@ -1,4 +1,5 @@
-"""/poem: defer at once (Discord allows 3 s), compose in the poet's worker, edit the poem in."""
+"""/poem: check the input (a bad one is answered privately), defer (Discord allows 3 s), compose in the
+poet's worker, edit the poem in."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ class PoemCog(commands.Cog):
         self, interaction: discord.Interaction, theme: str, form: str = "auto", acrostic: Optional[str] = None,
         temperature: Optional[app_commands.Range[float, 0.1, 1.5]] = None,
     ) -> None:
-        await interaction.response.defer(thinking=True)
         request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature)
+        self.bot.services.check_poem_request(request)  # bad input: a private answer, not a public "thinking…"
+        await interaction.response.defer(thinking=True)
         card = await self.bot.services.write_poem(request, person_of(interaction))
         message = await interaction.edit_original_response(embed=poem_embed(card), view=rating_view(card.poem_id))
         await self.bot.services.attach_message(card.poem_id, message.channel.id, message.id)

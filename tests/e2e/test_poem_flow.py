@@ -80,9 +80,11 @@ async def test_bad_input_gets_a_localised_reply(fake_discord, bots, bot_settings
         await record.answered()
         original = record.original
         if expected is None:
-            assert original["embeds"], options
+            assert original["embeds"] and not record.ephemeral, options
         else:
             assert expected in original["content"] and not original["embeds"], (options, original["content"])
+            # answered at once and only to the person who asked: no public "thinking…" first
+            assert record.ephemeral and record.response_type == MESSAGE, options
     assert fake_discord.violations == []
 
 
