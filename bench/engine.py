@@ -4,8 +4,9 @@
 
 Measures, on this machine:
 - per-token and one-poem (七律, 65 tokens) latency at batch 1 for (a) plain `model.generate`
-  with top-k/top-p and no constraints, the baseline a transformers user would write, and
-  (b) our engine with every constraint on (one candidate);
+  with top-k/top-p and no constraints, the baseline a transformers user would write,
+  (b) our engine with every constraint on (one candidate), and `generate` under the same
+  constraints as a LogitsProcessor (engine.constraints.ConstraintsProcessor);
 - poems/s at 1, 4, 16 and 64 concurrent requests: the engine (batched), requests served one by
   one with `generate`, and `generate` on a hand-made batch;
 - peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);
@@ -32,17 +33,18 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, LogitsProcessorList
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import SHIPPED_MODEL, get_settings  # noqa: E402
 from engine import prompts  # noqa: E402
+from engine.constraints import ConstraintsProcessor, PoemConstraint, PoemPlan  # noqa: E402
 from engine.corpus import LineIndex  # noqa: E402
 from engine.evaluate import heldout_records  # noqa: E402
 from engine.forms import JINTI_FORMS  # noqa: E402
 from engine.poet import Poet  # noqa: E402
-from engine.prosody import check  # noqa: E402
+from engine.prosody import check, tone_patterns  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from engine.train import tokenize  # noqa: E402
 
@@ -75,6 +77,23 @@ def generate_baseline(model, tokenizer, batch: int) -> float:
     model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
                    min_new_tokens=POEM_TOKENS, pad_token_id=tokenizer.pad_token_id)
     return time.perf_counter() - started
+
+
+def generate_constrained(model, tokenizer, masks, seed: int) -> tuple[float, bool]:
+    """Seconds for `generate` to write one 七律 under the engine's constraints (a LogitsProcessor),
+    and whether it scans."""
+    form = JINTI_FORMS["qilv"]
+    constraint = PoemConstraint(masks, PoemPlan(form, tone_patterns(form)[seed % 4]))
+    inputs = tokenizer([prompts.poem_prompt("qilv", ["月"])], return_tensors="pt", add_special_tokens=False)
+    start = inputs["input_ids"].shape[1]
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    output = model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
+                            logits_processor=LogitsProcessorList([ConstraintsProcessor([constraint], start)]),
+                            pad_token_id=tokenizer.pad_token_id)
+    seconds = time.perf_counter() - started
+    report = check(tokenizer.decode(output[0, start:], skip_special_tokens=True), "qilv")
+    return seconds, report.format_ok and report.rhyme_ok and report.tone_ok
 
 
 async def engine_latency(poet: Poet, concurrency: int, seed: int) -> float:
@@ -192,6 +211,10 @@ async def main(args) -> dict:
     results["engine_poem_s"] = round(single, 4)
     results["engine_ms_per_token"] = round(single / POEM_TOKENS * 1000, 3)
     results["speedup_vs_generate"] = round(median([b / e for b, e in pairs]), 2)
+    constrained = [on_torch_thread(generate_constrained, model, tokenizer, poet.model.masks, i)
+                   for i in range(args.repeats)]
+    results["generate_constrained_poem_s"] = round(median([seconds for seconds, _ in constrained]), 4)
+    results["generate_constrained_scans"] = sum(scans for _, scans in constrained) / len(constrained)
 
     throughput = {}
     for concurrency in (1, 4, 16, 64):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import torch
+from transformers import LogitsProcessor
 
 from engine.forms import Form
 from engine.prompts import EOS, LINE_ENDS
@@ -239,3 +240,29 @@ class LineConstraint:
         allowed, skipped = narrow(self.masks.han, rules)
         self.relaxed.extend(f"{name}@{position + 1}" for name in skipped)
         return allowed
+
+
+class ConstraintsProcessor(LogitsProcessor):
+    """The same constraints for transformers' `generate`, one per row of the batch.
+
+    The engine samples in its own loop (engine.sampling), which writes forced tokens without a
+    model step; this is for code that drives `generate` itself, and bench/engine.py measures
+    what the constraints cost there. Stop with the constraint's length (`max_new_tokens`).
+    """
+
+    def __init__(self, constraints: list, prompt_length: int):
+        self.constraints = constraints
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, constraint in enumerate(self.constraints):
+            generated = input_ids[row, self.prompt_length :].tolist()
+            if len(generated) >= constraint.length:
+                continue
+            token = constraint.forced(generated)
+            if token is None:
+                scores[row] = scores[row].masked_fill(~constraint.allowed(generated).to(scores.device), -torch.inf)
+            else:
+                scores[row, :token] = -torch.inf
+                scores[row, token + 1 :] = -torch.inf
+        return scores

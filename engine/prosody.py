@@ -329,7 +329,10 @@ def _check_tones(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
     def mismatches(pattern: TonePattern) -> list[tuple[int, int]]:
         return [(ln, pos) for ln, pos in slots if not tones[ln][pos].can_be(pattern.lines[ln][pos])]
 
-    best = min(tone_patterns(form), key=lambda p: len(mismatches(p)))
+    # A first line ending on a 多音 character (间: 删 or 谏) fits both the pattern that rhymes it and
+    # the one that does not; the poem's rhyme decides which reading is meant.
+    first_rhymes = _first_line_rhymes(form, tones)
+    best = min(tone_patterns(form), key=lambda p: (len(mismatches(p)), p.rhymed_first != first_rhymes))
     wrong = mismatches(best)
     report.pattern = best.label_zh
     report.expected = list(best.lines)
@@ -354,6 +357,14 @@ def _check_tones(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
     report.reasons.extend(flaws)
     report.tone_ok = not wrong and not flaws
     report.tone_ok_lenient = set(wrong) <= rescued and not flaws
+
+
+def _first_line_rhymes(form: Form, tones: list[list[CharTone]]) -> bool:
+    """Whether the first line ends on a character that rhymes with (or borrows a neighbour of)
+    a rhyme of the lines that must rhyme."""
+    first = level_groups(tones[0][-1].char)
+    others = {group for ln in form.rhyme_lines for group in level_groups(tones[ln][-1].char)}
+    return any(a == b or _are_neighbours(a.name, b.name) for a in first for b in others)
 
 
 def _rescued(form: Form, pattern: TonePattern, tones, wrong) -> set[tuple[int, int]]:

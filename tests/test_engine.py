@@ -214,6 +214,29 @@ def test_concurrent_requests_share_batches(poet):
     assert poet.model.batcher.batches_run < 8
 
 
+def test_the_constraints_drive_transformers_generate_too(poet):
+    from transformers import LogitsProcessorList
+
+    from engine.constraints import ConstraintsProcessor
+
+    model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
+    tokenizer = poet.model.tokenizer
+    form = JINTI_FORMS["qijue"]
+    constraints = [PoemConstraint(poet.model.masks, PoemPlan(form, pattern, acrostic="春江花月"))
+                   for pattern in tone_patterns(form)[:2]]
+    inputs = tokenizer(["<bos><poem><qijue>春<sep>"] * 2, return_tensors="pt", add_special_tokens=False)
+    start = inputs["input_ids"].shape[1]
+    torch.manual_seed(0)
+    output = model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=constraints[0].length,
+                            logits_processor=LogitsProcessorList([ConstraintsProcessor(constraints, start)]),
+                            pad_token_id=tokenizer.pad_token_id)
+    for row in range(len(constraints)):
+        text = tokenizer.decode(output[row, start:], skip_special_tokens=True)
+        report = check(text, "qijue")
+        assert report.format_ok and report.rhyme_ok and report.tone_ok, (text, report.reasons)
+        assert text[::8] == "春江花月"
+
+
 class CountingBackend:
     """The real backend, with a record of every step: how many tokens each fed."""
 

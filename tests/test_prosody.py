@@ -177,3 +177,14 @@ def test_readings_missing_from_the_book_are_filled_in():
     for label in set(MISSING_READINGS.values()):  # each names a group the book has, not a new one
         members = [char for char, groups in _rhyme_book().items() if any(g.label == label for g in groups)]
         assert len(members) > 20, label
+
+
+def test_a_first_line_ending_on_a_two_tone_character_is_read_as_not_rhyming():
+    # 间 is 平 (删) or 仄 (谏); the poem rhymes in 支, so line 1 is read unrhymed, 间 as 仄
+    poem = "一片清江两树间，几番春雨未成丝。三更雪发香先湿，九日风清水正奇。"
+    report = check(poem + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv")
+    assert report.rhyme_ok and report.rhyme_group == "上平声四支", report.reasons
+    assert "首句不入韵" in report.pattern
+    # a first line ending on a 平-only character must still rhyme
+    report = check(poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv")
+    assert not report.rhyme_ok and any(r.code == "rhyme" and r.line == 1 for r in report.reasons)
