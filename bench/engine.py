@@ -7,6 +7,7 @@ Measures, on this machine:
   with top-k/top-p and no constraints, the baseline a transformers user would write,
   (b) our engine with every constraint on (one candidate), and `generate` under the same
   constraints as a LogitsProcessor (engine.constraints.ConstraintsProcessor);
+- one poem of each form as the bot asks for it (8 candidates);
 - poems/s at 1, 4, 16 and 64 concurrent requests: the engine (batched), requests served one by
   one with `generate`, and `generate` on a hand-made batch;
 - peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);
@@ -215,6 +216,17 @@ async def main(args) -> dict:
                    for i in range(args.repeats)]
     results["generate_constrained_poem_s"] = round(median([seconds for seconds, _ in constrained]), 4)
     results["generate_constrained_scans"] = sum(scans for _, scans in constrained) / len(constrained)
+
+    # what one /poem costs as the bot asks for it: 8 candidates, each form
+    per_form = {}
+    for form_name in JINTI_FORMS:
+        seconds = []
+        for i in range(args.repeats):
+            started = time.perf_counter()
+            await poet.compose(THEMES[i % len(THEMES)], form=form_name, seed=i)
+            seconds.append(time.perf_counter() - started)
+        per_form[form_name] = round(median(seconds), 4)
+    results["poem_with_8_candidates_s"] = per_form
 
     throughput = {}
     for concurrency in (1, 4, 16, 64):
