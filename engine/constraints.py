@@ -7,7 +7,8 @@ conflict (an acrostic head that is 平 on a 仄 slot, a rhyme group that is used
 dropped in this order, and the poem records which were relaxed:
 
     1. bans (user-banned characters, rhyme characters already used)
-    2. guards against 孤平 and 三平尾
+    2. guards against 孤平 and 三平尾, and against an unrhymed line ending on a character most
+       readers hear as 平 (strict mode)
     3. 平仄 of the slot
     4. the rhyme group (any 平 rhyme character still)
 
@@ -25,7 +26,7 @@ from transformers import LogitsProcessor
 
 from engine.forms import Form
 from engine.prompts import EOS, LINE_ENDS
-from engine.prosody import PING, ZE, TonePattern, char_tone, level_groups
+from engine.prosody import PING, ZE, TonePattern, char_tone, heard_tone, level_groups
 from engine.text import is_han
 
 TONE_MODES = ("strict", "lenient", "off")  # strict: also guard 孤平 and 三平尾; off: no 平仄
@@ -43,6 +44,9 @@ class VocabularyMasks:
         self.han = torch.zeros(size, dtype=torch.bool)
         self.level = torch.zeros(size, dtype=torch.bool)
         self.oblique = torch.zeros(size, dtype=torch.bool)
+        # What ends a line that does not rhyme: characters readers hear as 仄 (engine.prosody.heard_tone).
+        # The book lets 乡 be 仄 (as 向), but a line ending on it sounds like a broken rhyme.
+        self.heard_oblique = torch.zeros(size, dtype=torch.bool)
         members: dict[str, list[int]] = {}
         self.groups_of: dict[int, frozenset[str]] = {}
         for token, index in vocab.items():
@@ -52,6 +56,7 @@ class VocabularyMasks:
             tone = char_tone(token)
             self.level[index] = tone.can_be(PING)
             self.oblique[index] = tone.can_be(ZE)
+            self.heard_oblique[index] = heard_tone(token) == ZE
             groups = frozenset(g.label for g in level_groups(token))
             if groups:
                 self.groups_of[index] = groups
@@ -184,21 +189,22 @@ class PoemConstraint:
             allowed, skipped = narrow(masks.han, [("rhyme", rhyme), *self._tone_rules(tone, guard),
                                                   ("ban", ~(self.banned | masks._mask(rhyme_tokens)))])
         else:
-            allowed, skipped = self._plain_slot(tone, guard)
+            allowed, skipped = self._plain_slot(tone, guard, plan.tone_mode == "strict" and position == chars - 1)
         self.relaxed.extend(f"{name}@{line + 1}.{position + 1}" for name in skipped)
         return allowed
 
     def _tone_rules(self, tone: str | None, guard: str | None) -> list[tuple[str, torch.Tensor]]:
         return [(name, self.masks.tone(value)) for name, value in (("tone", tone), ("guard", guard)) if value]
 
-    def _plain_slot(self, tone: str | None, guard: str | None) -> tuple[torch.Tensor, tuple[str, ...]]:
-        """A slot that is not a rhyme depends only on its tones and the bans: worked out once per
-        model and reused by every poem (a 七律 asks about 50 times; the mask arithmetic cost more than
-        choosing the character)."""
-        key = (tone, guard, self.plan.banned)
+    def _plain_slot(self, tone: str | None, guard: str | None, plain_end: bool) -> tuple[torch.Tensor, tuple[str, ...]]:
+        """A slot that is not a rhyme depends only on its tones, whether it ends an unrhymed line,
+        and the bans: worked out once per model and reused by every poem (a 七律 asks about 50
+        times; the mask arithmetic cost more than choosing the character)."""
+        key = (tone, guard, plain_end, self.plan.banned)
         cache = self.masks.plain_slots
         if key not in cache:
-            cache[key] = narrow(self.masks.han, [*self._tone_rules(tone, guard), ("ban", ~self.banned)])
+            rules = self._tone_rules(tone, guard) + ([("plain_end", self.masks.heard_oblique)] if plain_end else [])
+            cache[key] = narrow(self.masks.han, [*rules, ("ban", ~self.banned)])
         return cache[key]
 
     def _rhyme_tokens(self, generated: list[int]) -> list[int]:
@@ -235,6 +241,8 @@ class LineConstraint:
             rules.append(("rhyme", self.rhyme))
         if self.tones[position]:
             rules.append(("tone", self.masks.tone(self.tones[position])))
+        if self.rhyme is None and position == len(self.tones) - 1 and self.tones[position] == ZE:
+            rules.append(("plain_end", self.masks.heard_oblique))
         bans = self.banned | self.banned_at.get(position, self.banned)
         rules.append(("ban", ~bans))
         allowed, skipped = narrow(self.masks.han, rules)

@@ -80,7 +80,7 @@ def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
                 label = to_simplified(group_label).replace("聲", "声")
                 group = RhymeGroup(label=label, name=label[-1], tone=tone)
                 for chars in char_strings:
-                    for char in chars:
+                    for char in filter(is_han, chars):  # the data has a stray "Public domain" in 洽
                         for key in {char, to_simplified(char)}:
                             readings[key][label] = group
     for char, label in MISSING_READINGS.items():
@@ -88,16 +88,11 @@ def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
     return {char: tuple(groups.values()) for char, groups in readings.items()}
 
 
-def _modern_tones(char: str) -> frozenset[str]:
-    tones = set()
-    for reading in pinyin(char, style=Style.TONE3, heteronym=True, errors="ignore")[0:1]:
-        for syllable in reading:
-            digit = syllable[-1:]
-            if digit in "12":
-                tones.add(PING)
-            elif digit in "34":
-                tones.add(ZE)
-    return frozenset(tones)
+def _modern_readings(char: str) -> list[str]:
+    """平 or 仄 of each modern reading, the commonest first (pypinyin's order)."""
+    readings = pinyin(char, style=Style.TONE3, heteronym=True, errors="ignore")
+    digits = [syllable[-1:] for syllable in (readings[0] if readings else [])]
+    return [PING if digit in "12" else ZE for digit in digits if digit in "1234"]
 
 
 @lru_cache(maxsize=65536)
@@ -105,8 +100,19 @@ def char_tone(char: str) -> CharTone:
     groups = _rhyme_book().get(char) or _rhyme_book().get(to_simplified(char), ())
     if groups:
         return CharTone(char, frozenset(g.tone for g in groups), groups, "pingshui")
-    modern = _modern_tones(char) if is_han(char) else frozenset()
+    modern = frozenset(_modern_readings(char)) if is_han(char) else frozenset()
     return CharTone(char, modern, (), "modern" if modern else "unknown")
+
+
+def heard_tone(char: str) -> str | None:
+    """The tone a reader today hears, which is what decides whether a line's end sounds rhymed:
+    the book's, when it gives one; for a 多音 character its commonest modern reading (乡 is 平 to
+    readers, though the book also lists it as 仄, for 向)."""
+    tones = char_tone(char).tones
+    if len(tones) < 2:
+        return next(iter(tones), None)
+    modern = _modern_readings(char)
+    return modern[0] if modern else None  # two tones in the book and no modern reading: unclear
 
 
 def level_groups(char: str) -> tuple[RhymeGroup, ...]:

@@ -18,7 +18,7 @@ from engine.constraints import PoemConstraint, PoemPlan
 from engine.forms import JINTI_FORMS
 from engine.novelty import CorpusLines
 from engine.poet import Poet, PoetError
-from engine.prosody import PING, char_tone, check, check_couplet, tone_patterns
+from engine.prosody import PING, ZE, char_tone, check, check_couplet, tone_patterns
 
 LIANJU = Path(sys.executable).with_name("lianju")
 
@@ -94,6 +94,23 @@ def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
     text = poet.model.tokenizer.decode(generated, skip_special_tokens=True)
     report = check(text, "wujue")
     assert report.format_ok and report.rhyme_ok, text
+
+
+def test_unrhymed_lines_end_on_what_readers_hear_as_oblique(poet):
+    from engine.prosody import heard_tone
+
+    masks = poet.model.masks
+    form = JINTI_FORMS["qilv"]
+    unrhymed = next(p for p in tone_patterns(form) if not p.rhymed_first)
+    constraint = PoemConstraint(masks, PoemPlan(form, unrhymed, "strict"))
+    generated = [masks.ids["月"]] * (form.chars_per_line - 1)  # the first line, up to its last character
+    options = constraint.allowed(generated)
+    assert options.any() and not options[masks.ids["乡"]] and not options[masks.ids["中"]]
+    assert options[masks.ids["月"]] and options[masks.ids["过"]]  # 仄 to the book and to the ear
+    for seed, theme in enumerate("乡中衣回"):
+        poem = run(poet.compose(theme, form="qijue", seed=seed, n_candidates=2))
+        rhymed = {0, 1, 3} if poem.report["pattern"].endswith("首句入韵") else {1, 3}
+        assert all(heard_tone(line[-1]) == ZE for index, line in enumerate(poem.lines) if index not in rhymed), poem.text
 
 
 @pytest.mark.parametrize("form", list(JINTI_FORMS))

@@ -188,3 +188,12 @@ def test_a_first_line_ending_on_a_two_tone_character_is_read_as_not_rhyming():
     # a first line ending on a 平-only character must still rhyme
     report = check(poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv")
     assert not report.rhyme_ok and any(r.code == "rhyme" and r.line == 1 for r in report.reasons)
+
+
+def test_heard_tone_is_the_books_or_the_commonest_modern_reading():
+    from engine.prosody import heard_tone
+
+    assert heard_tone("国") == ZE and heard_tone("白") == ZE  # 入声: the book decides, not Mandarin
+    assert heard_tone("乡") == PING and heard_tone("中") == PING  # 多音: most readers hear 平
+    assert heard_tone("过") == ZE and heard_tone("看") == ZE
+    assert heard_tone("a") is None and char_tone("a").source == "unknown"  # the data once rhymed "a" in 洽
