@@ -13,7 +13,8 @@ Measures, on this machine:
 - peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);
 - held-out NLL of the backend's own logits (fp32 and int8 must write equally well);
 - quality: `--quality` poems per form for varied themes (shape, acrostic hit, rhyme, 平仄 with
-  拗救, lines copied from the corpus, duplicates), when the corpus index is built;
+  拗救, lines copied from the corpus, duplicates, unrhymed lines that end on a character most
+  readers hear as 平), when the corpus index is built;
 - with `--ctranslate2` (needs `pip install ctranslate2`, not a project dependency): the same
   model converted to CTranslate2 int8, sampling a 七律 with top-k/top-p and no constraints, one
   thread. CTranslate2 offers no per-step hook on the logits, so it cannot host our
@@ -45,7 +46,7 @@ from engine.corpus import LineIndex  # noqa: E402
 from engine.evaluate import heldout_records  # noqa: E402
 from engine.forms import JINTI_FORMS  # noqa: E402
 from engine.poet import Poet  # noqa: E402
-from engine.prosody import check, tone_patterns  # noqa: E402
+from engine.prosody import ZE, check, heard_tone, tone_patterns  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from engine.train import tokenize  # noqa: E402
 
@@ -161,8 +162,15 @@ async def quality(poet: Poet, per_form: int) -> dict:
             "copied": sum(any(index.find(line) for line in p.lines) for p in poems) / len(poems),
             "duplicates": len(poems) - len({p.text for p in poems}),
             "relaxed_rules": sum(bool(p.relaxed) for p in poems) / len(poems),
+            "unrhymed_end_heard_level": sum(_sounds_rhymed(p, form) for p in poems) / len(poems),
         }
     return table
+
+
+def _sounds_rhymed(poem, form) -> bool:
+    """An unrhymed line ends on a character most readers hear as 平 (engine.prosody.heard_tone)."""
+    rhymed = set(form.rhyme_lines) | ({0} if poem.report["pattern"].endswith("首句入韵") else set())
+    return any(heard_tone(line[-1]) != ZE for index, line in enumerate(poem.lines) if index not in rhymed)
 
 
 def heldout_nll(backend, tokenizer, poems: int = 500) -> float:
