@@ -14,7 +14,7 @@ Measures, on this machine:
 - held-out NLL of the backend's own logits (fp32 and int8 must write equally well);
 - quality: `--quality` poems per form for varied themes (shape, acrostic hit, rhyme, 平仄 with
   拗救, lines copied from the corpus, duplicates, unrhymed lines that end on a character most
-  readers hear as 平), when the corpus index is built;
+  readers hear as 平, the theme written into the poem), when the corpus index is built;
 - with `--ctranslate2` (needs `pip install ctranslate2`, not a project dependency): the same
   model converted to CTranslate2 int8, sampling a 七律 with top-k/top-p and no constraints, one
   thread. CTranslate2 offers no per-step hook on the logits, so it cannot host our
@@ -163,6 +163,7 @@ async def quality(poet: Poet, per_form: int) -> dict:
             "duplicates": len(poems) - len({p.text for p in poems}),
             "relaxed_rules": sum(bool(p.relaxed) for p in poems) / len(poems),
             "unrhymed_end_heard_level": sum(_sounds_rhymed(p, form) for p in poems) / len(poems),
+            "theme_in_poem": sum(p.scores["theme_in_poem"] for p in poems) / len(poems),
         }
     return table
 

@@ -40,6 +40,7 @@ class SamplingParams:
     top_k: int = 40
     top_p: float = 0.92
     repetition_penalty: float = 1.15
+    theme_boost: float = 0.0  # added to the logits of a row's theme characters until one is written
 
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
@@ -50,6 +51,8 @@ class SamplingParams:
             raise ValueError("top_p must be between 0.05 and 1")
         if not 1.0 <= self.repetition_penalty <= 2.0:
             raise ValueError("repetition_penalty must be between 1 and 2")
+        if not 0.0 <= self.theme_boost <= 10.0:
+            raise ValueError("theme_boost must be between 0 and 10")
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Row:
     constraint: Constraint
     params: SamplingParams
     seed: int
+    theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
     tokens: list[int] = field(default_factory=list)
     log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
     choices: int = 0
@@ -87,6 +91,8 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         previous = scores[seen]
         scores[seen] = torch.where(previous > 0, previous / params.repetition_penalty,
                                    previous * params.repetition_penalty)
+    if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
+        scores[list(row.theme)] += params.theme_boost
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
     top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
     cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()

@@ -127,6 +127,18 @@ def test_composed_poems_scan(poet, form):
     assert len({poem.text for poem in poems}) == len(poems)
 
 
+def test_the_theme_is_written_into_the_poem(poet):
+    themes = "舟松竹楼城草灯笛"  # the model alone seldom writes these when asked
+
+    def written(**options) -> int:
+        return sum(theme in run(poet.compose(theme, form="qijue", seed=seed, n_candidates=4, **options)).text
+                   for seed, theme in enumerate(themes))
+
+    assert written() >= 7 and written(theme_boost=0.0) <= 3
+    poem = run(poet.compose("舟", form="wujue", seed=1, n_candidates=2))
+    assert poem.params["theme_boost"] == 3.0 and poem.scores["theme_in_poem"]
+
+
 def test_shipped_novelty_filter_knows_famous_lines(poet):
     assert poet.corpus_lines is not None
     assert poet._copied(["床前看月光", "国破山河在", "春风又绿江南"]) == ["床前看月光", "国破山河在"]
@@ -174,6 +186,7 @@ def test_traditional_and_multi_character_themes(poet):
         (dict(theme="月", form="sonnet"), "form"),
         (dict(theme="月", temperature=9.0), "sampling"),
         (dict(theme="月", n_candidates=0), "candidates"),
+        (dict(theme="月", theme_boost=-1.0), "sampling"),
     ],
 )
 def test_bad_requests_get_clear_errors(poet, kwargs, code):
