@@ -5,10 +5,10 @@
 
 compose samples `n_candidates` poems in one batch under hard constraints (engine.constraints),
 drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
-identical lines, and
-keeps the best by prosody score plus length-normalised log-likelihood. The theme is
-conditioned on (its characters are the prompt's keywords, as in training) and rewarded in the
-ranking when it appears in the poem.
+identical lines, and keeps the best by prosody score plus length-normalised log-likelihood.
+The theme is conditioned on three ways: its characters are the prompt's keywords (as in
+training), they get THEME_BOOST added to their logits until one of them is written, and the
+ranking rewards a poem that has one.
 """
 
 from __future__ import annotations
