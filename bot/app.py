@@ -26,6 +26,7 @@ from bot.views import RatingButton
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_S = 10.0
 COGS = ("bot.cogs.poem", "bot.cogs.rating", "bot.cogs.daily", "bot.cogs.admin", "bot.cogs.chain", "bot.cogs.feihua",
         "bot.cogs.duilian")
 
@@ -35,6 +36,10 @@ class TokenProblem(RuntimeError):
 
 
 class LianjuTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        interaction.client.handling()
+        return True
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Every failure of a command ends in a message the person can read, never in silence."""
         locale = interaction.locale
@@ -71,6 +76,13 @@ class LianjuBot(commands.AutoShardedBot):
         self.settings = settings
         self.services: Services | None = None
         self.daily: DailyScheduler | None = None  # set by the daily cog; the admin cog adds its jobs
+        self.handlers: set[asyncio.Task] = set()  # commands and buttons at work; close() lets them finish
+
+    def handling(self) -> None:
+        """Note the running task as a command or button at work, so that close() waits for it."""
+        task = asyncio.current_task()
+        self.handlers.add(task)
+        task.add_done_callback(self.handlers.discard)
 
     async def setup_hook(self) -> None:
         self.services = await Services.start(self.settings)
@@ -108,7 +120,12 @@ class LianjuBot(commands.AutoShardedBot):
     # --- shutdown --------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        # commands.Bot.close unloads the cogs first; the daily cog stops the scheduler then.
+        # Commands and buttons at work finish first (a /poem still recording which message shows it),
+        # for SHUTDOWN_GRACE_S at most; cancelled inside a unit of work, they would leave its connection
+        # checked out. Then commands.Bot.close unloads the cogs (the daily cog stops the scheduler).
+        at_work = [task for task in self.handlers if task is not asyncio.current_task()]
+        if at_work:
+            await asyncio.wait(at_work, timeout=SHUTDOWN_GRACE_S)
         await super().close()
         if self.services is not None:
             await self.services.close()

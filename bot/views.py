@@ -60,6 +60,7 @@ class RatingButton(discord.ui.DynamicItem[discord.ui.Button], template=r"lianju:
         return cls(int(match["poem_id"]), int(match["stars"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        interaction.client.handling()
         person = person_of(interaction)
         try:
             card = await interaction.client.services.rate(self.poem_id, person, self.stars)

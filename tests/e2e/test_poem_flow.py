@@ -98,3 +98,15 @@ async def test_twenty_simultaneous_poems(fake_discord, bots, bot_settings):
     assert all(record.ack_latency < 3 for record in records)
     assert all(record.original["embeds"] for record in records)
     assert fake_discord.violations == []
+
+
+async def test_poems_at_work_finish_before_the_bot_stops(fake_discord, bots, bot_settings):
+    # Stopping right after the answers: each /poem is still recording which message shows it.
+    bot = await bots.start(bot_settings)
+    records = [await fake_discord.command("poem", {"theme": theme}) for theme in "春夏秋冬"]
+    for record in records:
+        await record.answered()
+    await bots.stop(bot)
+    assert bot.services.database.engine.pool.checkedout() == 0  # every unit of work handed its connection back
+    poems = await stored(bot_settings, Poem)
+    assert sorted(poem.message_id for poem in poems) == sorted(int(record.original["id"]) for record in records)
