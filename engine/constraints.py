@@ -26,7 +26,7 @@ from transformers import LogitsProcessor
 
 from engine.forms import Form
 from engine.prompts import EOS, LINE_ENDS
-from engine.prosody import PING, ZE, TonePattern, char_tone, heard_tone, level_groups
+from engine.prosody import PING, ZE, TonePattern, char_tone, heard_groups, heard_tone, level_groups
 from engine.text import is_han
 
 TONE_MODES = ("strict", "lenient", "off")  # strict: also guard 孤平 and 三平尾; off: no 平仄
@@ -48,7 +48,10 @@ class VocabularyMasks:
         # The book lets 乡 be 仄 (as 向), but a line ending on it sounds like a broken rhyme.
         self.heard_oblique = torch.zeros(size, dtype=torch.bool)
         members: dict[str, list[int]] = {}
+        # Rhymes are chosen by how readers hear them (engine.prosody.heard_groups: 行 rhymes in 庚),
+        # and only when what they hear leaves no common group, by everything the book allows.
         self.groups_of: dict[int, frozenset[str]] = {}
+        self.heard_groups_of: dict[int, frozenset[str]] = {}
         for token, index in vocab.items():
             if len(token) != 1 or not is_han(token):
                 continue
@@ -60,7 +63,8 @@ class VocabularyMasks:
             groups = frozenset(g.label for g in level_groups(token))
             if groups:
                 self.groups_of[index] = groups
-            for label in groups:
+                self.heard_groups_of[index] = frozenset(g.label for g in heard_groups(token))
+            for label in self.heard_groups_of.get(index, ()):
                 members.setdefault(label, []).append(index)
         self.group_members = {label: self._mask(ids) for label, ids in members.items()}
         self.wide_groups = frozenset(label for label, ids in members.items() if len(ids) >= MIN_GROUP_SIZE)
@@ -75,17 +79,21 @@ class VocabularyMasks:
 
     def rhyme_mask(self, groups) -> torch.Tensor:
         mask = torch.zeros(self.size, dtype=torch.bool)
-        for label in groups:
+        for label in groups & self.group_members.keys():  # a group no character of ours is heard in adds none
             mask |= self.group_members[label]
         return mask
 
     def common_groups(self, rhyme_tokens: list[int]) -> frozenset[str] | None:
-        """The groups all these rhyme characters share; None before the first one."""
-        groups = None
-        for token in rhyme_tokens:
-            token_groups = self.groups_of.get(token, frozenset())
-            groups = token_groups if groups is None else groups & token_groups
-        return groups
+        """The groups all these rhyme characters share, as heard or else as the book allows (a
+        player may have rhymed 行 as háng); None before the first one."""
+        if not rhyme_tokens:
+            return None
+        shared = frozenset()
+        for groups_of in (self.heard_groups_of, self.groups_of):
+            shared = frozenset.intersection(*(groups_of.get(token, frozenset()) for token in rhyme_tokens))
+            if shared:
+                break
+        return shared
 
     def rhyme_mask_after(self, rhyme_tokens: list[int]) -> torch.Tensor:
         """Characters that rhyme with all of these; any wide 平 group's before the first rhyme."""

@@ -9,7 +9,7 @@ lacks, and every such use is reported: they put most of the old 入声 on the wr
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib.metadata import distribution
@@ -118,6 +118,35 @@ def heard_tone(char: str) -> str | None:
 def level_groups(char: str) -> tuple[RhymeGroup, ...]:
     """The 平声 rhyme groups a character can rhyme in."""
     return tuple(g for g in char_tone(char).groups if g.tone == PING)
+
+
+def heard_groups(char: str) -> tuple[RhymeGroup, ...]:
+    """The 平 groups a character rhymes in to a reader today: of its groups in the book, those whose
+    characters share the final of its commonest modern reading (行 rhymes in 庚 as xíng, not in 阳 as
+    háng; 平 in 庚, not 先). All of them where the final does not tell (儿: 支 or 齐)."""
+    groups = level_groups(char)
+    if len(groups) < 2:
+        return groups
+    sound = _final(char)
+    finals = _group_finals()
+    heard = tuple(g for g in groups if finals[g.label][sound] >= 0.03 * sum(finals[g.label].values()))
+    return heard or groups
+
+
+def _final(char: str) -> str | None:
+    readings = pinyin(char, style=Style.FINALS, errors="ignore")
+    return readings[0][0] if readings and readings[0] else None
+
+
+@lru_cache(maxsize=1)
+def _group_finals() -> dict[str, Counter]:
+    """How often each modern final occurs among the characters that rhyme in one 平 group only."""
+    finals: dict[str, Counter] = defaultdict(Counter)
+    for char, groups in _rhyme_book().items():
+        level = [g for g in groups if g.tone == PING]
+        if len(level) == 1:
+            finals[level[0].label][_final(char)] += 1
+    return finals
 
 
 # Groups close enough that the first line of a poem may borrow from a neighbour (首句借邻韵).

@@ -96,6 +96,16 @@ def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
     assert report.format_ok and report.rhyme_ok, text
 
 
+def test_rhymes_follow_how_the_first_rhyme_is_heard(poet):
+    masks = poet.model.masks
+    ids = masks.ids
+    after_xing = masks.rhyme_mask_after([ids["行"]])  # 行 is heard xíng: 庚, though the book also has 阳
+    assert after_xing[ids["明"]] and not after_xing[ids["忙"]]
+    # a player who rhymed 行 with 忙 meant háng: the book's reading keeps the poem in 阳
+    after_both = masks.rhyme_mask_after([ids["行"], ids["忙"]])
+    assert after_both[ids["长"]] and not after_both[ids["明"]]
+
+
 def test_unrhymed_lines_end_on_what_readers_hear_as_oblique(poet):
     from engine.prosody import heard_tone
 

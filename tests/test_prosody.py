@@ -197,3 +197,13 @@ def test_heard_tone_is_the_books_or_the_commonest_modern_reading():
     assert heard_tone("乡") == PING and heard_tone("中") == PING  # 多音: most readers hear 平
     assert heard_tone("过") == ZE and heard_tone("看") == ZE
     assert heard_tone("a") is None and char_tone("a").source == "unknown"  # the data once rhymed "a" in 洽
+
+
+def test_heard_groups_follow_the_common_reading():
+    from engine.prosody import heard_groups
+
+    assert [g.label for g in heard_groups("行")] == ["下平声八庚"]  # xíng, not háng (阳)
+    assert [g.label for g in heard_groups("平")] == ["下平声八庚"]
+    assert [g.label for g in heard_groups("车")] == ["下平声六麻"]
+    assert len(heard_groups("儿")) == 2  # 支 or 齐: the final does not tell
+    assert heard_groups("月") == () and heard_groups("明") == level_groups("明")
