@@ -51,6 +51,7 @@ from engine.tokenizer import load_tokenizer  # noqa: E402
 from engine.train import tokenize  # noqa: E402
 
 POEM_TOKENS = 65  # a 七律: 56 characters, 8 marks, <eos>
+QILV_PROMPT = prompts.poem_prompt("qilv", ["月"])  # what every speed measurement writes from
 THEMES = "月春秋山水风花雪江云夜雨柳梅酒归雁舟松竹楼城草霜烟灯笛钟桥"
 ACROSTICS = {4: ["春江花月", "风花雪月", "青山绿水", "明月清风"], 8: ["春眠不觉晓处处闻", "江南好风景落花时"]}
 
@@ -74,7 +75,7 @@ def copy_bandwidth_gb_s() -> float:
 
 def generate_baseline(model, tokenizer, batch: int) -> float:
     """Seconds for plain generate to write `batch` 七律-length samples at once."""
-    inputs = tokenizer([prompts.poem_prompt("qilv", ["月"])] * batch, return_tensors="pt", add_special_tokens=False)
+    inputs = tokenizer([QILV_PROMPT] * batch, return_tensors="pt", add_special_tokens=False)
     started = time.perf_counter()
     model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
                    min_new_tokens=POEM_TOKENS, pad_token_id=tokenizer.pad_token_id)
@@ -86,7 +87,7 @@ def generate_constrained(model, tokenizer, masks, seed: int) -> tuple[float, boo
     and whether it scans."""
     form = JINTI_FORMS["qilv"]
     constraint = PoemConstraint(masks, PoemPlan(form, tone_patterns(form)[seed % 4]))
-    inputs = tokenizer([prompts.poem_prompt("qilv", ["月"])], return_tensors="pt", add_special_tokens=False)
+    inputs = tokenizer([QILV_PROMPT], return_tensors="pt", add_special_tokens=False)
     start = inputs["input_ids"].shape[1]
     torch.manual_seed(seed)
     started = time.perf_counter()
@@ -112,7 +113,7 @@ def ctranslate2_int8(tokenizer, repeats: int) -> dict:
     from ctranslate2.converters import TransformersConverter
 
     prompt = tokenizer.convert_ids_to_tokens(
-        tokenizer.encode(prompts.poem_prompt("qilv", ["月"]), add_special_tokens=False))
+        tokenizer.encode(QILV_PROMPT, add_special_tokens=False))
     results = {"version": ctranslate2.__version__}
     with tempfile.TemporaryDirectory() as folder:
         TransformersConverter(str(SHIPPED_MODEL)).convert(folder, quantization="int8", force=True)
