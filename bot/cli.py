@@ -196,13 +196,24 @@ def evaluate_model(
     ids: Annotated[Optional[Path], typer.Option(help="Held-out poem ids; default: the frozen list.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,
     seed: int = 0,
+    meaning: Annotated[bool, typer.Option(
+        "--meaning", help="Judge meaning instead: theme, line coherence, fluency against real poems.")] = False,
+    themes: Annotated[str, typer.Option(help="With --meaning: the dev or acceptance themes.")] = "dev",
+    per_theme: Annotated[int, typer.Option(min=1, max=100, help="With --meaning: poems per theme and form.")] = 1,
+    poems: Annotated[Optional[Path], typer.Option(
+        help="With --meaning: judge these poems (JSON lines with lines, form, theme) instead of writing them.")] = None,
 ) -> None:
-    """Held-out NLL and unconstrained shape/rhyme/tone/copy/diversity rates; prints a table."""
+    """Held-out NLL and unconstrained shape/rhyme/tone/copy/diversity rates; prints a table.
+
+    With --meaning: the yardsticks of meaning (engine/yardsticks.py) for our poems and real ones."""
     from engine.evaluate import HELDOUT_IDS, evaluate
 
     corpus = corpus or get_settings().corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    if meaning:
+        _evaluate_meaning(model, corpus, themes, per_theme, poems, out, seed)
+        return
     if not (model / "config.json").is_file():
         fail(f"no model at {model}: pass --model with a directory holding config.json")
     report = evaluate(model, corpus, samples, ids or HELDOUT_IDS, seed)
@@ -221,6 +232,138 @@ def evaluate_model(
             quality.shape_ok, quality.rhyme_ok, quality.tone_ok, quality.copied_lines,
             quality.distinct_1, quality.distinct_2)))
     console.print(table)
+
+
+def _evaluate_meaning(model: Path, corpus: Path, themes: str, per_theme: int, poems: Optional[Path],
+                      out: Optional[Path], seed: int) -> None:
+    import time
+
+    from engine import yardsticks
+
+    if themes not in yardsticks.THEME_SETS:
+        fail(f"--themes {themes}: use one of {', '.join(yardsticks.THEME_SETS)}")
+    if poems is not None:
+        ours = _read_meaning_poems(poems)
+    else:
+        if not (model / "config.json").is_file():
+            fail(f"no model at {model}: pass --model with a directory holding config.json")
+        written = _write_meaning_poems(model, yardsticks.THEME_SETS[themes], per_theme, seed)
+        saved = out.with_name(out.stem + ".poems.jsonl") if out else (
+            get_settings().data_dir / "eval" / f"meaning-{themes}-{time.strftime('%Y%m%d-%H%M%S')}.poems.jsonl")
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text("".join(json.dumps(poem, ensure_ascii=False) + "\n" for poem in written), encoding="utf-8")
+        console.print(f"{len(written)} poems written to {saved} (re-score them with --poems)")
+        ours = [yardsticks.Judged(tuple(p["lines"]), p["form"], p["theme"]) for p in written]
+    if not ours:
+        fail("no poems to judge")
+    started = time.monotonic()
+    stats = yardsticks.load_stats(corpus)
+    report = yardsticks.judge(stats, ours, yardsticks.heldout(corpus), seed)
+    if out:
+        out.write_text(report.to_json(), encoding="utf-8")
+    _print_meaning(report, time.monotonic() - started)
+
+
+def _read_meaning_poems(path: Path) -> list:
+    """Poems from JSON lines (`lianju poem --json` plus "theme" works: the theme may be in params)."""
+    from engine.yardsticks import Judged
+
+    try:
+        rows = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"cannot read --poems {path}: {error}")
+    poems = []
+    for number, row in enumerate(rows, 1):
+        if not row.strip():
+            continue
+        try:
+            record = json.loads(row)
+        except json.JSONDecodeError as error:
+            fail(f"{path}:{number}: not JSON ({error.msg}); write one JSON object per line")
+        if not isinstance(record, dict):
+            fail(f"{path}:{number}: not a JSON object; write one object per line")
+        params = record.get("params")
+        theme = record.get("theme") or (params.get("theme") if isinstance(params, dict) else None)
+        lines, form = record.get("lines"), record.get("form")
+        if not (isinstance(lines, list) and lines and all(isinstance(line, str) and line for line in lines)):
+            fail(f'{path}:{number}: "lines" must be a list of non-empty strings')
+        if not (isinstance(form, str) and isinstance(theme, str) and theme):
+            fail(f'{path}:{number}: needs "form" and "theme" (strings; the theme may be in "params")')
+        poems.append(Judged(tuple(lines), form, theme))
+    return poems
+
+
+def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, seed: int) -> list[dict]:
+    """per_theme poems per theme and 近体 form, with engine.Poet as the bot writes them."""
+    import asyncio
+
+    from tqdm import tqdm
+
+    from engine.backends import BackendUnavailable
+    from engine.poet import Poet, PoetError
+    from engine.yardsticks import FORMS
+
+    settings = get_settings()
+    jobs = [(theme, form, seed + index) for theme in themes for form in FORMS for index in range(per_theme)]
+
+    async def write_all() -> list[dict]:
+        poet = Poet(model, settings.backend, settings.corpus_lines)
+        progress = tqdm(total=len(jobs), desc="writing poems", unit=" poems")
+
+        # A few requests at a time fill a batch; all of them at once would wait past the batcher's timeout.
+        slots = asyncio.Semaphore(4)
+
+        async def write(theme: str, form: str, poem_seed: int) -> dict | None:
+            try:
+                async with slots:
+                    poem = await poet.compose(theme, form=form, seed=poem_seed)
+            except PoetError as error:
+                errors.print(f"skipped {theme} {form}: {error.en}")
+                return None
+            finally:
+                progress.update()
+            return {"theme": theme, **poem.to_dict()}
+
+        try:
+            written = await asyncio.gather(*(write(*job) for job in jobs))
+        finally:
+            progress.close()
+            await poet.close()
+        return [poem for poem in written if poem is not None]
+
+    try:
+        return asyncio.run(write_all())
+    except (BackendUnavailable, OSError) as error:
+        fail(str(error))
+
+
+def _print_meaning(report, seconds: float) -> None:
+    from engine.yardsticks import MIN_PROFILE_POEMS
+
+    def cell(value: float | None, percent: bool = False) -> str:
+        return "—" if value is None else f"{value:.1%}" if percent else f"{value:.3f}"
+
+    table = Table(title=f"yardsticks of meaning · {len(report.themes)} themes, {report.candidates} candidates",
+                  header_style="bold")
+    for column in ("", "poems", "theme pct", "top-1", "top-5", "PMI", "lift", "attested", "cliché"):
+        table.add_column(column, justify="right")
+    for name, row in (("ours", report.ours), ("held-out real", report.real), ("floor", report.floor)):
+        table.add_row(name, str(row.poems), cell(row.percentile), cell(row.top1, True), cell(row.top5, True),
+                      cell(row.coherence), cell(row.lift), cell(row.attested, True), cell(row.cliche, True))
+    console.print(table)
+    console.print("[dim]theme pct: percentile rank of the true theme (1 = first, 0.5 = chance); PMI: line "
+                  "coherence; lift: PMI minus that of the same poems' lines swapped between them; floor: random "
+                  "themes for the theme columns, frankenpoems for PMI[/]")
+    console.print(f"share of the way from floor to real poems: theme {cell(report.theme_share, True)}, "
+                  f"line coherence {cell(report.coherence_share, True)}, lift {cell(report.lift_share, True)}")
+    if report.compared_themes != report.themes:
+        left = [t for t in report.themes if t not in report.compared_themes]
+        console.print(f"[dim]theme columns over {len(report.compared_themes)} themes; without a ceiling "
+                      f"(too few titled held-out poems): {' '.join(left) or '—'}[/]")
+    thin = [t for t, row in report.per_theme.items() if row["profile_poems"] < MIN_PROFILE_POEMS]
+    if thin:
+        console.print(f"[dim]thin profiles (< {MIN_PROFILE_POEMS} titled train poems): {' '.join(thin)}[/]")
+    console.print(f"[dim]{seconds:.0f} s[/]")
 
 
 @corpus_app.command("build")
