@@ -163,6 +163,7 @@ def train(
     precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
     seed: int = 1234,
     resume: Annotated[bool, typer.Option(help="Go on from out/checkpoint.")] = False,
+    init_from: Annotated[Optional[Path], typer.Option(help="Warm start from this from_pretrained folder.")] = None,
 ) -> None:
     """Pre-train the poetry model from scratch; resumable; SIGTERM checkpoints and stops."""
     from engine.train import SIZES, TrainConfig, train as run_training
@@ -178,7 +179,7 @@ def train(
         corpus=corpus, out=out, size=size, max_steps=max_steps, minutes=minutes, batch_size=batch_size,
         grad_accum=grad_accum, lr=lr, warmup_steps=min(warmup_steps, max_steps), dropout=dropout,
         eval_every=eval_every, checkpoint_every=checkpoint_every, stop_after=stop_after,
-        precision=precision, seed=seed,
+        precision=precision, seed=seed, init_from=init_from,
     )
     try:
         model_dir = run_training(config, resume=resume)

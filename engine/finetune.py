@@ -30,7 +30,17 @@ from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nl
 from engine.forms import JINTI_FORMS
 from engine.prosody import check
 from engine.tokenizer import load_tokenizer
-from engine.train import TrainConfig, collate, length_batches, make_optimizer, pick_device, read_jsonl, tokenize
+from engine.lexicon import Lexicon
+from engine.train import (
+    TrainConfig,
+    collate,
+    length_batches,
+    load_lexicon,
+    make_optimizer,
+    pick_device,
+    read_jsonl,
+    tokenize,
+)
 
 
 @dataclass(frozen=True)
@@ -87,17 +97,20 @@ def select(poems: list[RatedPoem], corpus_lines: Container[str] | None, min_vote
     return selection
 
 
-def feedback_examples(poems: list[RatedPoem], rng: random.Random) -> list[tuple[str, str]]:
+def feedback_examples(poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
     return [example for poem in poems
-            for example in prompts.training_examples({"lines": poem.lines, "form": poem.form, "title": poem.title}, rng)]
+            for example in prompts.training_examples({"lines": poem.lines, "form": poem.form, "title": poem.title},
+                                                     rng, lexicon)]
 
 
 def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random):
     """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems."""
-    examples = feedback_examples(feedback, rng)
-    originals = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS and r["split"] == "train"]
+    records = read_jsonl(corpus / "poems.jsonl")
+    lexicon = load_lexicon(corpus, records)
+    examples = feedback_examples(feedback, rng, lexicon)
+    originals = [r for r in records if r["form"] in JINTI_FORMS and r["split"] == "train"]
     chosen = rng.sample(originals, k=min(len(originals), corpus_ratio * len(feedback)))
-    examples += [e for record in chosen for e in prompts.training_examples(record, rng)]
+    examples += [e for record in chosen for e in prompts.training_examples(record, rng, lexicon)]
     rng.shuffle(examples)
     return examples, len(chosen)
 

@@ -26,7 +26,9 @@ from engine.backends import load_backend
 from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.lexicon import SHIPPED_LEXICON, Lexicon
 from engine.novelty import CorpusLines
+from engine.planning import Plan, Planner
 from engine.prosody import OPPOSITE, PING, char_tone, check, check_couplet, tone_patterns
 from engine.sampling import Row, SamplingParams
 from engine.text import is_han, strip_invisible, to_simplified
@@ -38,8 +40,18 @@ MAX_CANDIDATES = 32
 # keywords, as in training, but the model alone wrote it into 35 of 58 poems; with 3.0 into 58 of 58,
 # at no cost in mean log-likelihood (2.0 still missed rare themes such as 灯, 笛; bench/RESULTS.md).
 THEME_BOOST = 3.0
+# Added to the logits of a line's plan keyword until the line holds one of its characters.
+PLAN_BOOST = 1.5
+PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keyword
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
+
+
+def plan_followed(lines: list[str], plan: Plan | None) -> float:
+    """The share of lines that hold a character of their plan keyword."""
+    if not plan:
+        return 0.0
+    return sum(any(c in line for c in keyword) for line, keyword in zip(lines, plan.keywords)) / len(lines)
 
 
 class PoetError(ValueError):
@@ -93,6 +105,7 @@ class _Request:
     params: SamplingParams
     words: list[str]
     tone_mode: str
+    user_keywords: tuple[str, ...]  # simplified, only characters the model knows
 
 
 @dataclass
@@ -105,14 +118,17 @@ class ServedModel:
     masks: VocabularyMasks
     backend: object
     batcher: Batcher
+    planner: Planner | None  # None without a lexicon
+    reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
 
 
 class Poet:
     def __init__(self, model_dir: Path, backend: str = "auto", corpus_lines: Path | None = None,
-                 version: str | None = None, max_batch_rows: int = 64):
+                 version: str | None = None, max_batch_rows: int = 64, lexicon: Path | None = SHIPPED_LEXICON):
         self.backend_kind = backend
         self.max_batch_rows = max_batch_rows
         self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
+        self.lexicon = Lexicon.load(lexicon) if lexicon and lexicon.is_file() else None
         # Every torch call (loading, sampling, scoring) runs on this one thread. Each OS thread that
         # enters torch gets its own OpenMP team; two teams on two cores fight, and a 七律 measured
         # 0.42 s instead of 0.15 s once a second thread had touched torch.
@@ -123,7 +139,10 @@ class Poet:
         tokenizer = load_tokenizer(model_dir)
         backend = load_backend(model_dir, self.backend_kind)
         batcher = Batcher(backend, tokenizer.pad_token_id, self.torch_thread, max_rows=self.max_batch_rows)
-        return ServedModel(model_dir, version, tokenizer, VocabularyMasks(tokenizer), backend, batcher)
+        masks = VocabularyMasks(tokenizer)
+        planner = Planner(self.lexicon, known={t for t in masks.ids if len(t) == 1}) if self.lexicon else None
+        return ServedModel(model_dir, version, tokenizer, masks, backend, batcher, planner,
+                           reads_plans=prompts.PLAN in masks.ids)
 
     async def swap(self, model_dir: Path, version: str) -> None:
         """Serve another model from now on; requests already under way finish on the old one."""
@@ -142,23 +161,35 @@ class Poet:
     async def compose(self, theme: str, form: str = "auto", acrostic: str | None = None,
                       keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
                       top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
-                      tone_mode: str = "strict", theme_boost: float = THEME_BOOST) -> Poem:
+                      tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
+                      plan_boost: float = PLAN_BOOST) -> Poem:
         model = self.model
         request = self._request(model, theme, form=form, acrostic=acrostic, keywords=keywords,
                                 n_candidates=n_candidates, temperature=temperature, top_k=top_k, top_p=top_p,
-                                tone_mode=tone_mode, theme_boost=theme_boost)
+                                tone_mode=tone_mode, theme_boost=theme_boost, plan_boost=plan_boost)
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
-        prompt = self._encode(model, prompts.poem_prompt(chosen.name, request.words, request.heads))
-        theme_ids = tuple(model.masks.ids[c] for c in dict.fromkeys(request.theme) if c in model.masks.ids)
+        plan = self._plan(model, request, chosen, rng)
+        prompt = self._encode(model, prompts.poem_prompt(chosen.name, request.words, request.heads,
+                                                         plan.keywords if plan and model.reads_plans else None))
+        ids = model.masks.ids
+        theme_ids = tuple(ids[c] for c in dict.fromkeys(request.theme) if c in ids)
+        plan_ids = tuple(tuple(ids[c] for c in keyword if c in ids) for keyword in plan.keywords) if plan else ()
+        avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         rows = []
         for index in range(n_candidates):
-            plan = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, request.heads)
-            rows.append(Row(prompt, PoemConstraint(model.masks, plan), request.params, seed * 1000 + index,
-                            theme=theme_ids))
+            pattern = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, request.heads)
+            rows.append(Row(prompt, PoemConstraint(model.masks, pattern), request.params, seed * 1000 + index,
+                            theme=theme_ids, plan=plan_ids, line_ends=frozenset(model.masks.line_ends), avoid=avoid))
         rows = await model.batcher.run(rows)
-        return self._best_poem(model, rows, chosen, request, seed)
+        return self._best_poem(model, rows, chosen, request, seed, plan)
+
+    def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
+        """One keyword per line from the theme's topic words; the user's keywords first."""
+        if model.planner is None:
+            return None
+        return model.planner.plan(request.theme, form.line_count, rng, user_keywords=request.user_keywords)
 
     def check_request(self, theme: str, **options) -> None:
         """Raise the PoetError `compose(theme, **options)` would raise, at once and without
@@ -167,7 +198,8 @@ class Poet:
 
     def _request(self, model: ServedModel, theme: str, form: str = "auto", acrostic: str | None = None,
                  keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9, top_k: int = 40,
-                 top_p: float = 0.92, tone_mode: str = "strict", theme_boost: float = THEME_BOOST) -> _Request:
+                 top_p: float = 0.92, tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
+                 plan_boost: float = PLAN_BOOST) -> _Request:
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
@@ -180,10 +212,13 @@ class Poet:
             raise PoetError("candidates", f"候选数须在 1 到 {MAX_CANDIDATES} 之间。",
                             f"n_candidates must be between 1 and {MAX_CANDIDATES}.")
         try:
-            params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, theme_boost=theme_boost)
+            params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, theme_boost=theme_boost,
+                                    plan_boost=plan_boost)
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
-        return _Request(theme, heads, forms, params, self._keywords(model, theme, keywords), tone_mode)
+        user_keywords = tuple(word for word in (self._known_part(model, k) for k in keywords) if word)
+        return _Request(theme, heads, forms, params, self._keywords(model, theme, user_keywords), tone_mode,
+                        user_keywords)
 
     def _forms(self, form: str, heads: str | None) -> list[Form]:
         """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
@@ -235,10 +270,12 @@ class Poet:
         else:
             words = list(dict.fromkeys(known))[:3]
         for word in extra:
-            word = "".join(c for c in to_simplified(word) if c in model.masks.ids)
-            if word and word not in words and len(words) < 3:
+            if word not in words and len(words) < 3:
                 words.append(word)
         return words
+
+    def _known_part(self, model: ServedModel, word: str) -> str:
+        return "".join(c for c in to_simplified(word) if c in model.masks.ids)
 
     def _encode(self, model: ServedModel, text: str) -> list[int]:
         return model.tokenizer.encode(text, add_special_tokens=False)
@@ -246,7 +283,8 @@ class Poet:
     def _copied(self, lines: list[str]) -> list[str]:
         return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
 
-    def _best_poem(self, model: ServedModel, rows, form: Form, request: _Request, seed: int) -> Poem:
+    def _best_poem(self, model: ServedModel, rows, form: Form, request: _Request, seed: int,
+                   plan: Plan | None) -> Poem:
         scored = []
         for row in rows:
             text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
@@ -255,12 +293,15 @@ class Poet:
             copied = self._copied(lines)
             repeated = len(set(lines)) < len(lines)
             theme_in_poem = any(c in text for c in request.theme)
+            planned = plan_followed(lines, plan)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
-            total = prosody + 0.5 * row.mean_log_likelihood + 0.3 * theme_in_poem - 10 * (bool(copied) or repeated)
+            total = (prosody + 0.5 * row.mean_log_likelihood + 0.3 * theme_in_poem + PLAN_WEIGHT * planned
+                     - 10 * (bool(copied) or repeated))
             scored.append((total, row, lines, report, {
                 "total": round(total, 4), "prosody": round(prosody, 4),
                 "mean_log_likelihood": round(row.mean_log_likelihood, 4),
-                "theme_in_poem": theme_in_poem, "copied_lines": copied, "repeated_lines": repeated,
+                "theme_in_poem": theme_in_poem, "plan_followed": round(planned, 4),
+                "copied_lines": copied, "repeated_lines": repeated,
                 "novelty_checked": self.corpus_lines is not None, "candidates": len(rows),
             }))
         total, row, lines, report, scores = max(scored, key=lambda item: item[0])
@@ -268,6 +309,7 @@ class Poet:
             lines=lines, form=form.name, rhyme_group=report.rhyme_group, report=report.to_dict(),
             scores=scores, model_version=model.version, seed=seed, relaxed=row.constraint.relaxed,
             params={"theme": request.theme, "keywords": request.words, "acrostic": request.heads,
+                    "plan": plan.to_dict() if plan else None,
                     "tone_mode": request.tone_mode, "n_candidates": len(rows), **asdict(request.params)},
         )
 

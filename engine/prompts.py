@@ -1,13 +1,18 @@
 """The text format the model reads and writes. This is the one place it is defined.
 
-    poem       <bos><poem><qijue>月、春<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
-    acrostic   <bos><poem><qijue><acrostic>白黄欲更<sep>白日依山尽，黄河入海流。…<eos>
+    poem       <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
+    acrostic   <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
     next line  <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
     couplet    <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
 
 Everything after <sep> is what the model learns to write (the prompt before it carries no
-loss). Keywords are 1-3 characters or 2-character words that occur in the poem or its title,
-joined by 、, so `/poem 月` conditions on 月. Poem lines are separated by their punctuation,
+loss). Before <plan>: the theme, as 1-3 characters or 2-character words that occur in the poem or
+its title, joined by 、, so `/poem 月` conditions on 月 (or nothing, or the acrostic heads). After
+<plan>: the plan, one keyword per line in order (engine.lexicon.Lexicon.line_keywords: each
+line's most salient word), so the model learns to write each line to its keyword given the lines
+before it; at request time engine.planning makes the plan from the theme. A quarter of the
+training prompts carry no plan, so the model still writes from the theme alone (and held-out NLL,
+measured from `<poem><form><sep>`, stays comparable). Poem lines are separated by their punctuation,
 normalised: ， closes the first line of a couplet and 。 the second.
 """
 
@@ -15,16 +20,24 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.text import is_han
+
+if TYPE_CHECKING:
+    from engine.lexicon import Lexicon
 
 BOS, EOS, PAD, UNK, SEP = "<bos>", "<eos>", "<pad>", "<unk>", "<sep>"
 TASK_POEM, TASK_NEXT, TASK_PAIR = "<poem>", "<next>", "<pair>"
 ACROSTIC = "<acrostic>"
+PLAN = "<plan>"
 FORM_TOKENS = {name: f"<{name}>" for name in ("wujue", "qijue", "wulv", "qilv", "couplet", "ci")}
-SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC, *FORM_TOKENS.values()]
+# New tokens go at the end: a model warm-started from an older vocabulary keeps every id it knows.
+SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC, *FORM_TOKENS.values(), PLAN]
 LINE_ENDS = ("，", "。")  # the line separators
 KEYWORD_JOIN = "、"
+PLANNED_SHARE = 0.75  # of training poems whose prompt carries a plan
 
 # Characters too common to say what a poem is about; never chosen as its keywords.
 _NOT_KEYWORDS = set("不之一人无有何自来中上下为是此其如犹已相与而以于在我君今未亦又可皆还更谁几时所得见知多")
@@ -34,10 +47,11 @@ def poem_body(lines: list[str]) -> str:
     return "".join(line + LINE_ENDS[i % 2] for i, line in enumerate(lines))
 
 
-def poem_prompt(form: str, keywords: list[str] = (), acrostic: str | None = None) -> str:
-    if acrostic:
-        return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{ACROSTIC}{acrostic}{SEP}"
-    return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{KEYWORD_JOIN.join(keywords)}{SEP}"
+def poem_prompt(form: str, keywords: Sequence[str] = (), acrostic: str | None = None,
+                plan: Sequence[str] | None = None) -> str:
+    theme = f"{ACROSTIC}{acrostic}" if acrostic else KEYWORD_JOIN.join(keywords)
+    planned = f"{PLAN}{KEYWORD_JOIN.join(plan)}" if plan else ""
+    return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{SEP}"
 
 
 def next_line_prompt(form: str, previous_lines: list[str]) -> str:
@@ -64,13 +78,14 @@ def keywords_for(lines: list[str], title: str, rng: random.Random) -> list[str]:
     return rng.sample(candidates, k=min(len(candidates), rng.choice((1, 1, 2, 3))))
 
 
-def training_examples(record: dict, rng: random.Random) -> list[tuple[str, str]]:
+def training_examples(record: dict, rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
     """(prompt, completion) pairs for one 近体 poem record: the poem, and sometimes a next line."""
     lines, form = record["lines"], record["form"]
+    plan = lexicon.line_keywords(lines) if rng.random() < PLANNED_SHARE else None
     if rng.random() < 0.15:
-        prompt = poem_prompt(form, acrostic="".join(line[0] for line in lines))
+        prompt = poem_prompt(form, acrostic="".join(line[0] for line in lines), plan=plan)
     else:
-        prompt = poem_prompt(form, keywords_for(lines, record["title"], rng))
+        prompt = poem_prompt(form, keywords_for(lines, record["title"], rng), plan=plan)
     examples = [(prompt, poem_body(lines) + EOS)]
     if rng.random() < 0.2:
         cut = rng.randrange(1, len(lines))

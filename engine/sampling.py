@@ -41,6 +41,7 @@ class SamplingParams:
     top_p: float = 0.92
     repetition_penalty: float = 1.15
     theme_boost: float = 0.0  # added to the logits of a row's theme characters until one is written
+    plan_boost: float = 0.0  # added to the logits of a line's plan keyword until the line holds a character of it
 
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
@@ -53,6 +54,13 @@ class SamplingParams:
             raise ValueError("repetition_penalty must be between 1 and 2")
         if not 0.0 <= self.theme_boost <= 10.0:
             raise ValueError("theme_boost must be between 0 and 10")
+        if not 0.0 <= self.plan_boost <= 10.0:
+            raise ValueError("plan_boost must be between 0 and 10")
+
+
+# Subtracted from the logits of a row's avoided tokens: never chosen while anything else is allowed,
+# yet no empty choice when a constraint allows nothing else.
+AVOID_PENALTY = 30.0
 
 
 @dataclass
@@ -62,6 +70,9 @@ class Row:
     params: SamplingParams
     seed: int
     theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
+    plan: tuple[tuple[int, ...], ...] = ()  # per line, its keyword's tokens to favour (params.plan_boost)
+    line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
+    avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
     tokens: list[int] = field(default_factory=list)
     log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
     choices: int = 0
@@ -93,6 +104,14 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
                                    previous * params.repetition_penalty)
     if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
         scores[list(row.theme)] += params.theme_boost
+    if row.plan and params.plan_boost:
+        line = sum(token in row.line_ends for token in row.tokens)
+        if line < len(row.plan):
+            start = max((i + 1 for i, token in enumerate(row.tokens) if token in row.line_ends), default=0)
+            if not any(token in row.tokens[start:] for token in row.plan[line]):
+                scores[list(row.plan[line])] += params.plan_boost
+    if row.avoid:
+        scores[list(row.avoid)] -= AVOID_PENALTY
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
     top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
     cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()

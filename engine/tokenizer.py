@@ -51,5 +51,14 @@ def load_tokenizer(path: Path | str) -> PreTrainedTokenizerFast:
     return AutoTokenizer.from_pretrained(str(path))
 
 
+def add_missing_special_tokens(tokenizer: PreTrainedTokenizerFast) -> int:
+    """Append the special tokens an older tokenizer lacks (ids after every existing one);
+    returns how many were added, so the caller can resize the model's embeddings."""
+    missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"extra_special_tokens": [*tokenizer.extra_special_tokens, *missing]})
+    return len(missing)
+
+
 def encode(tokenizer: PreTrainedTokenizerFast, text: str) -> list[int]:
     return tokenizer.encode(to_simplified(text), add_special_tokens=False)

@@ -25,7 +25,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from engine import prompts
 from engine.forms import JINTI_FORMS
-from engine.tokenizer import build_tokenizer, load_tokenizer
+from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
+from engine.tokenizer import add_missing_special_tokens, build_tokenizer, load_tokenizer
 
 SIZES = {
     "tiny": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
@@ -56,6 +57,7 @@ class TrainConfig:
     stop_after: int | None = None  # checkpoint and stop after this many steps of this run
     precision: str = "auto"  # auto, bf16 or fp32
     seed: int = 1234
+    init_from: Path | None = None  # warm start: a from_pretrained folder (its tokenizer is extended, not rebuilt)
 
 
 @dataclass
@@ -87,8 +89,19 @@ def load_corpus(corpus: Path) -> dict[str, tuple[list[dict], list[dict]]]:
     }
 
 
-def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float):
-    examples = [example for record in poems for example in prompts.training_examples(record, rng)]
+def load_lexicon(corpus: Path, records: list[dict] | None = None) -> Lexicon:
+    """The corpus's lexicon (engine.lexicon), mined and saved beside it the first time."""
+    path = corpus / LEXICON_FILE
+    if path.is_file():
+        return Lexicon.load(path)
+    lexicon = build_lexicon(records if records is not None else read_jsonl(corpus / "poems.jsonl"))
+    lexicon.save(path)
+    return lexicon
+
+
+def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float,
+                  lexicon: Lexicon):
+    examples = [example for record in poems for example in prompts.training_examples(record, rng, lexicon)]
     chosen = rng.sample(couplets, k=int(len(couplets) * couplet_share))
     examples += [prompts.couplet_example(pair) for pair in chosen]
     return examples
@@ -274,6 +287,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     bf16 = use_bf16(device, cfg.precision)
     checkpoint = cfg.out / "checkpoint"
     data = load_corpus(cfg.corpus)
+    lexicon = load_lexicon(cfg.corpus)
     train_poems, train_couplets = data["train"]
     if not train_poems:
         raise ValueError(f"no 近体 poems in the train split of {cfg.corpus}: build the corpus first")
@@ -284,6 +298,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer = load_tokenizer(cfg.out / "tokenizer")
         model = LlamaForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
         state = TrainState(**json.loads((checkpoint / "state.json").read_text())["state"])
+    elif cfg.init_from:
+        tokenizer = load_tokenizer(cfg.init_from)
+        add_missing_special_tokens(tokenizer)
+        tokenizer.save_pretrained(cfg.out / "tokenizer")
+        model = LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32,
+                                                 attention_dropout=cfg.dropout)
+        # new rows start at the mean embedding, so a new token is not a loud stranger
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        state = TrainState()
     else:
         tokenizer = build_tokenizer("".join(r["lines"]) for r in train_poems)
         tokenizer.save_pretrained(cfg.out / "tokenizer")
@@ -297,7 +320,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     val_poems, val_couplets = data["val"] if data["val"][0] else data["train"]
     val_items = tokenize(
-        tokenizer, make_examples(val_poems, val_couplets, random.Random(cfg.seed), cfg.couplet_share)
+        tokenizer, make_examples(val_poems, val_couplets, random.Random(cfg.seed), cfg.couplet_share, lexicon)
     )[: cfg.eval_examples]
 
     stop = {"signal": None}
@@ -313,7 +336,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     try:
         while not finished(state, cfg):
             rng = random.Random(cfg.seed * 1000 + state.epoch)
-            items = tokenize(tokenizer, make_examples(train_poems, train_couplets, rng, cfg.couplet_share))
+            items = tokenize(tokenizer, make_examples(train_poems, train_couplets, rng, cfg.couplet_share, lexicon))
             batches = length_batches([len(ids) for ids, _ in items], cfg.batch_size, rng)
             steps_in_epoch = len(batches) // cfg.grad_accum
             while state.batch_in_epoch < steps_in_epoch and not finished(state, cfg):

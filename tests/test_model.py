@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from engine import prompts
 from engine.evaluate import evaluate
 from engine.tokenizer import build_tokenizer, encode
-from engine.train import read_jsonl, train
+from engine.train import load_lexicon, read_jsonl, train
 
 LIANJU = Path(sys.executable).with_name("lianju")
 
@@ -45,14 +45,24 @@ def test_vocabulary_covers_the_requested_share():
 
 def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
     records = [r for r in read_jsonl(built_corpus / "poems.jsonl") if r["form"] in ("wujue", "qijue", "wulv", "qilv")]
+    lexicon = load_lexicon(built_corpus)
     rng = random.Random(0)
-    seen_acrostic = seen_next = 0
+    seen_acrostic = seen_next = seen_plan = seen_bare = 0
     for _ in range(20):
         for record in records:
-            for prompt, completion in prompts.training_examples(record, rng):
+            for prompt, completion in prompts.training_examples(record, rng, lexicon):
                 assert prompt.startswith(prompts.BOS) and prompt.endswith(prompts.SEP)
                 assert completion.endswith(prompts.EOS)
                 body = prompt[prompt.index(">", prompt.index(prompts.FORM_TOKENS[record["form"]])) + 1 : -len(prompts.SEP)]
+                if prompts.PLAN in body:
+                    # one keyword per line, in order, each found in its own line
+                    seen_plan += 1
+                    body, plan = body.split(prompts.PLAN)
+                    keywords = plan.split(prompts.KEYWORD_JOIN)
+                    assert len(keywords) == len(record["lines"])
+                    assert all(keyword in line for keyword, line in zip(keywords, record["lines"])), plan
+                elif prompts.TASK_POEM in prompt and not body:
+                    seen_bare += 1  # the held-out NLL's prompt is still a training prompt
                 if prompts.TASK_NEXT in prompt:
                     seen_next += 1
                     assert completion[: -len(prompts.EOS)] in record["lines"]
@@ -62,7 +72,9 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
                 else:
                     for keyword in filter(None, body.split(prompts.KEYWORD_JOIN)):
                         assert keyword in "".join(record["lines"]) or keyword in record["title"], keyword
-    assert seen_acrostic and seen_next
+    assert seen_acrostic and seen_next and seen_bare
+    poems = sum(prompts.TASK_POEM in p for r in records for p, _ in prompts.training_examples(r, rng, lexicon))
+    assert 0.6 < seen_plan / (20 * len(records)) < 0.9 and poems == len(records)
 
 
 def test_tiny_training_produces_a_loadable_model_that_generates(tiny_model):

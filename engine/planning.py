@@ -1,0 +1,120 @@
+"""The plan of a poem: one keyword per line, in one season and one time of day, moving from the
+scene to the feeling — the planning step of Wang et al. 2016 and of Jiuge.
+
+    planner = Planner(Lexicon.load(SHIPPED_LEXICON))
+    planner.plan("西湖", line_count=4, rng=random.Random(1))
+    → Plan(keywords=("湖光", "画舫", "荷叶", "归思"), season="夏", time=None, …)
+
+The keywords come from the theme's topic words (engine.lexicon): what poems titled with the
+theme use more than poems in general. A plan holds one season and one time of day: words that
+mark another one are dropped, and the poet keeps the other seasons' names out of the poem (a
+quatrain that says 秋雨 and then 春 is what readers noticed first). Scene words come first, the
+most telling ones in the opening lines and the lesser details after them; the last line gets a
+word of feeling when the theme has one. The user's own keywords take the first slots.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+from engine.lexicon import FUNCTION_CHARS, Lexicon
+
+# The characters that mark a season or a time of day. A word marked with two classes
+# (春宵, 秋夜) belongs to both and fits a plan holding either.
+SEASONS = {"春": "春桃杏莺", "夏": "夏荷蝉暑莲", "秋": "秋菊雁霜枫蛩", "冬": "冬雪腊"}
+TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
+# Words holding one of these say what the poet feels, not what is seen.
+FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念心意老别泣叹怨惆怅寂寞孤客乡")
+CANDIDATES = 32  # topic words a plan draws from
+
+
+def classes_of(word: str, classes: dict[str, str]) -> set[str]:
+    return {name for name, marks in classes.items() if any(c in marks for c in word)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    keywords: tuple[str, ...]  # one per line, in line order
+    season: str | None
+    time: str | None
+    source: str  # the topic list it came from: the theme, its parts, or a season's
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "keywords": list(self.keywords)}
+
+    @property
+    def avoided_seasons(self) -> str:
+        """The names of the other seasons, which the poem should not say."""
+        return "".join(name for name in SEASONS if self.season and name != self.season)
+
+
+class Planner:
+    def __init__(self, lexicon: Lexicon, known: set[str] | None = None):
+        self.lexicon = lexicon
+        self.known = known  # characters the model can write; None: all
+
+    def _usable(self, word: str, theme: str) -> bool:
+        return (word not in theme and not any(c in FUNCTION_CHARS for c in word)
+                and (self.known is None or all(c in self.known for c in word)))
+
+    @staticmethod
+    def _fits(word: str, classes: dict[str, str], chosen: str | None) -> bool:
+        marked = classes_of(word, classes)
+        return not marked or chosen in marked
+
+    def _choose_class(self, theme: str, words: list[tuple[str, float]], classes: dict[str, str],
+                      rng: random.Random) -> str | None:
+        """The theme's own class when it names one (中秋 → 秋), else one drawn by how much of the
+        theme's vocabulary each class holds; None when the vocabulary holds none."""
+        named = classes_of(theme, classes)
+        if len(named) == 1:
+            return named.pop()
+        weights = {name: 0.0 for name in classes}
+        for word, score in words:
+            for name in classes_of(word, classes):
+                weights[name] += score
+        if not any(weights.values()):
+            # nothing in the vocabulary says when: any one, so that the poem still keeps to one
+            return rng.choice(list(classes)) if classes is SEASONS else None
+        return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+    def plan(self, theme: str, line_count: int, rng: random.Random, user_keywords: tuple[str, ...] = ()) -> Plan:
+        words, source = self.lexicon.topic_words(theme), theme
+        if len(words) < line_count:
+            # a theme the corpus never titles a poem with: plan in a season, keep the theme in the prompt
+            source = rng.choice(list(SEASONS))
+            words = words + self.lexicon.topic_words(source)
+        season = self._choose_class(theme, words, SEASONS, rng)
+        time = self._choose_class(theme, words, TIMES, rng)
+        fitting = [(word, score) for word, score in words
+                   if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)]
+        fitting = fitting[:CANDIDATES]
+        # two-character words carry an image (画舫, 湖光); single characters mostly fill gaps
+        fitting = [(w, s * (4.0 if len(w) == 2 else 1.0)) for w, s in fitting]
+        feelings = [(w, s) for w, s in fitting if any(c in FEELING_CHARS for c in w)]
+        scenes = [(w, s) for w, s in fitting if not any(c in FEELING_CHARS for c in w)]
+
+        keywords: list[str] = [k for k in user_keywords if k][:line_count]
+        used = set("".join(keywords))
+
+        def draw(pool: list[tuple[str, float]]) -> str | None:
+            open_words = [(w, s) for w, s in pool if not used & set(w)]
+            if not open_words:
+                return None
+            word = rng.choices([w for w, _ in open_words], weights=[s for _, s in open_words])[0]
+            used.update(word)
+            return word
+
+        feeling_lines = 1 if line_count <= 4 else 2
+        scene_words = []
+        while len(keywords) + len(scene_words) < line_count - feeling_lines and (word := draw(scenes)):
+            scene_words.append(word)
+        # the most telling scene first, the details after it
+        rank = {w: s for w, s in scenes}
+        keywords += sorted(scene_words, key=lambda w: -rank[w])
+        while len(keywords) < line_count and (word := draw(feelings) or draw(scenes) or draw(fitting)):
+            keywords.append(word)
+        while len(keywords) < line_count:  # a vocabulary too small to fill the plan: repeat the theme
+            keywords.append(theme[len(keywords) % len(theme)])
+        return Plan(tuple(keywords), season, time, source)
