@@ -25,7 +25,7 @@ from engine.lexicon import FUNCTION_CHARS, Lexicon
 SEASONS = {"春": "春桃杏莺", "夏": "夏荷蝉暑莲", "秋": "秋菊雁霜枫蛩", "冬": "冬雪腊"}
 TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
 # Words holding one of these say what the poet feels, not what is seen.
-FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念心意老别泣叹怨惆怅寂寞孤客乡")
+FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念别泣叹怨惆怅寂寞乡")
 CANDIDATES = 32  # topic words a plan draws from
 
 

@@ -149,6 +149,20 @@ def test_the_theme_is_written_into_the_poem(poet):
     assert poem.params["theme_boost"] == 3.0 and poem.scores["theme_in_poem"]
 
 
+def test_poems_follow_their_plan_and_keep_to_one_season(poet):
+    def followed(plan_boost: float) -> float:
+        poems = [run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2, plan_boost=plan_boost))
+                 for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅"))]
+        for poem in poems:
+            plan = poem.params["plan"]
+            assert len(plan["keywords"]) == 8 and plan["season"]
+            other_seasons = set("春夏秋冬") - {plan["season"]}
+            assert not other_seasons & set(poem.text), (poem.text, plan)
+        return sum(poem.scores["plan_followed"] for poem in poems) / len(poems)
+
+    assert followed(plan_boost=6.0) >= followed(plan_boost=0.0) + 0.2
+
+
 def test_shipped_novelty_filter_knows_famous_lines(poet):
     assert poet.corpus_lines is not None
     assert poet._copied(["床前看月光", "国破山河在", "春风又绿江南"]) == ["床前看月光", "国破山河在"]
@@ -381,5 +395,8 @@ def test_cli_poem_json_and_errors():
     poems = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(poems) == 2 and all(p["report"]["format_ok"] for p in poems)
     assert poems[0]["text"] != poems[1]["text"]
+    # the plan: one keyword per line and its season
+    assert all(len(p["params"]["plan"]["keywords"]) == len(p["lines"]) for p in poems)
+    assert all(p["params"]["plan"]["season"] in ("春", "夏", "秋", "冬") for p in poems)
     bad = subprocess.run([str(LIANJU), "poem", "🌙"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Chinese character" in bad.stderr and "Traceback" not in bad.stderr

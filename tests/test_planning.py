@@ -1,0 +1,106 @@
+"""The plan of a poem: corpus words, each line's salient word, a theme's topic words, the planner."""
+
+import random
+
+import pytest
+
+from engine.lexicon import Lexicon, build_lexicon, lexicon_half, title_terms
+from engine.planning import SEASONS, Planner, classes_of
+
+
+def _poem(poem_id: str, title: str, lines: list[str]) -> dict:
+    return {"id": poem_id, "title": title, "lines": lines, "form": "wujue", "split": "train"}
+
+
+def _even_ids(count: int, prefix: str) -> list[str]:
+    """Poem ids in the half that teaches topic words."""
+    ids, n = [], 0
+    while len(ids) < count:
+        if lexicon_half(f"{prefix}{n}") == 0:
+            ids.append(f"{prefix}{n}")
+        n += 1
+    return ids
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    """A made-up corpus: lake poems use 画舫 and 湖光, frontier poems 烽火 and 胡马, and
+    everything else shares the common stock of 白云 and 青山."""
+    rng = random.Random(0)
+    filler = "白云青山流水明月清风长松"
+    records = []
+
+    def line(word: str) -> str:
+        return word + "".join(rng.choice(filler) for _ in range(3))
+
+    for poem_id in _even_ids(60, "lake"):
+        records.append(_poem(poem_id, "游西湖", [line("画舫"), line("湖光"), line("春水"), line("归思")]))
+    for poem_id in _even_ids(60, "war"):
+        records.append(_poem(poem_id, "从军行", [line("烽火"), line("胡马"), line("秋霜"), line("乡愁")]))
+    for n in range(300):
+        records.append(_poem(f"other{n}", "杂诗", [line("白云"), line("青山"), line("流水"), line("长松")]))
+    return build_lexicon(records, progress=False)
+
+
+def test_words_are_frequent_associated_pairs(lexicon):
+    assert {"画舫", "烽火", "胡马"} <= set(lexicon.idf)
+    assert "舫湖" not in lexicon.idf  # two words side by side are not a word
+
+
+def test_line_keywords_are_one_salient_word_per_line_found_in_it(lexicon):
+    lines = ["画舫白云流", "湖光明月清", "白云青山水", "清风明月松"]
+    keywords = lexicon.line_keywords(lines)
+    assert len(keywords) == 4 and all(k in line for k, line in zip(keywords, lines))
+    assert keywords[:2] == ["画舫", "湖光"]  # the rare word, not the common stock
+    assert len(set(keywords)) == 4  # no keyword twice
+
+
+def test_topic_words_are_what_titled_poems_use_more(lexicon):
+    lake = [w for w, _ in lexicon.topic_words("西湖")]
+    war = [w for w, _ in lexicon.topic_words("从军")]
+    assert {"画舫", "湖光"} <= set(lake[:6]) and not {"烽火", "胡马"} & set(lake)
+    assert {"烽火", "胡马"} <= set(war[:6]) and not {"画舫"} & set(war)
+    assert "白云" not in lake  # used everywhere: tells nothing
+    # a theme no title holds borrows from its parts
+    assert {"画舫", "湖光"} <= {w for w, _ in lexicon.topic_words("西湖夜")}
+
+
+def test_title_terms_stay_inside_runs_of_han():
+    assert title_terms("游西湖 二首") == {"游", "西", "湖", "游西", "西湖", "二", "首", "二首"}
+
+
+def test_lexicon_survives_save_and_load(lexicon, tmp_path):
+    lexicon.save(tmp_path / "lexicon.json.gz")
+    loaded = Lexicon.load(tmp_path / "lexicon.json.gz")
+    assert [w for w, _ in loaded.topic_words("西湖")] == [w for w, _ in lexicon.topic_words("西湖")]
+    assert loaded.line_keywords(["画舫白云流"]) == ["画舫"]
+
+
+def _handmade() -> Lexicon:
+    words = [("画舫", 1.0), ("湖光", 0.9), ("荷花", 0.8), ("秋月", 0.7), ("春风", 0.7), ("夜雨", 0.6),
+             ("晓烟", 0.6), ("归思", 0.5), ("柳岸", 0.5), ("孤山", 0.4), ("渔舟", 0.4), ("乡愁", 0.3)]
+    return Lexicon(idf={w: 3.0 for w, _ in words}, topics={"西湖": words, "秋": [("秋月", 1.0)] * 8},
+                   topic_poems={"西湖": 500, "秋": 500})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_plan_keeps_one_season_and_ends_on_a_feeling(seed):
+    plan = Planner(_handmade()).plan("西湖", 4, random.Random(seed))
+    assert len(plan.keywords) == 4 and len(set("".join(plan.keywords))) == len("".join(plan.keywords))
+    for keyword in plan.keywords:
+        assert classes_of(keyword, SEASONS) <= {plan.season}, (keyword, plan)
+    assert plan.keywords[-1] in ("归思", "乡愁")  # scene first, the feeling last
+    assert plan.season and plan.season not in plan.avoided_seasons and len(plan.avoided_seasons) == 3
+
+
+def test_a_theme_that_names_its_season_gets_it():
+    for seed in range(10):
+        assert Planner(_handmade()).plan("西湖秋", 4, random.Random(seed)).season == "秋"
+
+
+def test_user_keywords_come_first_and_unknown_characters_stay_out():
+    planner = Planner(_handmade(), known=set("画舫湖光荷花秋月春风夜雨晓烟归思柳岸孤山乡愁钓"))
+    for seed in range(10):
+        plan = planner.plan("西湖", 8, random.Random(seed), user_keywords=("钓",))
+        assert plan.keywords[0] == "钓" and len(plan.keywords) == 8
+        assert "渔舟" not in plan.keywords  # 渔 is not a character the model knows
