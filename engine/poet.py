@@ -43,6 +43,10 @@ THEME_BOOST = 3.0
 # Added to the logits of a line's plan keyword until the line holds one of its characters.
 PLAN_BOOST = 1.5
 PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keyword
+# The ranking's λ in log P(poem | prompt) − λ·log P(each line alone): maximum mutual information
+# (Li et al. 2016), which prefers lines that follow from the plan and the lines before them to lines
+# that are likely anywhere (the clichés that read as filler).
+MMI_WEIGHT = 0.5
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
@@ -106,6 +110,7 @@ class _Request:
     words: list[str]
     tone_mode: str
     user_keywords: tuple[str, ...]  # simplified, only characters the model knows
+    mmi_weight: float
 
 
 @dataclass
@@ -162,11 +167,12 @@ class Poet:
                       keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
                       top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
                       tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
-                      plan_boost: float = PLAN_BOOST) -> Poem:
+                      plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT) -> Poem:
         model = self.model
         request = self._request(model, theme, form=form, acrostic=acrostic, keywords=keywords,
                                 n_candidates=n_candidates, temperature=temperature, top_k=top_k, top_p=top_p,
-                                tone_mode=tone_mode, theme_boost=theme_boost, plan_boost=plan_boost)
+                                tone_mode=tone_mode, theme_boost=theme_boost, plan_boost=plan_boost,
+                                mmi_weight=mmi_weight)
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
@@ -183,7 +189,29 @@ class Poet:
             rows.append(Row(prompt, PoemConstraint(model.masks, pattern), request.params, seed * 1000 + index,
                             theme=theme_ids, plan=plan_ids, line_ends=frozenset(model.masks.line_ends), avoid=avoid))
         rows = await model.batcher.run(rows)
-        return self._best_poem(model, rows, chosen, request, seed, plan)
+        candidates = [self._lines(model, row) for row in rows]
+        priors = {}
+        if request.mmi_weight:
+            # on the sampler's own thread: the backend's cache is not for two threads at once
+            priors = await asyncio.get_running_loop().run_in_executor(
+                self.torch_thread, self._line_priors, model, chosen, [line for lines in candidates for line in lines])
+        return self._best_poem(model, rows, candidates, priors, chosen, request, seed, plan)
+
+    def _lines(self, model: ServedModel, row: Row) -> list[str]:
+        text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        return [line for line in text.replace("。", "，").split("，") if line]
+
+    @torch.inference_mode()
+    def _line_priors(self, model: ServedModel, form: Form, lines: list[str]) -> dict[str, float]:
+        """Each line's mean log-likelihood per character with nothing before it: how likely it is anywhere."""
+        prompt = self._encode(model, prompts.poem_prompt(form.name))
+        unique = [line for line in dict.fromkeys(lines) if len(line) == form.chars_per_line]
+        if not unique:
+            return {}
+        ids = torch.tensor([prompt + self._encode(model, line) for line in unique])  # (lines, prompt + chars)
+        logits = model.backend.all_logits(ids)[:, len(prompt) - 1 : -1].float()  # (lines, chars, vocab)
+        chosen = torch.log_softmax(logits, -1).gather(-1, ids[:, len(prompt):, None])[..., 0]  # (lines, chars)
+        return dict(zip(unique, chosen.mean(-1).tolist()))
 
     def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
         """One keyword per line from the theme's topic words; the user's keywords first."""
@@ -199,7 +227,7 @@ class Poet:
     def _request(self, model: ServedModel, theme: str, form: str = "auto", acrostic: str | None = None,
                  keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9, top_k: int = 40,
                  top_p: float = 0.92, tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
-                 plan_boost: float = PLAN_BOOST) -> _Request:
+                 plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT) -> _Request:
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
@@ -216,9 +244,11 @@ class Poet:
                                     plan_boost=plan_boost)
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
+        if not 0.0 <= mmi_weight <= 1.0:
+            raise PoetError("sampling", "mmi_weight 须在 0 到 1 之间。", "mmi_weight must be between 0 and 1.")
         user_keywords = tuple(word for word in (self._known_part(model, k) for k in keywords) if word)
         return _Request(theme, heads, forms, params, self._keywords(model, theme, user_keywords), tone_mode,
-                        user_keywords)
+                        user_keywords, mmi_weight)
 
     def _forms(self, form: str, heads: str | None) -> list[Form]:
         """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
@@ -283,23 +313,25 @@ class Poet:
     def _copied(self, lines: list[str]) -> list[str]:
         return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
 
-    def _best_poem(self, model: ServedModel, rows, form: Form, request: _Request, seed: int,
-                   plan: Plan | None) -> Poem:
+    def _best_poem(self, model: ServedModel, rows: list[Row], candidates: list[list[str]],
+                   priors: dict[str, float], form: Form, request: _Request, seed: int, plan: Plan | None) -> Poem:
         scored = []
-        for row in rows:
-            text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
-            lines = [line for line in text.replace("。", "，").split("，") if line]
+        for row, lines in zip(rows, candidates):
+            text = prompts.poem_body(lines)
             report = check(text, form)
             copied = self._copied(lines)
             repeated = len(set(lines)) < len(lines)
             theme_in_poem = any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
+            prior = sum(priors.get(line, 0.0) for line in lines) / len(lines) if priors else 0.0
+            mutual = row.mean_log_likelihood - request.mmi_weight * prior
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
-            total = (prosody + 0.5 * row.mean_log_likelihood + 0.3 * theme_in_poem + PLAN_WEIGHT * planned
+            total = (prosody + 0.5 * mutual + 0.3 * theme_in_poem + PLAN_WEIGHT * planned
                      - 10 * (bool(copied) or repeated))
             scored.append((total, row, lines, report, {
                 "total": round(total, 4), "prosody": round(prosody, 4),
                 "mean_log_likelihood": round(row.mean_log_likelihood, 4),
+                "line_prior": round(prior, 4), "mutual_information": round(mutual, 4),
                 "theme_in_poem": theme_in_poem, "plan_followed": round(planned, 4),
                 "copied_lines": copied, "repeated_lines": repeated,
                 "novelty_checked": self.corpus_lines is not None, "candidates": len(rows),
@@ -310,7 +342,8 @@ class Poet:
             scores=scores, model_version=model.version, seed=seed, relaxed=row.constraint.relaxed,
             params={"theme": request.theme, "keywords": request.words, "acrostic": request.heads,
                     "plan": plan.to_dict() if plan else None,
-                    "tone_mode": request.tone_mode, "n_candidates": len(rows), **asdict(request.params)},
+                    "tone_mode": request.tone_mode, "n_candidates": len(rows), "mmi_weight": request.mmi_weight,
+                    **asdict(request.params)},
         )
 
     # -----------------------------------------------------------------------------------------
