@@ -163,6 +163,24 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     assert followed(plan_boost=6.0) >= followed(plan_boost=0.0) + 0.2
 
 
+def test_line_priors_and_mutual_information_ranking(poet):
+    from engine.forms import JINTI_FORMS
+
+    priors = poet._line_priors(poet.model, JINTI_FORMS["wujue"], ["明月照高楼", "楼高照月明", "舫湖鸥旌烽"])
+    assert priors["明月照高楼"] > priors["舫湖鸥旌烽"] + 2  # a real line is far likelier than a jumble
+
+    def mean_prior(mmi_weight: float) -> float:
+        poems = [run(poet.compose("春", form="wujue", seed=seed, n_candidates=8, mmi_weight=mmi_weight))
+                 for seed in range(6)]
+        assert all(p.params["mmi_weight"] == mmi_weight for p in poems)
+        lines = [line for p in poems for line in p.lines]
+        chosen = poet._line_priors(poet.model, JINTI_FORMS["wujue"], lines)
+        return sum(chosen[line] for line in lines) / len(lines)
+
+    # the same candidates, ranked with λ = 1: the chosen lines are less generic
+    assert mean_prior(1.0) < mean_prior(0.0)
+
+
 def test_shipped_novelty_filter_knows_famous_lines(poet):
     assert poet.corpus_lines is not None
     assert poet._copied(["床前看月光", "国破山河在", "春风又绿江南"]) == ["床前看月光", "国破山河在"]
