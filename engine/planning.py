@@ -89,9 +89,10 @@ class Planner:
         time = self._choose_class(theme, words, TIMES, rng)
         fitting = [(word, score) for word, score in words
                    if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)]
-        fitting = fitting[:CANDIDATES]
-        # two-character words carry an image (画舫, 湖光); single characters mostly fill gaps
-        fitting = [(w, s * (4.0 if len(w) == 2 else 1.0)) for w, s in fitting]
+        # two-character words carry an image (画舫, 湖光); single characters (卜, 常) mostly do not,
+        # and only fill a plan the theme's words cannot
+        words_only = [(w, s) for w, s in fitting if len(w) == 2]
+        fitting = (words_only if len(words_only) >= line_count else fitting)[:CANDIDATES]
         feelings = [(w, s) for w, s in fitting if any(c in FEELING_CHARS for c in w)]
         scenes = [(w, s) for w, s in fitting if not any(c in FEELING_CHARS for c in w)]
 

@@ -180,7 +180,10 @@ class Poet:
         prompt = self._encode(model, prompts.poem_prompt(chosen.name, request.words, request.heads,
                                                          plan.keywords if plan and model.reads_plans else None))
         ids = model.masks.ids
-        theme_ids = tuple(ids[c] for c in dict.fromkeys(request.theme) if c in ids)
+        # With a plan, a theme of several characters is carried by the plan's words: favouring each
+        # of its characters wrote 长城 as 长者 and 长夜. A one-character theme (月) is still favoured.
+        boosted = request.theme if plan is None or len(request.theme) == 1 else ""
+        theme_ids = tuple(ids[c] for c in dict.fromkeys(boosted) if c in ids)
         plan_ids = tuple(tuple(ids[c] for c in keyword if c in ids) for keyword in plan.keywords) if plan else ()
         avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         rows = []
@@ -321,7 +324,7 @@ class Poet:
             report = check(text, form)
             copied = self._copied(lines)
             repeated = len(set(lines)) < len(lines)
-            theme_in_poem = any(c in text for c in request.theme)
+            theme_in_poem = request.theme in text if plan else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
             prior = sum(priors.get(line, 0.0) for line in lines) / len(lines) if priors else 0.0
             mutual = row.mean_log_likelihood - request.mmi_weight * prior
