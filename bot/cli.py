@@ -142,6 +142,10 @@ def _print_poem(result) -> None:
         console.print(f"  {line}{ending}")
     checks = "✓" if report["ok"] else ("✓ (拗救)" if report["tone_ok_lenient"] and report["rhyme_ok"] else "✗")
     novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus_lines.bloom)"
+    plan = result.params.get("plan")
+    if plan:
+        season = f" · {plan['season']}" if plan["season"] else ""
+        console.print(f"  [dim]意象 {' · '.join(plan['keywords'])}{season}[/]")
     console.print(f"  [dim]格律 {checks} · seed {result.seed} · model {result.model_version}{novelty}[/]")
 
 
@@ -592,6 +596,30 @@ def models_rollback() -> None:
     from storage import repo
 
     console.print(f"{_registry(repo.roll_back).name} is active again")
+
+
+@models_app.command("card")
+def models_card(
+    folder: Annotated[Path, typer.Argument(help="A from_pretrained folder (model and tokenizer).")],
+    facts: Annotated[Optional[Path], typer.Option(
+        help="JSON: the card's facts (engine/model_card.py lists the keys), or a `lianju eval --out` report.")] = None,
+) -> None:
+    """(Re)write the folder's README.md model card, and fix its configs for transformers 4.5x and 5.x."""
+    from engine.model_card import CARD, finish_model_folder
+
+    given = {}
+    if facts:
+        try:
+            given = json.loads(facts.read_text())
+        except (OSError, ValueError) as error:
+            fail(f"cannot read the facts in {facts}: {error}; pass a JSON object")
+        if "heldout_nll" in given:  # a report of `lianju eval --out`
+            given = {"evaluation": given}
+    try:
+        finish_model_folder(folder, given)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    console.print(f"wrote {folder / CARD}; tokenizer_config.json and generation_config.json fixed")
 
 
 @app.command()
