@@ -87,8 +87,10 @@ def sample_poems(model, tokenizer, form: str, count: int, seed: int, batch_size:
         themes = [THEMES[(start + i) % len(THEMES)] for i in range(min(batch_size, count - start))]
         batch = tokenizer([prompts.poem_prompt(form, [t]) for t in themes], return_tensors="pt",
                           padding=True, add_special_tokens=False).to(model.device)
-        out = model.generate(**batch, do_sample=True, top_k=50, top_p=0.95, max_new_tokens=80,
-                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        # every setting given: a folder's generation_config.json holds the engine's defaults (temperature 0.9 …)
+        out = model.generate(**batch, do_sample=True, top_k=50, top_p=0.95, temperature=1.0, repetition_penalty=1.0,
+                             max_new_tokens=80, eos_token_id=tokenizer.eos_token_id,
+                             pad_token_id=tokenizer.pad_token_id)
         texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     return texts
 
