@@ -28,6 +28,7 @@ from transformers import AutoModelForCausalLM
 from engine import prompts
 from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nll, sample_poems
 from engine.forms import JINTI_FORMS
+from engine.model_card import finish_model_folder
 from engine.prosody import check
 from engine.tokenizer import load_tokenizer
 from engine.lexicon import Lexicon
@@ -180,6 +181,13 @@ def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epo
     out.mkdir(parents=True, exist_ok=True)
     _merged(model, base, method, out / "adapters").to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
+    finish_model_folder(out, {
+        "summary": f"A fine-tune of the Lianju poetry model `{base}` on poems that people rated highly, mixed with "
+                   "poems of the original corpus so that it keeps what it knew.",
+        "training": {"fine-tuning": f"{method}: {epochs} epochs, {steps:,} steps of batch {batch_size}, lr {lr:g}; "
+                                    f"{len(feedback):,} rated poems and {originals:,} corpus poems "
+                                    f"({len(examples):,} examples)"},
+    })
     return {"feedback_poems": len(feedback), "corpus_poems": originals, "examples": len(examples), "steps": steps,
             "method": method}
 

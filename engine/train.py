@@ -26,6 +26,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from engine import prompts
 from engine.forms import JINTI_FORMS
 from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
+from engine.model_card import finish_model_folder
 from engine.tokenizer import add_missing_special_tokens, build_tokenizer, load_tokenizer
 
 SIZES = {
@@ -264,7 +265,7 @@ def plot_losses(history: list[dict], path: Path) -> None:
 
 
 def export(model, tokenizer, state: TrainState, cfg: TrainConfig) -> Path:
-    """The finished model as a from_pretrained directory (bf16 weights: half the size)."""
+    """The finished model as a from_pretrained directory (bf16 weights: half the size) with its model card."""
     target = cfg.out / "model"
     model.to(torch.bfloat16).save_pretrained(target)
     model.float()
@@ -273,6 +274,7 @@ def export(model, tokenizer, state: TrainState, cfg: TrainConfig) -> Path:
         json.dumps({"state": asdict(state), "config": _jsonable(cfg)}, ensure_ascii=False, indent=1)
     )
     plot_losses(state.history, target / "loss.png")
+    finish_model_folder(target)
     return target
 
 
