@@ -32,6 +32,7 @@ from engine.tokenizer import add_missing_special_tokens, build_tokenizer, load_t
 SIZES = {
     "tiny": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
     "small": dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6),
+    "medium": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),  # 29M, 58 MB
     "base": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
 }
 MAX_LENGTH = 96  # a 七律 with its prompt is about 80 tokens
@@ -160,12 +161,13 @@ def new_model(size: str, tokenizer, dropout: float = 0.0) -> LlamaForCausalLM:
     return LlamaForCausalLM(config)
 
 
-def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model, cfg: TrainConfig, fused: bool = False) -> torch.optim.AdamW:
     # Weight decay on matrices only, not on norms and biases (as in nanoGPT).
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+    # fused: one CUDA kernel for the whole update (engine.oneshot), not one per tensor
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=fused)
 
 
 def finished(state: TrainState, cfg: TrainConfig) -> bool:
