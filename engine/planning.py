@@ -87,12 +87,23 @@ class Planner:
             words = words + self.lexicon.topic_words(source)
         season = self._choose_class(theme, words, SEASONS, rng)
         time = self._choose_class(theme, words, TIMES, rng)
-        fitting = [(word, score) for word, score in words
-                   if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)]
+        def fitting_words(pool: list[tuple[str, float]]) -> list[tuple[str, float]]:
+            return [(word, score) for word, score in pool if self._usable(word, theme)
+                    and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)]
+
+        fitting = fitting_words(words)
+        if season and sum(len(w) == 2 for w, _ in fitting) < line_count:
+            # a theme with few words of its own (羁旅) borrows the season's, at half weight, before
+            # falling back on single characters
+            known = {w for w, _ in fitting}
+            fitting += [(w, s / 2) for w, s in fitting_words(self.lexicon.topic_words(season)) if w not in known]
         # two-character words carry an image (画舫, 湖光); single characters (卜, 常) mostly do not,
         # and only fill a plan the theme's words cannot
         words_only = [(w, s) for w, s in fitting if len(w) == 2]
-        fitting = (words_only if len(words_only) >= line_count else fitting)[:CANDIDATES]
+        if len(words_only) >= line_count:
+            fitting = words_only[:CANDIDATES]
+        else:
+            fitting = [(w, s * (4.0 if len(w) == 2 else 1.0)) for w, s in fitting[:CANDIDATES]]
         feelings = [(w, s) for w, s in fitting if any(c in FEELING_CHARS for c in w)]
         scenes = [(w, s) for w, s in fitting if not any(c in FEELING_CHARS for c in w)]
 

@@ -104,3 +104,14 @@ def test_user_keywords_come_first_and_unknown_characters_stay_out():
         plan = planner.plan("西湖", 8, random.Random(seed), user_keywords=("钓",))
         assert plan.keywords[0] == "钓" and len(plan.keywords) == 8
         assert "渔舟" not in plan.keywords  # 渔 is not a character the model knows
+
+
+def test_a_theme_with_few_words_borrows_its_seasons_words():
+    lexicon = Lexicon(idf={}, topics={"旅": [("把酒", 1.0), ("诗书", 0.9), ("秋雨", 0.6), ("归去", 0.5), ("卜", 0.4)],
+                                      "秋": [("秋风", 1.0), ("落叶", 0.9), ("白露", 0.8), ("梧桐", 0.7), ("菊花", 0.6)]},
+                      topic_poems={"旅": 500, "秋": 500})
+    for seed in range(10):
+        plan = Planner(lexicon).plan("旅", 8, random.Random(seed))
+        assert plan.season == "秋" and len(plan.keywords) == 8
+        assert len(set(plan.keywords) & {"秋风", "落叶", "白露", "梧桐", "菊花"}) >= 3, plan
+        assert "卜" not in plan.keywords  # a single character only when words run out
