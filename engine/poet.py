@@ -211,10 +211,15 @@ class Poet:
         unique = [line for line in dict.fromkeys(lines) if len(line) == form.chars_per_line]
         if not unique:
             return {}
-        ids = torch.tensor([prompt + self._encode(model, line) for line in unique])  # (lines, prompt + chars)
-        logits = model.backend.all_logits(ids)[:, len(prompt) - 1 : -1].float()  # (lines, chars, vocab)
-        chosen = torch.log_softmax(logits, -1).gather(-1, ids[:, len(prompt):, None])[..., 0]  # (lines, chars)
-        return dict(zip(unique, chosen.mean(-1).tolist()))
+        return dict(zip(unique, self._mean_log_likelihoods(model, prompt, [self._encode(model, l) for l in unique])))
+
+    @staticmethod
+    def _mean_log_likelihoods(model: ServedModel, prompt: list[int], answers: list[list[int]]) -> list[float]:
+        """Mean log-likelihood per token of each answer (all of one length) after the prompt, in one batch."""
+        ids = torch.tensor([prompt + answer for answer in answers])  # (answers, prompt + answer)
+        logits = model.backend.all_logits(ids)[:, len(prompt) - 1 : -1].float()  # (answers, answer, vocab)
+        chosen = torch.log_softmax(logits, -1).gather(-1, ids[:, len(prompt):, None])[..., 0]  # (answers, answer)
+        return chosen.mean(-1).tolist()
 
     def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
         """One keyword per line from the theme's topic words; the user's keywords first."""
@@ -433,13 +438,10 @@ class Poet:
         prompt = self._encode(model, prompts.couplet_prompt(first))
         answer = self._encode(model, second + prompts.EOS)
 
-        def score() -> float:
-            logits = model.backend.all_logits(torch.tensor([prompt + answer]))[0]
-            log_probs = torch.log_softmax(logits[len(prompt) - 1 : -1].float(), -1)
-            return float(log_probs[torch.arange(len(answer)), torch.tensor(answer)].mean())
-
         # on the sampler's own thread: the backend's cache is not for two threads at once
-        return await asyncio.get_running_loop().run_in_executor(self.torch_thread, score)
+        scores = await asyncio.get_running_loop().run_in_executor(
+            self.torch_thread, self._mean_log_likelihoods, model, prompt, [answer])
+        return scores[0]
 
     async def _best_line(self, model: ServedModel, prompt, constraint_args, seed, n_candidates, exclude,
                          judge=None) -> str:
