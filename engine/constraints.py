@@ -198,7 +198,9 @@ class PoemConstraint:
                                                   ("ban", ~(self.banned | masks._mask(rhyme_tokens)))])
         else:
             allowed, skipped = self._plain_slot(tone, guard, plan.tone_mode == "strict" and position == chars - 1)
-        self.relaxed.extend(f"{name}@{line + 1}.{position + 1}" for name in skipped)
+        # once per slot: the sampler also asks about the next slot ahead of time (a plan word's
+        # second character), and a slot's rules do not depend on what the current one holds
+        self.relaxed.extend(note for name in skipped if (note := f"{name}@{line + 1}.{position + 1}") not in self.relaxed)
         return allowed
 
     def _tone_rules(self, tone: str | None, guard: str | None) -> list[tuple[str, torch.Tensor]]:

@@ -40,8 +40,15 @@ MAX_CANDIDATES = 32
 # keywords, as in training, but the model alone wrote it into 35 of 58 poems; with 3.0 into 58 of 58,
 # at no cost in mean log-likelihood (2.0 still missed rare themes such as 灯, 笛; bench/RESULTS.md).
 THEME_BOOST = 3.0
-# Added to the logits of a line's plan keyword until the line holds one of its characters.
+# Added to the logits of a line's plan word's first character until the line holds the word (the
+# sampler then completes it). Whole words against one character of them: readers preferred the
+# poems 94 to 66 (bench/panels/2026-11-28-whole-words).
 PLAN_BOOST = 1.5
+# Per earlier occurrence of a character in the poem: repeated characters fell from 7.5% to 2.4% (real
+# poems 2-3%), and readers preferred the poems 98 to 62 (bench/panels/2026-11-28-repeat-cost).
+REPEAT_COST = 3.0
+# Where in a line a plan word may begin: 五言 lines read 2+3 (2+2+1 or 2+1+2), 七言 2+2+3.
+WORD_STARTS = {5: frozenset({0, 2, 3}), 7: frozenset({0, 2, 4, 5})}
 PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keyword
 # The ranking's λ in log P(poem | prompt) − λ·log P(each line alone): maximum mutual information
 # (Li et al. 2016), which prefers lines that follow from the plan and the lines before them to lines
@@ -52,10 +59,10 @@ AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
 
 def plan_followed(lines: list[str], plan: Plan | None) -> float:
-    """The share of lines that hold a character of their plan keyword."""
+    """The share of lines that hold their plan word whole (白月 for 白云 is not the plan followed)."""
     if not plan:
         return 0.0
-    return sum(any(c in line for c in keyword) for line, keyword in zip(lines, plan.keywords)) / len(lines)
+    return sum(keyword in line for line, keyword in zip(lines, plan.keywords)) / len(lines)
 
 
 class PoetError(ValueError):
@@ -167,12 +174,13 @@ class Poet:
                       keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9,
                       top_k: int = 40, top_p: float = 0.92, seed: int | None = None,
                       tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
-                      plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT) -> Poem:
+                      plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT,
+                      repeat_cost: float = REPEAT_COST) -> Poem:
         model = self.model
         request = self._request(model, theme, form=form, acrostic=acrostic, keywords=keywords,
                                 n_candidates=n_candidates, temperature=temperature, top_k=top_k, top_p=top_p,
                                 tone_mode=tone_mode, theme_boost=theme_boost, plan_boost=plan_boost,
-                                mmi_weight=mmi_weight)
+                                mmi_weight=mmi_weight, repeat_cost=repeat_cost)
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
@@ -190,7 +198,8 @@ class Poet:
         for index in range(n_candidates):
             pattern = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, request.heads)
             rows.append(Row(prompt, PoemConstraint(model.masks, pattern), request.params, seed * 1000 + index,
-                            theme=theme_ids, plan=plan_ids, line_ends=frozenset(model.masks.line_ends), avoid=avoid))
+                            theme=theme_ids, plan=plan_ids, line_ends=frozenset(model.masks.line_ends), avoid=avoid,
+                            word_starts=WORD_STARTS[chosen.chars_per_line]))
         rows = await model.batcher.run(rows)
         candidates = [self._lines(model, row) for row in rows]
         priors = {}
@@ -235,7 +244,8 @@ class Poet:
     def _request(self, model: ServedModel, theme: str, form: str = "auto", acrostic: str | None = None,
                  keywords: tuple[str, ...] = (), n_candidates: int = 8, temperature: float = 0.9, top_k: int = 40,
                  top_p: float = 0.92, tone_mode: str = "strict", theme_boost: float = THEME_BOOST,
-                 plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT) -> _Request:
+                 plan_boost: float = PLAN_BOOST, mmi_weight: float = MMI_WEIGHT,
+                 repeat_cost: float = REPEAT_COST) -> _Request:
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
@@ -249,7 +259,7 @@ class Poet:
                             f"n_candidates must be between 1 and {MAX_CANDIDATES}.")
         try:
             params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, theme_boost=theme_boost,
-                                    plan_boost=plan_boost)
+                                    plan_boost=plan_boost, repeat_cost=repeat_cost)
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
         if not 0.0 <= mmi_weight <= 1.0:

@@ -1,0 +1,113 @@
+"""A/B panels for a decoding or model change: raters read two of our poems per slot (same theme, form and
+seed, one from each variant) and say which is better; the key says which side was which.
+
+    .venv/bin/python bench/ab_panel.py make --a A.jsonl --b B.jsonl --folder bench/panels/NAME [--seed S]
+    .venv/bin/python bench/ab_panel.py tally --folder bench/panels/NAME
+
+`make` writes pairs.md (for raters: the instructions, then the pairs, sides in random order) and pairs_key.json (never for raters). A rater writes
+pair-ratings-<rater>.jsonl in the folder, one {"id": "Q001", "better": 1 or 2} per line. `tally` counts
+each variant's wins per rater and form, and how far the total is from a fair coin.
+
+bench/panel.py pits our poems against real ones; this compares two versions of ours, which is what a
+change to the engine needs once raters can tell ours from real poems anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from panel import poem_text  # noqa: E402
+
+INSTRUCTIONS = """# Which poem is better?
+
+Read only this sheet; do not open any other file and do not look anything up: judge from the text alone.
+Each item is a pair of poems of the same form written on the same theme (题). Which is the better poem, read
+as a scholar of classical poetry would: above all, does every line read as grammatical, idiomatic classical
+Chinese (通顺), and do the lines make one whole (连贯); then whether it develops its 题 and says something
+worth the words. Prosody (rhyme, 平仄) is not judged. Choose one even when they are close.
+
+Write one JSON object per line to the answer file named in your instructions:
+{"id": "Q001", "better": 1 or 2}
+"""
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="A/B panels: which of two versions of our poems do raters prefer?")
+
+
+def read_poems(path: Path) -> dict[tuple[str, str], list[str]]:
+    poems = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            poems[(record["theme"], record["form"])] = record["lines"]
+    return poems
+
+
+@app.command()
+def make(a: Annotated[Path, typer.Option(help="Variant A's poems (JSON lines with theme, form, lines).")],
+         b: Annotated[Path, typer.Option(help="Variant B's poems, the same theme and form slots.")],
+         folder: Annotated[Path, typer.Option(help="The panel's folder (created).")],
+         seed: int = 7) -> None:
+    """Write pairs.md for raters and pairs_key.json beside it."""
+    poems_a, poems_b = read_poems(a), read_poems(b)
+    slots = [slot for slot in poems_a if slot in poems_b]
+    if not slots:
+        raise typer.BadParameter("the two files share no (theme, form) slot", param_hint="--b")
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    blocks, key = [], {}
+    for number, (theme, form) in enumerate(slots, 1):
+        pair_id = f"Q{number:03d}"
+        sides = [("A", poems_a[(theme, form)]), ("B", poems_b[(theme, form)])]
+        rng.shuffle(sides)
+        blocks.append(f"- {pair_id}　题：{theme}\n  1. {poem_text(sides[0][1])}\n  2. {poem_text(sides[1][1])}")
+        key[pair_id] = {"1": sides[0][0], "2": sides[1][0], "theme": theme, "form": form}
+    (folder / "pairs.md").write_text(f"{INSTRUCTIONS}\n" + "\n".join(blocks) + "\n", encoding="utf-8")
+    (folder / "pairs_key.json").write_text(json.dumps({"a": str(a), "b": str(b), "seed": seed, "pairs": key},
+                                                      ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(slots)} pairs → {folder / 'pairs.md'} (for raters), {folder / 'pairs_key.json'} (not for raters)")
+
+
+@app.command()
+def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> None:
+    """Each variant's wins per rater and per form, and the distance from a fair coin."""
+    key = json.loads((folder / "pairs_key.json").read_text(encoding="utf-8"))["pairs"]
+    files = sorted(folder.glob("pair-ratings-*.jsonl"))
+    if not files:
+        raise typer.BadParameter(f"no pair-ratings-*.jsonl in {folder}", param_hint="--folder")
+    total: Counter[str] = Counter()
+    for path in files:
+        wins: Counter[str] = Counter()
+        by_form: Counter[tuple[str, str]] = Counter()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            answer = json.loads(line)
+            pair = key.get(answer.get("id"))
+            if pair is None or answer.get("better") not in (1, 2):
+                raise typer.BadParameter(f"{path.name}: not an answer to a pair of this panel: {line}")
+            side = pair[str(answer["better"])]
+            wins[side] += 1
+            by_form[(pair["form"], side)] += 1
+        forms = " ".join(f"{form} {by_form[(form, 'A')]}:{by_form[(form, 'B')]}"
+                         for form in dict.fromkeys(pair["form"] for pair in key.values()))
+        rater = path.stem.removeprefix("pair-ratings-")
+        print(f"rater {rater}: A {wins['A']}, B {wins['B']} of {sum(wins.values())} ({forms})")
+        total += wins
+    answered = sum(total.values())
+    z = (total["B"] - answered / 2) / math.sqrt(answered / 4)
+    print(f"all raters: A {total['A']}, B {total['B']} of {answered}; B's share {total['B'] / answered:.1%}, "
+          f"z = {z:+.2f} against a fair coin")
+
+
+if __name__ == "__main__":
+    app()
