@@ -15,6 +15,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.games.common import (
+    BAD_NUMBER,
+    BOT,
+    NO_POET,
+    PASS_MARK,
+    TIMEOUT_MARK,
+    YES,
+    GameResources,
+    LinePoet,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    TurnGame,
+    as_recorded,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.poet import PoetError
 from engine.prosody import (
@@ -29,9 +51,6 @@ from engine.prosody import (
     tone_patterns,
 )
 from storage.models import Game, GameKind
-
-from bot.games.common import (BAD_NUMBER, BOT, NO_POET, PASS_MARK, TIMEOUT_MARK, YES, GameResources, LinePoet, Move,
-    Names, Opening, Outcome, Player, Say, TurnGame, as_recorded, note, refusal, register, say)
 
 REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused

@@ -20,13 +20,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.games.common import (
+    BOT,
+    NO_POET,
+    GameResources,
+    LinePoet,
+    Lines,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    StartRequest,
+    TurnGame,
+    as_recorded,
+    cite_en,
+    cite_zh,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.corpus import LineHit
 from engine.poet import PoetError
 from engine.prosody import PING, ZE, CoupletReport, Reason, char_tone, check_couplet, prepare_lines
 from storage.models import Game, GameKind
-
-from bot.games.common import (BOT, NO_POET, GameResources, LinePoet, Lines, Move, Names, Opening, Outcome, Player,
-    Say, StartRequest, TurnGame, as_recorded, cite_en, cite_zh, note, refusal, register, say)
 
 FIRST_LINE_CHARS = range(3, 12)  # what Poet.match_couplet accepts
 PICK_TRIES = 20

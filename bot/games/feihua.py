@@ -18,14 +18,34 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot.games.common import (
+    BAD_NUMBER,
+    BOT,
+    GIVE_UP_MARK,
+    TIMEOUT_MARK,
+    YES,
+    GameResources,
+    LinePoet,
+    Lines,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    TurnGame,
+    as_recorded,
+    cite_en,
+    cite_zh,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.corpus import LineHit
 from engine.prosody import Reason, prepare_lines
 from storage.errors import Conflict
 from storage.models import Game, GameKind
-
-from bot.games.common import (BAD_NUMBER, BOT, GIVE_UP_MARK, TIMEOUT_MARK, YES, GameResources, LinePoet, Lines,
-    Move, Names, Opening, Outcome, Player, Say, TurnGame, as_recorded, cite_en, cite_zh, note, refusal, register,
-    say)
 
 NEAR_MISS_DISTANCE = 2
 NEAR_MISS_POOL = 100_000  # corpus lines with the key character searched for a near miss

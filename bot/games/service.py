@@ -19,8 +19,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.games.common import (BOT, GAMES, GameResources, Lines, Move, Opening, Outcome, Player, Registry,
-    StartRequest, TurnGame, refusal, say)
+from bot.games.common import (
+    BOT,
+    GAMES,
+    GameResources,
+    Lines,
+    Move,
+    Opening,
+    Outcome,
+    Player,
+    Registry,
+    StartRequest,
+    TurnGame,
+    refusal,
+    say,
+)
 from bot.games.duilian import CoupletBook
 from bot.services import Services
 from engine.corpus import LineIndex

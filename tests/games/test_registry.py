@@ -10,15 +10,29 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW
+
 from bot.console import ConsoleGames
 from bot.games.clock import GameClock
-from bot.games.common import (GAMES, GameResources, LinePoet, Move, Names, Opening, Outcome, Player, Say, TurnGame,
-    note, refusal, say)
+from bot.games.common import (
+    GAMES,
+    GameResources,
+    LinePoet,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    TurnGame,
+    note,
+    refusal,
+    say,
+)
 from bot.games.duilian import DuilianStart
 from bot.games.service import GameService, game_service
 from bot.services import Person
 from engine.prosody import Reason
-from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW
 from storage.models import Game, GameKind, GameStatus, utcnow
 
 ECHO_LINES = 2

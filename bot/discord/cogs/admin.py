@@ -11,8 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.app import LianjuBot
 from bot import i18n
+from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.learning import FinetuneResult
 from bot.services import UserError

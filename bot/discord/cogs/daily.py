@@ -10,12 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.app import LianjuBot
 from bot import i18n
+from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
+from bot.discord.views import poem_embed, rating_view
 from bot.occasions import occasion_for
 from bot.services import Person, PoemRequest
-from bot.discord.views import poem_embed, rating_view
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from discord.ext import commands
 
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.services import PoemRequest
 from bot.discord.views import person_of, poem_embed, rating_view
+from bot.services import PoemRequest
 
 FORM_CHOICES = [
     app_commands.Choice(name=_(f"form.{form}"), value=form) for form in ("auto", "wujue", "qijue", "wulv", "qilv")

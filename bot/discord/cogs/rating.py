@@ -6,12 +6,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.app import LianjuBot
 from bot import i18n
+from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
+from bot.discord.views import person_of
 from bot.games.texts import bot_name
 from bot.services import UserError, top_entry
-from bot.discord.views import person_of
 from storage.models import Poem, Script
 
 PERIOD_CHOICES = [app_commands.Choice(name=_(f"period.{period}"), value=period) for period in ("week", "month", "all")]
