@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bot.py [--users 20]
 
-The real bot (bot.app.create_bot) runs as a task against tests/e2e/fake_discord.py on
+The real bot (bot.discord.app.create_bot) runs as a task against tests/e2e/fake_discord.py on
 127.0.0.1, with the model at LIANJU_MODEL_DIR (default engine/weights/default), SQLite in a
 temporary folder. Prints p50/p99 of the acknowledgement (Discord allows 3 s) and of the
 final answer (the poem edited in), and any Discord rule the bot broke.
@@ -27,7 +27,7 @@ sys.path[0:1] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
 from fake_discord import TOKEN, FakeDiscord  # noqa: E402
 
-from bot.app import create_bot  # noqa: E402
+from bot.discord.app import create_bot  # noqa: E402
 from bot.config import Settings  # noqa: E402
 
 THEMES = "春夏秋冬月风花雪山水江河云雨烟霜柳梅竹松"

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bot.config import get_settings
 from engine import corpus as corpus_lib
+from engine.prompts import LINE_ENDS
 from engine.prosody import PING, ZE, CheckReport, check as check_poem
 
 app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
@@ -138,8 +139,8 @@ def poem(
 def _print_poem(result) -> None:
     report = result.report
     console.print(f"[bold]《{result.params['theme']}》[/]  {result.form} · {result.rhyme_group or '—'}")
-    for line, ending in zip(result.lines, ("，", "。") * 4):
-        console.print(f"  {line}{ending}")
+    for number, line in enumerate(result.lines):
+        console.print(f"  {line}{LINE_ENDS[number % 2]}")
     checks = "✓" if report["ok"] else ("✓ (拗救)" if report["tone_ok_lenient"] and report["rhyme_ok"] else "✗")
     novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus_lines.bloom)"
     plan = result.params.get("plan")
@@ -628,7 +629,7 @@ def run() -> None:
     import asyncio
     import logging
 
-    from bot.app import TokenProblem, run_bot
+    from bot.discord.app import TokenProblem, run_bot
     from storage.errors import StorageError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -7,6 +7,7 @@
     /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
     /feihua start 月 [strength=weak|medium|strong] [bot=no]   /feihua join 杜甫   /feihua line …   /feihua stop
     /duilian          /duilian answer 下联      /duilian end     /duilian 上联（机器人对下联）
+    (every game: /GAME start … | join NAME | line … | pass | status | stop | end)
 
 Lines come from stdin, so `echo "/poem 月" | lianju console` works too.
 """
@@ -16,14 +17,25 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TextIO
+from datetime import datetime
+from functools import partial
+from typing import TextIO, TypeVar
 
 from bot import i18n
-from bot.playing import ConsoleGames
-from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError
+from bot.config import Settings
+from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame
+from bot.games.service import GameService, game_service
+from bot.games.texts import bot_name, describe, poem_credits, status_text, words
+from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
+from engine.prosody import Reason
+from storage.models import utcnow
 
 CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real account has
-HELP = __doc__.split("\n\n")[1]
+CONSOLE_CHANNEL_ID = 1  # the console's one table
+HELP = (__doc__ or "").split("\n\n")[1]
+
+Command = Callable[[list[str], dict[str, str]], Awaitable[str]]
+Number = TypeVar("Number", int, float)
 
 
 def render(card: PoemCard) -> str:
@@ -37,11 +49,77 @@ def render(card: PoemCard) -> str:
     ])
 
 
+class ConsoleGames:
+    """Every registered game in a terminal, as `/<its command> verb …`. One person plays every seat
+    they add (`/chain join 杜甫`): a line is played for whichever of their seats has the turn. The
+    bot's turns are played at once; there is no clock, since the console waits for what is typed."""
+
+    def __init__(self, service: GameService, person: Person, games: Registry = GAMES) -> None:
+        self.service = service
+        self.person = person
+        self.seats: dict[int, Player] = {person.id: person.as_user}
+        self.commands: dict[str, Command] = {f"/{game.command}": partial(self.play, game) for game in games.values()}
+
+    def name(self, who: int | None) -> str:
+        seat = self.seats.get(who) if who is not None else None
+        return bot_name(self.person.locale) if who == BOT else seat.display_name if seat else "?"
+
+    async def _seat(self) -> Player:
+        """The console's seat whose turn it is (the first seat when it is nobody's)."""
+        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        current = game.rotation.current if game else None
+        return self.seats.get(current, self.person.as_user) if current is not None else self.person.as_user
+
+    async def _told(self, outcome: Outcome, show_line: bool) -> str:
+        """The outcome in words, then the bot's turns that follow it, and a finished poem."""
+        told = [describe(outcome, self.person.locale, self.name, show_line)]
+        while True:
+            if outcome.poem_id is not None:
+                told.append(poem_credits(outcome, self.person.locale, self.name))
+                told.append(i18n.bilingual(self.person.locale, f"（第 {outcome.poem_id} 首，/rate {outcome.poem_id} 星数 评分）",
+                                           f"(poem #{outcome.poem_id}: /rate {outcome.poem_id} STARS)"))
+            if not (outcome.game_id is not None and (outcome.accepted or outcome.moves) and outcome.bot_to_play):
+                return "\n".join(part for part in told if part)
+            outcome = await self.service.bot_turn(CONSOLE_CHANNEL_ID, utcnow())
+            told.append(describe(outcome, self.person.locale, self.name))
+
+    async def play(self, game: type[TurnGame], typed: list[str], options: dict[str, str]) -> str:
+        verb, rest = game.console_verb(typed)
+        channel, now = CONSOLE_CHANNEL_ID, utcnow()
+        if verb == "start":
+            request = game.console_request(rest, options)
+            if isinstance(request, Reason):
+                return words(request, self.person.locale)
+            outcome = await self.service.start(channel, None, self.person.as_user, request, now)
+        elif verb == "join":
+            seat = Player(max(self.seats) + 1, " ".join(rest)[:100] or f"{self.person.display_name}{len(self.seats) + 1}")
+            outcome = await self.service.join(channel, seat)
+            if outcome.accepted:
+                self.seats[seat.id] = seat
+        elif verb == "line":
+            outcome = await self.service.submit(channel, await self._seat(), " ".join(rest), now)
+        elif verb == "pass":
+            outcome = await self.service.pass_turn(channel, await self._seat(), now)
+        elif verb == "status":
+            return status_text(await self.service.status(channel), self.person.locale, self.name, now)
+        elif verb == "stop":
+            outcome = await self.service.stop(channel, self.person.as_user, moderator=True)
+        elif verb == "end":
+            # The console has no clock: ending the turn is what its deadline would do.
+            running = await self.service.status(channel)
+            outcome = await self.service.timeout(channel, (running.rotation.deadline if running else None) or now)
+        elif verb == "ask":
+            outcome = await self.service.ask(game.kind, " ".join(rest))
+        else:
+            return game.usage
+        return await self._told(outcome, game.shows_line)
+
+
 class Console:
     def __init__(self, services: Services, person: Person, out: TextIO = sys.stdout) -> None:
         self.services, self.person, self.out = services, person, out
-        games = ConsoleGames(services, person)
-        self.commands: dict[str, Callable[[list[str], dict[str, str]], Awaitable[str]]] = {
+        games = ConsoleGames(game_service(services), person)
+        self.commands: dict[str, Command] = {
             "/poem": self.poem, "/rate": self.rate, "/top": self.top, "/mypoems": self.mypoems, "/model": self.model,
             **games.commands,
         }
@@ -86,10 +164,8 @@ class Console:
         rated = await self.services.top(None, period)
         if not rated:
             return i18n.text("top.empty", self.person.locale, period=period_name)
-        return "\n".join([i18n.text("top.title", self.person.locale, period=period_name), *(
-            i18n.text("top.entry", self.person.locale, rank=rank, title=entry.poem.theme or "—",
-                      mean=f"{entry.rating.mean:.1f}", count=entry.rating.count)
-            for rank, entry in enumerate(rated, 1))])
+        return "\n".join([i18n.text("top.title", self.person.locale, period=period_name),
+                          *(top_entry(rank, entry, self.person.locale) for rank, entry in enumerate(rated, 1))])
 
     async def mypoems(self, words: list[str], options: dict[str, str]) -> str:
         poems = await self.services.my_poems(self.person)
@@ -120,14 +196,14 @@ class Console:
                 print(reply, file=self.out, flush=True)
 
 
-def _number(text: str, kind: type):
+def _number(text: str, kind: type[Number]) -> Number:
     try:
         return kind(text)
     except ValueError:
         raise UserError("error.invalid", problem=f"{text[:20]!r}") from None
 
 
-async def run_console(settings, locale: str, display_name: str, lines: TextIO = sys.stdin) -> None:
+async def run_console(settings: Settings, locale: str, display_name: str, lines: TextIO = sys.stdin) -> None:
     services = await Services.start(settings)
     try:
         person = Person(CONSOLE_USER_ID, display_name[:100] or "console", i18n.normalise_locale(locale))

@@ -1,14 +1,11 @@
 """Every string people read, in one place: zh-CN, zh-TW and English.
 
 Messages are written in simplified Chinese and English; zh-TW is the simplified text converted
-with OpenCC s2t unless an entry spells it out. `text(key, locale, **values)` formats a reply;
-`LianjuTranslator` gives Discord the localised command names and descriptions (the commands are
-declared with `locale_str(default, key=...)`).
+with OpenCC s2t unless an entry spells it out. `text(key, locale, **values)` formats a reply. The
+command names and descriptions are here too; bot.discord.i18n hands them to Discord.
 """
 
 from __future__ import annotations
-
-from discord import Locale, app_commands
 
 from engine.text import to_traditional
 
@@ -76,20 +73,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd.lianju.desc": {"zh": "机器人管理", "en": "Bot administration"},
     "cmd.lianju.sync": {"zh": "同步", "en": "sync"},
     "cmd.lianju.sync.desc": {"zh": "把斜杠命令同步到 Discord（仅限机器人主人）", "en": "Sync the slash commands to Discord (bot owner only)"},
+    "cmd.game.join": {"zh": "加入", "en": "join"},
+    "cmd.game.join.desc": {"zh": "加入本频道的游戏，按加入顺序轮流", "en": "Join this channel's game; turns go in join order"},
+    "cmd.game.line": {"zh": "出句", "en": "line"},
+    "cmd.game.line.desc": {"zh": "写下你的这一句（轮流的游戏要等轮到你）", "en": "Your line (on your turn, in a game of turns)"},
+    "cmd.game.status": {"zh": "状态", "en": "status"},
+    "cmd.game.status.desc": {"zh": "本频道游戏的进度", "en": "Where this channel's game stands"},
+    "cmd.game.stop": {"zh": "结束", "en": "stop"},
+    "cmd.game.stop.desc": {"zh": "结束游戏（发起人或管理员）", "en": "Stop the game (its starter or a moderator)"},
     "cmd.chain": {"zh": "联诗", "en": "chain"},
     "cmd.chain.desc": {"zh": "联句：大家轮流各写一句，合成一首诗", "en": "联句: take turns writing the lines of one poem"},
     "cmd.chain.start": {"zh": "开始", "en": "start"},
     "cmd.chain.start.desc": {"zh": "在本频道开始一局联句", "en": "Start a 联句 in this channel"},
-    "cmd.chain.join": {"zh": "加入", "en": "join"},
-    "cmd.chain.join.desc": {"zh": "加入本频道的游戏，按加入顺序轮流", "en": "Join this channel's game; turns go in join order"},
-    "cmd.chain.line": {"zh": "写句", "en": "line"},
-    "cmd.chain.line.desc": {"zh": "轮到你时写下一句", "en": "Write the next line when it is your turn"},
     "cmd.chain.pass": {"zh": "过", "en": "pass"},
     "cmd.chain.pass.desc": {"zh": "这一轮不写，让给下一位", "en": "Skip your turn"},
-    "cmd.chain.status": {"zh": "状态", "en": "status"},
-    "cmd.chain.status.desc": {"zh": "本频道游戏的进度", "en": "Where this channel's game stands"},
-    "cmd.chain.stop": {"zh": "结束", "en": "stop"},
-    "cmd.chain.stop.desc": {"zh": "结束游戏（发起人或管理员）", "en": "Stop the game (its starter or a moderator)"},
     "opt.chain_form.desc": {"zh": "五绝、七绝、五律、七律，或五言/七言开放联句", "en": "五绝, 七绝, 五律, 七律, or an open chain of 5- or 7-character lines"},
     "form.open5": {"zh": "五言开放联句", "en": "open chain, 5-character lines"},
     "form.open7": {"zh": "七言开放联句", "en": "open chain, 7-character lines"},
@@ -112,12 +109,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd.feihua.desc": {"zh": "飞花令：轮流背出含令字的诗句", "en": "飞花令: take turns reciting real lines with the key character"},
     "cmd.feihua.start": {"zh": "开始", "en": "start"},
     "cmd.feihua.start.desc": {"zh": "以一个令字开始飞花令", "en": "Start a 飞花令 on a key character"},
-    "cmd.feihua.join": {"zh": "加入", "en": "join"},
-    "cmd.feihua.join.desc": {"zh": "加入本频道的飞花令", "en": "Join this channel's 飞花令"},
-    "cmd.feihua.line": {"zh": "接令", "en": "line"},
-    "cmd.feihua.line.desc": {"zh": "轮到你时背一句含令字的诗", "en": "Recite a line with the key character on your turn"},
-    "cmd.feihua.stop": {"zh": "结束", "en": "stop"},
-    "cmd.feihua.stop.desc": {"zh": "结束飞花令（发起人或管理员）", "en": "Stop the 飞花令 (its starter or a moderator)"},
     "opt.key": {"zh": "令字", "en": "key"},
     "opt.key.desc": {"zh": "一个汉字，如 花、月", "en": "One Chinese character, such as 花 or 月"},
     "opt.strength": {"zh": "机器人水平", "en": "strength"},
@@ -126,13 +117,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "strength.medium": {"zh": "中", "en": "medium"},
     "strength.strong": {"zh": "强", "en": "strong"},
     "cmd.duilian": {"zh": "对对联", "en": "duilian"},
-    "cmd.duilian.desc": {"zh": "机器人出上联大家对；或给出你的上联让机器人对", "en": "The bot gives a first line to answer; or give yours and the bot answers"},
+    "cmd.duilian.desc": {"zh": "对对联：机器人出上联大家对，或对你的上联", "en": "对对联: answer the bot's first line, or have it answer yours"},
+    "cmd.duilian.start": {"zh": "出题", "en": "start"},
+    "cmd.duilian.start.desc": {"zh": "机器人出上联，大家在时限内对下联", "en": "The bot gives a first line; everyone answers in time"},
+    "cmd.duilian.ask": {"zh": "请对", "en": "ask"},
+    "cmd.duilian.ask.desc": {"zh": "给出你的上联，机器人对下联", "en": "Give your first line; the bot writes the second"},
     "opt.first_line": {"zh": "上联", "en": "first_line"},
     "opt.first_line.desc": {"zh": "你的上联，机器人来对下联", "en": "Your first line; the bot writes the second"},
-    "cmd.duilian_answer": {"zh": "对下联", "en": "duilian_answer"},
-    "cmd.duilian_answer.desc": {"zh": "对本频道的上联", "en": "Answer this channel's first line"},
-    "opt.second_line": {"zh": "下联", "en": "second_line"},
-    "opt.second_line.desc": {"zh": "你的下联", "en": "Your second line"},
     # --- replies
     "poem.form": {"zh": "体裁", "en": "Form"},
     "poem.rhyme": {"zh": "韵部", "en": "Rhyme group"},
@@ -214,18 +205,3 @@ def bilingual(locale: object, zh: str, en: str) -> str:
     """A message that arrives already written in both languages (the engine's PoetError)."""
     which = normalise_locale(locale)
     return en if which == EN else to_traditional(zh) if which == ZH_TW else zh
-
-
-def command_text(key: str) -> app_commands.locale_str:
-    """A command name, description or choice: English by default, localised by LianjuTranslator."""
-    return app_commands.locale_str(MESSAGES[key]["en"], key=key)
-
-
-class LianjuTranslator(app_commands.Translator):
-    """Gives Discord the zh-CN and zh-TW names and descriptions of every command."""
-
-    async def translate(self, string: app_commands.locale_str, locale: Locale, context) -> str | None:
-        key = string.extras.get("key")
-        if key not in MESSAGES or normalise_locale(locale) == EN:
-            return None
-        return text(key, locale)

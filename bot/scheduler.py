@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DailyPoster = Callable[[int], Awaitable[None]]
 Action = Callable[[], Awaitable[object]]
-FINETUNE_JOB, MODEL_CHECK_JOB = "finetune", "model-check"
+DAILY_JOB, FINETUNE_JOB, MODEL_CHECK_JOB = "daily", "finetune", "model-check"
 # A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
 FINETUNE_MISFIRE_GRACE_S = 24 * 3600
 
@@ -48,7 +48,7 @@ async def _hand_to_bot(kind: str, *args: object) -> None:
 
 
 async def fire_daily_post(guild_id: int) -> None:
-    await _hand_to_bot("daily", guild_id)
+    await _hand_to_bot(DAILY_JOB, guild_id)
 
 
 async def fire_finetune() -> None:
@@ -72,8 +72,11 @@ def job_id(guild_id: int) -> str:
 
 
 class DailyScheduler:
-    def __init__(self, url: str, misfire_grace_s: int, poster: DailyPoster) -> None:
-        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {"daily": poster}
+    """Made by the bot before its cogs load; each cog registers what its jobs do (`post_daily_with`,
+    `schedule_finetune`, `check_model_every`), and the bot lets jobs fire (`resume`) once all have."""
+
+    def __init__(self, url: str, misfire_grace_s: int) -> None:
+        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=url), "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace_s, "max_instances": 1},
@@ -81,7 +84,6 @@ class DailyScheduler:
 
     def start(self, guilds: list[Guild]) -> None:
         """Start the clock, paused until `resume`, and make its jobs match the guilds that have a daily poem."""
-        _handlers.update(self.handlers)
         self.scheduler.start(paused=True)
         wanted = {job_id(guild.id): guild for guild in guilds}
         for job in self.scheduler.get_jobs():
@@ -90,6 +92,9 @@ class DailyScheduler:
         for guild in guilds:
             if self.scheduler.get_job(job_id(guild.id)) is None:
                 self.schedule(guild)
+
+    def post_daily_with(self, poster: DailyPoster) -> None:
+        self.handlers[DAILY_JOB] = _handlers[DAILY_JOB] = poster
 
     def resume(self) -> None:
         """Let jobs fire, missed ones first; called once every handler is registered, so none fires into nothing."""
@@ -124,6 +129,7 @@ class DailyScheduler:
                                replace_existing=True, name="serve the registry's active model")
 
     def shutdown(self) -> None:
+        """Stop the clock; the handlers this scheduler registered are forgotten."""
         if self.scheduler.state != STATE_STOPPED:
             self.scheduler.shutdown(wait=False)
         for kind, handler in self.handlers.items():

@@ -29,6 +29,7 @@ from bot.occasions import Occasion
 from engine.batching import Busy
 from engine.forms import JINTI_FORMS
 from engine.poet import Poet, PoetError
+from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
 from storage import repo
 from storage.db import Database, ensure_schema
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 TEMPERATURE_RANGE = (0.1, 1.5)
 METRICS_CHARS = 1500  # a model report stays far below Discord's 2000 characters
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
-LINE_ENDINGS = ("，", "。")
 
 
 class UserError(Exception):
@@ -100,7 +100,7 @@ class PoemCard:
 
     @property
     def body(self) -> str:
-        return "\n".join(line + LINE_ENDINGS[number % 2] for number, line in enumerate(self.lines))
+        return "\n".join(line + LINE_ENDS[number % 2] for number, line in enumerate(self.lines))
 
     @property
     def form_label(self) -> str:
@@ -355,6 +355,13 @@ class Services:
 
 
 _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")
+
+
+def top_entry(rank: int, entry: repo.RatedPoem, locale: object) -> str:
+    """One poem of /top: its rank, title, mean rating and votes, then its first line."""
+    return (i18n.text("top.entry", locale, rank=rank, title=entry.poem.theme or "—", mean=f"{entry.rating.mean:.1f}",
+                      count=entry.rating.count)
+            + f"\n> {entry.poem.lines[0]}……")
 
 
 def parse_time_of_day(value: str) -> time:

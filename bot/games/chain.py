@@ -13,7 +13,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from bot.games.common import (
+    BAD_NUMBER,
+    BOT,
+    NO_POET,
+    PASS_MARK,
+    TIMEOUT_MARK,
+    YES,
+    GameResources,
+    LinePoet,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    TurnGame,
+    as_recorded,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.poet import PoetError
 from engine.prosody import (
@@ -27,16 +50,16 @@ from engine.prosody import (
     sticking_and_pairing,
     tone_patterns,
 )
-from storage.models import GameKind
-
-from bot.games.common import (BOT, NO_POET, PASS_MARK, TIMEOUT_MARK, LinePoet, Move, Outcome,
-    Player, TurnGame, as_recorded, note, refusal, say)
+from storage.models import Game, GameKind
 
 REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused
 OPEN_LINES = range(4, 33, 2)  # an open chain has an even number of lines: whole couplets
 _OPEN_FORM = re.compile(r"open([57])x(\d+)")
 STRICT, LENIENT = "严", "宽"
+STRICT_WORDS = (STRICT, "嚴", "strict")  # what the console accepts for 严
+BAD_FORM = Reason("bad_form", "体裁须为 五绝 七绝 五律 七律，或 open5 / open7（开放联句，lines=句数）。",
+                  "The form is 五绝, 七绝, 五律, 七律 (wujue qijue wulv qilv), or open5 / open7 with lines=N.")
 
 
 def open_form(chars_per_line: int, line_count: int) -> Form:
@@ -81,16 +104,72 @@ class ChainRules:
         return "wulv" if self.form.chars_per_line == 5 else "qilv"
 
 
+@dataclass(frozen=True)
+class ChainStart:
+    """A 联句 to start: the starter's opening line, or the bot's (on the theme, when given)."""
+
+    rules: ChainRules
+    opening: str | None = None
+    theme: str | None = None
+
+    async def open(self, starter: Player, now: datetime, resources: GameResources) -> Opening:
+        game = ChainGame(self.rules, [starter], starter_id=starter.id)
+        game.begin(now)
+
+        async def first_line() -> Outcome:
+            if self.opening:
+                return game.submit(starter, self.opening, now)
+            return await game.open(now, resources.poet, self.theme)
+
+        return Opening(game, first_line, form=self.rules.label)
+
+
+@register
 class ChainGame(TurnGame):
     kind = GameKind.CHAIN
+    command = "chain"
+    usage = "/chain start|join|line|pass|status|stop"
 
-    def __init__(self, rules: ChainRules, players: list[Player], **turns):
+    def __init__(self, rules: ChainRules, players: list[Player], **turns: Any):
         super().__init__(players, rules.bot_plays, rules.turn_seconds, **turns)
         self.rules = rules
         self.lines: list[tuple[str, int | None]] = []  # (line, author: player id, BOT, or None: forgotten)
         self.rhyme_groups: tuple[RhymeGroup, ...] = ()  # narrowed by every rhyme; empty before the first
         self.patterns: tuple[TonePattern, ...] = tone_patterns(rules.form)  # those every line so far fits
         self.rejections = 0  # in the current turn
+
+    # --- what the registry asks ----------------------------------------------------------------
+
+    @classmethod
+    def restore(cls, row: Game, players: list[Player], resources: GameResources, **turns: Any) -> ChainGame:
+        return cls(ChainRules.from_label(row.form or "", row.turn_seconds), players, **turns)
+
+    @classmethod
+    def console_request(cls, words: list[str], options: dict[str, str]) -> ChainStart | Reason:
+        """`/chain start 七绝 [严] [opening=…] [theme=…] [bot=no] [turn=120]`, `/chain start open7 lines=12`."""
+        name = words[0] if words else "qijue"
+        try:
+            lines = int(options.get("lines", 8))
+            turn = int(options.get("turn", 120))
+        except ValueError:
+            return BAD_NUMBER
+        try:
+            shape = open_form(int(name[-1]), lines) if name in ("open5", "open7") else chain_form(name)
+        except ValueError:
+            return BAD_FORM
+        rules = ChainRules(shape, any(word in STRICT_WORDS for word in words[1:]),
+                           options.get("bot", "yes").lower() in YES, turn)
+        return ChainStart(rules, opening=options.get("opening"), theme=options.get("theme"))
+
+    def status_lines(self, say: Say, name: Names) -> list[str]:
+        rules = self.rules
+        strictness = say("严", "strict") if rules.strict else say("宽", "lenient")
+        return [f"{say(rules.form.label_zh, rules.form.label_en)} · {strictness} · "
+                f"{say('韵部', 'rhyme group')} {self.rhyme_group or '—'}",
+                *(f"{number}. {say(line, line)}　—— {name(author)}" for number, (line, author) in enumerate(self.lines, 1))]
+
+    def poem_details(self) -> tuple[str, dict[str, object]]:
+        return self.rules.form.name, {"rhyme_group": self.rhyme_group, "strict": self.rules.strict}
 
     # --- rebuilding after a restart ----------------------------------------------------------
 
@@ -109,7 +188,7 @@ class ChainGame(TurnGame):
 
     # --- the judge ---------------------------------------------------------------------------
 
-    @property
+    @property  # type: ignore[override]  # the base's plain attribute, computed here
     def rhyme_group(self) -> str | None:
         return self.rhyme_groups[0].label if self.rhyme_groups else None
 

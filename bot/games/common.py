@@ -1,4 +1,5 @@
-"""What the three games share: players and turn order, the clock, recorded moves, outcomes.
+"""What every game shares: players and turn order, the clock, recorded moves, outcomes, and the
+registry through which the service, the console and the status code find a game by its kind.
 
 A game is plain data changed by methods that take the time (`now`) as an argument, so the cogs,
 the console and the tests drive the same code and no test sleeps. Every method returns an
@@ -9,15 +10,16 @@ it is and until when, and whether the game is over. Storage is the service's bus
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from engine.corpus import LineHit
 from engine.prosody import Reason
 from engine.text import strip_invisible
 from storage import limits
-from storage.models import GameTurn
+from storage.models import Game, GameKind, GameTurn
 from storage.repo import DiscordUser as Player
 
 # The bot's place in a turn order; Discord ids start at 1, so it cannot be a person's.
@@ -30,6 +32,10 @@ TIMEOUT_MARK = "（超时）"
 PASS_MARK = "（过）"
 GIVE_UP_MARK = "（认输）"
 
+
+# The console's yes to an option such as bot=yes; a number it cannot read.
+YES = ("yes", "y", "true", "1", "是")
+BAD_NUMBER = Reason("bad_number", "数字看不懂。", "That is not a number.")
 
 # When the model could not be loaded, games go on without the bot's lines.
 NO_POET = Reason("no_poet", "诗人（模型）没有加载，机器人写不了诗句。",
@@ -199,8 +205,58 @@ class Rotation:
         return self.deadline is not None and now >= self.deadline
 
 
+@dataclass(frozen=True)
+class GameResources:
+    """What a game may draw on besides its players: the poet, the corpus's lines and couplets."""
+
+    poet: LinePoet | None  # None: the model is not loaded, and the bot writes no lines
+    lines: Lines | None = None  # the corpus line index: 飞花令, and citing a 上联
+    couplets: Couplets | None = None  # real 律诗 couplets for 对对联; without them the poet writes the 上联
+
+
+class Couplets(Protocol):
+    """What 对对联 asks of bot.games.duilian.CoupletBook."""
+
+    def pick(self, rng: Any) -> tuple[str, str]: ...
+
+
+FirstMove = Callable[[], "Outcome | Awaitable[Outcome]"]
+
+
+@dataclass
+class Opening:
+    """A new game and its first move (which may refuse, and then nothing is stored), with the
+    columns its rules are stored in (Game.form, Game.keyword)."""
+
+    game: TurnGame
+    first_move: FirstMove
+    form: str
+    keyword: str | None = None
+
+
+class StartRequest(Protocol):
+    """What a player asks for when starting a game; it opens the game of its kind."""
+
+    async def open(self, starter: Player, now: datetime, resources: GameResources) -> Opening | Outcome:
+        """The game and its first move, or a refusal."""
+        ...
+
+
+Say = Callable[[str, str], str]  # (Chinese, English) → the reader's language
+Names = Callable[[int | None], str]  # a player id (or BOT) as the reader sees it
+
+
 class TurnGame:
-    """Seats, turns and the clock shared by 联句 and 飞花令 (对对联 has no turns)."""
+    """Seats, turns and the clock shared by every game, and what the registry asks of a game:
+    its kind (the enum value storage keeps), its command, how it is rebuilt from its row, how it
+    is started from the console, and its status lines."""
+
+    kind: ClassVar[GameKind]
+    command: ClassVar[str]  # the console's /command (the Discord cog's group has the same name)
+    usage: ClassVar[str]  # the console's one-line help for it
+    takes_turns: ClassVar[bool] = True  # False: anyone may move until the deadline (对对联)
+    shows_line: ClassVar[bool] = True  # False: the outcome's notes already quote the line
+    rhyme_group: str | None = None  # what storage keeps in Game.rhyme_group
 
     def __init__(self, players: list[Player], bot_plays: bool, turn_seconds: int | None,
                  current: int | None = None, deadline: datetime | None = None, starter_id: int | None = None):
@@ -265,6 +321,52 @@ class TurnGame:
                            turn=self.rotation.current, deadline=self.rotation.deadline)
         return None
 
+    # --- what each game defines -----------------------------------------------------------------
+
+    @classmethod
+    def restore(cls, row: Game, players: list[Player], resources: GameResources, **turns: Any) -> Self:
+        """The game as stored: rules from the row's columns, turns from `turns` (current, deadline,
+        starter_id); the service then replays the recorded moves."""
+        raise NotImplementedError
+
+    @classmethod
+    def console_request(cls, words: list[str], options: dict[str, str]) -> StartRequest | Reason:
+        """`/<command> start …` typed in the console, as a request (or why it is not one)."""
+        raise NotImplementedError
+
+    @classmethod
+    def console_verb(cls, words: list[str]) -> tuple[str, list[str]]:
+        """The console's verb (start, join, line, pass, status, stop, end, ask) and its words."""
+        return (words[0], words[1:]) if words else ("status", [])
+
+    def status_lines(self, say: Say, name: Names) -> list[str]:
+        """What the game stands at, before whose turn it is."""
+        raise NotImplementedError
+
+    def replay(self, moves: list[Move]) -> None:
+        raise NotImplementedError
+
+    def poem_details(self) -> tuple[str, dict[str, object]]:
+        """The form and prosody stored with the poem a game completes."""
+        raise NotImplementedError
+
+    def submit(self, player: Player, text: str, now: datetime) -> Outcome:
+        raise NotImplementedError
+
+    async def timeout(self, now: datetime, poet: LinePoet | None) -> Outcome:
+        raise NotImplementedError
+
+    async def bot_turn(self, now: datetime, poet: LinePoet | None) -> Outcome:
+        raise NotImplementedError
+
+    def pass_turn(self, player: Player, now: datetime) -> Outcome:
+        return refusal(say("no_pass", "这个游戏不能过。", "This game has no passing."))
+
+    @classmethod
+    async def ask(cls, resources: GameResources, text: str, seed: int | None = None) -> Outcome:
+        """One exchange outside any game (the bot's 下联 for a player's 上联)."""
+        return refusal(say("no_ask", "这个游戏不回答单独的问题。", "This game answers nothing outside a game."))
+
     def stop(self, who: int, moderator: bool = False) -> Outcome:
         """The starter (or a moderator) ends the game early."""
         if self.finished:
@@ -276,3 +378,16 @@ class TurnGame:
         self.finished = True
         return self.outcome(True, by=who, abandoned=True,
                             notes=[note("stopped", "游戏已结束。", "The game was stopped.")])
+
+
+Registry = dict[GameKind, type[TurnGame]]
+GAMES: Registry = {}  # every game this version plays, by the kind storage keeps
+
+
+G = TypeVar("G", bound=type[TurnGame])
+
+
+def register(game: G) -> G:
+    """Make a game playable: the service restores it, the console offers its command."""
+    GAMES[game.kind] = game
+    return game

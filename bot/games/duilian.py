@@ -15,16 +15,37 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from bot.games.common import (
+    BOT,
+    NO_POET,
+    GameResources,
+    LinePoet,
+    Lines,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    StartRequest,
+    TurnGame,
+    as_recorded,
+    cite_en,
+    cite_zh,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.corpus import LineHit
 from engine.poet import PoetError
 from engine.prosody import PING, ZE, CoupletReport, Reason, char_tone, check_couplet, prepare_lines
-from storage.models import GameKind
-
-from bot.games.common import (BOT, NO_POET, LinePoet, Move, Outcome, Player, TurnGame, as_recorded,
-    cite_en, cite_zh, note, refusal, say)
+from storage.models import Game, GameKind
 
 FIRST_LINE_CHARS = range(3, 12)  # what Poet.match_couplet accepts
 PICK_TRIES = 20
@@ -106,20 +127,85 @@ class CoupletBook:
         return record["first"], record["second"]
 
 
+def source_of(line: str, lines: Lines | None) -> LineHit | None:
+    """Where a corpus 上联 comes from."""
+    hits = lines.find(line) if lines is not None else []
+    return hits[0] if hits else None
+
+
+@dataclass(frozen=True)
+class DuilianStart:
+    """The bot gives a 上联 (a real 律诗 line when the corpus is there, else its own) and
+    everyone may answer until the time is up."""
+
+    turn_seconds: int | None = 120
+    seed: int | None = None
+
+    async def open(self, starter: Player, now: datetime, resources: GameResources) -> Opening | Outcome:
+        rng = random.Random(self.seed)
+        original = source = None
+        if resources.couplets is not None:
+            first, original = resources.couplets.pick(rng)
+            source = source_of(first, resources.lines)
+        elif resources.poet is None:
+            return refusal(NO_POET)
+        else:
+            try:
+                first = await generated_first_line(resources.poet, rng)
+            except PoetError as error:
+                return refusal(say(error.code, error.zh, error.en))
+        game = DuilianGame(first, [starter], self.turn_seconds, original=original, source=source,
+                           starter_id=starter.id)
+        game.begin(now)
+        return Opening(game, game.opening, form="corpus" if original else "poet", keyword=original)
+
+
+@register
 class DuilianGame(TurnGame):
     """One 上联, any number of answers from anyone until the deadline."""
 
     kind = GameKind.DUILIAN
+    command = "duilian"
+    usage = "/duilian [上联]|answer 下联|end|status|stop"
+    takes_turns = False
+    shows_line = False
 
     def __init__(self, first: str, players: list[Player], turn_seconds: int | None,
-                 original: str | None = None, source: LineHit | None = None, **turns):
+                 original: str | None = None, source: LineHit | None = None, **turns: Any):
         super().__init__(players, False, turn_seconds, **turns)
         self.first = first
         self.original = original  # the corpus couplet's own 下联, revealed at the end
         self.source = source
         self.answers: list[tuple[str, int | None, int]] = []  # (下联, author, score) in order
 
-    def outcome(self, accepted: bool, **fields) -> Outcome:
+    @classmethod
+    def restore(cls, row: Game, players: list[Player], resources: GameResources, **turns: Any) -> DuilianGame:
+        first = row.turns[0].line
+        return cls(first, players, row.turn_seconds, original=row.keyword,
+                   source=source_of(first, resources.lines) if row.keyword else None, **turns)
+
+    @classmethod
+    def console_request(cls, words: list[str], options: dict[str, str]) -> StartRequest | Reason:
+        return DuilianStart()
+
+    @classmethod
+    def console_verb(cls, words: list[str]) -> tuple[str, list[str]]:
+        """`/duilian` starts a round, `/duilian answer 下联` answers it, `/duilian end` ends it (the
+        console has no clock), `/duilian 上联` asks the bot for its 下联."""
+        if not words:
+            return "start", []
+        verbs = {"answer": "line", "end": "end", "status": "status", "stop": "stop"}
+        return (verbs[words[0]], words[1:]) if words[0] in verbs else ("ask", words)
+
+    @classmethod
+    async def ask(cls, resources: GameResources, text: str, seed: int | None = None) -> Outcome:
+        return await answer(resources.poet, text, seed)
+
+    def status_lines(self, say: Say, name: Names) -> list[str]:
+        return [say(f"上联：{self.first} · 已有 {len(self.answers)} 个下联",
+                    f"First line: {self.first} · {len(self.answers)} answers so far")]
+
+    def outcome(self, accepted: bool, **fields: Any) -> Outcome:
         outcome = super().outcome(accepted, **fields)
         outcome.turn = None  # anyone may answer: nobody has the turn
         return outcome

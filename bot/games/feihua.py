@@ -13,16 +13,39 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from bot.games.common import (
+    BAD_NUMBER,
+    BOT,
+    GIVE_UP_MARK,
+    TIMEOUT_MARK,
+    YES,
+    GameResources,
+    LinePoet,
+    Lines,
+    Move,
+    Names,
+    Opening,
+    Outcome,
+    Player,
+    Say,
+    TurnGame,
+    as_recorded,
+    cite_en,
+    cite_zh,
+    note,
+    refusal,
+    register,
+    say,
+)
 from engine.corpus import LineHit
 from engine.prosody import Reason, prepare_lines
-from storage.models import GameKind
-
-from bot.games.common import (BOT, GIVE_UP_MARK, TIMEOUT_MARK, LinePoet, Lines, Move, Outcome,
-    Player, TurnGame, as_recorded, cite_en, cite_zh, note, say)
+from storage.errors import Conflict
+from storage.models import Game, GameKind
 
 NEAR_MISS_DISTANCE = 2
 NEAR_MISS_POOL = 100_000  # corpus lines with the key character searched for a near miss
@@ -77,15 +100,72 @@ class FeihuaRules:
         return cls(keyword, bot == ["bot"], strength, turn_seconds)
 
 
+NO_CORPUS = say("no_corpus", "诗库还没有建好，不能玩飞花令。", "The corpus is not built yet, so 飞花令 cannot be played.")
+
+
+@dataclass(frozen=True)
+class FeihuaStart:
+    """A 飞花令 on `key`; the starter answers first, then whoever joined, the bot last."""
+
+    key: str
+    bot_plays: bool = True
+    strength: str = "medium"
+    turn_seconds: int | None = 60
+
+    async def open(self, starter: Player, now: datetime, resources: GameResources) -> Opening | Outcome:
+        keyword, problem = key_character(self.key)
+        if keyword is None:
+            return refusal(problem or NO_CORPUS)  # key_character gives a problem whenever no key
+        if resources.lines is None:
+            return refusal(NO_CORPUS)
+        rules = FeihuaRules(keyword, self.bot_plays, self.strength, self.turn_seconds)
+        game = FeihuaGame(rules, [starter], resources.lines, starter_id=starter.id)
+        game.begin(now)
+
+        def announce() -> Outcome:
+            return game.outcome(True, by=starter.id, notes=[
+                note("started", f"飞花令开始，令字「{keyword}」。", f"飞花令 on 「{keyword}」 begins."),
+                game.turn_note()])
+
+        return Opening(game, announce, form=rules.label, keyword=keyword)
+
+
+@register
 class FeihuaGame(TurnGame):
     kind = GameKind.FEIHUA
+    command = "feihua"
+    usage = "/feihua start 字|join|line|status|stop"
 
-    def __init__(self, rules: FeihuaRules, players: list[Player], lines: Lines, **turns):
+    def __init__(self, rules: FeihuaRules, players: list[Player], lines: Lines, **turns: Any):
         super().__init__(players, rules.bot_plays, rules.turn_seconds, **turns)
         self.rules = rules
         self.corpus = lines
         self.used: list[str] = []
         self.winner: int | None = None
+
+    @classmethod
+    def restore(cls, row: Game, players: list[Player], resources: GameResources, **turns: Any) -> FeihuaGame:
+        if resources.lines is None:
+            raise Conflict("飞花令 needs the corpus line index: run `lianju corpus build`")
+        rules = FeihuaRules.from_label(row.form or "", row.keyword or "", row.turn_seconds)
+        return cls(rules, players, resources.lines, **turns)
+
+    @classmethod
+    def console_request(cls, words: list[str], options: dict[str, str]) -> FeihuaStart | Reason:
+        """`/feihua start 月 [strength=weak|medium|strong] [bot=no] [turn=60]`."""
+        strength = options.get("strength", "medium")
+        if strength not in STRENGTHS:
+            return say("bad_strength", "strength=" + "|".join(STRENGTHS), "strength=" + "|".join(STRENGTHS))
+        try:
+            turn = int(options.get("turn", 60))
+        except ValueError:
+            return BAD_NUMBER
+        return FeihuaStart(" ".join(words), options.get("bot", "yes").lower() in YES, strength, turn)
+
+    def status_lines(self, say: Say, name: Names) -> list[str]:
+        out = "、".join(name(who) for who in self.rotation.order if who in self.rotation.out) or "—"
+        return [say(f"飞花令「{self.rules.keyword}」 · 已接 {len(self.used)} 句 · 出局：{out}",
+                    f"飞花令 on 「{self.rules.keyword}」 · {len(self.used)} lines so far · out: {out}")]
 
     def replay(self, moves: list[Move]) -> None:
         for move in moves:

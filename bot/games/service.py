@@ -5,36 +5,53 @@ Game.form, turn order from the seats, the clock from current_seat and turn_deadl
 replaying the recorded turns), the move is applied, and its turns, the next seat and deadline,
 the saved poem and the end of the game are committed before the outcome is returned. So a
 restart loses nothing: `resume_all` lists the running games and when each needs attention.
+The service knows no game by name: a start request opens its game, and the registry (by the
+kind storage keeps) says which class rebuilds a stored one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.games.common import (
+    BOT,
+    GAMES,
+    GameResources,
+    Lines,
+    Move,
+    Opening,
+    Outcome,
+    Player,
+    Registry,
+    StartRequest,
+    TurnGame,
+    refusal,
+    say,
+)
+from bot.games.duilian import CoupletBook
+from bot.services import Services
+from engine.corpus import LineIndex
 from storage import repo
 from storage.db import Database
-from engine.poet import PoetError
 from storage.errors import Conflict, InvalidInput
 from storage.models import Game, GameKind, GameStatus, PoemOrigin
 
-from bot.games.chain import ChainGame, ChainRules
-from bot.games.common import (BOT, NO_POET, LinePoet, Lines, Move, Outcome, Player, TurnGame, note, refusal,
-    say)
-from bot.games.duilian import CoupletBook, DuilianGame, answer, generated_first_line
-from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
+GameMove = Callable[[TurnGame], "Outcome | Awaitable[Outcome]"]
 
 NO_GAME = say("no_game", "这个频道没有进行中的游戏。", "There is no game running in this channel.")
 
 
-async def _run(move, game: TurnGame) -> Outcome:
+async def _run(move: GameMove, game: TurnGame) -> Outcome:
     """Apply a move off the event loop (a 飞花令 near-miss search reads the corpus for a while);
     a move that is itself async (the poet writes) comes back as a coroutine to await here."""
     outcome = await asyncio.to_thread(move, game)
-    return await outcome if asyncio.iscoroutine(outcome) else outcome
+    return await outcome if isinstance(outcome, Awaitable) else outcome
 
 
 @dataclass(frozen=True)
@@ -48,62 +65,50 @@ class Resumable:
     deadline: datetime | None
     reminder_at: datetime | None
 
-    @property
-    def bot_to_play(self) -> bool:
-        return self.turn == BOT
-
 
 class GameService:
-    def __init__(self, db: Database, poet: LinePoet | None, lines: Lines | None = None,
-                 couplets: CoupletBook | None = None):
+    def __init__(self, db: Database, resources: GameResources, games: Registry = GAMES) -> None:
         self.db = db
-        self.poet = poet  # None: the model is not loaded, and the bot writes no lines
-        self.lines = lines  # the corpus line index: 飞花令, and citing a 上联
-        self.couplets = couplets  # real 律诗 couplets for 对对联; without them the poet writes the 上联
+        self.resources = resources
+        self.games = games
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- loading and saving ------------------------------------------------------------------
 
-    async def _players(self, session, row: Game) -> list[Player]:
+    async def _players(self, session: AsyncSession, row: Game) -> list[Player]:
         users = [await repo.get_user(session, seat.user_id) for seat in row.players]
         return [Player(user.id, user.display_name) for user in users if user is not None]
 
     def _restore(self, row: Game, players: list[Player]) -> TurnGame:
+        game_type = self.games.get(row.kind)
+        if game_type is None:
+            raise Conflict(f"game #{row.id} is a {row.kind.value} game, which this version cannot play")
         seats = {seat.seat: seat.user_id for seat in row.players}
         current = BOT if row.current_seat == repo.BOT_SEAT else seats.get(row.current_seat)
-        turns = dict(current=current, deadline=row.turn_deadline, starter_id=row.started_by_id)
-        if row.kind == GameKind.CHAIN:
-            game = ChainGame(ChainRules.from_label(row.form, row.turn_seconds), players, **turns)
-        elif row.kind == GameKind.FEIHUA:
-            rules = FeihuaRules.from_label(row.form, row.keyword, row.turn_seconds)
-            game = FeihuaGame(rules, players, self._corpus(), **turns)
-        elif row.kind == GameKind.DUILIAN:
-            first = row.turns[0].line
-            game = DuilianGame(first, players, row.turn_seconds, original=row.keyword,
-                               source=self._source(first) if row.keyword else None, **turns)
-        else:
-            raise Conflict(f"game #{row.id} is a {row.kind.value} game, which this version cannot play")
+        game = game_type.restore(row, players, self.resources, current=current, deadline=row.turn_deadline,
+                                 starter_id=row.started_by_id)
         game.replay([Move.from_turn(turn) for turn in row.turns])
         return game
 
-    async def _commit(self, session, row: Game, game: TurnGame, outcome: Outcome) -> Outcome:
+    async def _commit(self, session: AsyncSession, row: Game, game: TurnGame, outcome: Outcome) -> Outcome:
         outcome.game_id = row.id
         for move in outcome.moves:
             player = None if move.by_bot else game.players[move.player_id]
             await repo.record_turn(session, row.id, move.line, player=player, accepted=move.accepted,
                                    reason=move.stored_reason)
         if outcome.poem and not outcome.abandoned:
+            form, prosody = game.poem_details()
             saved = await repo.save_poem(session, repo.NewPoem(
-                lines=[line for line, _ in outcome.poem], form=game.rules.form.name, origin=PoemOrigin.GAME,
+                lines=[line for line, _ in outcome.poem], form=form, origin=PoemOrigin.GAME,
                 guild_id=row.guild_id, channel_id=row.channel_id, game_id=row.id,
                 line_authors=[None if author == BOT else game.players.get(author) for _, author in outcome.poem],
-                prosody={"rhyme_group": game.rhyme_group, "strict": game.rules.strict},
+                prosody=prosody,
             ))
             outcome.poem_id = saved.id
         if outcome.finished:
             await repo.finish_game(session, row.id, GameStatus.ABANDONED if outcome.abandoned else GameStatus.FINISHED)
             return outcome
-        if getattr(game, "rhyme_group", None) != row.rhyme_group:
+        if game.rhyme_group != row.rhyme_group:
             row.rhyme_group = game.rhyme_group
         current = game.rotation.current
         seats = {seat.user_id: seat.seat for seat in row.players}
@@ -112,7 +117,7 @@ class GameService:
                                 game.rotation.deadline)
         return outcome
 
-    async def _play(self, channel_id: int, move) -> Outcome:
+    async def _play(self, channel_id: int, move: GameMove) -> Outcome:
         """Load the channel's game, let `move(game)` (sync or async) change it, commit, answer."""
         async with self._locks[channel_id], self.db.unit_of_work() as session:
             row = await repo.running_game(session, channel_id)
@@ -128,93 +133,37 @@ class GameService:
                 await repo.join_game(session, row.id, game.players[outcome.by])
             return await self._commit(session, row, game, outcome)
 
-    async def _start(self, channel_id: int, guild_id: int | None, starter: Player, game: TurnGame,
-                     opening, **columns) -> Outcome:
-        """Open a game if the channel is free; `opening(game)` makes its first move (or refuses)."""
+    # --- what the front ends call -------------------------------------------------------------
+
+    async def start(self, channel_id: int, guild_id: int | None, starter: Player, request: StartRequest,
+                    now: datetime) -> Outcome:
+        """Open the requested game if the channel is free; its first move (or refusal) is the answer."""
         async with self._locks[channel_id], self.db.unit_of_work() as session:
             if await repo.running_game(session, channel_id) is not None:
                 return refusal(say("busy", "这个频道已有进行中的游戏。", "This channel already has a game running."))
-            outcome = await _run(opening, game)
+            opening = await request.open(starter, now, self.resources)
+            if isinstance(opening, Outcome):
+                return opening
+            outcome = await _run(lambda _game: opening.first_move(), opening.game)
             if not outcome.accepted:
                 return outcome
-            try:
-                new = repo.NewGame(channel_id=channel_id, guild_id=guild_id, players=[starter], started_by=starter,
-                                   turn_seconds=game.rotation.turn_seconds, **columns)
-            except InvalidInput as error:
-                return refusal(say("invalid_setting", f"设置不合法：{error}", f"Invalid setting: {error}"))
-            row = await repo.start_game(session, new)
-            return await self._commit(session, row, game, outcome)
+            return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
 
-    # --- what the cogs call --------------------------------------------------------------------
+    async def _store_new(self, session: AsyncSession, channel_id: int, guild_id: int | None, starter: Player,
+                         opening: Opening, outcome: Outcome) -> Outcome:
+        game = opening.game
+        try:
+            new = repo.NewGame(kind=game.kind, channel_id=channel_id, guild_id=guild_id, players=[starter],
+                               started_by=starter, turn_seconds=game.rotation.turn_seconds, form=opening.form,
+                               keyword=opening.keyword)
+        except InvalidInput as error:
+            return refusal(say("invalid_setting", f"设置不合法：{error}", f"Invalid setting: {error}"))
+        row = await repo.start_game(session, new)
+        return await self._commit(session, row, game, outcome)
 
-    async def start_chain(self, channel_id: int, guild_id: int | None, starter: Player, rules: ChainRules,
-                          now: datetime, opening: str | None = None, theme: str | None = None) -> Outcome:
-        """A 联句 game: the starter's opening line, or the bot's (on the theme, when given)."""
-        game = ChainGame(rules, [starter], starter_id=starter.id)
-        game.begin(now)
-
-        def first_line(game: ChainGame):
-            return game.submit(starter, opening, now) if opening else game.open(now, self.poet, theme)
-
-        return await self._start(channel_id, guild_id, starter, game, first_line,
-                                 kind=GameKind.CHAIN, form=rules.label)
-
-    def _corpus(self) -> Lines:
-        if self.lines is None:
-            raise Conflict("飞花令 needs the corpus line index: run `lianju corpus build`")
-        return self.lines
-
-    async def start_feihua(self, channel_id: int, guild_id: int | None, starter: Player, key: str,
-                           now: datetime, bot_plays: bool = True, strength: str = "medium",
-                           turn_seconds: int | None = 60) -> Outcome:
-        """A 飞花令 on `key`; the starter answers first, then whoever joined, the bot last."""
-        keyword, problem = key_character(key)
-        if problem:
-            return refusal(problem)
-        if self.lines is None:
-            return refusal(say("no_corpus", "诗库还没有建好，不能玩飞花令。",
-                               "The corpus is not built yet, so 飞花令 cannot be played."))
-        rules = FeihuaRules(keyword, bot_plays, strength, turn_seconds)
-        game = FeihuaGame(rules, [starter], self.lines, starter_id=starter.id)
-        game.begin(now)
-
-        def announce(game: FeihuaGame) -> Outcome:
-            return game.outcome(True, by=starter.id, notes=[
-                note("started", f"飞花令开始，令字「{keyword}」。", f"飞花令 on 「{keyword}」 begins."),
-                game.turn_note()])
-
-        return await self._start(channel_id, guild_id, starter, game, announce,
-                                 kind=GameKind.FEIHUA, form=rules.label, keyword=keyword)
-
-    def _source(self, line: str):
-        hits = self.lines.find(line) if self.lines is not None else []
-        return hits[0] if hits else None
-
-    async def start_duilian(self, channel_id: int, guild_id: int | None, starter: Player, now: datetime,
-                            turn_seconds: int | None = 120, seed: int | None = None) -> Outcome:
-        """The bot gives a 上联 (a real 律诗 line when the corpus is there, else its own) and
-        everyone may answer until the time is up."""
-        rng = random.Random(seed)
-        original = source = None
-        if self.couplets is not None:
-            first, original = self.couplets.pick(rng)
-            source = self._source(first)
-        elif self.poet is None:
-            return refusal(NO_POET)
-        else:
-            try:
-                first = await generated_first_line(self.poet, rng)
-            except PoetError as error:
-                return refusal(say(error.code, error.zh, error.en))
-        game = DuilianGame(first, [starter], turn_seconds, original=original, source=source,
-                           starter_id=starter.id)
-        game.begin(now)
-        return await self._start(channel_id, guild_id, starter, game, lambda game: game.opening(),
-                                 kind=GameKind.DUILIAN, form="corpus" if original else "poet", keyword=original)
-
-    async def answer_couplet(self, text: str, seed: int | None = None) -> Outcome:
-        """The bot's 下联 for a player's 上联 (nothing to store: it is one exchange)."""
-        return await answer(self.poet, text, seed)
+    async def ask(self, kind: GameKind, text: str, seed: int | None = None) -> Outcome:
+        """One exchange with the bot outside any game (the 下联 for a player's 上联); nothing is stored."""
+        return await self.games[kind].ask(self.resources, text, seed)
 
     async def join(self, channel_id: int, player: Player) -> Outcome:
         return await self._play(channel_id, lambda game: game.join(player))
@@ -223,18 +172,13 @@ class GameService:
         return await self._play(channel_id, lambda game: game.submit(player, text, now))
 
     async def pass_turn(self, channel_id: int, player: Player, now: datetime) -> Outcome:
-        def move(game):
-            if not isinstance(game, ChainGame):
-                return refusal(say("no_pass", "这个游戏不能过。", "This game has no passing."))
-            return game.pass_turn(player, now)
-
-        return await self._play(channel_id, move)
+        return await self._play(channel_id, lambda game: game.pass_turn(player, now))
 
     async def timeout(self, channel_id: int, now: datetime) -> Outcome:
-        return await self._play(channel_id, lambda game: game.timeout(now, self.poet))
+        return await self._play(channel_id, lambda game: game.timeout(now, self.resources.poet))
 
     async def bot_turn(self, channel_id: int, now: datetime) -> Outcome:
-        return await self._play(channel_id, lambda game: game.bot_turn(now, self.poet))
+        return await self._play(channel_id, lambda game: game.bot_turn(now, self.resources.poet))
 
     async def stop(self, channel_id: int, player: Player, moderator: bool = False) -> Outcome:
         return await self._play(channel_id, lambda game: game.stop(player.id, moderator))
@@ -256,3 +200,12 @@ class GameService:
                 resumed.append(Resumable(row.id, row.channel_id, row.kind, rotation.current,
                                          rotation.deadline, rotation.reminder_at))
             return resumed
+
+
+def game_service(services: Services) -> GameService:
+    """The games' service of a process; 飞花令 and the corpus's 上联 need `lianju corpus build` to have run.
+    The poet is the services' own: a model swap replaces the model inside it (engine.Poet.swap)."""
+    corpus = services.settings.corpus_dir
+    lines: Lines | None = LineIndex(corpus / "corpus.sqlite") if (corpus / "corpus.sqlite").is_file() else None
+    couplets = CoupletBook(corpus / "couplets.jsonl") if (corpus / "couplets.jsonl").is_file() else None
+    return GameService(services.database, GameResources(services.poet, lines, couplets))

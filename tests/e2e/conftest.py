@@ -1,4 +1,4 @@
-"""Start the fake Discord and the real bot (bot.app.create_bot, started as a task) against it."""
+"""Start the fake Discord and the real bot (bot.discord.app.create_bot, started as a task) against it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.app import create_bot
+from bot.discord.app import create_bot
 from bot.config import Settings
 from fake_discord import TOKEN, FakeDiscord
 

@@ -15,7 +15,7 @@ MANAGE_GUILD = str(1 << 5)
 
 
 async def fire_now(bot) -> None:
-    job = bot.daily.scheduler.get_job(f"daily:{GUILD_ID}")
+    job = bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}")
     job.modify(next_run_time=datetime.now(timezone.utc))
 
 
@@ -32,7 +32,7 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
 
     refused = await (await fake_discord.command("daily", options, subcommand="set")).answered()
     assert refused.original["flags"] & EPHEMERAL and "管理服务器" in refused.original["content"]
-    assert bot.daily.scheduler.get_job(f"daily:{GUILD_ID}") is None
+    assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
 
     bad = await (await fake_discord.command("daily", {**options, "timezone": "Mars/Olympus"}, subcommand="set",
                                             permissions=MANAGE_GUILD, locale="en-US")).answered()
@@ -40,7 +40,7 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
 
     done = await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
     assert "07:30" in done.original["content"] and "Asia/Taipei" in done.original["content"]
-    job = bot.daily.scheduler.get_job(f"daily:{GUILD_ID}")
+    job = bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}")
     assert (job.next_run_time.hour, job.next_run_time.minute, str(job.next_run_time.tzinfo)) == (7, 30, "Asia/Taipei")
 
     await fire_now(bot)
@@ -72,7 +72,7 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
 
     off = await (await fake_discord.command("daily", {}, subcommand="off", permissions=ALL_PERMISSIONS)).answered()
     assert "已关闭" in off.original["content"]
-    assert bot.daily.scheduler.get_job(f"daily:{GUILD_ID}") is None
+    assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
     assert fake_discord.violations == []
 
 

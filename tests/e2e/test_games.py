@@ -114,3 +114,14 @@ async def test_a_turn_times_out_after_a_reminder(fake_discord, bots, game_settin
     timed_out = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
     assert "李白出局" in timed_out["content"] and "联句君胜出" in timed_out["content"]
     assert fake_discord.violations == []
+
+
+async def test_unloading_one_game_cog_leaves_the_shared_clock_running(fake_discord, bots, game_settings):
+    bot = await bots.start(game_settings)
+    started = await play(fake_discord, "feihua", "start", {"key": "花", "turn_seconds": 5})
+    assert "轮到李白" in started
+    await bot.unload_extension("bot.discord.cogs.chain")
+    await bot.unload_extension("bot.discord.cogs.duilian")
+    timed_out = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
+    assert "李白出局" in timed_out["content"]
+    assert fake_discord.violations == []

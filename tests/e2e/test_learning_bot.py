@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.cogs.admin import outcome_text
+from bot.discord.cogs.admin import outcome_text
 from bot.console import Console
 from bot.learning import FinetuneResult
 from bot.scheduler import FINETUNE_JOB, FINETUNE_MISFIRE_GRACE_S, MODEL_CHECK_JOB
@@ -40,7 +40,7 @@ async def poem_footer(fake_discord) -> str:
 async def test_the_bot_follows_the_registry_and_rolls_back(fake_discord, bots, bot_settings, tmp_path):
     settings = bot_settings.model_copy(update={"model_check_seconds": 1, "poem_candidates": 2})
     bot = await bots.start(settings)
-    assert bot.daily.scheduler.get_job(MODEL_CHECK_JOB).trigger.interval.total_seconds() == 1
+    assert bot.scheduler.scheduler.get_job(MODEL_CHECK_JOB).trigger.interval.total_seconds() == 1
 
     # one model serves every server, so a server's own admin may not roll it back
     refused = await (await fake_discord.command("model", {}, subcommand="rollback", permissions=MANAGE_GUILD)).answered()
@@ -80,7 +80,7 @@ async def test_finetune_runs_in_its_own_process_and_reports(fake_discord, bots, 
     bot_settings.data_dir.mkdir(parents=True)
     bot_settings.corpus_dir.symlink_to(built_corpus, target_is_directory=True)
     bot = await bots.start(bot_settings)
-    job = bot.daily.scheduler.get_job(FINETUNE_JOB)
+    job = bot.scheduler.scheduler.get_job(FINETUNE_JOB)
     assert "day_of_week='mon', hour='4', minute='0'" in str(job.trigger) and str(job.trigger.timezone) == "UTC"
     assert job.coalesce and job.misfire_grace_time == FINETUNE_MISFIRE_GRACE_S
 
@@ -99,13 +99,13 @@ async def test_finetune_runs_in_its_own_process_and_reports(fake_discord, bots, 
     assert (bot_settings.data_dir / "models" / "finetune-output.log").is_file()
 
     # The scheduled run starts the same process.
-    caplog.set_level(logging.INFO, logger="bot.cogs.admin")
+    caplog.set_level(logging.INFO, logger="bot.discord.cogs.admin")
     job.modify(next_run_time=datetime.now(timezone.utc))
     await wait_for(lambda: "scheduled fine-tune skipped" in caplog.text, timeout=60)
     assert bot.services.model.name == "v0"
 
-    bot.daily.schedule_finetune("", bot.get_cog("AdminCog").scheduled_finetune)  # LIANJU_FINETUNE_CRON=""
-    assert bot.daily.scheduler.get_job(FINETUNE_JOB) is None
+    bot.scheduler.schedule_finetune("", bot.get_cog("AdminCog").scheduled_finetune)  # LIANJU_FINETUNE_CRON=""
+    assert bot.scheduler.scheduler.get_job(FINETUNE_JOB) is None
     assert fake_discord.violations == []
 
 

@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timezone
 
 from bot.config import SHIPPED_MODEL
+from bot.games.common import GameResources
 from bot.games.service import GameService
 from engine.poet import Poet
 from storage.db import Database
@@ -21,7 +22,7 @@ NOW = datetime(2030, 5, 1, 12, 5, tzinfo=timezone.utc)
 async def main(url: str, channel_id: int, moves: list[str]) -> None:
     database = Database.connect(url)
     poet = Poet(SHIPPED_MODEL, "cpu-fp32")
-    service = GameService(database, poet)
+    service = GameService(database, GameResources(poet))
     names = {player.id: player for player in (await service.status(channel_id)).players.values()}
     for move in moves:
         if move == "bot":

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.games.chain import ChainGame, ChainRules, chain_form, open_form
-from bot.games.common import BOT, Player
+from bot.games.chain import ChainGame, ChainRules, ChainStart, chain_form, open_form
+from bot.games.common import BOT, GameResources, Player
 from bot.games.service import GameService
 from engine.prosody import check
 from storage import repo
@@ -190,11 +190,11 @@ def test_forms_and_rules_round_trip_through_their_stored_label():
 
 
 async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, poet):
-    service = GameService(db, poet)
+    service = GameService(db, GameResources(poet))
     rules = ChainRules(chain_form("七绝"), strict=False, bot_plays=True)
-    started = await service.start_chain(CHANNEL, GUILD, LI_BAI, rules, NOW, opening=FENGQIAO[0])
+    started = await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     assert started.accepted and started.turn == BOT
-    busy = await service.start_chain(CHANNEL, GUILD, DU_FU, rules, NOW, opening=FENGQIAO[0])
+    busy = await service.start(CHANNEL, GUILD, DU_FU, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     assert [reason.code for reason in busy.reasons] == ["busy"]
     assert (await service.join(CHANNEL, DU_FU)).accepted  # seated before the bot, which plays last
     assert (await service.bot_turn(CHANNEL, NOW)).turn == LI_BAI.id
@@ -218,9 +218,9 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
 
 
 async def test_turns_refusals_and_the_clock_are_stored(db):
-    service = GameService(db, poet=None)
+    service = GameService(db, GameResources(poet=None))
     rules = ChainRules(chain_form("五绝"), bot_plays=False, turn_seconds=60)
-    await service.start_chain(CHANNEL, GUILD, LI_BAI, rules, NOW, opening="白日依山尽")
+    await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening="白日依山尽"), NOW)
     await service.join(CHANNEL, DU_FU)  # seated after the opening: the starter plays on until then
     for text in ("黄河入海", "白日依山尽", "黄河入海流"):
         await service.submit(CHANNEL, LI_BAI, text, NOW + timedelta(seconds=10))
@@ -240,18 +240,18 @@ async def test_turns_refusals_and_the_clock_are_stored(db):
 
 
 async def test_no_game_and_other_channels(db):
-    service = GameService(db, poet=None)
+    service = GameService(db, GameResources(poet=None))
     zero_seconds = ChainRules(chain_form("五绝"), turn_seconds=0)
-    refused = await service.start_chain(CHANNEL, GUILD, LI_BAI, zero_seconds, NOW, opening="白日依山尽")
+    refused = await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(zero_seconds, opening="白日依山尽"), NOW)
     assert [r.code for r in refused.reasons] == ["invalid_setting"] and "turn_seconds" in refused.reasons[0].en
     assert await service.status(CHANNEL) is None
     assert [r.code for r in (await service.submit(OTHER_CHANNEL, LI_BAI, "白日依山尽", NOW)).reasons] == ["no_game"]
 
 
 async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet):
-    service = GameService(db, poet)
+    service = GameService(db, GameResources(poet))
     rules = ChainRules(chain_form("七绝"), strict=False, bot_plays=True)
-    await service.start_chain(CHANNEL, GUILD, LI_BAI, rules, NOW, opening=FENGQIAO[0])
+    await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     await service.join(CHANNEL, DU_FU)  # the order is now 李白, 杜甫, the bot, whose turn it is
     assert (await service.status(CHANNEL)).rotation.current == BOT
     moves = ["bot", f"{LI_BAI.id}:江枫渔父对愁", f"{LI_BAI.id}:{FENGQIAO[2]}", f"{DU_FU.id}:夜半钟声到客家",
@@ -268,7 +268,7 @@ async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet
     ]
 
     # A fresh service on the same database picks the game up where the other process left it.
-    resumed = GameService(db, poet)
+    resumed = GameService(db, GameResources(poet))
     game = await resumed.status(CHANNEL)
     assert [author for _, author in game.lines] == [LI_BAI.id, BOT, LI_BAI.id]
     assert game.rejections == 2 and game.rotation.current == DU_FU.id

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.games.duilian import CoupletBook, DuilianGame, answer, ends_oblique, first_line, judged
+from bot.games.common import GameResources
+from bot.games.duilian import CoupletBook, DuilianGame, DuilianStart, answer, ends_oblique, first_line, judged
 from bot.games.service import GameService
 from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 from storage import repo
@@ -106,15 +107,15 @@ def test_corpus_couplets_are_picked_with_an_oblique_ending(built_corpus):
 
 
 async def test_a_stored_round_survives_a_restart(db, line_index, built_corpus):
-    service = GameService(db, None, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
-    started = await service.start_duilian(CHANNEL, GUILD, LI_BAI, NOW, turn_seconds=90, seed=1)
+    service = GameService(db, GameResources(None, line_index, CoupletBook(built_corpus / "couplets.jsonl")))
+    started = await service.start(CHANNEL, GUILD, LI_BAI, DuilianStart(turn_seconds=90, seed=1), NOW)
     assert started.accepted and started.citation is not None and line_index.find(started.line)
     assert started.deadline == NOW + timedelta(seconds=90)
     first = started.line
     assert (await service.submit(CHANNEL, DU_FU, "一" * len(first), NOW)).accepted
     assert codes(await service.submit(CHANNEL, WANG_WEI, "一二", NOW)) == ["length"]
 
-    restarted = GameService(db, None, line_index, CoupletBook(built_corpus / "couplets.jsonl"))
+    restarted = GameService(db, GameResources(None, line_index, CoupletBook(built_corpus / "couplets.jsonl")))
     game = await restarted.status(CHANNEL)
     assert game.first == first and [a[:2] for a in game.answers] == [("一" * len(first), DU_FU.id)]
     assert game.source is not None and game.original
@@ -126,5 +127,5 @@ async def test_a_stored_round_survives_a_restart(db, line_index, built_corpus):
 
 
 async def test_without_corpus_couplets_the_poet_writes_the_first_line(db, poet):
-    started = await GameService(db, poet).start_duilian(CHANNEL, GUILD, LI_BAI, NOW, seed=5)
+    started = await GameService(db, GameResources(poet)).start(CHANNEL, GUILD, LI_BAI, DuilianStart(seed=5), NOW)
     assert started.accepted and len(started.line) in (5, 7) and started.citation is None

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.games.common import BOT
-from bot.games.feihua import FeihuaGame, FeihuaRules, key_character
+from bot.games.common import BOT, GameResources
+from bot.games.feihua import FeihuaGame, FeihuaRules, FeihuaStart, key_character
 from bot.games.service import GameService
 from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 from storage import repo
@@ -96,20 +96,20 @@ def test_keys_rules_and_labels():
 
 
 async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, line_index):
-    service = GameService(db, None, line_index)
-    assert codes(await service.start_feihua(CHANNEL, GUILD, LI_BAI, "花月", NOW)) == ["key_length"]
-    started = await service.start_feihua(CHANNEL, GUILD, LI_BAI, "月", NOW, bot_plays=False, turn_seconds=30)
+    service = GameService(db, GameResources(None, line_index))
+    assert codes(await service.start(CHANNEL, GUILD, LI_BAI, FeihuaStart("花月"), NOW)) == ["key_length"]
+    started = await service.start(CHANNEL, GUILD, LI_BAI, FeihuaStart("月", bot_plays=False, turn_seconds=30), NOW)
     assert started.accepted and started.turn == LI_BAI.id and started.deadline == NOW + timedelta(seconds=30)
     await service.join(CHANNEL, DU_FU)
     await service.join(CHANNEL, WANG_WEI)
     assert (await service.submit(CHANNEL, LI_BAI, "明月松间照", NOW)).accepted
     assert codes(await service.submit(CHANNEL, DU_FU, "床前明月光", NOW)) == ["near_miss"]
 
-    restarted = GameService(db, None, line_index)  # as after a restart: everything from storage
+    restarted = GameService(db, GameResources(None, line_index))  # as after a restart: everything from storage
     game = await restarted.status(CHANNEL)
     assert game.used == ["明月松间照"] and game.rotation.out == {DU_FU.id} and game.rotation.current == WANG_WEI.id
     [resumable] = await restarted.resume_all()
-    assert resumable.deadline == NOW + timedelta(seconds=30) and not resumable.bot_to_play
+    assert resumable.deadline == NOW + timedelta(seconds=30) and resumable.turn != BOT
     assert codes(await restarted.submit(CHANNEL, WANG_WEI, "明月松间照", NOW)) == ["repeat"]
     ended = await restarted.timeout(CHANNEL, NOW + timedelta(seconds=30))
     assert ended.finished and ended.winner == LI_BAI.id

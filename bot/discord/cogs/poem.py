@@ -9,9 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.i18n import command_text as _
+from bot.discord.app import LianjuBot
+from bot.discord.i18n import command_text as _
+from bot.discord.views import person_of, poem_embed, rating_view
 from bot.services import PoemRequest
-from bot.views import person_of, poem_embed, rating_view
 
 FORM_CHOICES = [
     app_commands.Choice(name=_(f"form.{form}"), value=form) for form in ("auto", "wujue", "qijue", "wulv", "qilv")
@@ -19,7 +20,7 @@ FORM_CHOICES = [
 
 
 class PoemCog(commands.Cog):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LianjuBot) -> None:
         self.bot = bot
 
     @app_commands.command(name=_("cmd.poem"), description=_("cmd.poem.desc"))
@@ -40,5 +41,5 @@ class PoemCog(commands.Cog):
         await self.bot.services.attach_message(card.poem_id, message.channel.id, message.id)
 
 
-async def setup(bot) -> None:
+async def setup(bot: LianjuBot) -> None:
     await bot.add_cog(PoemCog(bot))

@@ -1,7 +1,9 @@
 """The Discord bot: discord.py wired to the services, the scheduler and a clean shutdown.
 
 `create_bot(settings)` builds it; `run_bot(settings)` logs in, runs until SIGTERM/SIGINT and
-closes the bot, the scheduler, the poet and the database in that order. Slash commands are
+closes the bot, the game clock, the scheduler, the poet and the database in that order. The
+objects every cog shares are typed attributes of `LianjuBot`, made in `setup_hook` before any cog
+loads (discord.py's examples/views/persistent.py), so no cog depends on another's loading first. Slash commands are
 synced to Discord only when the command tree's hash differs from the last sync (or with
 `/lianju sync`), because Discord rate-limits global syncs hard.
 """
@@ -9,10 +11,13 @@ synced to Discord only when the command tree's hash differs from the last sync (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import pkgutil
 import signal
+from pathlib import Path
 
 import discord
 from discord import app_commands
@@ -20,27 +25,33 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.config import Settings
-from bot.scheduler import DailyScheduler
+from bot.discord import cogs
+from bot.discord.i18n import LianjuTranslator
+from bot.discord.posts import GamePosts
+from bot.discord.views import RatingButton
+from bot.games.clock import GameClock
+from bot.games.service import GameService, game_service
+from bot.scheduler import DailyScheduler, jobstore_url
 from bot.services import Services, UserError
-from bot.views import RatingButton
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 10.0
-COGS = ("bot.cogs.poem", "bot.cogs.rating", "bot.cogs.daily", "bot.cogs.admin", "bot.cogs.chain", "bot.cogs.feihua",
-        "bot.cogs.duilian")
+# Every module of bot.discord.cogs is an extension; they share nothing but the bot's attributes.
+COGS = tuple(f"{cogs.__name__}.{module.name}" for module in pkgutil.iter_modules(cogs.__path__))
 
 
 class TokenProblem(RuntimeError):
     """The token is missing or Discord refused it; the message says what to do."""
 
 
-class LianjuTree(app_commands.CommandTree):
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+class LianjuTree(app_commands.CommandTree["LianjuBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[LianjuBot], /) -> bool:
         interaction.client.handling()
         return True
 
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def on_error(self, interaction: discord.Interaction[LianjuBot], error: app_commands.AppCommandError,
+                       /) -> None:
         """Every failure of a command ends in a message the person can read, never in silence."""
         locale = interaction.locale
         original = getattr(error, "original", error)
@@ -64,6 +75,13 @@ class LianjuTree(app_commands.CommandTree):
 
 
 class LianjuBot(commands.AutoShardedBot):
+    # What the cogs share, made in setup_hook (the services need the event loop).
+    services: Services
+    scheduler: DailyScheduler  # the daily posts, the scheduled fine-tune, the model check
+    games: GameService
+    clock: GameClock  # every game's timers; closed with the bot, never with one game's cog
+    posts: GamePosts  # how the games speak in a channel
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -74,25 +92,36 @@ class LianjuBot(commands.AutoShardedBot):
             help_command=None,
         )
         self.settings = settings
-        self.services: Services | None = None
-        self.daily: DailyScheduler | None = None  # set by the daily cog; the admin cog adds its jobs
-        self.handlers: set[asyncio.Task] = set()  # commands and buttons at work; close() lets them finish
+        self.handlers: set[asyncio.Task[object]] = set()  # commands and buttons at work; close() lets them finish
+        self.closing = contextlib.AsyncExitStack()  # what setup_hook made, closed in reverse order
 
     def handling(self) -> None:
         """Note the running task as a command or button at work, so that close() waits for it."""
         task = asyncio.current_task()
-        self.handlers.add(task)
-        task.add_done_callback(self.handlers.discard)
+        if task is not None:
+            self.handlers.add(task)
+            task.add_done_callback(self.handlers.discard)
 
     async def setup_hook(self) -> None:
-        self.services = await Services.start(self.settings)
-        await self.tree.set_translator(i18n.LianjuTranslator())
+        settings = self.settings
+        self.services = await Services.start(settings)
+        self.closing.push_async_callback(self.services.close)
+        self.scheduler = DailyScheduler(jobstore_url(settings.database_url, settings.data_dir),
+                                        settings.daily_misfire_grace_s)
+        self.scheduler.start(await self.services.daily_guilds())  # paused until every cog registered its jobs
+        self.closing.callback(self.scheduler.shutdown)
+        self.games = game_service(self.services)
+        self.posts = GamePosts(self, self.services)
+        self.clock = GameClock(self.games, self.posts.post_outcome, self.posts.post_reminder)
+        self.closing.push_async_callback(self.clock.close)
+        log.info("resumed %d running games", await self.clock.resume())
+        await self.tree.set_translator(LianjuTranslator())
         self.add_dynamic_items(RatingButton)
         for cog in COGS:
             await self.load_extension(cog)
-        self.daily.resume()
-        if self.settings.sync_commands == "always" or (
-            self.settings.sync_commands == "changed" and await self.command_tree_hash() != self._synced_hash()
+        self.scheduler.resume()
+        if settings.sync_commands == "always" or (
+            settings.sync_commands == "changed" and await self.command_tree_hash() != self._synced_hash()
         ):
             await self.sync_commands()
 
@@ -104,7 +133,7 @@ class LianjuBot(commands.AutoShardedBot):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property
-    def _hash_file(self):
+    def _hash_file(self) -> Path:
         return self.settings.data_dir / f"commands-{self.application_id}.sha256"
 
     def _synced_hash(self) -> str | None:
@@ -122,13 +151,12 @@ class LianjuBot(commands.AutoShardedBot):
     async def close(self) -> None:
         # Commands and buttons at work finish first (a /poem still recording which message shows it),
         # for SHUTDOWN_GRACE_S at most; cancelled inside a unit of work, they would leave its connection
-        # checked out. Then commands.Bot.close unloads the cogs (the daily cog stops the scheduler).
+        # checked out. Then commands.Bot.close unloads the cogs, and what setup_hook made is closed.
         at_work = [task for task in self.handlers if task is not asyncio.current_task()]
         if at_work:
             await asyncio.wait(at_work, timeout=SHUTDOWN_GRACE_S)
         await super().close()
-        if self.services is not None:
-            await self.services.close()
+        await self.closing.aclose()
 
 
 def create_bot(settings: Settings) -> LianjuBot:

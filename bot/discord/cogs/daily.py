@@ -11,29 +11,22 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.i18n import command_text as _
+from bot.discord.app import LianjuBot
+from bot.discord.i18n import command_text as _
+from bot.discord.views import poem_embed, rating_view
 from bot.occasions import occasion_for
-from bot.scheduler import DailyScheduler, jobstore_url
 from bot.services import Person, PoemRequest
-from bot.views import poem_embed, rating_view
 
 log = logging.getLogger(__name__)
 
 
 class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_("cmd.daily.desc")):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LianjuBot) -> None:
         self.bot = bot
         super().__init__()
 
     async def cog_load(self) -> None:
-        settings = self.bot.settings
-        self.bot.daily = DailyScheduler(
-            jobstore_url(settings.database_url, settings.data_dir), settings.daily_misfire_grace_s, self.post
-        )
-        self.bot.daily.start(await self.bot.services.daily_guilds())
-
-    async def cog_unload(self) -> None:
-        self.bot.daily.shutdown()
+        self.bot.scheduler.post_daily_with(self.post)
 
     @app_commands.command(name=_("cmd.daily.set"), description=_("cmd.daily.set.desc"))
     @app_commands.guild_only()
@@ -44,7 +37,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
     async def set(self, interaction: discord.Interaction, channel: discord.TextChannel, time: str = "08:00",
                   timezone: str = "Asia/Shanghai") -> None:
         guild = await self.bot.services.set_daily(interaction.guild_id, channel.id, time, timezone)
-        self.bot.daily.schedule(guild)
+        self.bot.scheduler.schedule(guild)
         await interaction.response.send_message(i18n.text(
             "daily.set", interaction.locale, time=guild.daily_time.strftime("%H:%M"), timezone=guild.timezone,
             channel_id=channel.id,
@@ -56,7 +49,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
     @app_commands.checks.has_permissions(manage_guild=True)
     async def off(self, interaction: discord.Interaction) -> None:
         await self.bot.services.daily_off(interaction.guild_id)
-        self.bot.daily.unschedule(interaction.guild_id)
+        self.bot.scheduler.unschedule(interaction.guild_id)
         await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
 
     async def post(self, guild_id: int) -> None:
@@ -71,12 +64,14 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
             log.info("daily poem of guild %s for %s is already taken", guild_id, local_date)
             return
         occasion = occasion_for(local_date)
-        author = Person(self.bot.user.id, self.bot.user.name, guild.locale, guild_id, guild.daily_channel_id)
+        me = self.bot.user
+        assert me is not None  # the scheduler runs only while the bot is logged in
+        author = Person(me.id, me.name, guild.locale, guild_id, guild.daily_channel_id)
         card = await services.write_poem(PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion)
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
         message = await channel.send(embed=poem_embed(card), view=rating_view(card.poem_id))
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
 
 
-async def setup(bot) -> None:
+async def setup(bot: LianjuBot) -> None:
     await bot.add_cog(DailyCog(bot))

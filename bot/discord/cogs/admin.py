@@ -12,7 +12,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.i18n import command_text as _
+from bot.discord.app import LianjuBot
+from bot.discord.i18n import command_text as _
 from bot.learning import FinetuneResult
 from bot.services import UserError
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 REASON_CHARS = 1500  # an outcome stays below Discord's 2000 characters
 
 
-async def is_owner(interaction: discord.Interaction) -> bool:
+async def is_owner(interaction: discord.Interaction[LianjuBot]) -> bool:
     return await interaction.client.is_owner(interaction.user)
 
 
@@ -39,11 +40,11 @@ class AdminCog(commands.Cog):
     model = app_commands.Group(name=_("cmd.model"), description=_("cmd.model.desc"))
     lianju = app_commands.Group(name=_("cmd.lianju"), description=_("cmd.lianju.desc"))
 
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LianjuBot) -> None:
         self.bot = bot
 
     async def cog_load(self) -> None:
-        settings, scheduler = self.bot.settings, self.bot.daily
+        settings, scheduler = self.bot.settings, self.bot.scheduler
         scheduler.check_model_every(settings.model_check_seconds, self.bot.services.follow_registry)
         scheduler.schedule_finetune(settings.finetune_cron, self.scheduled_finetune)
 
@@ -93,5 +94,5 @@ class AdminCog(commands.Cog):
         await interaction.edit_original_response(content=i18n.text("sync.done", interaction.locale, count=count))
 
 
-async def setup(bot) -> None:
+async def setup(bot: LianjuBot) -> None:
     await bot.add_cog(AdminCog(bot))

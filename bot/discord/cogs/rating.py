@@ -7,11 +7,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.i18n import command_text as _
-from bot.playing import bot_name
-from bot.services import UserError
-from bot.views import person_of
-from storage.models import Script
+from bot.discord.app import LianjuBot
+from bot.discord.i18n import command_text as _
+from bot.discord.views import person_of
+from bot.games.texts import bot_name
+from bot.services import UserError, top_entry
+from storage.models import Poem, Script
 
 PERIOD_CHOICES = [app_commands.Choice(name=_(f"period.{period}"), value=period) for period in ("week", "month", "all")]
 STYLE_CHOICES = [app_commands.Choice(name=_(f"style.{style.value}"), value=style.value) for style in Script]
@@ -19,7 +20,7 @@ TOP_LIMIT = 10
 FIRST_LINE_CHARS = 7
 
 
-def contributors(poem, locale) -> str:
+def contributors(poem: Poem, locale: object) -> str:
     """Everyone who wrote a line of a 联句 (the bot by name, people as mentions), in line order."""
     if not poem.authors:
         return ""
@@ -29,7 +30,7 @@ def contributors(poem, locale) -> str:
 
 
 class RatingCog(commands.Cog):
-    def __init__(self, bot) -> None:
+    def __init__(self, bot: LianjuBot) -> None:
         self.bot = bot
 
     @app_commands.command(name=_("cmd.top"), description=_("cmd.top.desc"))
@@ -44,12 +45,7 @@ class RatingCog(commands.Cog):
         if not rated:
             await interaction.response.send_message(i18n.text("top.empty", locale, period=period_name))
             return
-        lines = [
-            i18n.text("top.entry", locale, rank=rank, title=entry.poem.theme or "—",
-                      mean=f"{entry.rating.mean:.1f}", count=entry.rating.count)
-            + f"\n> {entry.poem.lines[0]}……" + contributors(entry.poem, locale)
-            for rank, entry in enumerate(rated, 1)
-        ]
+        lines = [top_entry(rank, entry, locale) + contributors(entry.poem, locale) for rank, entry in enumerate(rated, 1)]
         embed = discord.Embed(title=i18n.text("top.title", locale, period=period_name), description="\n".join(lines))
         await interaction.response.send_message(embed=embed)
 
@@ -85,5 +81,5 @@ class RatingCog(commands.Cog):
         await interaction.response.send_message(i18n.text(key, person.locale, style=style_name), ephemeral=True)
 
 
-async def setup(bot) -> None:
+async def setup(bot: LianjuBot) -> None:
     await bot.add_cog(RatingCog(bot))

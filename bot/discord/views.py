@@ -8,11 +8,16 @@ class with `add_dynamic_items`, no view has to be kept in memory).
 from __future__ import annotations
 
 import logging
+import re
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot import i18n
 from bot.services import Person, PoemCard, UserError
+
+if TYPE_CHECKING:
+    from bot.discord.app import LianjuBot
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,8 @@ def poem_embed(card: PoemCard) -> discord.Embed:
     return embed
 
 
-class RatingButton(discord.ui.DynamicItem[discord.ui.Button], template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])"):
+class RatingButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+                   template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])"):
     def __init__(self, poem_id: int, stars: int) -> None:
         self.poem_id, self.stars = poem_id, stars
         super().__init__(discord.ui.Button(
@@ -56,10 +62,11 @@ class RatingButton(discord.ui.DynamicItem[discord.ui.Button], template=r"lianju:
         ))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match, /) -> RatingButton:
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str], /) -> RatingButton:
         return cls(int(match["poem_id"]), int(match["stars"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[LianjuBot]) -> None:  # type: ignore[override]
         interaction.client.handling()
         person = person_of(interaction)
         try:

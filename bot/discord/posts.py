@@ -1,0 +1,133 @@
+"""How the games speak in Discord, and the base every game cog shares.
+
+Replies to a move go to the person who moved; what happens without anyone asking (a reminder, a
+timeout, the bot's move) is posted in the channel, in the language of the last person who played
+there. A finished 联句 is posted whole with each line's author and rating buttons. `GameCog` gives
+every game's command group its join, line, status and stop; a game's cog adds how it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.discord.i18n import command_text as _
+from bot.discord.views import person_of, poem_embed, rating_view
+from bot.games.common import BOT, Names, Outcome, TurnGame
+from bot.games.texts import bot_name, describe, poem_credits, reminder, status_text
+from bot.services import Person, Services
+from storage.models import utcnow
+
+if TYPE_CHECKING:
+    from bot.discord.app import LianjuBot
+
+log = logging.getLogger(__name__)
+
+CHAIN_TITLE = ("联句", "Linked verse")
+
+Move = Callable[[Person], Awaitable[Outcome]]
+
+
+class GamePosts:
+    def __init__(self, bot: LianjuBot, services: Services) -> None:
+        self.bot = bot
+        self.services = services
+        # The language of the last person who played in a channel: what the channel's posts use.
+        self.locales: dict[int, str] = {}
+
+    def name_in(self, locale: object) -> Names:
+        def name(who: int | None) -> str:
+            return bot_name(locale) if who == BOT else f"<@{who}>"
+        return name
+
+    def seen(self, person: Person) -> str:
+        self.locales[person.channel_id] = person.locale
+        return person.locale
+
+    async def act(self, interaction: discord.Interaction, move: Move, *, thinking: bool = False,
+                  show_line: bool = True) -> None:
+        """Every game command's shape: defer, note who moved (and their language), move, answer."""
+        await interaction.response.defer(thinking=thinking)
+        person = person_of(interaction)
+        self.seen(person)
+        await self.reply(interaction, person, await move(person), show_line)
+
+    async def reply(self, interaction: discord.Interaction, person: Person, outcome: Outcome,
+                    show_line: bool = True) -> None:
+        """Answer a move (the interaction was deferred), follow the game's clock, post a finished poem."""
+        self.bot.clock.follow(person.channel_id, outcome)
+        text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
+        await interaction.edit_original_response(content=text)
+        if outcome.poem_id is not None:
+            await self.post_poem(person.channel_id, outcome, person.locale)
+
+    def _channel(self, channel_id: int) -> discord.PartialMessageable:
+        return self.bot.get_partial_messageable(channel_id)
+
+    async def post_outcome(self, channel_id: int, outcome: Outcome) -> None:
+        locale = self.locales.get(channel_id, i18n.ZH_CN)
+        text = describe(outcome, locale, self.name_in(locale))
+        if text:
+            await self._channel(channel_id).send(text)
+        if outcome.poem_id is not None:
+            await self.post_poem(channel_id, outcome, locale)
+
+    async def post_reminder(self, channel_id: int, turn: int | None, seconds_left: int) -> None:
+        locale = self.locales.get(channel_id, i18n.ZH_CN)
+        await self._channel(channel_id).send(reminder(turn, seconds_left, locale, self.name_in(locale)))
+
+    async def post_poem(self, channel_id: int, outcome: Outcome, locale: object) -> None:
+        if outcome.poem_id is None:
+            return
+        card = await self.services.card(outcome.poem_id)
+        embed = poem_embed(card)
+        if not card.title:
+            embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
+        message = await self._channel(channel_id).send(
+            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed,
+            view=rating_view(outcome.poem_id))
+        await self.services.attach_message(outcome.poem_id, channel_id, message.id)
+
+
+class GameCog(commands.GroupCog):
+    """A game's command group: join, line, status and stop are the same for every game (the game
+    class says whether a reply repeats the line); the subclass adds its start and any other verb."""
+
+    game: ClassVar[type[TurnGame]]
+
+    def __init__(self, bot: LianjuBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def play(self, interaction: discord.Interaction, move: Move) -> None:
+        await self.bot.posts.act(interaction, move, show_line=self.game.shows_line)
+
+    @app_commands.command(name=_("cmd.game.join"), description=_("cmd.game.join.desc"))
+    async def join(self, interaction: discord.Interaction) -> None:
+        await self.play(interaction, lambda person: self.bot.games.join(person.channel_id, person.as_user))
+
+    @app_commands.command(name=_("cmd.game.line"), description=_("cmd.game.line.desc"))
+    @app_commands.rename(line=_("opt.line"))
+    @app_commands.describe(line=_("opt.line.desc"))
+    async def line(self, interaction: discord.Interaction, line: str) -> None:
+        # deferred by act: a 飞花令 near miss searches the corpus for a while
+        await self.play(interaction, lambda person: self.bot.games.submit(
+            person.channel_id, person.as_user, line, utcnow()))
+
+    @app_commands.command(name=_("cmd.game.status"), description=_("cmd.game.status.desc"))
+    async def status(self, interaction: discord.Interaction) -> None:
+        person = person_of(interaction)
+        game = await self.bot.games.status(person.channel_id)
+        await interaction.response.send_message(
+            status_text(game, person.locale, self.bot.posts.name_in(person.locale), utcnow()), ephemeral=True)
+
+    @app_commands.command(name=_("cmd.game.stop"), description=_("cmd.game.stop.desc"))
+    async def stop(self, interaction: discord.Interaction) -> None:
+        moderator = bool(interaction.permissions.manage_messages)
+        await self.play(interaction, lambda person: self.bot.games.stop(person.channel_id, person.as_user, moderator))
