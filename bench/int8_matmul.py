@@ -49,7 +49,8 @@ def main() -> dict:
             "bf16 F.linear": microseconds(lambda: F.linear(x_bf16, weight_bf16)),
             "int8 weight-only, fp32 x": microseconds(lambda: torch._weight_int8pack_mm(x[0], int8_weight, scales)),
             "int8 weight-only, bf16 x": microseconds(
-                lambda: torch._weight_int8pack_mm(x_bf16[0], int8_weight, scales.bfloat16())),
+                lambda: torch._weight_int8pack_mm(x_bf16[0], int8_weight, scales.bfloat16())
+            ),
             "fbgemm dynamic int8": microseconds(lambda: dynamic(x)),
         }
     return table

@@ -27,8 +27,16 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, backend: Backend, pad_id: int, executor: ThreadPoolExecutor, max_rows: int = 64,
-                 max_wait_ms: float = 5.0, max_queued_rows: int = 1024, timeout_s: float = 60.0):
+    def __init__(
+        self,
+        backend: Backend,
+        pad_id: int,
+        executor: ThreadPoolExecutor,
+        max_rows: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queued_rows: int = 1024,
+        timeout_s: float = 60.0,
+    ):
         self.backend = backend
         self.pad_id = pad_id
         self.max_rows = max_rows

@@ -166,9 +166,7 @@ class PoemConstraint:
         self.relaxed: list[str] = []  # rules dropped, and where (line.position)
         self.banned = masks._mask([masks.ids[c] for c in plan.banned if c in masks.ids])
         self.acrostic_ids = [masks.ids.get(c, masks.ids["<unk>"]) for c in (plan.acrostic or "")]
-        self.fixed_group = (
-            masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
-        )
+        self.fixed_group = masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
 
     def forced(self, generated: list[int]) -> int | None:
         """The one token this slot takes, if the rules leave no choice: marks, heads, <eos>."""
@@ -194,8 +192,10 @@ class PoemConstraint:
         if position == chars - 1 and line in plan.rhyme_lines:
             rhyme_tokens = self._rhyme_tokens(generated)
             rhyme = self.fixed_group if self.fixed_group is not None else masks.rhyme_mask_after(rhyme_tokens)
-            allowed, skipped = narrow(masks.han, [("rhyme", rhyme), *self._tone_rules(tone, guard),
-                                                  ("ban", ~(self.banned | masks._mask(rhyme_tokens)))])
+            allowed, skipped = narrow(
+                masks.han,
+                [("rhyme", rhyme), *self._tone_rules(tone, guard), ("ban", ~(self.banned | masks._mask(rhyme_tokens)))],
+            )
         else:
             allowed, skipped = self._plain_slot(tone, guard, plan.tone_mode == "strict" and position == chars - 1)
         self.relaxed.extend(f"{name}@{line + 1}.{position + 1}" for name in skipped)
@@ -225,9 +225,15 @@ class LineConstraint:
     """One line and then <eos>: a tone per position (None: free), characters forced at
     positions, characters banned at positions or anywhere, and a rhyme mask for the last one."""
 
-    def __init__(self, masks: VocabularyMasks, tones: list[str | None], forced: dict[int, str] | None = None,
-                 banned_at: dict[int, str] | None = None, banned: frozenset[str] = frozenset(),
-                 rhyme: torch.Tensor | None = None):
+    def __init__(
+        self,
+        masks: VocabularyMasks,
+        tones: list[str | None],
+        forced: dict[int, str] | None = None,
+        banned_at: dict[int, str] | None = None,
+        banned: frozenset[str] = frozenset(),
+        rhyme: torch.Tensor | None = None,
+    ):
         self.masks = masks
         self.tones = tones
         self.length = len(tones) + 1

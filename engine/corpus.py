@@ -114,9 +114,7 @@ def clean(raw: dict, dynasty: str, kind: str) -> Cleaned:
     else:
         shape = form_for_shape([len(line) for line in lines])
         form = shape.name if shape else "other"
-    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(
-        f"{raw.get('author')}|{key}".encode("utf-8")
-    ).hexdigest()[:20]
+    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(f"{raw.get('author')}|{key}".encode("utf-8")).hexdigest()[:20]
     record = Record(
         id=str(poem_id),
         dynasty=dynasty,
@@ -212,9 +210,10 @@ def build(source: Path, out: Path, workers: int | None = None, progress: bool = 
 
 def _write_jsonl(folder: Path, records: list[Record]) -> int:
     couplets = 0
-    with open(folder / "poems.jsonl", "w", encoding="utf-8") as poems, open(
-        folder / "couplets.jsonl", "w", encoding="utf-8"
-    ) as pairs:
+    with (
+        open(folder / "poems.jsonl", "w", encoding="utf-8") as poems,
+        open(folder / "couplets.jsonl", "w", encoding="utf-8") as pairs,
+    ):
         for record in records:
             poems.write(record.to_json() + "\n")
             if record.form in ("wulv", "qilv"):

@@ -85,20 +85,34 @@ def sample_poems(model, tokenizer, form: str, count: int, seed: int, batch_size:
     texts = []
     for start in range(0, count, batch_size):
         themes = [THEMES[(start + i) % len(THEMES)] for i in range(min(batch_size, count - start))]
-        batch = tokenizer([prompts.poem_prompt(form, [t]) for t in themes], return_tensors="pt",
-                          padding=True, add_special_tokens=False).to(model.device)
+        batch = tokenizer(
+            [prompts.poem_prompt(form, [t]) for t in themes],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        ).to(model.device)
         # every setting given: a folder's generation_config.json holds the engine's defaults (temperature 0.9 …)
-        out = model.generate(**batch, do_sample=True, top_k=50, top_p=0.95, temperature=1.0, repetition_penalty=1.0,
-                             max_new_tokens=80, eos_token_id=tokenizer.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id)
-        texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = model.generate(
+            **batch,
+            do_sample=True,
+            top_k=50,
+            top_p=0.95,
+            temperature=1.0,
+            repetition_penalty=1.0,
+            max_new_tokens=80,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     return texts
 
 
 def poems_nll(model, tokenizer, poems: list[tuple[str, list[str]]], device, bf16: bool) -> float | None:
     """Nats per token of each (form, lines) poem given `<poem><form><sep>`; None for no poems."""
     examples = [(prompts.poem_prompt(form), prompts.poem_body(lines) + prompts.EOS) for form, lines in poems]
-    return completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if poems else None
+    return (
+        completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if poems else None
+    )
 
 
 def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | None) -> FormQuality:
@@ -120,8 +134,14 @@ def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | Non
     )
 
 
-def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path = HELDOUT_IDS,
-             seed: int = 0, progress: bool = True) -> EvalReport:
+def evaluate(
+    model_dir: Path,
+    corpus: Path,
+    samples: int = 100,
+    ids_path: Path = HELDOUT_IDS,
+    seed: int = 0,
+    progress: bool = True,
+) -> EvalReport:
     started = time.monotonic()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = use_bf16(device, "auto")
@@ -143,7 +163,15 @@ def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path =
         heldout_source=source,
         heldout_nll=round(nll, 4) if nll is not None else None,
         sampling=sampling,
-        settings={"samples_per_form": samples, "top_k": 50, "top_p": 0.95, "temperature": 1.0,
-                  "seed": seed, "themes": THEMES, "device": device.type, "bf16": bf16},
+        settings={
+            "samples_per_form": samples,
+            "top_k": 50,
+            "top_p": 0.95,
+            "temperature": 1.0,
+            "seed": seed,
+            "themes": THEMES,
+            "device": device.type,
+            "bf16": bf16,
+        },
         seconds=round(time.monotonic() - started, 1),
     )

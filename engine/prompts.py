@@ -47,8 +47,9 @@ def poem_body(lines: list[str]) -> str:
     return "".join(line + LINE_ENDS[i % 2] for i, line in enumerate(lines))
 
 
-def poem_prompt(form: str, keywords: Sequence[str] = (), acrostic: str | None = None,
-                plan: Sequence[str] | None = None) -> str:
+def poem_prompt(
+    form: str, keywords: Sequence[str] = (), acrostic: str | None = None, plan: Sequence[str] | None = None
+) -> str:
     theme = f"{ACROSTIC}{acrostic}" if acrostic else KEYWORD_JOIN.join(keywords)
     planned = f"{PLAN}{KEYWORD_JOIN.join(plan)}" if plan else ""
     return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{SEP}"
@@ -68,8 +69,11 @@ def keywords_for(lines: list[str], title: str, rng: random.Random) -> list[str]:
     if roll < 0.1:
         return []
     # 2-character words from the title, never across a space or punctuation in it
-    words = [run[i : i + 2] for run in re.findall(r"\S+", "".join(c if is_han(c) else " " for c in title))
-             for i in range(len(run) - 1)]
+    words = [
+        run[i : i + 2]
+        for run in re.findall(r"\S+", "".join(c if is_han(c) else " " for c in title))
+        for i in range(len(run) - 1)
+    ]
     if roll < 0.3 and words:
         return [rng.choice(words)]
     candidates = sorted({c for line in lines for c in line if c not in _NOT_KEYWORDS})

@@ -100,8 +100,9 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
     if row.tokens and params.repetition_penalty != 1.0:
         seen = torch.tensor(row.tokens)  # repeats are harmless: each writes the same value
         previous = scores[seen]
-        scores[seen] = torch.where(previous > 0, previous / params.repetition_penalty,
-                                   previous * params.repetition_penalty)
+        scores[seen] = torch.where(
+            previous > 0, previous / params.repetition_penalty, previous * params.repetition_penalty
+        )
     if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
         scores[list(row.theme)] += params.theme_boost
     if row.plan and params.plan_boost:

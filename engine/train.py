@@ -101,8 +101,7 @@ def load_lexicon(corpus: Path, records: list[dict] | None = None) -> Lexicon:
     return lexicon
 
 
-def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float,
-                  lexicon: Lexicon):
+def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float, lexicon: Lexicon):
     examples = [example for record in poems for example in prompts.training_examples(record, rng, lexicon)]
     chosen = rng.sample(couplets, k=int(len(couplets) * couplet_share))
     examples += [prompts.couplet_example(pair) for pair in chosen]
@@ -306,8 +305,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer = load_tokenizer(cfg.init_from)
         add_missing_special_tokens(tokenizer)
         tokenizer.save_pretrained(cfg.out / "tokenizer")
-        model = LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32,
-                                                 attention_dropout=cfg.dropout)
+        model = LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32, attention_dropout=cfg.dropout)
         # new rows start at the mean embedding, so a new token is not a loud stranger
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
         state = TrainState()
@@ -335,8 +333,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     run_steps = 0
     params = sum(p.numel() for p in model.parameters())
-    bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not progress, unit="step",
-               desc=f"{cfg.size} {params / 1e6:.1f}M {'bf16' if bf16 else 'fp32'}")
+    bar = tqdm(
+        total=cfg.max_steps,
+        initial=state.step,
+        disable=not progress,
+        unit="step",
+        desc=f"{cfg.size} {params / 1e6:.1f}M {'bf16' if bf16 else 'fp32'}",
+    )
     try:
         while not finished(state, cfg):
             rng = random.Random(cfg.seed * 1000 + state.epoch)
@@ -370,8 +373,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                     record["val_loss"] = round(completion_loss(model, val_items, pad_id, device, bf16), 4)
                 state.history.append(record)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum:.3f}", val=record.get("val_loss", "-"),
-                                tok_s=f"{tokens / elapsed:.0f}", epoch=state.epoch)
+                bar.set_postfix(
+                    loss=f"{loss_sum:.3f}",
+                    val=record.get("val_loss", "-"),
+                    tok_s=f"{tokens / elapsed:.0f}",
+                    epoch=state.epoch,
+                )
                 stopping = stop["signal"] is not None or run_steps == cfg.stop_after
                 if stopping or state.step % cfg.checkpoint_every == 0:
                     save_checkpoint(checkpoint, model, optimizer, state, cfg)

@@ -186,7 +186,9 @@ def test_a_first_line_ending_on_a_two_tone_character_is_read_as_not_rhyming():
     assert report.rhyme_ok and report.rhyme_group == "上平声四支", report.reasons
     assert "首句不入韵" in report.pattern
     # a first line ending on a 平-only character must still rhyme
-    report = check(poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv")
+    report = check(
+        poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv"
+    )
     assert not report.rhyme_ok and any(r.code == "rhyme" and r.line == 1 for r in report.reasons)
 
 

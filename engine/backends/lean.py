@@ -44,7 +44,9 @@ def projection(weight: torch.Tensor, int8: bool) -> Projection:
         # (torch._weight_int8pack_mm) is no faster at our shapes and wants bfloat16 activations
         # (bench/int8_matmul.py); torch 2.13 still ships fbgemm's
         warnings.simplefilter("ignore")
-        quantized = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
+        quantized = torch.quantize_per_channel(
+            weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8
+        )
     packed = torch.ops.quantized.linear_prepack(quantized, None)
     # reduce_range: fbgemm's int8 kernels accumulate pairs in 16 bits, 7-bit activations cannot overflow
     return lambda x: torch.ops.quantized.linear_dynamic(x, packed, reduce_range=True)
@@ -137,11 +139,13 @@ class _Block:
         attention, mlp = layer.self_attn, layer.mlp
         self.heads, self.kv_heads, self.head_dim = model.heads, model.kv_heads, model.head_dim
         self.norm_eps = model.norm_eps
-        qkv = torch.cat([
-            _adjacent_pairs(attention.q_proj.weight, self.heads, self.head_dim),
-            _adjacent_pairs(attention.k_proj.weight, self.kv_heads, self.head_dim),
-            attention.v_proj.weight,
-        ])
+        qkv = torch.cat(
+            [
+                _adjacent_pairs(attention.q_proj.weight, self.heads, self.head_dim),
+                _adjacent_pairs(attention.k_proj.weight, self.kv_heads, self.head_dim),
+                attention.v_proj.weight,
+            ]
+        )
         self.qkv = projection(qkv * (layer.input_layernorm.weight * norm_scale), int8)
         self.out = projection(attention.o_proj.weight, int8)
         gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
@@ -155,8 +159,9 @@ class _Block:
         q = _rotate(q.view(batch, count, self.heads, self.head_dim), rotation).transpose(1, 2)
         k_cache[:, :, start:end] = _rotate(k.view(batch, count, self.kv_heads, self.head_dim), rotation).transpose(1, 2)
         v_cache[:, :, start:end] = v.view(batch, count, self.kv_heads, self.head_dim).transpose(1, 2)
-        attended = F.scaled_dot_product_attention(q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
-                                                  enable_gqa=self.kv_heads != self.heads)
+        attended = F.scaled_dot_product_attention(
+            q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask, enable_gqa=self.kv_heads != self.heads
+        )
         x = x + self.out(attended.transpose(1, 2).reshape(batch, count, -1))
         gate, up = self.gate_up(_unit(x, self.norm_eps)).chunk(2, -1)
         return x + self.down(F.silu(gate) * up)
