@@ -187,7 +187,7 @@ async def quality(poet: Poet, per_form: int) -> dict:
         table[form_name] = {
             "poems": len(poems),
             "shape_ok": sum(r.format_ok for r in reports) / len(poems),
-            "acrostic_hit": sum("".join(l[0] for l in p.lines) == p.params["acrostic"] for p in with_acrostic)
+            "acrostic_hit": sum("".join(line[0] for line in p.lines) == p.params["acrostic"] for p in with_acrostic)
             / max(len(with_acrostic), 1),
             "rhyme_ok": sum(r.rhyme_ok for r in reports) / len(poems),
             "tone_ok_lenient": sum(r.tone_ok_lenient for r in reports) / len(poems),

@@ -27,7 +27,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -239,7 +239,7 @@ def make(
     name: Annotated[str, typer.Option(help="The panel's folder under --panels.")],
     seed: Annotated[int, typer.Option(help="Same seed, same panel.")] = 0,
     corpus: Annotated[
-        Optional[Path], typer.Option(help="Folder holding poems.jsonl; default $LIANJU_DATA_DIR/corpus.")
+        Path | None, typer.Option(help="Folder holding poems.jsonl; default $LIANJU_DATA_DIR/corpus.")
     ] = None,
     pairs: Annotated[bool, typer.Option("--pairs", help="Also write pairs.md: ours beside its real poem.")] = False,
     panels: Annotated[Path, typer.Option(help="Where panel folders live.")] = PANELS_DIR,

@@ -114,7 +114,7 @@ def clean(raw: dict, dynasty: str, kind: str) -> Cleaned:
     else:
         shape = form_for_shape([len(line) for line in lines])
         form = shape.name if shape else "other"
-    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(f"{raw.get('author')}|{key}".encode("utf-8")).hexdigest()[:20]
+    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(f"{raw.get('author')}|{key}".encode()).hexdigest()[:20]
     record = Record(
         id=str(poem_id),
         dynasty=dynasty,

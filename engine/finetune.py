@@ -28,10 +28,10 @@ from transformers import AutoModelForCausalLM
 from engine import prompts
 from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nll, sample_poems
 from engine.forms import JINTI_FORMS
+from engine.lexicon import Lexicon
 from engine.model_card import finish_model_folder
 from engine.prosody import check
 from engine.tokenizer import load_tokenizer
-from engine.lexicon import Lexicon
 from engine.train import (
     TrainConfig,
     collate,

@@ -257,7 +257,9 @@ class Poet:
         unique = [line for line in dict.fromkeys(lines) if len(line) == form.chars_per_line]
         if not unique:
             return {}
-        return dict(zip(unique, self._mean_log_likelihoods(model, prompt, [self._encode(model, l) for l in unique])))
+        return dict(
+            zip(unique, self._mean_log_likelihoods(model, prompt, [self._encode(model, line) for line in unique]))
+        )
 
     @staticmethod
     def _mean_log_likelihoods(model: ServedModel, prompt: list[int], answers: list[list[int]]) -> list[float]:

@@ -1,9 +1,9 @@
 """The text format the model reads and writes. This is the one place it is defined.
 
-    poem       <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
-    acrostic   <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
-    next line  <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
-    couplet    <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
+  poem      <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
+  acrostic  <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
+  next line <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
+  couplet   <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
 
 Everything after <sep> is what the model learns to write (the prompt before it carries no
 loss). Before <plan>: the theme, as 1-3 characters or 2-character words that occur in the poem or

@@ -238,7 +238,7 @@ def test_acrostic_heads_and_seeds(poet):
     same = run(poet.compose("春", acrostic="春江花月", seed=7))
     assert same.text == poem.text
     eight = run(poet.compose("秋", acrostic="秋风秋雨愁煞人间", seed=1))
-    assert eight.form in ("wulv", "qilv") and "".join(l[0] for l in eight.lines) == "秋风秋雨愁煞人间"
+    assert eight.form in ("wulv", "qilv") and "".join(line[0] for line in eight.lines) == "秋风秋雨愁煞人间"
 
 
 def test_traditional_and_multi_character_themes(poet):

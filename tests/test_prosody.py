@@ -85,7 +85,10 @@ def test_malformed_input_gets_a_reason_not_a_traceback(text, code):
 
 
 def test_zero_width_and_control_characters_are_ignored():
-    dirty = "\ufeff国破\u200b山河在\x00\x07，城春\u200d草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪\u2060。"
+    dirty = (
+        "\ufeff国破\u200b山河在\x00\x07，城春\u200d草木深。感时花溅泪，恨别鸟惊心。"
+        "烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪\u2060。"
+    )
     assert check(dirty).to_dict() == check(CHUNWANG).to_dict()
 
 

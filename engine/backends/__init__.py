@@ -102,9 +102,8 @@ def load_backend(model_dir: Path | str, kind: str = "auto"):
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
         return TransformersBackend(model, kind)
     try:
-        from transformers import BitsAndBytesConfig
-
         import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)
+        from transformers import BitsAndBytesConfig
     except ImportError as error:
         raise BackendUnavailable(f"backend {kind} needs bitsandbytes: pip install bitsandbytes ({error})") from error
     if kind == "cuda-nf4":

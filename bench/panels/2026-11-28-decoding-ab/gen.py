@@ -1,7 +1,11 @@
-"""Write one poem per dev theme and form with chosen compose options, as JSON lines for `lianju eval --meaning --poems`."""
+"""Write one poem per dev theme and form with chosen compose options, as JSON lines for
+`lianju eval --meaning --poems`."""
 
-import asyncio, json, sys
+import asyncio
+import json
+import sys
 from pathlib import Path
+
 from engine.poet import Poet
 from engine.yardsticks import DEV_THEMES
 
