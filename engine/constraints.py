@@ -88,7 +88,7 @@ class VocabularyMasks:
         player may have rhymed 行 as háng); None before the first one."""
         if not rhyme_tokens:
             return None
-        shared = frozenset()
+        shared: frozenset[str] = frozenset()
         for groups_of in (self.heard_groups_of, self.groups_of):
             shared = frozenset.intersection(*(groups_of.get(token, frozenset()) for token in rhyme_tokens))
             if shared:
@@ -253,8 +253,8 @@ class LineConstraint:
         rules = []
         if self.rhyme is not None and position == len(self.tones) - 1:
             rules.append(("rhyme", self.rhyme))
-        if self.tones[position]:
-            rules.append(("tone", self.masks.tone(self.tones[position])))
+        if tone := self.tones[position]:
+            rules.append(("tone", self.masks.tone(tone)))
         if self.rhyme is None and position == len(self.tones) - 1 and self.tones[position] == ZE:
             rules.append(("plain_end", self.masks.heard_oblique))
         bans = self.banned | self.banned_at.get(position, self.banned)

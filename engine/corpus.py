@@ -169,7 +169,9 @@ def build(source: Path, out: Path, workers: int | None = None, progress: bool = 
     started = time.monotonic()
     jobs = source_files(source)
     summary = BuildSummary()
-    dropped, repaired, by_form = Counter(), Counter(), Counter()
+    dropped: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
+    by_form: Counter[tuple[str, str]] = Counter()
     seen: set[str] = set()
     records: list[Record] = []
     workers = workers or min(len(jobs), os.cpu_count() or 1)
@@ -405,9 +407,9 @@ def crosscheck_strains(source: Path, progress: bool = True) -> StrainsAgreement:
             continue
         strains = {item["id"]: item["strains"] for item in json.loads(strains_path.read_text("utf-8"))}
         for raw in json.loads(poems_path.read_text("utf-8")):
-            labels = "".join(strains.get(raw.get("id"), []))
+            strain_text = "".join(strains.get(raw.get("id"), []))
             chars = [c for c in "".join(raw.get("paragraphs") or []) if is_han(c)]
-            labels = [c for c in labels if c in "平仄"]
+            labels = [c for c in strain_text if c in "平仄"]
             if not labels or len(chars) != len(labels):
                 continue  # unaligned: strains were made from another edition of the text
             result.poems += 1

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tqdm import tqdm
@@ -115,7 +115,13 @@ def poems_nll(model, tokenizer, poems: list[tuple[str, list[str]]], device, bf16
     )
 
 
-def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | None) -> FormQuality:
+class LineSet(Protocol):
+    """The corpus's lines as engine.corpus.LineIndex or engine.novelty.CorpusLines hold them."""
+
+    def __contains__(self, line: str) -> bool: ...
+
+
+def form_quality(texts: list[str], form: str, corpus_lines: LineSet | None) -> FormQuality:
     """Shape, rhyme, 平仄 and diversity of samples; copies counted against `corpus_lines` when given."""
     reports = [check(text, form) for text in texts]
     lines = [line for text in texts for line in split_lines(text)]
@@ -146,7 +152,7 @@ def evaluate(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = use_bf16(device, "auto")
     tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
 
     records, source = heldout_records(corpus, ids_path)
     nll = poems_nll(model, tokenizer, [(r["form"], r["lines"]) for r in records], device, bf16)

@@ -139,7 +139,7 @@ def _trainable(base: Path, method: str, device: torch.device):
     if method not in METHODS:
         raise ValueError(f"unknown fine-tune method {method!r}; use one of: {', '.join(METHODS)}")
     if method == "full":
-        return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)
+        return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     adapters = LoraConfig(
@@ -150,7 +150,7 @@ def _trainable(base: Path, method: str, device: torch.device):
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     )
     if method == "lora":
-        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)
+        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     if device.type != "cuda":
         raise ValueError("qlora needs a CUDA GPU (bitsandbytes 4-bit weights); use full or lora on this host")
     from transformers import BitsAndBytesConfig
@@ -270,7 +270,7 @@ def _measure(
 ) -> dict[str, float]:
     device = pick_device()
     tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     qualities = [
         form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, corpus_lines) for form in JINTI_FORMS
     ]

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import heapq
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -106,7 +108,7 @@ class Lexicon:
         own = self.topics.get(theme, [])
         if own and (len(theme) == 1 or self.topic_poems.get(theme, 0) >= FEW_TOPIC_POEMS):
             return own
-        merged: Counter[str] = Counter({word: 2 * score for word, score in own})
+        merged: defaultdict[str, float] = defaultdict(float, {word: 2 * score for word, score in own})
         for n in (2, 1):
             parts = [
                 theme[i : i + n]
@@ -118,7 +120,8 @@ class Lexicon:
                     merged[word] += score / len(parts)
             if parts:
                 break
-        return merged.most_common(TOPIC_WORDS)
+        # as Counter.most_common does: ties in insertion order
+        return heapq.nlargest(TOPIC_WORDS, merged.items(), key=itemgetter(1))
 
     # -----------------------------------------------------------------------------------------
     # files
@@ -152,7 +155,7 @@ def build_lexicon(records: Iterable[dict], progress: bool = True) -> Lexicon:
     total = sum(chars.values()) or 1
     candidates = {c for c in chars if is_han(c) and c not in FUNCTION_CHARS}
     for pair, count in pairs.items():
-        a, b = pair
+        a, b = pair[0], pair[1]
         if (
             count >= MIN_WORD_COUNT
             and a in candidates

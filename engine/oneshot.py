@@ -41,13 +41,13 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tarfile
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -340,7 +340,7 @@ class Run:
     optimizer: torch.optim.AdamW
     train_cfg: TrainConfig  # for engine.train.learning_rate: the schedule over `minutes`
     state: TrainState = field(default_factory=TrainState)
-    step_model: object = None  # the model the steps call: compiled or not
+    step_model: Any = None  # the model the steps call: compiled (torch.compile's wrapper) or not
     step_seconds: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -356,7 +356,7 @@ def start_run(cfg: OneshotConfig, size: str, tokenizer, device: torch.device, pl
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     else:
         model = new_model(size, tokenizer, cfg.dropout)
-    model.to(device).train()
+    model.to(device).train()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     train_cfg = TrainConfig(
         corpus=cfg.data,
         out=cfg.out,
@@ -390,7 +390,8 @@ def train_for(
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     began, until = state.seconds, time.monotonic() + seconds
     running_loss, losses_since = torch.zeros((), device=device), 0
-    bar = tqdm(total=round(seconds), unit="s", desc=f"{desc} {run.size} {run.parameters / 1e6:.1f}M", mininterval=5)
+    bar_seconds = round(seconds)
+    bar = tqdm(total=bar_seconds, unit="s", desc=f"{desc} {run.size} {run.parameters / 1e6:.1f}M", mininterval=5)
     while time.monotonic() < until and state.step < run.train_cfg.max_steps:
         started = time.monotonic()
         # the epoch's packed rows; the next epoch once this one is done
@@ -447,7 +448,7 @@ def train_for(
                 record["val_loss"] = round(completion_loss(run.model, val_items, pad_id, device, bf16, 256), 4)
                 state.seconds += time.monotonic() - eval_started
             state.history.append(record)
-            bar.update(max(0, min(round(state.seconds - began), bar.total) - bar.n))
+            bar.update(max(0, min(round(state.seconds - began), bar_seconds) - bar.n))
             bar.set_postfix(loss=record["train_loss"], val=record.get("val_loss", "-"), epoch=state.epoch)
     if losses_since:
         state.history.append(
@@ -705,7 +706,7 @@ def oneshot(cfg: OneshotConfig) -> dict:
     elif clock.fits("held-out NLL", 15):
         results["heldout_nll"] = round(completion_loss(model, heldout, pad_id, device, bf16, 256), 4)
         if SHIPPED_MODEL.is_dir():
-            shipped = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).to(device)
+            shipped = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
             shipped_items = heldout_items(load_tokenizer(SHIPPED_MODEL), data.heldout)
             nll = completion_loss(shipped, shipped_items, shipped.config.pad_token_id, device, bf16, 256)
             results["heldout_nll_shipped"] = round(nll, 4)
@@ -755,4 +756,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -127,7 +127,7 @@ class Planner:
             return word
 
         feeling_lines = 1 if line_count <= 4 else 2
-        scene_words = []
+        scene_words: list[str] = []
         while len(keywords) + len(scene_words) < line_count - feeling_lines and (word := draw(scenes)):
             scene_words.append(word)
         # the most telling scene first, the details after it

@@ -18,11 +18,13 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
+from transformers import PreTrainedTokenizerFast
 
 from engine import prompts
-from engine.backends import load_backend
+from engine.backends import LeanBackend, TransformersBackend, load_backend
 from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import JINTI_FORMS, Form, parse_form
@@ -120,9 +122,9 @@ class ServedModel:
 
     path: Path
     version: str
-    tokenizer: object
+    tokenizer: PreTrainedTokenizerFast
     masks: VocabularyMasks
-    backend: object
+    backend: LeanBackend | TransformersBackend
     batcher: Batcher
     planner: Planner | None  # None without a lexicon
     reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
@@ -247,7 +249,7 @@ class Poet:
         return self._best_poem(model, rows, candidates, priors, chosen, request, seed, plan)
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
-        text = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        text = self._decode(model, row.tokens)
         return [line for line in text.replace("。", "，").split("，") if line]
 
     @torch.inference_mode()
@@ -399,6 +401,10 @@ class Poet:
 
     def _encode(self, model: ServedModel, text: str) -> list[int]:
         return model.tokenizer.encode(text, add_special_tokens=False)
+
+    def _decode(self, model: ServedModel, tokens: list[int]) -> str:
+        # decode's type also covers a batch in, a list of strings out; one sequence gives one string
+        return cast(str, model.tokenizer.decode(tokens, skip_special_tokens=True))
 
     def _copied(self, lines: list[str]) -> list[str]:
         return [line for line in lines if self.corpus_lines is not None and line in self.corpus_lines]
@@ -594,9 +600,9 @@ class Poet:
         rows = await model.batcher.run(rows)
 
         def score(row: Row) -> float:
-            line = model.tokenizer.decode(row.tokens, skip_special_tokens=True)
+            line = self._decode(model, row.tokens)
             penalty = 10 * (line in exclude or bool(self._copied([line])))
             return row.mean_log_likelihood + (judge(line) if judge else 0) - penalty
 
         best = max(rows, key=score)
-        return model.tokenizer.decode(best.tokens, skip_special_tokens=True)
+        return self._decode(model, best.tokens)

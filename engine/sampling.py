@@ -20,6 +20,7 @@ import torch
 
 class Constraint(Protocol):
     length: int  # tokens to generate, <eos> included
+    relaxed: list[str]  # the rules dropped to leave a choice, recorded with the poem
 
     def forced(self, generated: list[int]) -> int | None: ...
 

@@ -18,6 +18,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from tqdm import tqdm
@@ -29,11 +30,20 @@ from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
 from engine.model_card import finish_model_folder
 from engine.tokenizer import add_missing_special_tokens, build_tokenizer, load_tokenizer
 
-SIZES = {
-    "tiny": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
-    "small": dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6),
-    "medium": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),  # 29M, 58 MB
-    "base": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
+
+class ModelSize(TypedDict):
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+
+
+SIZES: dict[str, ModelSize] = {
+    "tiny": ModelSize(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
+    "small": ModelSize(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6),
+    # 29M parameters, 58 MB
+    "medium": ModelSize(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),
+    "base": ModelSize(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
 }
 MAX_LENGTH = 96  # a 七律 with its prompt is about 80 tokens
 
@@ -215,7 +225,7 @@ def completion_loss(model, items, pad_id: int, device, bf16: bool, batch_size: i
             logits[:, :-1].float().transpose(1, 2), labels, ignore_index=-100, reduction="sum"
         )
         total += losses.item()
-        count += (labels != -100).sum().item()
+        count += int((labels != -100).sum())
     model.train()
     return total / max(count, 1)
 
@@ -314,7 +324,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer.save_pretrained(cfg.out / "tokenizer")
         model = new_model(cfg.size, tokenizer, cfg.dropout)
         state = TrainState()
-    model.to(device).train()
+    model.to(device).train()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     optimizer = make_optimizer(model, cfg)
     if resume:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=device))

@@ -286,7 +286,7 @@ class Stats:
             themes=np.array(self.themes),
             profile_poems=np.array(self.profile_poems),
             cliches=np.array(sorted(self.cliches)),
-            **arrays,
+            **arrays,  # type: ignore[arg-type]  # numpy's stub fears one of them is called allow_pickle
         )
         partial.replace(path)
 
@@ -465,7 +465,7 @@ class PoemScores:
 
 def score(stats: Stats, poem: Judged, candidates: Sequence[str] = CANDIDATE_THEMES) -> PoemScores:
     scores = PoemScores(coherence=stats.coherence(poem.lines))
-    if poem.theme in candidates:
+    if poem.theme is not None and poem.theme in candidates:
         scores.rank, scores.candidates = stats.theme_rank(poem.lines, poem.theme, candidates, poem.title)
     if (shares := stats.pair_shares(poem.lines)) is not None:
         scores.attested, scores.cliche = shares
@@ -491,18 +491,18 @@ class Row:
     cliche: float | None = None
 
 
-def theme_means(scored: Sequence[tuple[Judged, PoemScores]]) -> dict[str, dict[str, float | int]]:
+def theme_means(scored: Sequence[tuple[Judged, PoemScores]]) -> dict[str, dict[str, float | None]]:
     """Per theme: poems, mean percentile, top-1 and top-5 accuracy."""
-    by_theme: dict[str, list[PoemScores]] = defaultdict(list)
+    by_theme: dict[str, list[tuple[float, PoemScores]]] = defaultdict(list)
     for poem, scores in scored:
-        if scores.rank is not None:
-            by_theme[poem.theme].append(scores)
+        if poem.theme is not None and scores.rank is not None:
+            by_theme[poem.theme].append((scores.rank, scores))
     return {
         theme: {
             "poems": len(group),
-            "percentile": _mean(s.percentile for s in group),
-            "top1": _mean(float(s.rank <= 1) for s in group),
-            "top5": _mean(float(s.rank <= 5) for s in group),
+            "percentile": _mean(s.percentile for _, s in group),
+            "top1": _mean(float(rank <= 1) for rank, _ in group),
+            "top5": _mean(float(rank <= 5) for rank, _ in group),
         }
         for theme, group in by_theme.items()
     }
@@ -620,7 +620,7 @@ def judge(stats: Stats, ours: Sequence[Judged], real: Sequence[Judged], seed: in
     franken_scored = scored(franken, "frankenpoems")
 
     ours_themes, ceiling_themes, floor_themes = (theme_means(s) for s in (ours_scored, ceiling_scored, floor_scored))
-    compared = [t for t in themes if ceiling_themes.get(t, {}).get("poems", 0) >= MIN_CEILING_POEMS]
+    compared = [t for t in themes if (ceiling_themes.get(t, {}).get("poems") or 0) >= MIN_CEILING_POEMS]
     ours_row = summarize(ours_scored, compared or None)
     # Coherence and pair shares of real poems count each poem once, whichever themes its title names.
     once = {p.id: s for p, s in ceiling_scored}

@@ -89,7 +89,7 @@ class TransformersBackend:
         return out.logits[:, -1].float().cpu()
 
 
-def load_backend(model_dir: Path | str, kind: str = "auto"):
+def load_backend(model_dir: Path | str, kind: str = "auto") -> LeanBackend | TransformersBackend:
     if kind not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {kind!r}; use one of: {', '.join(BACKENDS)}")
     kind = default_backend() if kind == "auto" else kind
@@ -99,7 +99,7 @@ def load_backend(model_dir: Path | str, kind: str = "auto"):
     if not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {kind} needs a CUDA GPU and this host has none; use cpu-fp32 or cpu-int8")
     if kind == "cuda-bf16":
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()  # type: ignore[call-arg]  # transformers types cuda() through functools.wraps, unbound
         return TransformersBackend(model, kind)
     try:
         import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)

@@ -74,8 +74,8 @@ class LeanLlama:
     def __init__(self, model: LlamaForCausalLM, int8: bool = False, max_length: int = 128):
         config = model.config
         self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.kv_heads: int = config.num_key_value_heads or self.heads  # LlamaConfig's own default when unset
+        self.head_dim: int = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.max_length = max_length
         norm_scale = math.sqrt(config.hidden_size)
         self.norm_eps = torch.tensor(math.sqrt(config.hidden_size * config.rms_norm_eps))
@@ -85,7 +85,7 @@ class LeanLlama:
         rotary = model.model.rotary_emb
         angles = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]
         self.rotation = torch.polar(torch.full_like(angles, rotary.attention_scaling), angles)
-        self.k_cache = self.v_cache = None
+        self.k_cache = self.v_cache = torch.empty(0)  # sized for each batch by _reset
 
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
