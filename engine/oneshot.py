@@ -134,11 +134,11 @@ def pack_sequences(
     """
     starts = np.cumsum(lengths) - lengths
     total = int(lengths.sum())
-    positions = np.arange(total) - np.repeat(starts, lengths)  # [total]
-    in_prompt = positions < np.repeat(prompt_lengths, lengths)  # [total]
-    labels = np.where(in_prompt, -100, ids)  # [total]
+    positions = np.arange(total) - np.repeat(starts, lengths)  # (total,)
+    in_prompt = positions < np.repeat(prompt_lengths, lengths)  # (total,)
+    labels = np.where(in_prompt, -100, ids)  # (total,)
     padding = -total % seq_len
-    ids = np.concatenate([ids, np.full(padding, pad_id)])  # [rows * seq_len]
+    ids = np.concatenate([ids, np.full(padding, pad_id)])  # (rows * seq_len,)
     labels = np.concatenate([labels, np.full(padding, -100)])
     positions = np.concatenate([positions, np.arange(padding)])
     shape = (-1, seq_len)
@@ -179,10 +179,10 @@ def packing_isolates_examples(model, items: list[tuple[list[int], int]], device:
     model.eval()
     packed = model(
         input_ids=row.input_ids.long().to(device), position_ids=row.position_ids.long().to(device), use_cache=False
-    ).logits[0]  # [T, V]
+    ).logits[0]  # (T, V)
     alone = torch.cat(
         [model(input_ids=torch.tensor([example], device=device)).logits[0] for example, _ in items]
-    )  # [T, V]
+    )  # (T, V)
     model.train()
     return bool(torch.allclose(packed.float(), alone.float(), atol=1e-3, rtol=1e-3))
 
@@ -389,7 +389,7 @@ def train_for(
     state, batch_rows = run.state, cfg.batch_rows
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     began, until = state.seconds, time.monotonic() + seconds
-    running_loss, losses_since = torch.zeros((), device=device), 0
+    running_loss, losses_since = torch.zeros((), device=device), 0  # running_loss: (), on the device
     bar_seconds = round(seconds)
     bar = tqdm(total=bar_seconds, unit="s", desc=f"{desc} {run.size} {run.parameters / 1e6:.1f}M", mininterval=5)
     while time.monotonic() < until and state.step < run.train_cfg.max_steps:
@@ -404,14 +404,14 @@ def train_for(
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(state, run.train_cfg)
         # the batch: rows of packed examples
-        x = epoch.input_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
-        y = epoch.labels[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
-        p = epoch.position_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
+        x = epoch.input_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
+        y = epoch.labels[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
+        p = epoch.position_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
         # forward in bf16 and backward; no attention mask and no cache, so that transformers reads the
         # restarting positions as packed sequences and keeps the examples apart
         try:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = run.step_model(input_ids=x, labels=y, position_ids=p, use_cache=False).loss  # [] mean
+                loss = run.step_model(input_ids=x, labels=y, position_ids=p, use_cache=False).loss  # (): mean
         except Exception as error:  # noqa: BLE001 (a compiler failure: go on eagerly, saying so)
             if run.step_model is run.model:
                 raise
@@ -432,6 +432,7 @@ def train_for(
         elapsed = time.monotonic() - started
         state.seconds += elapsed
         run.step_seconds.append(elapsed)
+        # a record every 20 steps, with the held-out loss every eval_every
         evaluating = state.step % cfg.eval_every == 0
         if evaluating or state.step % 20 == 0:
             record = {
@@ -499,12 +500,12 @@ def backend_nll(backend, items: list[tuple[list[int], int]], pad_id: int, batch_
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # [B, T]
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)  # [B, T]
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)  # (B, T)
         for row, (ids, prompt_length) in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])
-        logits = backend.all_logits(input_ids)  # [B, T, V]
+        logits = backend.all_logits(input_ids)  # (B, T, V)
         total += torch.nn.functional.cross_entropy(
             logits[:, :-1].transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="sum"
         ).item()

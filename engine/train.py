@@ -141,14 +141,15 @@ def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> l
 
 
 def collate(items: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
+    # B rows (the items), T the longest item's tokens; the shorter ones are right-padded
     width = max(len(ids) for ids, _ in items)
-    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(items), width), -100, dtype=torch.long)
-    attention_mask = torch.zeros((len(items), width), dtype=torch.long)
+    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)  # (B, T)
+    labels = torch.full((len(items), width), -100, dtype=torch.long)  # (B, T), -100: no loss
+    attention_mask = torch.zeros((len(items), width), dtype=torch.long)  # (B, T), 1: a real token
     for row, (ids, prompt_length) in enumerate(items):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
+        input_ids[row, : len(ids)] = torch.tensor(ids)  # (len(ids),)
         attention_mask[row, : len(ids)] = 1
-        labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])
+        labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])  # the completion only
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
@@ -217,13 +218,14 @@ def completion_loss(model, items, pad_id: int, device, bf16: bool, batch_size: i
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(items), batch_size):
-        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size], pad_id).items()}
+        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size], pad_id).items()}  # (B, T) each
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        labels = batch["labels"][:, 1:]
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+        labels = batch["labels"][:, 1:]  # (B, T - 1): position t predicts token t + 1
+        # logits as (B, V, T - 1) against labels (B, T - 1); summed here, averaged over every batch at the end
         losses = torch.nn.functional.cross_entropy(
             logits[:, :-1].float().transpose(1, 2), labels, ignore_index=-100, reduction="sum"
-        )
+        )  # ()
         total += losses.item()
         count += int((labels != -100).sum())
     model.train()
@@ -352,32 +354,39 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     )
     try:
         while not finished(state, cfg):
+            # the epoch's examples: drawn afresh each epoch (a new mix of plans and couplets), from a seed that
+            # depends only on the epoch, so a resumed run sees the same batches as an unbroken one
             rng = random.Random(cfg.seed * 1000 + state.epoch)
             items = tokenize(tokenizer, make_examples(train_poems, train_couplets, rng, cfg.couplet_share, lexicon))
             batches = length_batches([len(ids) for ids, _ in items], cfg.batch_size, rng)
             steps_in_epoch = len(batches) // cfg.grad_accum
             while state.batch_in_epoch < steps_in_epoch and not finished(state, cfg):
                 started = time.monotonic()
+                # the learning rate of this step (warm-up, then cosine decay)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(state, cfg)
+                # forward and backward over grad_accum batches: their gradients add up to one step's
                 loss_sum, tokens = 0.0, 0
                 for micro in range(cfg.grad_accum):
                     index = batches[state.batch_in_epoch * cfg.grad_accum + micro]
-                    batch = {k: v.to(device) for k, v in collate([items[i] for i in index], pad_id).items()}
+                    batch = {k: v.to(device) for k, v in collate([items[i] for i in index], pad_id).items()}  # (B, T)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                        loss = model(**batch).loss / cfg.grad_accum
+                        loss = model(**batch).loss / cfg.grad_accum  # (): mean over the batch's completion tokens
                     loss.backward()
                     loss_sum += loss.item()
                     tokens += int(batch["attention_mask"].sum())
+                # clip, update, and drop the gradients
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                # bookkeeping: where we are, for the progress bar, the history and a resume
                 state.step += 1
                 state.batch_in_epoch += 1
                 state.tokens_seen += tokens
                 elapsed = time.monotonic() - started
                 state.seconds += elapsed
                 run_steps += 1
+                # the held-out loss every eval_every steps and at the end
                 record = {"step": state.step, "train_loss": round(loss_sum, 4), "tokens_seen": state.tokens_seen}
                 if state.step % cfg.eval_every == 0 or finished(state, cfg):
                     record["val_loss"] = round(completion_loss(model, val_items, pad_id, device, bf16), 4)
@@ -389,6 +398,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                     tok_s=f"{tokens / elapsed:.0f}",
                     epoch=state.epoch,
                 )
+                # a checkpoint every checkpoint_every steps, and on SIGTERM/SIGINT before stopping
                 stopping = stop["signal"] is not None or run_steps == cfg.stop_after
                 if stopping or state.step % cfg.checkpoint_every == 0:
                     save_checkpoint(checkpoint, model, optimizer, state, cfg)
