@@ -4,7 +4,8 @@ seed, one from each variant) and say which is better; the key says which side wa
     .venv/bin/python bench/ab_panel.py make --a A.jsonl --b B.jsonl --folder bench/panels/NAME [--seed S]
     .venv/bin/python bench/ab_panel.py tally --folder bench/panels/NAME
 
-`make` writes pairs.md (for raters: the instructions, then the pairs, sides in random order) and pairs_key.json (never for raters). A rater writes
+`make` writes pairs.md (for raters: the instructions, then the pairs, sides in random order; slots where
+both versions chose the same poem are left out) and pairs_key.json (never for raters). A rater writes
 pair-ratings-<rater>.jsonl in the folder, one {"id": "Q001", "better": 1 or 2} per line. `tally` counts
 each variant's wins per rater and form, and how far the total is from a fair coin.
 
@@ -39,8 +40,9 @@ Write one JSON object per line to the answer file named in your instructions:
 {"id": "Q001", "better": 1 or 2}
 """
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="A/B panels: which of two versions of our poems do raters prefer?")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="A/B panels: which of two versions of our poems do raters prefer?"
+)
 
 
 def read_poems(path: Path) -> dict[tuple[str, str], list[str]]:
@@ -53,15 +55,19 @@ def read_poems(path: Path) -> dict[tuple[str, str], list[str]]:
 
 
 @app.command()
-def make(a: Annotated[Path, typer.Option(help="Variant A's poems (JSON lines with theme, form, lines).")],
-         b: Annotated[Path, typer.Option(help="Variant B's poems, the same theme and form slots.")],
-         folder: Annotated[Path, typer.Option(help="The panel's folder (created).")],
-         seed: int = 7) -> None:
+def make(
+    a: Annotated[Path, typer.Option(help="Variant A's poems (JSON lines with theme, form, lines).")],
+    b: Annotated[Path, typer.Option(help="Variant B's poems, the same theme and form slots.")],
+    folder: Annotated[Path, typer.Option(help="The panel's folder (created).")],
+    seed: int = 7,
+) -> None:
     """Write pairs.md for raters and pairs_key.json beside it."""
     poems_a, poems_b = read_poems(a), read_poems(b)
-    slots = [slot for slot in poems_a if slot in poems_b]
+    shared = [slot for slot in poems_a if slot in poems_b]
+    # where both versions chose the same poem there is nothing to judge
+    slots = [slot for slot in shared if poems_a[slot] != poems_b[slot]]
     if not slots:
-        raise typer.BadParameter("the two files share no (theme, form) slot", param_hint="--b")
+        raise typer.BadParameter("the two files share no (theme, form) slot with different poems", param_hint="--b")
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     blocks, key = [], {}
@@ -72,9 +78,14 @@ def make(a: Annotated[Path, typer.Option(help="Variant A's poems (JSON lines wit
         blocks.append(f"- {pair_id}　题：{theme}\n  1. {poem_text(sides[0][1])}\n  2. {poem_text(sides[1][1])}")
         key[pair_id] = {"1": sides[0][0], "2": sides[1][0], "theme": theme, "form": form}
     (folder / "pairs.md").write_text(f"{INSTRUCTIONS}\n" + "\n".join(blocks) + "\n", encoding="utf-8")
-    (folder / "pairs_key.json").write_text(json.dumps({"a": str(a), "b": str(b), "seed": seed, "pairs": key},
-                                                      ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"{len(slots)} pairs → {folder / 'pairs.md'} (for raters), {folder / 'pairs_key.json'} (not for raters)")
+    (folder / "pairs_key.json").write_text(
+        json.dumps({"a": str(a), "b": str(b), "seed": seed, "pairs": key}, ensure_ascii=False, indent=1) + "\n",
+        encoding="utf-8",
+    )
+    print(
+        f"{len(slots)} pairs ({len(shared) - len(slots)} slots with the same poem on both sides left out) → "
+        f"{folder / 'pairs.md'} (for raters), {folder / 'pairs_key.json'} (not for raters)"
+    )
 
 
 @app.command()
@@ -95,18 +106,24 @@ def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> 
             pair = key.get(answer.get("id"))
             if pair is None or answer.get("better") not in (1, 2):
                 raise typer.BadParameter(f"{path.name}: not an answer to a pair of this panel: {line}")
+            if pair.get("same"):
+                continue  # a panel made before `make` left out identical pairs
             side = pair[str(answer["better"])]
             wins[side] += 1
             by_form[(pair["form"], side)] += 1
-        forms = " ".join(f"{form} {by_form[(form, 'A')]}:{by_form[(form, 'B')]}"
-                         for form in dict.fromkeys(pair["form"] for pair in key.values()))
+        forms = " ".join(
+            f"{form} {by_form[(form, 'A')]}:{by_form[(form, 'B')]}"
+            for form in dict.fromkeys(pair["form"] for pair in key.values())
+        )
         rater = path.stem.removeprefix("pair-ratings-")
         print(f"rater {rater}: A {wins['A']}, B {wins['B']} of {sum(wins.values())} ({forms})")
         total += wins
     answered = sum(total.values())
     z = (total["B"] - answered / 2) / math.sqrt(answered / 4)
-    print(f"all raters: A {total['A']}, B {total['B']} of {answered}; B's share {total['B'] / answered:.1%}, "
-          f"z = {z:+.2f} against a fair coin")
+    print(
+        f"all raters: A {total['A']}, B {total['B']} of {answered}; B's share {total['B'] / answered:.1%}, "
+        f"z = {z:+.2f} against a fair coin"
+    )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,12 @@ async def main(users: int) -> None:
         bot = create_bot(settings)
         serving = asyncio.create_task(bot.start(TOKEN))
         await asyncio.wait_for(bot.wait_until_ready(), 60)
-        records = await asyncio.gather(*(
-            fake.command("poem", {"theme": THEMES[n % len(THEMES)]}, user_id=1_300_000_000_000_000_000 + n)
-            for n in range(users)))
+        records = await asyncio.gather(
+            *(
+                fake.command("poem", {"theme": THEMES[n % len(THEMES)]}, user_id=1_300_000_000_000_000_000 + n)
+                for n in range(users)
+            )
+        )
         await asyncio.gather(*(record.answered(timeout=300) for record in records))
         await bot.close()
         await asyncio.gather(serving, return_exceptions=True)
@@ -59,11 +62,15 @@ async def main(users: int) -> None:
     answers = [record.answer_latency for record in records]
     embeds = sum(bool(record.original["embeds"]) for record in records)
     print(f"model: {settings.model_dir.resolve()} ({bot.services.model.name})")
-    print(f"{users} simultaneous /poem: {embeds} poems, {sum(a < 3 for a in acks)} acknowledged within 3 s, "
-          f"violations: {fake.violations or 'none'}")
+    print(
+        f"{users} simultaneous /poem: {embeds} poems, {sum(a < 3 for a in acks)} acknowledged within 3 s, "
+        f"violations: {fake.violations or 'none'}"
+    )
     for name, values in (("acknowledgement", acks), ("final answer", answers)):
-        print(f"{name:16s} p50 {statistics.median(values):6.3f} s   p99 {percentile(values, 0.99):6.3f} s   "
-              f"max {max(values):6.3f} s")
+        print(
+            f"{name:16s} p50 {statistics.median(values):6.3f} s   p99 {percentile(values, 0.99):6.3f} s   "
+            f"max {max(values):6.3f} s"
+        )
 
 
 if __name__ == "__main__":

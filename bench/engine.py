@@ -58,8 +58,14 @@ ACROSTICS = {4: ["春江花月", "风花雪月", "青山绿水", "明月清风"]
 
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "python": platform.python_version(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def copy_bandwidth_gb_s() -> float:
@@ -77,8 +83,15 @@ def generate_baseline(model, tokenizer, batch: int) -> float:
     """Seconds for plain generate to write `batch` 七律-length samples at once."""
     inputs = tokenizer([QILV_PROMPT] * batch, return_tensors="pt", add_special_tokens=False)
     started = time.perf_counter()
-    model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
-                   min_new_tokens=POEM_TOKENS, pad_token_id=tokenizer.pad_token_id)
+    model.generate(
+        **inputs,
+        do_sample=True,
+        top_k=40,
+        top_p=0.92,
+        max_new_tokens=POEM_TOKENS,
+        min_new_tokens=POEM_TOKENS,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return time.perf_counter() - started
 
 
@@ -91,9 +104,15 @@ def generate_constrained(model, tokenizer, masks, seed: int) -> tuple[float, boo
     start = inputs["input_ids"].shape[1]
     torch.manual_seed(seed)
     started = time.perf_counter()
-    output = model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=POEM_TOKENS,
-                            logits_processor=LogitsProcessorList([ConstraintsProcessor([constraint], start)]),
-                            pad_token_id=tokenizer.pad_token_id)
+    output = model.generate(
+        **inputs,
+        do_sample=True,
+        top_k=40,
+        top_p=0.92,
+        max_new_tokens=POEM_TOKENS,
+        logits_processor=LogitsProcessorList([ConstraintsProcessor([constraint], start)]),
+        pad_token_id=tokenizer.pad_token_id,
+    )
     seconds = time.perf_counter() - started
     report = check(tokenizer.decode(output[0, start:], skip_special_tokens=True), "qilv")
     return seconds, report.format_ok and report.rhyme_ok and report.tone_ok
@@ -101,8 +120,12 @@ def generate_constrained(model, tokenizer, masks, seed: int) -> tuple[float, boo
 
 async def engine_latency(poet: Poet, concurrency: int, seed: int) -> float:
     started = time.perf_counter()
-    await asyncio.gather(*(poet.compose(THEMES[(seed + i) % len(THEMES)], form="qilv", n_candidates=1,
-                                        seed=seed + i) for i in range(concurrency)))
+    await asyncio.gather(
+        *(
+            poet.compose(THEMES[(seed + i) % len(THEMES)], form="qilv", n_candidates=1, seed=seed + i)
+            for i in range(concurrency)
+        )
+    )
     return time.perf_counter() - started
 
 
@@ -112,8 +135,7 @@ def ctranslate2_int8(tokenizer, repeats: int) -> dict:
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
 
-    prompt = tokenizer.convert_ids_to_tokens(
-        tokenizer.encode(QILV_PROMPT, add_special_tokens=False))
+    prompt = tokenizer.convert_ids_to_tokens(tokenizer.encode(QILV_PROMPT, add_special_tokens=False))
     results = {"version": ctranslate2.__version__}
     with tempfile.TemporaryDirectory() as folder:
         TransformersConverter(str(SHIPPED_MODEL)).convert(folder, quantization="int8", force=True)
@@ -123,8 +145,14 @@ def ctranslate2_int8(tokenizer, repeats: int) -> dict:
 
         def poems(batch: int) -> float:
             started = time.perf_counter()
-            generator.generate_batch([prompt] * batch, max_length=POEM_TOKENS, min_length=POEM_TOKENS,
-                                     sampling_topk=40, sampling_topp=0.92, include_prompt_in_result=False)
+            generator.generate_batch(
+                [prompt] * batch,
+                max_length=POEM_TOKENS,
+                min_length=POEM_TOKENS,
+                sampling_topk=40,
+                sampling_topp=0.92,
+                include_prompt_in_result=False,
+            )
             return time.perf_counter() - started
 
         poems(1)  # warm-up
@@ -148,14 +176,18 @@ async def quality(poet: Poet, per_form: int) -> dict:
             requests.append((THEMES[i % len(THEMES)], acrostic, 10_000 + i))
         poems = []
         for start in range(0, len(requests), 100):  # within the batcher's queue bound
-            poems += await asyncio.gather(*(poet.compose(theme, form=form_name, acrostic=acrostic, seed=seed)
-                                            for theme, acrostic, seed in requests[start : start + 100]))
+            poems += await asyncio.gather(
+                *(
+                    poet.compose(theme, form=form_name, acrostic=acrostic, seed=seed)
+                    for theme, acrostic, seed in requests[start : start + 100]
+                )
+            )
         reports = [check(p.text, form_name) for p in poems]
         with_acrostic = [p for p in poems if p.params["acrostic"]]
         table[form_name] = {
             "poems": len(poems),
             "shape_ok": sum(r.format_ok for r in reports) / len(poems),
-            "acrostic_hit": sum("".join(l[0] for l in p.lines) == p.params["acrostic"] for p in with_acrostic)
+            "acrostic_hit": sum("".join(line[0] for line in p.lines) == p.params["acrostic"] for p in with_acrostic)
             / max(len(with_acrostic), 1),
             "rhyme_ok": sum(r.rhyme_ok for r in reports) / len(poems),
             "tone_ok_lenient": sum(r.tone_ok_lenient for r in reports) / len(poems),
@@ -179,8 +211,10 @@ def heldout_nll(backend, tokenizer, poems: int = 500) -> float:
     """Nats per poem token of the backend's own logits on the frozen held-out poems: the check that
     a faster backend (int8) writes as well as fp32."""
     records, _ = heldout_records(get_settings().corpus_dir)
-    items = tokenize(tokenizer, [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS)
-                                 for r in records[:poems]])
+    items = tokenize(
+        tokenizer,
+        [(prompts.poem_prompt(r["form"]), prompts.poem_body(r["lines"]) + prompts.EOS) for r in records[:poems]],
+    )
     total, count = 0.0, 0
     for ids, prompt_length in items:
         logits = backend.decoder.all_logits(torch.tensor([ids]), torch.zeros(1, dtype=torch.long))[0]
@@ -222,8 +256,9 @@ async def main(args) -> dict:
     results["engine_poem_s"] = round(single, 4)
     results["engine_ms_per_token"] = round(single / POEM_TOKENS * 1000, 3)
     results["speedup_vs_generate"] = round(median([b / e for b, e in pairs]), 2)
-    constrained = [on_torch_thread(generate_constrained, model, tokenizer, poet.model.masks, i)
-                   for i in range(args.repeats)]
+    constrained = [
+        on_torch_thread(generate_constrained, model, tokenizer, poet.model.masks, i) for i in range(args.repeats)
+    ]
     results["generate_constrained_poem_s"] = round(median([seconds for seconds, _ in constrained]), 4)
     results["generate_constrained_scans"] = sum(scans for _, scans in constrained) / len(constrained)
 

@@ -40,19 +40,24 @@ def main() -> dict:
     table = {"threads": torch.get_num_threads()}
     for name, (rows, columns) in SHAPES.items():
         weight, x = torch.randn(rows, columns), torch.randn(1, 1, columns)
-        weight_bf16, x_bf16 = weight.bfloat16(), x.bfloat16()
-        scales = weight.abs().amax(1) / 127
-        int8_weight = (weight / scales[:, None]).round().to(torch.int8)
-        dynamic = projection(weight, int8=True)
-        table[name] = {
-            "fp32 F.linear": microseconds(lambda: F.linear(x, weight)),
-            "bf16 F.linear": microseconds(lambda: F.linear(x_bf16, weight_bf16)),
-            "int8 weight-only, fp32 x": microseconds(lambda: torch._weight_int8pack_mm(x[0], int8_weight, scales)),
-            "int8 weight-only, bf16 x": microseconds(
-                lambda: torch._weight_int8pack_mm(x_bf16[0], int8_weight, scales.bfloat16())),
-            "fbgemm dynamic int8": microseconds(lambda: dynamic(x)),
-        }
+        table[name] = timings(weight, x)
     return table
+
+
+def timings(weight: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
+    weight_bf16, x_bf16 = weight.bfloat16(), x.bfloat16()
+    scales = weight.abs().amax(1) / 127
+    int8_weight = (weight / scales[:, None]).round().to(torch.int8)
+    dynamic = projection(weight, int8=True)
+    return {
+        "fp32 F.linear": microseconds(lambda: F.linear(x, weight)),
+        "bf16 F.linear": microseconds(lambda: F.linear(x_bf16, weight_bf16)),
+        "int8 weight-only, fp32 x": microseconds(lambda: torch._weight_int8pack_mm(x[0], int8_weight, scales)),
+        "int8 weight-only, bf16 x": microseconds(
+            lambda: torch._weight_int8pack_mm(x_bf16[0], int8_weight, scales.bfloat16())
+        ),
+        "fbgemm dynamic int8": microseconds(lambda: dynamic(x)),
+    }
 
 
 if __name__ == "__main__":

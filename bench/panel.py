@@ -27,7 +27,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -92,8 +92,9 @@ def han_only(line: str) -> str:
 def load_ours(path: Path) -> list[OursPoem]:
     """Our poems from OURS.jsonl; every bad line is listed at once, so one fix run suffices."""
     if not path.is_file():
-        raise PanelError(f"no file {path}: write our poems there, one JSON per line "
-                         "(`lianju poem THEME --json` prints that)")
+        raise PanelError(
+            f"no file {path}: write our poems there, one JSON per line (`lianju poem THEME --json` prints that)"
+        )
     poems: list[OursPoem] = []
     problems: list[str] = []
     for line_no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -137,8 +138,10 @@ def load_real(corpus: Path, wanted: set[tuple[str, str]]) -> dict[tuple[str, str
     """Real poems by (form, theme): those of that form whose title contains the theme."""
     poems_file = corpus / "poems.jsonl"
     if not poems_file.is_file():
-        raise PanelError(f"no corpus at {corpus}: build it with `lianju corpus build`, "
-                         "or pass --corpus DIR (the folder holding poems.jsonl)")
+        raise PanelError(
+            f"no corpus at {corpus}: build it with `lianju corpus build`, "
+            "or pass --corpus DIR (the folder holding poems.jsonl)"
+        )
     found: dict[tuple[str, str], list[dict]] = defaultdict(list)
     themes_by_form: dict[str, set[str]] = defaultdict(set)
     for form, theme in wanted:
@@ -149,8 +152,10 @@ def load_real(corpus: Path, wanted: set[tuple[str, str]]) -> dict[tuple[str, str
                 record = json.loads(raw)
                 matches = [theme for theme in themes_by_form.get(record["form"], ()) if theme in record["title"]]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise PanelError(f"{poems_file} line {line_no} is not a corpus record (form, title, …): "
-                                 "rebuild the corpus with `lianju corpus build`") from None
+                raise PanelError(
+                    f"{poems_file} line {line_no} is not a corpus record (form, title, …): "
+                    "rebuild the corpus with `lianju corpus build`"
+                ) from None
             for theme in matches:
                 found[(record["form"], theme)].append(record)
     for candidates in found.values():
@@ -158,8 +163,9 @@ def load_real(corpus: Path, wanted: set[tuple[str, str]]) -> dict[tuple[str, str
     return found
 
 
-def pick_real(ours: list[OursPoem], real: dict[tuple[str, str], list[dict]],
-              rng: random.Random) -> tuple[list[tuple[OursPoem, dict]], list[OursPoem]]:
+def pick_real(
+    ours: list[OursPoem], real: dict[tuple[str, str], list[dict]], rng: random.Random
+) -> tuple[list[tuple[OursPoem, dict]], list[OursPoem]]:
     """One unused real poem per poem of ours; the poems with no real counterpart are returned apart.
 
     Blindness comes first (a famous poet's poem only when nothing else fits), then held-out
@@ -170,8 +176,11 @@ def pick_real(ours: list[OursPoem], real: dict[tuple[str, str], list[dict]],
     skipped: list[OursPoem] = []
     for poem in ours:
         ours_text = "".join(poem.lines)
-        candidates = [record for record in real.get((poem.form, poem.theme), [])
-                      if record["id"] not in used and "".join(record["lines"]) != ours_text]
+        candidates = [
+            record
+            for record in real.get((poem.form, poem.theme), [])
+            if record["id"] not in used and "".join(record["lines"]) != ours_text
+        ]
         if not candidates:
             skipped.append(poem)
             continue
@@ -207,8 +216,10 @@ def write_sheet(entries: list[Entry], instructions: str) -> str:
 
 
 def write_pairs(pairs: list[tuple[str, str, list[Entry]]], instructions: str) -> str:
-    blocks = [f"- {pair_id}　题：{theme}\n  1. {poem_text(two[0].lines)}\n  2. {poem_text(two[1].lines)}"
-              for pair_id, theme, two in pairs]
+    blocks = [
+        f"- {pair_id}　题：{theme}\n  1. {poem_text(two[0].lines)}\n  2. {poem_text(two[1].lines)}"
+        for pair_id, theme, two in pairs
+    ]
     return "# 比诗 Pairs to compare\n\n" + instructions + "\n\n## 诗 Pairs\n\n" + "\n".join(blocks) + "\n"
 
 
@@ -227,8 +238,9 @@ def make(
     ours: Annotated[Path, typer.Option(help="Our poems, one JSON per line (`lianju poem THEME --json`).")],
     name: Annotated[str, typer.Option(help="The panel's folder under --panels.")],
     seed: Annotated[int, typer.Option(help="Same seed, same panel.")] = 0,
-    corpus: Annotated[Optional[Path], typer.Option(
-        help="Folder holding poems.jsonl; default $LIANJU_DATA_DIR/corpus.")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Folder holding poems.jsonl; default $LIANJU_DATA_DIR/corpus.")
+    ] = None,
     pairs: Annotated[bool, typer.Option("--pairs", help="Also write pairs.md: ours beside its real poem.")] = False,
     panels: Annotated[Path, typer.Option(help="Where panel folders live.")] = PANELS_DIR,
     rubric: Annotated[Path, typer.Option(help="The rubric whose sections head the sheets.")] = RUBRIC,
@@ -241,12 +253,22 @@ def make(
         fail(str(error))
 
 
-def _make(ours_file: Path, name: str, seed: int, corpus: Path | None, with_pairs: bool, panels: Path,
-          rubric: Path, force: bool) -> None:
+def _make(
+    ours_file: Path,
+    name: str,
+    seed: int,
+    corpus: Path | None,
+    with_pairs: bool,
+    panels: Path,
+    rubric: Path,
+    force: bool,
+) -> None:
     folder = panels / name
     if (folder / "key.json").exists() and not force:
-        raise PanelError(f"{folder} already holds a panel, and its ratings would no longer match a new one: "
-                         "choose another --name, or pass --force to overwrite it")
+        raise PanelError(
+            f"{folder} already holds a panel, and its ratings would no longer match a new one: "
+            "choose another --name, or pass --force to overwrite it"
+        )
     sheet_instructions = rubric_section(rubric, SHEET_SECTION)
     pair_instructions = rubric_section(rubric, PAIRS_SECTION) if with_pairs else ""
     ours = load_ours(ours_file)
@@ -258,16 +280,28 @@ def _make(ours_file: Path, name: str, seed: int, corpus: Path | None, with_pairs
     rng = random.Random(seed)
     matched, skipped = pick_real(ours, real, rng)
     if not matched:
-        raise PanelError("no poem of ours has a real poem of its form whose title holds its theme: "
-                         "write our poems on commoner themes (月, 春, 秋, 山 …) and run again")
+        raise PanelError(
+            "no poem of ours has a real poem of its form whose title holds its theme: "
+            "write our poems on commoner themes (月, 春, 秋, 山 …) and run again"
+        )
 
     entries: list[Entry] = []
     couples: list[tuple[Entry, Entry]] = []
     for poem, record in matched:
         mine = Entry("ours", poem.form, poem.theme, poem.lines, {"ours_line": poem.line_no, **poem.origin})
-        theirs = Entry("real", poem.form, poem.theme, record["lines"], {
-            "corpus_id": record["id"], "title": record["title"], "author": record["author"],
-            "dynasty": record["dynasty"], "split": record["split"]})
+        theirs = Entry(
+            "real",
+            poem.form,
+            poem.theme,
+            record["lines"],
+            {
+                "corpus_id": record["id"],
+                "title": record["title"],
+                "author": record["author"],
+                "dynasty": record["dynasty"],
+                "split": record["split"],
+            },
+        )
         entries += [mine, theirs]
         couples.append((mine, theirs))
     rng.shuffle(entries)
@@ -278,12 +312,26 @@ def _make(ours_file: Path, name: str, seed: int, corpus: Path | None, with_pairs
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sheet.md").write_text(write_sheet(entries, sheet_instructions), encoding="utf-8")
-    write_json(folder / "key.json", {
-        "panel": name, "seed": seed, "ours_file": str(ours_file), "corpus": str(corpus),
-        "skipped": [{"ours_line": poem.line_no, "form": poem.form, "theme": poem.theme} for poem in skipped],
-        "poems": {entry.sheet_id: {"source": entry.source, "form": entry.form, "theme": entry.theme,
-                                   "lines": entry.lines, **entry.about} for entry in entries},
-    })
+    write_json(
+        folder / "key.json",
+        {
+            "panel": name,
+            "seed": seed,
+            "ours_file": str(ours_file),
+            "corpus": str(corpus),
+            "skipped": [{"ours_line": poem.line_no, "form": poem.form, "theme": poem.theme} for poem in skipped],
+            "poems": {
+                entry.sheet_id: {
+                    "source": entry.source,
+                    "form": entry.form,
+                    "theme": entry.theme,
+                    "lines": entry.lines,
+                    **entry.about,
+                }
+                for entry in entries
+            },
+        },
+    )
     written = [folder / "sheet.md", folder / "key.json"]
     if with_pairs:
         # Drawn after the sheet's shuffle, so the sheet is the same with or without --pairs.
@@ -294,10 +342,23 @@ def _make(ours_file: Path, name: str, seed: int, corpus: Path | None, with_pairs
             rng.shuffle(two)
             pairs.append((f"Q{number:03d}", two[0].theme, two))
         (folder / "pairs.md").write_text(write_pairs(pairs, pair_instructions), encoding="utf-8")
-        write_json(folder / "pairs_key.json", {"panel": name, "seed": seed, "pairs": {
-            pair_id: {"theme": theme, "form": two[0].form, "1": two[0].sheet_id, "2": two[1].sheet_id,
-                      "ours": 1 if two[0].source == "ours" else 2}
-            for pair_id, theme, two in pairs}})
+        write_json(
+            folder / "pairs_key.json",
+            {
+                "panel": name,
+                "seed": seed,
+                "pairs": {
+                    pair_id: {
+                        "theme": theme,
+                        "form": two[0].form,
+                        "1": two[0].sheet_id,
+                        "2": two[1].sheet_id,
+                        "ours": 1 if two[0].source == "ours" else 2,
+                    }
+                    for pair_id, theme, two in pairs
+                },
+            },
+        )
         written += [folder / "pairs.md", folder / "pairs_key.json"]
     else:
         # A re-made panel must not keep the pairs of the old one.
@@ -314,12 +375,18 @@ def _report_make(matched: list[tuple[OursPoem, dict]], skipped: list[OursPoem], 
     for form in JINTI_FORMS:
         picks = [record for poem, record in matched if poem.form == form]
         if picks:
-            table.add_row(form, str(len(picks)), str(sum(r["split"] in HELD_OUT_SPLITS for r in picks)),
-                          str(sum(r["author"] in FAMOUS_AUTHORS for r in picks)))
+            table.add_row(
+                form,
+                str(len(picks)),
+                str(sum(r["split"] in HELD_OUT_SPLITS for r in picks)),
+                str(sum(r["author"] in FAMOUS_AUTHORS for r in picks)),
+            )
     console.print(table)
     for poem in skipped:
-        console.print(f"[yellow]skipped[/] line {poem.line_no} of ours ({poem.form}, 题 {poem.theme}): "
-                      f"no unused real {poem.form} has {poem.theme} in its title")
+        console.print(
+            f"[yellow]skipped[/] line {poem.line_no} of ours ({poem.form}, 题 {poem.theme}): "
+            f"no unused real {poem.form} has {poem.theme} in its title"
+        )
     console.print(f"{2 * len(matched)} poems on the sheet; wrote " + escape(", ".join(str(path) for path in written)))
 
 
@@ -340,8 +407,12 @@ class Rating:
 def _whole(value: Any, low: int, high: int, what: str) -> int:
     # bool is an int to Python, but `true` for a score is a mistake, not a 1.
     # The range test comes before int(), which NaN and infinity (both valid JSON to Python) would break.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
-            or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= high
+        or value != int(value)
+    ):
         raise ValueError(f"{what} must be a whole number {low}-{high}, got {json.dumps(value, ensure_ascii=False)}")
     return int(value)
 
@@ -456,16 +527,21 @@ def summary_cells(ratings: list[Rating]) -> list[str]:
     means = [statistics.fmean(rating.scores[key] for rating in ratings) for key in CRITERIA]
     overall = statistics.fmean(rating.overall for rating in ratings)
     human = sum(rating.human for rating in ratings)
-    return [str(len(ratings)), *(f"{mean:.2f}" for mean in means), f"{overall:.2f}",
-            f"{human} of {len(ratings)} ({human / len(ratings):.0%})"]
+    return [
+        str(len(ratings)),
+        *(f"{mean:.2f}" for mean in means),
+        f"{overall:.2f}",
+        f"{human} of {len(ratings)} ({human / len(ratings):.0%})",
+    ]
 
 
 def number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def tally_tables(key: dict, sheets: dict[str, dict[str, Rating]], pair_key: dict | None,
-                 pair_answers: dict[str, dict[str, int]]) -> list[Table]:
+def tally_tables(
+    key: dict, sheets: dict[str, dict[str, Rating]], pair_key: dict | None, pair_answers: dict[str, dict[str, int]]
+) -> list[Table]:
     poems = key["poems"]
     raters = sorted(sheets)
     tables: list[Table] = []
@@ -474,15 +550,29 @@ def tally_tables(key: dict, sheets: dict[str, dict[str, Rating]], pair_key: dict
         for rater in [*raters, "all"]:
             chosen = raters if rater == "all" else [rater]
             for source in ("ours", "real"):
-                ratings = [rating for name in chosen for poem_id, rating in sheets[name].items()
-                           if poems[poem_id]["source"] == source]
+                ratings = [
+                    rating
+                    for name in chosen
+                    for poem_id, rating in sheets[name].items()
+                    if poems[poem_id]["source"] == source
+                ]
                 rows.append([rater, source, *summary_cells(ratings)])
-        tables.append(Table("By source", ["rater", "source", *SUMMARY_HEADERS], rows,
-                            "overall: the mean of the five criteria; all: every rating of every rater"))
+        tables.append(
+            Table(
+                "By source",
+                ["rater", "source", *SUMMARY_HEADERS],
+                rows,
+                "overall: the mean of the five criteria; all: every rating of every rater",
+            )
+        )
         rows = []
         for form in JINTI_FORMS:
-            ratings = [rating for name in raters for poem_id, rating in sheets[name].items()
-                       if poems[poem_id]["source"] == "ours" and poems[poem_id]["form"] == form]
+            ratings = [
+                rating
+                for name in raters
+                for poem_id, rating in sheets[name].items()
+                if poems[poem_id]["source"] == "ours" and poems[poem_id]["form"] == form
+            ]
             if ratings:
                 rows.append([form, *summary_cells(ratings)])
         tables.append(Table("Ours by form (all raters)", ["form", *SUMMARY_HEADERS], rows))
@@ -492,9 +582,14 @@ def tally_tables(key: dict, sheets: dict[str, dict[str, Rating]], pair_key: dict
             rho = spearman([sheets[first][i].overall for i in common], [sheets[second][i].overall for i in common])
             kappa = cohen_kappa([sheets[first][i].human for i in common], [sheets[second][i].human for i in common])
             rows.append([first, second, str(len(common)), number(rho), number(kappa)])
-        tables.append(Table("Agreement between raters", ["rater", "rater", "poems both rated",
-                                                         "Spearman ρ of overall", "Cohen's κ of human"], rows,
-                            "" if rows else "one rater: no agreement to measure"))
+        tables.append(
+            Table(
+                "Agreement between raters",
+                ["rater", "rater", "poems both rated", "Spearman ρ of overall", "Cohen's κ of human"],
+                rows,
+                "" if rows else "one rater: no agreement to measure",
+            )
+        )
     if pair_key is not None and pair_answers:
         rows = []
         pair_raters = sorted(pair_answers)
@@ -502,18 +597,28 @@ def tally_tables(key: dict, sheets: dict[str, dict[str, Rating]], pair_key: dict
             chosen = pair_raters if rater == "all" else [rater]
             choices = [(pair_id, better) for name in chosen for pair_id, better in pair_answers[name].items()]
             wins = sum(better == pair_key["pairs"][pair_id]["ours"] for pair_id, better in choices)
-            rows.append([rater, str(len(choices)), f"{wins} of {len(choices)}",
-                         f"{wins / len(choices):.0%}" if choices else "–"])
-        tables.append(Table("Pairs: ours against the real poem on the same theme",
-                            ["rater", "pairs judged", "ours better", "win rate of ours"], rows))
+            rows.append(
+                [
+                    rater,
+                    str(len(choices)),
+                    f"{wins} of {len(choices)}",
+                    f"{wins / len(choices):.0%}" if choices else "–",
+                ]
+            )
+        tables.append(
+            Table(
+                "Pairs: ours against the real poem on the same theme",
+                ["rater", "pairs judged", "ours better", "win rate of ours"],
+                rows,
+            )
+        )
     return tables
 
 
 def markdown(tables: list[Table]) -> str:
     parts = []
     for table in tables:
-        lines = [f"## {table.title}", "", "| " + " | ".join(table.headers) + " |",
-                 "|" + "---|" * len(table.headers)]
+        lines = [f"## {table.title}", "", "| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
         lines += ["| " + " | ".join(row) + " |" for row in table.rows]
         if table.note:
             lines += ["", table.note]
@@ -528,8 +633,9 @@ def load_json(path: Path, what_next: str, table: str) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise PanelError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}): "
-                         "restore it, or make the panel again") from None
+        raise PanelError(
+            f"{path} is not valid JSON ({error.msg}, line {error.lineno}): restore it, or make the panel again"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get(table), dict):
         raise PanelError(f'{path} has no "{table}" table: restore it, or make the panel again')
     return data
@@ -548,8 +654,9 @@ def tally(
 
 
 def _tally(folder: Path) -> None:
-    key = load_json(folder / "key.json", f"make the panel first (`bench/panel.py make --name {folder.name} …`)",
-                    "poems")
+    key = load_json(
+        folder / "key.json", f"make the panel first (`bench/panel.py make --name {folder.name} …`)", "poems"
+    )
     sheets, problems = read_ratings(folder, "ratings-", parse_rating, set(key["poems"]))
     pair_key = None
     pair_answers: dict[str, dict[str, int]] = {}
@@ -558,8 +665,10 @@ def _tally(folder: Path) -> None:
         pair_answers, pair_problems = read_ratings(folder, "pair-ratings-", parse_pair, set(pair_key["pairs"]))
         problems += pair_problems
     if not sheets and not pair_answers:
-        raise PanelError(f"no ratings in {folder}: each rater's answers go there as ratings-<name>.jsonl "
-                         "(and pair-ratings-<name>.jsonl for pairs.md), as the sheet's instructions say")
+        raise PanelError(
+            f"no ratings in {folder}: each rater's answers go there as ratings-<name>.jsonl "
+            "(and pair-ratings-<name>.jsonl for pairs.md), as the sheet's instructions say"
+        )
     tables = tally_tables(key, sheets, pair_key, pair_answers)
     for table in tables:
         shown = RichTable(title=table.title, caption=table.note or None)

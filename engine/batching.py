@@ -27,8 +27,16 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, backend: Backend, pad_id: int, executor: ThreadPoolExecutor, max_rows: int = 64,
-                 max_wait_ms: float = 5.0, max_queued_rows: int = 1024, timeout_s: float = 60.0):
+    def __init__(
+        self,
+        backend: Backend,
+        pad_id: int,
+        executor: ThreadPoolExecutor,
+        max_rows: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queued_rows: int = 1024,
+        timeout_s: float = 60.0,
+    ):
         self.backend = backend
         self.pad_id = pad_id
         self.max_rows = max_rows
@@ -45,10 +53,10 @@ class Batcher:
     async def run(self, rows: list[Row]) -> list[Row]:
         if sum(len(job.rows) for job in self.pending) + len(rows) > self.max_queued_rows:
             raise Busy("the poet is busy; try again in a moment")
-        self._start()
+        wake = self._start()
         job = _Job(rows, asyncio.get_running_loop().create_future())
         self.pending.append(job)
-        self._wake.set()
+        wake.set()
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
         finally:
@@ -57,21 +65,23 @@ class Batcher:
                 if job in self.pending:
                     self.pending.remove(job)
 
-    def _start(self) -> None:
-        if self._worker is None or self._worker.done():
+    def _start(self) -> asyncio.Event:
+        if self._wake is None or self._worker is None or self._worker.done():
             self._wake = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+            self._worker = asyncio.get_running_loop().create_task(self._work(self._wake))
+        return self._wake
 
-    async def _work(self) -> None:
+    async def _work(self, wake: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             if not self.pending:
                 continue
             await asyncio.sleep(self.max_wait)  # let concurrent requests join this batch
             while self.pending:
-                batch, rows = [], 0
+                batch: list[_Job] = []
+                rows = 0
                 while self.pending and (not batch or rows + len(self.pending[0].rows) <= self.max_rows):
                     job = self.pending.pop(0)
                     if not job.future.cancelled():

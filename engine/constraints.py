@@ -88,7 +88,7 @@ class VocabularyMasks:
         player may have rhymed 行 as háng); None before the first one."""
         if not rhyme_tokens:
             return None
-        shared = frozenset()
+        shared: frozenset[str] = frozenset()
         for groups_of in (self.heard_groups_of, self.groups_of):
             shared = frozenset.intersection(*(groups_of.get(token, frozenset()) for token in rhyme_tokens))
             if shared:
@@ -166,9 +166,7 @@ class PoemConstraint:
         self.relaxed: list[str] = []  # rules dropped, and where (line.position)
         self.banned = masks._mask([masks.ids[c] for c in plan.banned if c in masks.ids])
         self.acrostic_ids = [masks.ids.get(c, masks.ids["<unk>"]) for c in (plan.acrostic or "")]
-        self.fixed_group = (
-            masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
-        )
+        self.fixed_group = masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
 
     def forced(self, generated: list[int]) -> int | None:
         """The one token this slot takes, if the rules leave no choice: marks, heads, <eos>."""
@@ -194,13 +192,16 @@ class PoemConstraint:
         if position == chars - 1 and line in plan.rhyme_lines:
             rhyme_tokens = self._rhyme_tokens(generated)
             rhyme = self.fixed_group if self.fixed_group is not None else masks.rhyme_mask_after(rhyme_tokens)
-            allowed, skipped = narrow(masks.han, [("rhyme", rhyme), *self._tone_rules(tone, guard),
-                                                  ("ban", ~(self.banned | masks._mask(rhyme_tokens)))])
+            allowed, skipped = narrow(
+                masks.han,
+                [("rhyme", rhyme), *self._tone_rules(tone, guard), ("ban", ~(self.banned | masks._mask(rhyme_tokens)))],
+            )
         else:
             allowed, skipped = self._plain_slot(tone, guard, plan.tone_mode == "strict" and position == chars - 1)
         # once per slot: the sampler also asks about the next slot ahead of time (a plan word's
         # second character), and a slot's rules do not depend on what the current one holds
-        self.relaxed.extend(note for name in skipped if (note := f"{name}@{line + 1}.{position + 1}") not in self.relaxed)
+        notes = (f"{name}@{line + 1}.{position + 1}" for name in skipped)
+        self.relaxed.extend(note for note in notes if note not in self.relaxed)
         return allowed
 
     def _tone_rules(self, tone: str | None, guard: str | None) -> list[tuple[str, torch.Tensor]]:
@@ -227,9 +228,15 @@ class LineConstraint:
     """One line and then <eos>: a tone per position (None: free), characters forced at
     positions, characters banned at positions or anywhere, and a rhyme mask for the last one."""
 
-    def __init__(self, masks: VocabularyMasks, tones: list[str | None], forced: dict[int, str] | None = None,
-                 banned_at: dict[int, str] | None = None, banned: frozenset[str] = frozenset(),
-                 rhyme: torch.Tensor | None = None):
+    def __init__(
+        self,
+        masks: VocabularyMasks,
+        tones: list[str | None],
+        forced: dict[int, str] | None = None,
+        banned_at: dict[int, str] | None = None,
+        banned: frozenset[str] = frozenset(),
+        rhyme: torch.Tensor | None = None,
+    ):
         self.masks = masks
         self.tones = tones
         self.length = len(tones) + 1
@@ -249,8 +256,8 @@ class LineConstraint:
         rules = []
         if self.rhyme is not None and position == len(self.tones) - 1:
             rules.append(("rhyme", self.rhyme))
-        if self.tones[position]:
-            rules.append(("tone", self.masks.tone(self.tones[position])))
+        if tone := self.tones[position]:
+            rules.append(("tone", self.masks.tone(tone)))
         if self.rhyme is None and position == len(self.tones) - 1 and self.tones[position] == ZE:
             rules.append(("plain_end", self.masks.heard_oblique))
         bans = self.banned | self.banned_at.get(position, self.banned)

@@ -114,9 +114,7 @@ def clean(raw: dict, dynasty: str, kind: str) -> Cleaned:
     else:
         shape = form_for_shape([len(line) for line in lines])
         form = shape.name if shape else "other"
-    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(
-        f"{raw.get('author')}|{key}".encode("utf-8")
-    ).hexdigest()[:20]
+    poem_id = raw.get("id") or f"{kind}-" + hashlib.sha1(f"{raw.get('author')}|{key}".encode()).hexdigest()[:20]
     record = Record(
         id=str(poem_id),
         dynasty=dynasty,
@@ -171,7 +169,9 @@ def build(source: Path, out: Path, workers: int | None = None, progress: bool = 
     started = time.monotonic()
     jobs = source_files(source)
     summary = BuildSummary()
-    dropped, repaired, by_form = Counter(), Counter(), Counter()
+    dropped: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
+    by_form: Counter[tuple[str, str]] = Counter()
     seen: set[str] = set()
     records: list[Record] = []
     workers = workers or min(len(jobs), os.cpu_count() or 1)
@@ -212,9 +212,10 @@ def build(source: Path, out: Path, workers: int | None = None, progress: bool = 
 
 def _write_jsonl(folder: Path, records: list[Record]) -> int:
     couplets = 0
-    with open(folder / "poems.jsonl", "w", encoding="utf-8") as poems, open(
-        folder / "couplets.jsonl", "w", encoding="utf-8"
-    ) as pairs:
+    with (
+        open(folder / "poems.jsonl", "w", encoding="utf-8") as poems,
+        open(folder / "couplets.jsonl", "w", encoding="utf-8") as pairs,
+    ):
         for record in records:
             poems.write(record.to_json() + "\n")
             if record.form in ("wulv", "qilv"):
@@ -406,9 +407,9 @@ def crosscheck_strains(source: Path, progress: bool = True) -> StrainsAgreement:
             continue
         strains = {item["id"]: item["strains"] for item in json.loads(strains_path.read_text("utf-8"))}
         for raw in json.loads(poems_path.read_text("utf-8")):
-            labels = "".join(strains.get(raw.get("id"), []))
+            strain_text = "".join(strains.get(raw.get("id"), []))
             chars = [c for c in "".join(raw.get("paragraphs") or []) if is_han(c)]
-            labels = [c for c in labels if c in "平仄"]
+            labels = [c for c in strain_text if c in "平仄"]
             if not labels or len(chars) != len(labels):
                 continue  # unaligned: strains were made from another edition of the text
             result.poems += 1

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tqdm import tqdm
@@ -85,23 +85,43 @@ def sample_poems(model, tokenizer, form: str, count: int, seed: int, batch_size:
     texts = []
     for start in range(0, count, batch_size):
         themes = [THEMES[(start + i) % len(THEMES)] for i in range(min(batch_size, count - start))]
-        batch = tokenizer([prompts.poem_prompt(form, [t]) for t in themes], return_tensors="pt",
-                          padding=True, add_special_tokens=False).to(model.device)
+        batch = tokenizer(
+            [prompts.poem_prompt(form, [t]) for t in themes],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        ).to(model.device)
         # every setting given: a folder's generation_config.json holds the engine's defaults (temperature 0.9 …)
-        out = model.generate(**batch, do_sample=True, top_k=50, top_p=0.95, temperature=1.0, repetition_penalty=1.0,
-                             max_new_tokens=80, eos_token_id=tokenizer.eos_token_id,
-                             pad_token_id=tokenizer.pad_token_id)
-        texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        out = model.generate(
+            **batch,
+            do_sample=True,
+            top_k=50,
+            top_p=0.95,
+            temperature=1.0,
+            repetition_penalty=1.0,
+            max_new_tokens=80,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        texts += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     return texts
 
 
 def poems_nll(model, tokenizer, poems: list[tuple[str, list[str]]], device, bf16: bool) -> float | None:
     """Nats per token of each (form, lines) poem given `<poem><form><sep>`; None for no poems."""
     examples = [(prompts.poem_prompt(form), prompts.poem_body(lines) + prompts.EOS) for form, lines in poems]
-    return completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if poems else None
+    return (
+        completion_loss(model, tokenize(tokenizer, examples), tokenizer.pad_token_id, device, bf16) if poems else None
+    )
 
 
-def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | None) -> FormQuality:
+class LineSet(Protocol):
+    """The corpus's lines as engine.corpus.LineIndex or engine.novelty.CorpusLines hold them."""
+
+    def __contains__(self, line: str) -> bool: ...
+
+
+def form_quality(texts: list[str], form: str, corpus_lines: LineSet | None) -> FormQuality:
     """Shape, rhyme, 平仄 and diversity of samples; copies counted against `corpus_lines` when given."""
     reports = [check(text, form) for text in texts]
     lines = [line for text in texts for line in split_lines(text)]
@@ -120,13 +140,19 @@ def form_quality(texts: list[str], form: str, corpus_lines: Container[str] | Non
     )
 
 
-def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path = HELDOUT_IDS,
-             seed: int = 0, progress: bool = True) -> EvalReport:
+def evaluate(
+    model_dir: Path,
+    corpus: Path,
+    samples: int = 100,
+    ids_path: Path = HELDOUT_IDS,
+    seed: int = 0,
+    progress: bool = True,
+) -> EvalReport:
     started = time.monotonic()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bf16 = use_bf16(device, "auto")
     tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
 
     records, source = heldout_records(corpus, ids_path)
     nll = poems_nll(model, tokenizer, [(r["form"], r["lines"]) for r in records], device, bf16)
@@ -143,7 +169,15 @@ def evaluate(model_dir: Path, corpus: Path, samples: int = 100, ids_path: Path =
         heldout_source=source,
         heldout_nll=round(nll, 4) if nll is not None else None,
         sampling=sampling,
-        settings={"samples_per_form": samples, "top_k": 50, "top_p": 0.95, "temperature": 1.0,
-                  "seed": seed, "themes": THEMES, "device": device.type, "bf16": bf16},
+        settings={
+            "samples_per_form": samples,
+            "top_k": 50,
+            "top_p": 0.95,
+            "temperature": 1.0,
+            "seed": seed,
+            "themes": THEMES,
+            "device": device.type,
+            "bf16": bf16,
+        },
         seconds=round(time.monotonic() - started, 1),
     )

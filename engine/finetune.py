@@ -28,10 +28,10 @@ from transformers import AutoModelForCausalLM
 from engine import prompts
 from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nll, sample_poems
 from engine.forms import JINTI_FORMS
+from engine.lexicon import Lexicon
 from engine.model_card import finish_model_folder
 from engine.prosody import check
 from engine.tokenizer import load_tokenizer
-from engine.lexicon import Lexicon
 from engine.train import (
     TrainConfig,
     collate,
@@ -60,13 +60,23 @@ class Selection:
     dropped: Counter = field(default_factory=Counter)
 
     def counts(self) -> dict[str, int]:
-        return {"positives": len(self.positives), "negatives": len(self.negatives),
-                **{f"dropped_{reason}": n for reason, n in self.dropped.items()}}
+        return {
+            "positives": len(self.positives),
+            "negatives": len(self.negatives),
+            **{f"dropped_{reason}": n for reason, n in self.dropped.items()},
+        }
 
 
-def select(poems: list[RatedPoem], corpus_lines: Container[str] | None, min_votes: int = 3,
-           min_mean: float = 4.0, prior_mean: float = 3.0, prior_votes: float = 5.0,
-           user_cap: float = 0.2, negative_max: float = 2.0) -> Selection:
+def select(
+    poems: list[RatedPoem],
+    corpus_lines: Container[str] | None,
+    min_votes: int = 3,
+    min_mean: float = 4.0,
+    prior_mean: float = 3.0,
+    prior_votes: float = 5.0,
+    user_cap: float = 0.2,
+    negative_max: float = 2.0,
+) -> Selection:
     """The feedback worth learning from (see the module docstring)."""
     ratings_per_user = Counter(user for poem in poems for user in poem.ratings)
     total = sum(ratings_per_user.values())
@@ -99,9 +109,13 @@ def select(poems: list[RatedPoem], corpus_lines: Container[str] | None, min_vote
 
 
 def feedback_examples(poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
-    return [example for poem in poems
-            for example in prompts.training_examples({"lines": poem.lines, "form": poem.form, "title": poem.title},
-                                                     rng, lexicon)]
+    return [
+        example
+        for poem in poems
+        for example in prompts.training_examples(
+            {"lines": poem.lines, "form": poem.form, "title": poem.title}, rng, lexicon
+        )
+    ]
 
 
 def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random):
@@ -125,19 +139,29 @@ def _trainable(base: Path, method: str, device: torch.device):
     if method not in METHODS:
         raise ValueError(f"unknown fine-tune method {method!r}; use one of: {', '.join(METHODS)}")
     if method == "full":
-        return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)
+        return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    adapters = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
-                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    adapters = LoraConfig(
+        r=16,
+        lora_alpha=32,
+        lora_dropout=0.05,
+        task_type="CAUSAL_LM",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
     if method == "lora":
-        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)
+        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     if device.type != "cuda":
         raise ValueError("qlora needs a CUDA GPU (bitsandbytes 4-bit weights); use full or lora on this host")
     from transformers import BitsAndBytesConfig
 
-    quantized = AutoModelForCausalLM.from_pretrained(base, device_map="cuda", quantization_config=BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16))
+    quantized = AutoModelForCausalLM.from_pretrained(
+        base,
+        device_map="cuda",
+        quantization_config=BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        ),
+    )
     return get_peft_model(prepare_model_for_kbit_training(quantized), adapters)
 
 
@@ -154,9 +178,19 @@ def _merged(model, base: Path, method: str, scratch: Path):
     return PeftModel.from_pretrained(full, scratch).merge_and_unload()
 
 
-def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epochs: int = 2, lr: float = 1e-4,
-             batch_size: int = 32, corpus_ratio: int = 3, seed: int = 0, method: str = "full",
-             progress: bool = True) -> dict:
+def finetune(
+    base: Path,
+    out: Path,
+    feedback: list[RatedPoem],
+    corpus: Path,
+    epochs: int = 2,
+    lr: float = 1e-4,
+    batch_size: int = 32,
+    corpus_ratio: int = 3,
+    seed: int = 0,
+    method: str = "full",
+    progress: bool = True,
+) -> dict:
     """Supervised fine-tuning of `base` into `out` (a from_pretrained folder); returns data counts."""
     if not feedback:
         raise ValueError("no rated poems to learn from")
@@ -181,15 +215,25 @@ def finetune(base: Path, out: Path, feedback: list[RatedPoem], corpus: Path, epo
     out.mkdir(parents=True, exist_ok=True)
     _merged(model, base, method, out / "adapters").to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    finish_model_folder(out, {
-        "summary": f"A fine-tune of the Lianju poetry model `{base}` on poems that people rated highly, mixed with "
-                   "poems of the original corpus so that it keeps what it knew.",
-        "training": {"fine-tuning": f"{method}: {epochs} epochs, {steps:,} steps of batch {batch_size}, lr {lr:g}; "
-                                    f"{len(feedback):,} rated poems and {originals:,} corpus poems "
-                                    f"({len(examples):,} examples)"},
-    })
-    return {"feedback_poems": len(feedback), "corpus_poems": originals, "examples": len(examples), "steps": steps,
-            "method": method}
+    finish_model_folder(
+        out,
+        {
+            "summary": f"A fine-tune of the Lianju poetry model `{base}` on poems that people rated highly, mixed with "
+            "poems of the original corpus so that it keeps what it knew.",
+            "training": {
+                "fine-tuning": f"{method}: {epochs} epochs, {steps:,} steps of batch {batch_size}, lr {lr:g}; "
+                f"{len(feedback):,} rated poems and {originals:,} corpus poems "
+                f"({len(examples):,} examples)"
+            },
+        },
+    )
+    return {
+        "feedback_poems": len(feedback),
+        "corpus_poems": originals,
+        "examples": len(examples),
+        "steps": steps,
+        "method": method,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,17 +262,18 @@ class GateReport:
         return all(gate.passed for gate in self.gates)
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed,
-                **{g.name: {**asdict(g), "passed": g.passed} for g in self.gates}}
+        return {"passed": self.passed, **{g.name: {**asdict(g), "passed": g.passed} for g in self.gates}}
 
 
-def _measure(model_dir: Path, records: list[dict], feedback: list[RatedPoem], samples: int,
-             corpus_lines: Container[str] | None) -> dict[str, float]:
+def _measure(
+    model_dir: Path, records: list[dict], feedback: list[RatedPoem], samples: int, corpus_lines: Container[str] | None
+) -> dict[str, float]:
     device = pick_device()
     tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-    qualities = [form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, corpus_lines)
-                 for form in JINTI_FORMS]
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
+    qualities = [
+        form_quality(sample_poems(model, tokenizer, form, samples, seed=0), form, corpus_lines) for form in JINTI_FORMS
+    ]
     return {
         "heldout_nll": poems_nll(model, tokenizer, [(r["form"], r["lines"]) for r in records], device, False) or 0.0,
         "feedback_nll": poems_nll(model, tokenizer, [(p.form, p.lines) for p in feedback], device, False) or 0.0,
@@ -238,18 +283,34 @@ def _measure(model_dir: Path, records: list[dict], feedback: list[RatedPoem], sa
     }
 
 
-def run_gates(active: Path, candidate: Path, corpus: Path, feedback: list[RatedPoem], samples: int = 50,
-              ids_path: Path = HELDOUT_IDS, corpus_lines: Container[str] | None = None,
-              nll_tolerance: float = 0.015, sampling_tolerance: float = 0.02) -> GateReport:
+def run_gates(
+    active: Path,
+    candidate: Path,
+    corpus: Path,
+    feedback: list[RatedPoem],
+    samples: int = 50,
+    ids_path: Path = HELDOUT_IDS,
+    corpus_lines: Container[str] | None = None,
+    nll_tolerance: float = 0.015,
+    sampling_tolerance: float = 0.02,
+) -> GateReport:
     """The promotion gates. Shape validity and copy rate come from samples, so they get
     `sampling_tolerance` (two points) of slack for sampling noise; the NLLs are exact."""
     records, _ = heldout_records(corpus, ids_path)  # read once: poems.jsonl is large
     before = _measure(active, records, feedback, samples, corpus_lines)
     after = _measure(candidate, records, feedback, samples, corpus_lines)
-    return GateReport([
-        Gate("heldout_nll", after["heldout_nll"], before["heldout_nll"], before["heldout_nll"] * (1 + nll_tolerance), False),
-        Gate("shape_ok", after["shape_ok"], before["shape_ok"], before["shape_ok"] - sampling_tolerance, True),
-        Gate("distinct_2", after["distinct_2"], before["distinct_2"], before["distinct_2"] * 0.9, True),
-        Gate("copy_rate", after["copy_rate"], before["copy_rate"], before["copy_rate"] + sampling_tolerance, False),
-        Gate("feedback_nll", after["feedback_nll"], before["feedback_nll"], before["feedback_nll"] - 1e-6, False),
-    ])
+    return GateReport(
+        [
+            Gate(
+                "heldout_nll",
+                after["heldout_nll"],
+                before["heldout_nll"],
+                before["heldout_nll"] * (1 + nll_tolerance),
+                False,
+            ),
+            Gate("shape_ok", after["shape_ok"], before["shape_ok"], before["shape_ok"] - sampling_tolerance, True),
+            Gate("distinct_2", after["distinct_2"], before["distinct_2"], before["distinct_2"] * 0.9, True),
+            Gate("copy_rate", after["copy_rate"], before["copy_rate"], before["copy_rate"] + sampling_tolerance, False),
+            Gate("feedback_nll", after["feedback_nll"], before["feedback_nll"], before["feedback_nll"] - 1e-6, False),
+        ]
+    )

@@ -50,9 +50,7 @@ FORM_ALIASES: dict[str, str] = {
 def form_for_shape(line_lengths: list[int]) -> Form | None:
     """The 近体 form with exactly this shape, if any."""
     for form in JINTI_FORMS.values():
-        if len(line_lengths) == form.line_count and all(
-            length == form.chars_per_line for length in line_lengths
-        ):
+        if len(line_lengths) == form.line_count and all(length == form.chars_per_line for length in line_lengths):
             return form
     return None
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import heapq
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -106,24 +108,30 @@ class Lexicon:
         own = self.topics.get(theme, [])
         if own and (len(theme) == 1 or self.topic_poems.get(theme, 0) >= FEW_TOPIC_POEMS):
             return own
-        merged: Counter[str] = Counter({word: 2 * score for word, score in own})
+        merged: defaultdict[str, float] = defaultdict(float, {word: 2 * score for word, score in own})
         for n in (2, 1):
-            parts = [theme[i : i + n] for i in range(len(theme) - n + 1)
-                     if theme[i : i + n] in self.topics and theme[i : i + n] != theme]
+            parts = [
+                theme[i : i + n]
+                for i in range(len(theme) - n + 1)
+                if theme[i : i + n] in self.topics and theme[i : i + n] != theme
+            ]
             for part in parts:
                 for word, score in self.topics[part]:
                     merged[word] += score / len(parts)
             if parts:
                 break
-        return merged.most_common(TOPIC_WORDS)
+        # as Counter.most_common does: ties in insertion order
+        return heapq.nlargest(TOPIC_WORDS, merged.items(), key=itemgetter(1))
 
     # -----------------------------------------------------------------------------------------
     # files
 
     def save(self, path: Path) -> None:
-        payload = {"idf": {w: round(v, 3) for w, v in self.idf.items()},
-                   "topics": {t: [[w, round(s, 4)] for w, s in words] for t, words in self.topics.items()},
-                   "topic_poems": self.topic_poems}
+        payload = {
+            "idf": {w: round(v, 3) for w, v in self.idf.items()},
+            "topics": {t: [[w, round(s, 4)] for w, s in words] for t, words in self.topics.items()},
+            "topic_poems": self.topic_poems,
+        }
         with gzip.open(path, "wt", encoding="utf-8") as handle:
             json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
 
@@ -147,9 +155,13 @@ def build_lexicon(records: Iterable[dict], progress: bool = True) -> Lexicon:
     total = sum(chars.values()) or 1
     candidates = {c for c in chars if is_han(c) and c not in FUNCTION_CHARS}
     for pair, count in pairs.items():
-        a, b = pair
-        if (count >= MIN_WORD_COUNT and a in candidates and b in candidates
-                and math.log(count * total / (chars[a] * chars[b])) >= MIN_WORD_PMI):
+        a, b = pair[0], pair[1]
+        if (
+            count >= MIN_WORD_COUNT
+            and a in candidates
+            and b in candidates
+            and math.log(count * total / (chars[a] * chars[b])) >= MIN_WORD_PMI
+        ):
             candidates.add(pair)
 
     # document frequency of every candidate, over all train poems and per title term (even half)
@@ -167,8 +179,9 @@ def build_lexicon(records: Iterable[dict], progress: bool = True) -> Lexicon:
 
     terms = {t for t, count in term_poems.items() if count >= MIN_TOPIC_POEMS}
     term_df: dict[str, Counter[str]] = {t: Counter() for t in terms}
-    for record, words in tqdm(zip(poems, poem_words), total=len(poems), desc="lexicon: topics",
-                              disable=not progress, unit="poem"):
+    for record, words in tqdm(
+        zip(poems, poem_words), total=len(poems), desc="lexicon: topics", disable=not progress, unit="poem"
+    ):
         if lexicon_half(record["id"]) != 0:
             continue
         plannable = [w for w in words if w in idf]

@@ -61,8 +61,10 @@ def finish_model_folder(folder: Path, facts: dict | None = None) -> None:
     folder = Path(folder)
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing: pass a folder written by save_pretrained "
-                                    "(model and tokenizer), such as a run's model/ folder")
+            raise FileNotFoundError(
+                f"{folder / name} is missing: pass a folder written by save_pretrained "
+                "(model and tokenizer), such as a run's model/ folder"
+            )
     stored = json.loads((folder / FACTS).read_text()) if (folder / FACTS).is_file() else {}
     facts = {**stored, **(facts or {}), "training": {**stored.get("training", {}), **(facts or {}).get("training", {})}}
     if clash := set(facts["training"]) & set(_COMPUTED):
@@ -162,16 +164,17 @@ def training_rows(folder: Path) -> dict[str, str]:
     rows = {
         "size": settings.get("size", "—"),
         "steps": f"{state['step']:,} of batch {settings['batch_size'] * settings.get('grad_accum', 1)} examples "
-                 f"(lr {settings['lr']:g}, warm-up {settings['warmup_steps']} steps, weight decay "
-                 f"{settings['weight_decay']:g}, dropout {settings['dropout']:g})",
-        "epochs": f"{state['epoch']} completed" + (f", and {state['batch_in_epoch']:,} steps of the next"
-                                                    if state["batch_in_epoch"] else ""),
+        f"(lr {settings['lr']:g}, warm-up {settings['warmup_steps']} steps, weight decay "
+        f"{settings['weight_decay']:g}, dropout {settings['dropout']:g})",
+        "epochs": f"{state['epoch']} completed"
+        + (f", and {state['batch_in_epoch']:,} steps of the next" if state["batch_in_epoch"] else ""),
         "tokens seen": f"{state['tokens_seen']:,} (prompt and poem tokens, no padding)",
         "wall time": f"{state['seconds'] / 60:.0f} min of training steps",
     }
     if last:
-        rows[f"train loss (mean of last {len(last)} steps)"] = \
+        rows[f"train loss (mean of last {len(last)} steps)"] = (
             f"{sum(h['train_loss'] for h in last) / len(last):.3f} nats/token"
+        )
     if validation:
         rows["validation loss (val split, last)"] = f"{validation[-1]['val_loss']:.3f} nats/token"
     return rows
@@ -189,27 +192,48 @@ def render_card(folder: Path, config: dict, facts: dict) -> str:
     tied = ", tied embeddings" if config.get("tie_word_embeddings") else ""
     rows = {
         "parameters": f"{parameters:,} ({config['num_hidden_layers']} layers, width {config['hidden_size']}, "
-                      f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']}{tied})",
+        f"{config['num_attention_heads']} heads, MLP {config['intermediate_size']}{tied})",
         "vocabulary": f"{vocabulary:,} tokens: {vocabulary - len(specials):,} characters and punctuation marks, "
-                      f"one token each, + {len(specials)} special tokens",
+        f"one token each, + {len(specials)} special tokens",
         "weights on disk": f"{(folder / 'model.safetensors').stat().st_size / 1e6:.1f} MB ({dtype} safetensors)",
         "context": f"{context} tokens, prompt and poem together",
         **training_rows(folder),
         **facts.get("training", {}),
     }
-    front = "\n".join([
-        "---", "language:", "- zh", f"license: {LICENSE}", "library_name: transformers",
-        "pipeline_tag: text-generation", "tags:", "- llama", "- chinese", "- classical-chinese-poetry",
-        "- poetry", "- character-level", "datasets:", "- chinese-poetry", "---",
-    ])
+    front = "\n".join(
+        [
+            "---",
+            "language:",
+            "- zh",
+            f"license: {LICENSE}",
+            "library_name: transformers",
+            "pipeline_tag: text-generation",
+            "tags:",
+            "- llama",
+            "- chinese",
+            "- classical-chinese-poetry",
+            "- poetry",
+            "- character-level",
+            "datasets:",
+            "- chinese-poetry",
+            "---",
+        ]
+    )
     title = f"# {REPOSITORY} poetry model (`{_shown_path(folder)}`)"
     sections = [
-        front, title, facts.get("summary") or _default_summary(),
-        _table(rows), facts.get("training_notes", ""),
-        "## Prompt format", _prompt_format(specials),
-        "## Usage", _usage(folder, specials), facts.get("usage_notes", ""),
+        front,
+        title,
+        facts.get("summary") or _default_summary(),
+        _table(rows),
+        facts.get("training_notes", ""),
+        "## Prompt format",
+        _prompt_format(specials),
+        "## Usage",
+        _usage(folder, specials),
+        facts.get("usage_notes", ""),
         _evaluation(facts.get("evaluation"), facts.get("evaluation_notes", "")),
-        "## Limits", "\n".join(f"- {item}" for item in [*facts.get("limits", []), *_limits(context)]),
+        "## Limits",
+        "\n".join(f"- {item}" for item in [*facts.get("limits", []), *_limits(context)]),
     ]
     return "\n\n".join(section.strip() for section in sections if section.strip()) + "\n"
 
@@ -222,8 +246,7 @@ def _limits(context: int) -> list[str]:
         "Simplified characters only: convert traditional text before encoding (Lianju's `engine.tokenizer.encode` "
         "does, and the bot converts its output back where a guild prefers 繁體); a character outside the "
         "vocabulary becomes `<unk>`.",
-        "Trained on the 近体 forms (五绝, 七绝, 五律, 七律) and 律诗 couplets of Tang and Song poems: no 词, "
-        "no 古体.",
+        "Trained on the 近体 forms (五绝, 七绝, 五律, 七律) and 律诗 couplets of Tang and Song poems: no 词, no 古体.",
         "Plain `generate` does not enforce rhyme or 平仄. Lianju's `engine.Poet` samples under hard constraints "
         "(shape, acrostic, rhyme group, 平仄 per slot); `engine.constraints.ConstraintsProcessor` gives the same "
         "rules to `generate` as a LogitsProcessor.",
@@ -259,14 +282,19 @@ def _prompt_format(specials: list[str]) -> str:
         f"This tokenizer's special tokens: {' '.join(f'`{token}`' for token in specials)}.",
     ]
     if missing:
-        lines.append(f"It predates {' '.join(f'`{token}`' for token in missing)}: "
-                     f"leave {'it' if len(missing) == 1 else 'them'} out of its prompts.")
+        lines.append(
+            f"It predates {' '.join(f'`{token}`' for token in missing)}: "
+            f"leave {'it' if len(missing) == 1 else 'them'} out of its prompts."
+        )
     return "\n".join(lines)
 
 
 def _usage(folder: Path, specials: list[str]) -> str:
     if prompts.PLAN in specials:
-        prompt, about = "<bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>", "a 五言绝句 on 登楼, one keyword a line"
+        prompt, about = (
+            "<bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>",
+            "a 五言绝句 on 登楼, one keyword a line",
+        )
     else:
         prompt, about = "<bos><poem><qijue>月<sep>", "a 七言绝句 about the moon"
     snippet = f'''```python
@@ -285,18 +313,20 @@ output = model.generate(**inputs)  # samples with generation_config.json: Lianju
 print(tokenizer.decode(output[0, inputs.input_ids.shape[1]:], skip_special_tokens=True))
 ```'''
     defaults = SamplingParams()
-    return "\n".join([
-        snippet,
-        "",
-        f"generation_config.json holds Lianju's sampling defaults: temperature {defaults.temperature}, top-k "
-        f"{defaults.top_k}, top-p {defaults.top_p}, repetition penalty {defaults.repetition_penalty}, at most "
-        f"{MAX_NEW_TOKENS} new tokens (a 七律). `add_special_tokens=False`: the prompt carries its own `<bos>`.",
-        "",
-        "The folder loads with transformers 5.x and 4.50 or later. To check 4.x, from the folder that `path` is "
-        "relative to (this runs the snippet above):",
-        "",
-        *(f"    {line}" for line in CHECK_4X.replace("{card}", f"{_shown_path(folder)}/{CARD}").splitlines()),
-    ])
+    return "\n".join(
+        [
+            snippet,
+            "",
+            f"generation_config.json holds Lianju's sampling defaults: temperature {defaults.temperature}, top-k "
+            f"{defaults.top_k}, top-p {defaults.top_p}, repetition penalty {defaults.repetition_penalty}, at most "
+            f"{MAX_NEW_TOKENS} new tokens (a 七律). `add_special_tokens=False`: the prompt carries its own `<bos>`.",
+            "",
+            "The folder loads with transformers 5.x and 4.50 or later. To check 4.x, from the folder that `path` is "
+            "relative to (this runs the snippet above):",
+            "",
+            *(f"    {line}" for line in CHECK_4X.replace("{card}", f"{_shown_path(folder)}/{CARD}").splitlines()),
+        ]
+    )
 
 
 def _evaluation(report: dict | None, notes: str) -> str:
@@ -307,14 +337,16 @@ def _evaluation(report: dict | None, notes: str) -> str:
         lines += [
             f"Held-out NLL: **{report['heldout_nll']:.3f} nats per token** on {report['heldout_poems']:,} poems "
             f"({report['heldout_source']}; the poem's characters, punctuation and `<eos>`, given "
-            "`<poem><form><sep>` with no keywords).", "",
+            "`<poem><form><sep>` with no keywords).",
+            "",
         ]
     sampling, settings = report.get("sampling") or {}, report.get("settings") or {}
     if sampling:
         lines += [
             f"Unconstrained sampling (no constraints at all; top-k {settings.get('top_k')}, top-p "
             f"{settings.get('top_p')}, temperature {settings.get('temperature')}; "
-            f"{settings.get('samples_per_form')} samples per form, one theme character each):", "",
+            f"{settings.get('samples_per_form')} samples per form, one theme character each):",
+            "",
             "| form | exact shape | rhymes | 平仄 (拗救 allowed) | lines copied from the corpus "
             "| distinct-1 | distinct-2 |",
             "|---|---|---|---|---|---|---|",
@@ -322,11 +354,15 @@ def _evaluation(report: dict | None, notes: str) -> str:
         for form, quality in sampling.items():
             lines.append(
                 f"| {form} | {quality['shape_ok']:.1%} | {quality['rhyme_ok']:.1%} | {quality['tone_ok']:.1%} | "
-                f"{quality['copied_lines']:.1%} | {quality['distinct_1']:.3f} | {quality['distinct_2']:.3f} |")
+                f"{quality['copied_lines']:.1%} | {quality['distinct_1']:.3f} | {quality['distinct_2']:.3f} |"
+            )
         examples = [(form, q["examples"][0]) for form, q in sampling.items() if q.get("examples")]
         if examples:
-            lines += ["", "Examples (unconstrained, first sample of each form):",
-                      *(f"- {form}: {text}" for form, text in examples)]
+            lines += [
+                "",
+                "Examples (unconstrained, first sample of each form):",
+                *(f"- {form}: {text}" for form, text in examples),
+            ]
     return "\n".join([*lines, "", notes])
 
 

@@ -27,13 +27,13 @@ class CorpusLines:
         self.bloom = bloom
 
     @classmethod
-    def build(cls, lines: Iterable[str], count: int) -> "CorpusLines":
+    def build(cls, lines: Iterable[str], count: int) -> CorpusLines:
         bloom = Bloom(max(count, 1), FALSE_POSITIVE_RATE, line_hash)
         bloom.update(lines)
         return cls(bloom)
 
     @classmethod
-    def load(cls, path: Path) -> "CorpusLines":
+    def load(cls, path: Path) -> CorpusLines:
         return cls(Bloom.load(str(path), line_hash))
 
     def save(self, path: Path) -> None:

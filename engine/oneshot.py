@@ -41,13 +41,13 @@ import random
 import re
 import shutil
 import statistics
-import sys
 import tarfile
 import tempfile
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,8 +58,18 @@ from transformers import AutoModelForCausalLM, LlamaForCausalLM
 from engine import prompts
 from engine.pack import PackedData, load_packed
 from engine.tokenizer import load_tokenizer
-from engine.train import (SIZES, TrainConfig, TrainState, completion_loss, learning_rate, make_examples,
-                          make_optimizer, new_model, plot_losses, tokenize)
+from engine.train import (
+    SIZES,
+    TrainConfig,
+    TrainState,
+    completion_loss,
+    learning_rate,
+    make_examples,
+    make_optimizer,
+    new_model,
+    plot_losses,
+    tokenize,
+)
 
 SHIPPED_MODEL = Path(__file__).with_name("weights") / "default"
 CORPUS_LINES = Path(__file__).with_name("weights") / "corpus_lines.bloom"
@@ -113,8 +123,9 @@ class Packed:
     real_tokens: int  # tokens that are not padding
 
 
-def pack_sequences(ids: np.ndarray, lengths: np.ndarray, prompt_lengths: np.ndarray, seq_len: int,
-                   pad_id: int) -> Packed:
+def pack_sequences(
+    ids: np.ndarray, lengths: np.ndarray, prompt_lengths: np.ndarray, seq_len: int, pad_id: int
+) -> Packed:
     """Examples (their token ids back to back in `ids`) cut into rows of `seq_len`, in order.
 
     An example that does not fit at the end of a row goes on at the start of the next, its
@@ -123,18 +134,20 @@ def pack_sequences(ids: np.ndarray, lengths: np.ndarray, prompt_lengths: np.ndar
     """
     starts = np.cumsum(lengths) - lengths
     total = int(lengths.sum())
-    positions = np.arange(total) - np.repeat(starts, lengths)  # [total]
-    in_prompt = positions < np.repeat(prompt_lengths, lengths)  # [total]
-    labels = np.where(in_prompt, -100, ids)  # [total]
+    positions = np.arange(total) - np.repeat(starts, lengths)  # (total,)
+    in_prompt = positions < np.repeat(prompt_lengths, lengths)  # (total,)
+    labels = np.where(in_prompt, -100, ids)  # (total,)
     padding = -total % seq_len
-    ids = np.concatenate([ids, np.full(padding, pad_id)])  # [rows * seq_len]
+    ids = np.concatenate([ids, np.full(padding, pad_id)])  # (rows * seq_len,)
     labels = np.concatenate([labels, np.full(padding, -100)])
     positions = np.concatenate([positions, np.arange(padding)])
     shape = (-1, seq_len)
-    return Packed(input_ids=torch.from_numpy(ids.astype(np.int32).reshape(shape)),
-                  labels=torch.from_numpy(labels.astype(np.int32).reshape(shape)),
-                  position_ids=torch.from_numpy(positions.astype(np.int32).reshape(shape)),
-                  real_tokens=total)
+    return Packed(
+        input_ids=torch.from_numpy(ids.astype(np.int32).reshape(shape)),
+        labels=torch.from_numpy(labels.astype(np.int32).reshape(shape)),
+        position_ids=torch.from_numpy(positions.astype(np.int32).reshape(shape)),
+        real_tokens=total,
+    )
 
 
 def flatten_items(items: list[tuple[list[int], int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,8 +157,9 @@ def flatten_items(items: list[tuple[list[int], int]]) -> tuple[np.ndarray, np.nd
     return flat, lengths, np.fromiter((p for _, p in items), dtype=np.int64, count=len(items))
 
 
-def shuffle_examples(ids: np.ndarray, lengths: np.ndarray, prompt_lengths: np.ndarray,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def shuffle_examples(
+    ids: np.ndarray, lengths: np.ndarray, prompt_lengths: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same examples in a random order, still back to back."""
     order = rng.permutation(len(lengths))
     starts = np.cumsum(lengths) - lengths
@@ -163,10 +177,12 @@ def packing_isolates_examples(model, items: list[tuple[list[int], int]], device:
     ids, lengths, prompt_lengths = flatten_items(items)
     row = pack_sequences(ids, lengths, prompt_lengths, int(lengths.sum()), 0)
     model.eval()
-    packed = model(input_ids=row.input_ids.long().to(device),
-                   position_ids=row.position_ids.long().to(device), use_cache=False).logits[0]  # [T, V]
-    alone = torch.cat([model(input_ids=torch.tensor([example], device=device)).logits[0]
-                       for example, _ in items])  # [T, V]
+    packed = model(
+        input_ids=row.input_ids.long().to(device), position_ids=row.position_ids.long().to(device), use_cache=False
+    ).logits[0]  # (T, V)
+    alone = torch.cat(
+        [model(input_ids=torch.tensor([example], device=device)).logits[0] for example, _ in items]
+    )  # (T, V)
     model.train()
     return bool(torch.allclose(packed.float(), alone.float(), atol=1e-3, rtol=1e-3))
 
@@ -186,8 +202,13 @@ def _epoch_chunk(epoch: int, chunk: int, chunks: int, seed: int, couplet_share: 
     """One share of an epoch's examples, tokenized: (ids back to back, lengths, prompt lengths)."""
     packed: PackedData = _WORKER["packed"]
     rng = random.Random(f"{seed}/{epoch}/{chunk}")
-    examples = make_examples(packed.poems["train"][chunk::chunks], packed.couplets["train"][chunk::chunks],
-                             rng, couplet_share, packed.lexicon)
+    examples = make_examples(
+        packed.poems["train"][chunk::chunks],
+        packed.couplets["train"][chunk::chunks],
+        rng,
+        couplet_share,
+        packed.lexicon,
+    )
     return flatten_items(tokenize(_WORKER["tokenizer"], examples))
 
 
@@ -198,8 +219,16 @@ class EpochFeed:
         self.cfg, self.pad_id, self.ahead = cfg, pad_id, ahead
         workers = cfg.workers if cfg.workers >= 0 else max(1, min(8, (os.cpu_count() or 2) - 2))
         # spawn, not fork: the parent holds CUDA, which a forked child must not inherit
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_load_worker, initargs=(str(cfg.data),)) if workers else None
+        self.pool = (
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_load_worker,
+                initargs=(str(cfg.data),),
+            )
+            if workers
+            else None
+        )
         if not self.pool:
             _load_worker(str(cfg.data))
         self.chunks = max(1, workers)
@@ -210,8 +239,10 @@ class EpochFeed:
     def prepare(self, epoch: int) -> None:
         for e in range(epoch, epoch + self.ahead + 1):
             if e not in self.pending and e not in self.ready and self.pool:
-                self.pending[e] = [self.pool.submit(_epoch_chunk, e, c, self.chunks, self.cfg.seed,
-                                                    self.cfg.couplet_share) for c in range(self.chunks)]
+                self.pending[e] = [
+                    self.pool.submit(_epoch_chunk, e, c, self.chunks, self.cfg.seed, self.cfg.couplet_share)
+                    for c in range(self.chunks)
+                ]
 
     def epoch(self, epoch: int) -> Packed:
         self.prepare(epoch)
@@ -221,8 +252,9 @@ class EpochFeed:
             else:
                 parts = [_epoch_chunk(epoch, 0, 1, self.cfg.seed, self.cfg.couplet_share)]
             ids, lengths, prompt_lengths = (np.concatenate(column) for column in zip(*parts))
-            ids, lengths, prompt_lengths = shuffle_examples(ids, lengths, prompt_lengths,
-                                                            np.random.default_rng([self.cfg.seed, epoch]))
+            ids, lengths, prompt_lengths = shuffle_examples(
+                ids, lengths, prompt_lengths, np.random.default_rng([self.cfg.seed, epoch])
+            )
             self.ready[epoch] = pack_sequences(ids, lengths, prompt_lengths, self.cfg.seq_len, self.pad_id)
         return self.ready[epoch]  # all kept: a run of the scaling check may start again at 0
 
@@ -261,18 +293,25 @@ def check_out_limits(out: Path) -> dict[str, int]:
     problems = []
     if len(files) > OUT_MAX_FILES:
         problems.append(f"{len(files)} files, at most {OUT_MAX_FILES} come back")
-    problems += [f"{name} is {size / 2**20:.1f} MiB, over 16 MiB"
-                 for name, size in files.items() if size > OUT_MAX_BYTES]
-    problems += [f"{name}: a name the device tool does not bring back" for name in files
-                 if not all(OUT_NAME.fullmatch(part) for part in name.split("/")) or name.count("/") > 2]
+    problems += [
+        f"{name} is {size / 2**20:.1f} MiB, over 16 MiB" for name, size in files.items() if size > OUT_MAX_BYTES
+    ]
+    problems += [
+        f"{name}: a name the device tool does not bring back"
+        for name in files
+        if not all(OUT_NAME.fullmatch(part) for part in name.split("/")) or name.count("/") > 2
+    ]
     if problems:
-        raise RuntimeError(f"what is in {out} would not all come back: {'; '.join(problems)}. Too many files: "
-                           "raise --max-shard-bytes (at most 15 MiB); a file too large: lower it")
+        raise RuntimeError(
+            f"what is in {out} would not all come back: {'; '.join(problems)}. Too many files: "
+            "raise --max-shard-bytes (at most 15 MiB); a file too large: lower it"
+        )
     return files
 
 
-def save_model(model, tokenizer, history: list[dict], log: dict, out: Path, staging: Path,
-               max_shard_bytes: int) -> None:
+def save_model(
+    model, tokenizer, history: list[dict], log: dict, out: Path, staging: Path, max_shard_bytes: int
+) -> None:
     """The model as a from_pretrained folder in `staging` (bf16, shards of at most max_shard_bytes),
     and in `out` as it travels back: the shards, model-meta.tar with the rest, loss.png."""
     model.to(torch.bfloat16).save_pretrained(staging, max_shard_size=max_shard_bytes)
@@ -301,7 +340,7 @@ class Run:
     optimizer: torch.optim.AdamW
     train_cfg: TrainConfig  # for engine.train.learning_rate: the schedule over `minutes`
     state: TrainState = field(default_factory=TrainState)
-    step_model: object = None  # the model the steps call: compiled or not
+    step_model: Any = None  # the model the steps call: compiled (torch.compile's wrapper) or not
     step_seconds: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -317,24 +356,42 @@ def start_run(cfg: OneshotConfig, size: str, tokenizer, device: torch.device, pl
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     else:
         model = new_model(size, tokenizer, cfg.dropout)
-    model.to(device).train()
-    train_cfg = TrainConfig(corpus=cfg.data, out=cfg.out, size=size, max_steps=cfg.max_steps or 10**9,
-                            minutes=planned_minutes, lr=cfg.lr, min_lr_ratio=cfg.min_lr_ratio,
-                            warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, dropout=cfg.dropout)
+    model.to(device).train()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
+    train_cfg = TrainConfig(
+        corpus=cfg.data,
+        out=cfg.out,
+        size=size,
+        max_steps=cfg.max_steps or 10**9,
+        minutes=planned_minutes,
+        lr=cfg.lr,
+        min_lr_ratio=cfg.min_lr_ratio,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        dropout=cfg.dropout,
+    )
     optimizer = make_optimizer(model, train_cfg, fused=device.type == "cuda")
     run = Run(size, model, optimizer, train_cfg)
     run.step_model = torch.compile(model) if cfg.compile else model
     return run
 
 
-def train_for(run: Run, feed: EpochFeed, seconds: float, cfg: OneshotConfig, val_items, pad_id: int,
-              device: torch.device, desc: str) -> None:
+def train_for(
+    run: Run,
+    feed: EpochFeed,
+    seconds: float,
+    cfg: OneshotConfig,
+    val_items,
+    pad_id: int,
+    device: torch.device,
+    desc: str,
+) -> None:
     """Train `run` for `seconds` of wall clock (or until max_steps), going on from its state."""
     state, batch_rows = run.state, cfg.batch_rows
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     began, until = state.seconds, time.monotonic() + seconds
-    running_loss, losses_since = torch.zeros((), device=device), 0
-    bar = tqdm(total=round(seconds), unit="s", desc=f"{desc} {run.size} {run.parameters / 1e6:.1f}M", mininterval=5)
+    running_loss, losses_since = torch.zeros((), device=device), 0  # running_loss: (), on the device
+    bar_seconds = round(seconds)
+    bar = tqdm(total=bar_seconds, unit="s", desc=f"{desc} {run.size} {run.parameters / 1e6:.1f}M", mininterval=5)
     while time.monotonic() < until and state.step < run.train_cfg.max_steps:
         started = time.monotonic()
         # the epoch's packed rows; the next epoch once this one is done
@@ -347,14 +404,14 @@ def train_for(run: Run, feed: EpochFeed, seconds: float, cfg: OneshotConfig, val
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(state, run.train_cfg)
         # the batch: rows of packed examples
-        x = epoch.input_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
-        y = epoch.labels[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
-        p = epoch.position_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # [B, T]
+        x = epoch.input_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
+        y = epoch.labels[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
+        p = epoch.position_ids[first : first + batch_rows].to(device, non_blocking=True).long()  # (B, T)
         # forward in bf16 and backward; no attention mask and no cache, so that transformers reads the
         # restarting positions as packed sequences and keeps the examples apart
         try:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = run.step_model(input_ids=x, labels=y, position_ids=p, use_cache=False).loss  # [] mean
+                loss = run.step_model(input_ids=x, labels=y, position_ids=p, use_cache=False).loss  # (): mean
         except Exception as error:  # noqa: BLE001 (a compiler failure: go on eagerly, saying so)
             if run.step_model is run.model:
                 raise
@@ -375,10 +432,16 @@ def train_for(run: Run, feed: EpochFeed, seconds: float, cfg: OneshotConfig, val
         elapsed = time.monotonic() - started
         state.seconds += elapsed
         run.step_seconds.append(elapsed)
+        # a record every 20 steps, with the held-out loss every eval_every
         evaluating = state.step % cfg.eval_every == 0
         if evaluating or state.step % 20 == 0:
-            record = {"step": state.step, "train_loss": round(running_loss.item() / losses_since, 4),
-                      "tokens_seen": state.tokens_seen, "seconds": round(state.seconds, 1), "epoch": state.epoch}
+            record = {
+                "step": state.step,
+                "train_loss": round(running_loss.item() / losses_since, 4),
+                "tokens_seen": state.tokens_seen,
+                "seconds": round(state.seconds, 1),
+                "epoch": state.epoch,
+            }
             running_loss.zero_()
             losses_since = 0
             if evaluating:
@@ -386,12 +449,18 @@ def train_for(run: Run, feed: EpochFeed, seconds: float, cfg: OneshotConfig, val
                 record["val_loss"] = round(completion_loss(run.model, val_items, pad_id, device, bf16, 256), 4)
                 state.seconds += time.monotonic() - eval_started
             state.history.append(record)
-            bar.update(max(0, min(round(state.seconds - began), bar.total) - bar.n))
+            bar.update(max(0, min(round(state.seconds - began), bar_seconds) - bar.n))
             bar.set_postfix(loss=record["train_loss"], val=record.get("val_loss", "-"), epoch=state.epoch)
     if losses_since:
-        state.history.append({"step": state.step, "train_loss": round(running_loss.item() / losses_since, 4),
-                              "tokens_seen": state.tokens_seen, "seconds": round(state.seconds, 1),
-                              "epoch": state.epoch})
+        state.history.append(
+            {
+                "step": state.step,
+                "train_loss": round(running_loss.item() / losses_since, 4),
+                "tokens_seen": state.tokens_seen,
+                "seconds": round(state.seconds, 1),
+                "epoch": state.epoch,
+            }
+        )
     if state.history:
         state.history[-1]["val_loss"] = round(completion_loss(run.model, val_items, pad_id, device, bf16, 256), 4)
     bar.close()
@@ -401,10 +470,16 @@ def step_timing(run: Run, cfg: OneshotConfig) -> dict:
     """Median step time after the first 10 steps (compilation, warm-up), and tokens per second."""
     steady = run.step_seconds[10:] or run.step_seconds
     median = statistics.median(steady) if steady else None
-    return {"steps": run.state.step, "epoch": run.state.epoch, "tokens_seen": run.state.tokens_seen,
-            "seconds": round(run.state.seconds, 1), "ms_per_step": round(median * 1000, 2) if median else None,
-            "tokens_per_s": round(cfg.batch_rows * cfg.seq_len / median) if median else None,
-            "compiled": cfg.compile and run.step_model is not run.model, "notes": run.notes}
+    return {
+        "steps": run.state.step,
+        "epoch": run.state.epoch,
+        "tokens_seen": run.state.tokens_seen,
+        "seconds": round(run.state.seconds, 1),
+        "ms_per_step": round(median * 1000, 2) if median else None,
+        "tokens_per_s": round(cfg.batch_rows * cfg.seq_len / median) if median else None,
+        "compiled": cfg.compile and run.step_model is not run.model,
+        "notes": run.notes,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,8 +488,9 @@ def step_timing(run: Run, cfg: OneshotConfig) -> dict:
 
 def heldout_items(tokenizer, poems: list[dict]) -> list[tuple[list[int], int]]:
     """engine.evaluate's held-out examples: each poem given only `<poem><form><sep>`."""
-    return tokenize(tokenizer, [(prompts.poem_prompt(p["form"]), prompts.poem_body(p["lines"]) + prompts.EOS)
-                                for p in poems])
+    return tokenize(
+        tokenizer, [(prompts.poem_prompt(p["form"]), prompts.poem_body(p["lines"]) + prompts.EOS) for p in poems]
+    )
 
 
 @torch.no_grad()
@@ -424,14 +500,15 @@ def backend_nll(backend, items: list[tuple[list[int], int]], pad_id: int, batch_
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         width = max(len(ids) for ids, _ in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # [B, T]
-        labels = torch.full((len(batch), width), -100, dtype=torch.long)  # [B, T]
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)  # (B, T)
         for row, (ids, prompt_length) in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])
-        logits = backend.all_logits(input_ids)  # [B, T, V]
-        total += torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels[:, 1:],
-                                                   ignore_index=-100, reduction="sum").item()
+        logits = backend.all_logits(input_ids)  # (B, T, V)
+        total += torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="sum"
+        ).item()
         count += int((labels[:, 1:] != -100).sum())
     return total / max(count, 1)
 
@@ -455,21 +532,32 @@ async def measure_backend(model_dir: Path, kind: str, items, repeats: int = 3) -
                 poem = await poet.compose(THEMES[i % len(THEMES)], form=form, seed=i)
                 seconds.append(time.perf_counter() - started)
                 reports.append(check(poem.text, form))
-            per_form[form] = {"poem_with_8_candidates_s": round(statistics.median(seconds), 4),
-                              "scans": sum(r.format_ok and r.rhyme_ok and r.tone_ok_lenient
-                                           for r in reports) / repeats,
-                              "example": poem.text}
+            per_form[form] = {
+                "poem_with_8_candidates_s": round(statistics.median(seconds), 4),
+                "scans": sum(r.format_ok and r.rhyme_ok and r.tone_ok_lenient for r in reports) / repeats,
+                "example": poem.text,
+            }
         throughput = {}
         for concurrency in (16, 64):
             started = time.perf_counter()
-            await asyncio.gather(*(poet.compose(THEMES[i % len(THEMES)], form="qilv", n_candidates=1,
-                                                seed=100 * concurrency + i) for i in range(concurrency)))
+            await asyncio.gather(
+                *(
+                    poet.compose(THEMES[i % len(THEMES)], form="qilv", n_candidates=1, seed=100 * concurrency + i)
+                    for i in range(concurrency)
+                )
+            )
             throughput[str(concurrency)] = round(concurrency / (time.perf_counter() - started), 2)
         nll = await asyncio.get_running_loop().run_in_executor(
-            poet.torch_thread, backend_nll, poet.model.backend, items, poet.model.tokenizer.pad_token_id)
+            poet.torch_thread, backend_nll, poet.model.backend, items, poet.model.tokenizer.pad_token_id
+        )
         memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-        return {"per_form": per_form, "poems_per_s": throughput, "heldout_nll": round(nll, 4),
-                "heldout_poems": len(items), "peak_gpu_mib": round(memory, 1) if memory else None}
+        return {
+            "per_form": per_form,
+            "poems_per_s": throughput,
+            "heldout_nll": round(nll, 4),
+            "heldout_poems": len(items),
+            "peak_gpu_mib": round(memory, 1) if memory else None,
+        }
     finally:
         await poet.close()
 
@@ -518,9 +606,13 @@ def oneshot(cfg: OneshotConfig) -> dict:
     skipped: list[str] = []
     clock = Clock(cfg.deadline_minutes, skipped)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    results: dict = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-                     "torch": torch.__version__, "transformers": transformers.__version__,
-                     "config": _jsonable(cfg), "skipped": skipped}
+    results: dict = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "config": _jsonable(cfg),
+        "skipped": skipped,
+    }
 
     def write_results() -> None:
         (cfg.out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
@@ -531,17 +623,27 @@ def oneshot(cfg: OneshotConfig) -> dict:
     tokenizer = load_tokenizer(data.tokenizer_dir)
     pad_id = tokenizer.pad_token_id
     feed = EpochFeed(cfg, pad_id)
-    val_poems, val_couplets = (data.poems["val"], data.couplets["val"]) if data.poems["val"] else \
-        (data.poems["train"], data.couplets["train"])
-    val_items = tokenize(tokenizer, make_examples(val_poems, val_couplets, random.Random(cfg.seed),
-                                                  cfg.couplet_share, data.lexicon))[: cfg.eval_examples]
+    val_poems, val_couplets = (
+        (data.poems["val"], data.couplets["val"])
+        if data.poems["val"]
+        else (data.poems["train"], data.couplets["train"])
+    )
+    val_items = tokenize(
+        tokenizer, make_examples(val_poems, val_couplets, random.Random(cfg.seed), cfg.couplet_share, data.lexicon)
+    )[: cfg.eval_examples]
     heldout = heldout_items(tokenizer, data.heldout)
-    results["data"] = {"train_poems": len(data.poems["train"]), "train_couplets": len(data.couplets["train"]),
-                       "val_examples": len(val_items), "heldout_poems": len(heldout)}
+    results["data"] = {
+        "train_poems": len(data.poems["train"]),
+        "train_couplets": len(data.couplets["train"]),
+        "val_examples": len(val_items),
+        "heldout_poems": len(heldout),
+    }
     training_seconds = min(cfg.minutes * 60, clock.left() - cfg.after_minutes * 60)
     if training_seconds <= 0:
-        raise RuntimeError(f"no time left to train ({clock.left():.0f} s before the deadline): "
-                           "raise --deadline-minutes or lower --after-minutes")
+        raise RuntimeError(
+            f"no time left to train ({clock.left():.0f} s before the deadline): "
+            "raise --deadline-minutes or lower --after-minutes"
+        )
 
     waited = time.monotonic()
     feed.epoch(0)  # made before any clock of a run starts, so the first size of the scaling check waits for nothing
@@ -557,8 +659,14 @@ def oneshot(cfg: OneshotConfig) -> dict:
             for size in cfg.scaling:
                 runs[size] = start_run(cfg, size, tokenizer, device, planned_minutes)
                 train_for(runs[size], feed, check_seconds, cfg, val_items, pad_id, device, "scaling")
-            results["scaling"] = {size: {"parameters": run.parameters, "val_loss": run.state.history[-1]["val_loss"],
-                                         **step_timing(run, cfg)} for size, run in runs.items()}
+            results["scaling"] = {
+                size: {
+                    "parameters": run.parameters,
+                    "val_loss": run.state.history[-1]["val_loss"],
+                    **step_timing(run, cfg),
+                }
+                for size, run in runs.items()
+            }
             best = min(runs, key=lambda size: runs[size].state.history[-1]["val_loss"])
             results["scaling_best"] = best
             main_run = runs.get(best if cfg.size == "auto" else cfg.size)
@@ -578,9 +686,12 @@ def oneshot(cfg: OneshotConfig) -> dict:
     finally:
         feed.close()
     model = main_run.model
-    results["train"] = {"size": "init-from" if cfg.init_from else main_run.size, "parameters": main_run.parameters,
-                        "val_loss": main_run.state.history[-1].get("val_loss") if main_run.state.history else None,
-                        **step_timing(main_run, cfg)}
+    results["train"] = {
+        "size": "init-from" if cfg.init_from else main_run.size,
+        "parameters": main_run.parameters,
+        "val_loss": main_run.state.history[-1].get("val_loss") if main_run.state.history else None,
+        **step_timing(main_run, cfg),
+    }
     write_results()
 
     # the model, sharded, as it travels back
@@ -596,7 +707,7 @@ def oneshot(cfg: OneshotConfig) -> dict:
     elif clock.fits("held-out NLL", 15):
         results["heldout_nll"] = round(completion_loss(model, heldout, pad_id, device, bf16, 256), 4)
         if SHIPPED_MODEL.is_dir():
-            shipped = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).to(device)
+            shipped = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
             shipped_items = heldout_items(load_tokenizer(SHIPPED_MODEL), data.heldout)
             nll = completion_loss(shipped, shipped_items, shipped.config.pad_token_id, device, bf16, 256)
             results["heldout_nll_shipped"] = round(nll, 4)
@@ -646,4 +757,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

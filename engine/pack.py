@@ -38,7 +38,12 @@ from engine.tokenizer import add_missing_special_tokens, load_tokenizer
 DEFAULT_INIT = Path(__file__).with_name("weights") / "default"
 HELDOUT_IDS = Path(__file__).with_name("heldout_test_ids.txt")
 POEMS, HELDOUT, LEXICON, TOKENIZER, MANIFEST = (
-    "poems.jsonl.xz", "heldout.jsonl.xz", "lexicon.json.gz", "tokenizer", "manifest.json")
+    "poems.jsonl.xz",
+    "heldout.jsonl.xz",
+    "lexicon.json.gz",
+    "tokenizer",
+    "manifest.json",
+)
 TARGET_MB = 20.0  # the issue's budget for the packed data; the code, weights and wheels share the 64 MiB
 
 
@@ -63,8 +68,13 @@ def read_xz_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
-def pack(corpus: Path, out: Path, init_from: Path = DEFAULT_INIT, heldout_ids: Path = HELDOUT_IDS,
-         target_mb: float = TARGET_MB) -> dict:
+def pack(
+    corpus: Path,
+    out: Path,
+    init_from: Path = DEFAULT_INIT,
+    heldout_ids: Path = HELDOUT_IDS,
+    target_mb: float = TARGET_MB,
+) -> dict:
     """Write the packed data into `out` (emptied first); returns the manifest."""
     from engine.train import load_lexicon  # the lexicon is mined and saved beside the corpus when missing
 
@@ -120,15 +130,21 @@ def pack(corpus: Path, out: Path, init_from: Path = DEFAULT_INIT, heldout_ids: P
     }
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     if total_mb > target_mb:
-        raise ValueError(f"the packed data is {total_mb:.1f} MB, over the {target_mb} MB budget: "
-                         "leave out titles, or raise --target-mb if the 64 MiB sent to the GPU still fits")
+        raise ValueError(
+            f"the packed data is {total_mb:.1f} MB, over the {target_mb} MB budget: "
+            "leave out titles, or raise --target-mb if the 64 MiB sent to the GPU still fits"
+        )
     return manifest
 
 
 def couplets_from(poems: Iterable[dict]) -> list[dict]:
     """The couplets of engine.corpus: lines 3-4 and 5-6 of every 律诗, {split, first, second}."""
-    return [{"split": poem["split"], "first": poem["lines"][first], "second": poem["lines"][first + 1]}
-            for poem in poems if poem["form"] in ("wulv", "qilv") for first in (2, 4)]
+    return [
+        {"split": poem["split"], "first": poem["lines"][first], "second": poem["lines"][first + 1]}
+        for poem in poems
+        if poem["form"] in ("wulv", "qilv")
+        for first in (2, 4)
+    ]
 
 
 @dataclass
@@ -144,8 +160,10 @@ class PackedData:
 
 def load_packed(folder: Path) -> PackedData:
     if not (folder / MANIFEST).is_file():
-        raise FileNotFoundError(f"no packed data in {folder}: run `python -m engine.pack --corpus DIR --out {folder}`"
-                                " (scripts/prepare-oneshot.sh) and carry the folder along")
+        raise FileNotFoundError(
+            f"no packed data in {folder}: run `python -m engine.pack --corpus DIR --out {folder}`"
+            " (scripts/prepare-oneshot.sh) and carry the folder along"
+        )
     records = read_xz_jsonl(folder / POEMS)
     poems = {split: [r for r in records if r["split"] == split] for split in ("train", "val")}
     couplets = {split: couplets_from(poems[split]) for split in poems}

@@ -55,16 +55,20 @@ class Planner:
         self.known = known  # characters the model can write; None: all
 
     def _usable(self, word: str, theme: str) -> bool:
-        return (word not in theme and not any(c in FUNCTION_CHARS for c in word)
-                and (self.known is None or all(c in self.known for c in word)))
+        return (
+            word not in theme
+            and not any(c in FUNCTION_CHARS for c in word)
+            and (self.known is None or all(c in self.known for c in word))
+        )
 
     @staticmethod
     def _fits(word: str, classes: dict[str, str], chosen: str | None) -> bool:
         marked = classes_of(word, classes)
         return not marked or chosen in marked
 
-    def _choose_class(self, theme: str, words: list[tuple[str, float]], classes: dict[str, str],
-                      rng: random.Random) -> str | None:
+    def _choose_class(
+        self, theme: str, words: list[tuple[str, float]], classes: dict[str, str], rng: random.Random
+    ) -> str | None:
         """The theme's own class when it names one (中秋 → 秋), else one drawn by how much of the
         theme's vocabulary each class holds; None when the vocabulary holds none."""
         named = classes_of(theme, classes)
@@ -87,9 +91,13 @@ class Planner:
             words = words + self.lexicon.topic_words(source)
         season = self._choose_class(theme, words, SEASONS, rng)
         time = self._choose_class(theme, words, TIMES, rng)
+
         def fitting_words(pool: list[tuple[str, float]]) -> list[tuple[str, float]]:
-            return [(word, score) for word, score in pool if self._usable(word, theme)
-                    and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)]
+            return [
+                (word, score)
+                for word, score in pool
+                if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)
+            ]
 
         fitting = fitting_words(words)
         if season and sum(len(w) == 2 for w, _ in fitting) < line_count:
@@ -119,7 +127,7 @@ class Planner:
             return word
 
         feeling_lines = 1 if line_count <= 4 else 2
-        scene_words = []
+        scene_words: list[str] = []
         while len(keywords) + len(scene_words) < line_count - feeling_lines and (word := draw(scenes)):
             scene_words.append(word)
         # the most telling scene first, the details after it

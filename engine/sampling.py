@@ -20,6 +20,7 @@ import torch
 
 class Constraint(Protocol):
     length: int  # tokens to generate, <eos> included
+    relaxed: list[str]  # the rules dropped to leave a choice, recorded with the poem
 
     def forced(self, generated: list[int]) -> int | None: ...
 
@@ -91,11 +92,11 @@ class Row:
 
     def current_line(self) -> tuple[int, list[int]]:
         """The index of the line being written and its tokens so far; looks only at new tokens."""
-        for token in self.tokens[self._scanned:]:
+        for token in self.tokens[self._scanned :]:
             self._scanned += 1
             if token in self.line_ends:
                 self._line, self._line_start = self._line + 1, self._scanned
-        return self._line, self.tokens[self._line_start:]
+        return self._line, self.tokens[self._line_start :]
 
     @property
     def mean_log_likelihood(self) -> float:
@@ -120,8 +121,9 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
     if row.tokens and params.repetition_penalty != 1.0:
         seen = torch.tensor(row.tokens)  # repeats are harmless: each writes the same value
         previous = scores[seen]
-        scores[seen] = torch.where(previous > 0, previous / params.repetition_penalty,
-                                   previous * params.repetition_penalty)
+        scores[seen] = torch.where(
+            previous > 0, previous / params.repetition_penalty, previous * params.repetition_penalty
+        )
     if row.tokens and params.repeat_cost:
         written = torch.tensor(row.tokens)  # a token written twice is charged twice
         scores.index_add_(0, written, torch.full(written.shape, -params.repeat_cost))

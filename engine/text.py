@@ -51,11 +51,7 @@ def to_traditional(text: str) -> str:
 
 def strip_invisible(text: str) -> str:
     """Drop zero-width and control characters (keeping line breaks), which users paste by accident."""
-    return "".join(
-        char
-        for char in text
-        if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf")
-    )
+    return "".join(char for char in text if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf"))
 
 
 def split_lines(text: str) -> list[str]:

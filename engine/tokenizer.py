@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
@@ -21,7 +22,7 @@ from engine.text import to_simplified
 
 def build_tokenizer(texts: Iterable[str], coverage: float = 0.999) -> PreTrainedTokenizerFast:
     """The most frequent characters that together cover `coverage` of all character occurrences."""
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for text in texts:
         counts.update(text)
     total = sum(counts.values())
@@ -48,7 +49,8 @@ def build_tokenizer(texts: Iterable[str], coverage: float = 0.999) -> PreTrained
 
 
 def load_tokenizer(path: Path | str) -> PreTrainedTokenizerFast:
-    return AutoTokenizer.from_pretrained(str(path))
+    # our folders hold a tokenizer.json, which AutoTokenizer always loads as the fast tokenizer
+    return cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(str(path)))
 
 
 def add_missing_special_tokens(tokenizer: PreTrainedTokenizerFast) -> int:

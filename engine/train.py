@@ -18,6 +18,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from tqdm import tqdm
@@ -29,11 +30,20 @@ from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
 from engine.model_card import finish_model_folder
 from engine.tokenizer import add_missing_special_tokens, build_tokenizer, load_tokenizer
 
-SIZES = {
-    "tiny": dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
-    "small": dict(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6),
-    "medium": dict(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),  # 29M, 58 MB
-    "base": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
+
+class ModelSize(TypedDict):
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+
+
+SIZES: dict[str, ModelSize] = {
+    "tiny": ModelSize(hidden_size=64, intermediate_size=176, num_hidden_layers=2, num_attention_heads=2),
+    "small": ModelSize(hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6),
+    # 29M parameters, 58 MB
+    "medium": ModelSize(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),
+    "base": ModelSize(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
 }
 MAX_LENGTH = 96  # a 七律 with its prompt is about 80 tokens
 
@@ -101,8 +111,7 @@ def load_lexicon(corpus: Path, records: list[dict] | None = None) -> Lexicon:
     return lexicon
 
 
-def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float,
-                  lexicon: Lexicon):
+def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float, lexicon: Lexicon):
     examples = [example for record in poems for example in prompts.training_examples(record, rng, lexicon)]
     chosen = rng.sample(couplets, k=int(len(couplets) * couplet_share))
     examples += [prompts.couplet_example(pair) for pair in chosen]
@@ -132,14 +141,15 @@ def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> l
 
 
 def collate(items: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
+    # B rows (the items), T the longest item's tokens; the shorter ones are right-padded
     width = max(len(ids) for ids, _ in items)
-    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(items), width), -100, dtype=torch.long)
-    attention_mask = torch.zeros((len(items), width), dtype=torch.long)
+    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)  # (B, T)
+    labels = torch.full((len(items), width), -100, dtype=torch.long)  # (B, T), -100: no loss
+    attention_mask = torch.zeros((len(items), width), dtype=torch.long)  # (B, T), 1: a real token
     for row, (ids, prompt_length) in enumerate(items):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
+        input_ids[row, : len(ids)] = torch.tensor(ids)  # (len(ids),)
         attention_mask[row, : len(ids)] = 1
-        labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])
+        labels[row, prompt_length : len(ids)] = torch.tensor(ids[prompt_length:])  # the completion only
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
@@ -208,15 +218,16 @@ def completion_loss(model, items, pad_id: int, device, bf16: bool, batch_size: i
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(items), batch_size):
-        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size], pad_id).items()}
+        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size], pad_id).items()}  # (B, T) each
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        labels = batch["labels"][:, 1:]
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+        labels = batch["labels"][:, 1:]  # (B, T - 1): position t predicts token t + 1
+        # logits as (B, V, T - 1) against labels (B, T - 1); summed here, averaged over every batch at the end
         losses = torch.nn.functional.cross_entropy(
             logits[:, :-1].float().transpose(1, 2), labels, ignore_index=-100, reduction="sum"
-        )
+        )  # ()
         total += losses.item()
-        count += (labels != -100).sum().item()
+        count += int((labels != -100).sum())
     model.train()
     return total / max(count, 1)
 
@@ -306,8 +317,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer = load_tokenizer(cfg.init_from)
         add_missing_special_tokens(tokenizer)
         tokenizer.save_pretrained(cfg.out / "tokenizer")
-        model = LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32,
-                                                 attention_dropout=cfg.dropout)
+        model = LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32, attention_dropout=cfg.dropout)
         # new rows start at the mean embedding, so a new token is not a loud stranger
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
         state = TrainState()
@@ -316,7 +326,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer.save_pretrained(cfg.out / "tokenizer")
         model = new_model(cfg.size, tokenizer, cfg.dropout)
         state = TrainState()
-    model.to(device).train()
+    model.to(device).train()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     optimizer = make_optimizer(model, cfg)
     if resume:
         optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", map_location=device))
@@ -335,43 +345,60 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     run_steps = 0
     params = sum(p.numel() for p in model.parameters())
-    bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not progress, unit="step",
-               desc=f"{cfg.size} {params / 1e6:.1f}M {'bf16' if bf16 else 'fp32'}")
+    bar = tqdm(
+        total=cfg.max_steps,
+        initial=state.step,
+        disable=not progress,
+        unit="step",
+        desc=f"{cfg.size} {params / 1e6:.1f}M {'bf16' if bf16 else 'fp32'}",
+    )
     try:
         while not finished(state, cfg):
+            # the epoch's examples: drawn afresh each epoch (a new mix of plans and couplets), from a seed that
+            # depends only on the epoch, so a resumed run sees the same batches as an unbroken one
             rng = random.Random(cfg.seed * 1000 + state.epoch)
             items = tokenize(tokenizer, make_examples(train_poems, train_couplets, rng, cfg.couplet_share, lexicon))
             batches = length_batches([len(ids) for ids, _ in items], cfg.batch_size, rng)
             steps_in_epoch = len(batches) // cfg.grad_accum
             while state.batch_in_epoch < steps_in_epoch and not finished(state, cfg):
                 started = time.monotonic()
+                # the learning rate of this step (warm-up, then cosine decay)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(state, cfg)
+                # forward and backward over grad_accum batches: their gradients add up to one step's
                 loss_sum, tokens = 0.0, 0
                 for micro in range(cfg.grad_accum):
                     index = batches[state.batch_in_epoch * cfg.grad_accum + micro]
-                    batch = {k: v.to(device) for k, v in collate([items[i] for i in index], pad_id).items()}
+                    batch = {k: v.to(device) for k, v in collate([items[i] for i in index], pad_id).items()}  # (B, T)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                        loss = model(**batch).loss / cfg.grad_accum
+                        loss = model(**batch).loss / cfg.grad_accum  # (): mean over the batch's completion tokens
                     loss.backward()
                     loss_sum += loss.item()
                     tokens += int(batch["attention_mask"].sum())
+                # clip, update, and drop the gradients
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                # bookkeeping: where we are, for the progress bar, the history and a resume
                 state.step += 1
                 state.batch_in_epoch += 1
                 state.tokens_seen += tokens
                 elapsed = time.monotonic() - started
                 state.seconds += elapsed
                 run_steps += 1
+                # the held-out loss every eval_every steps and at the end
                 record = {"step": state.step, "train_loss": round(loss_sum, 4), "tokens_seen": state.tokens_seen}
                 if state.step % cfg.eval_every == 0 or finished(state, cfg):
                     record["val_loss"] = round(completion_loss(model, val_items, pad_id, device, bf16), 4)
                 state.history.append(record)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum:.3f}", val=record.get("val_loss", "-"),
-                                tok_s=f"{tokens / elapsed:.0f}", epoch=state.epoch)
+                bar.set_postfix(
+                    loss=f"{loss_sum:.3f}",
+                    val=record.get("val_loss", "-"),
+                    tok_s=f"{tokens / elapsed:.0f}",
+                    epoch=state.epoch,
+                )
+                # a checkpoint every checkpoint_every steps, and on SIGTERM/SIGINT before stopping
                 stopping = stop["signal"] is not None or run_steps == cfg.stop_after
                 if stopping or state.step % cfg.checkpoint_every == 0:
                     save_checkpoint(checkpoint, model, optimizer, state, cfg)

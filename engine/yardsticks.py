@@ -58,15 +58,62 @@ from tqdm import tqdm
 from engine.forms import JINTI_FORMS
 
 DEV_THEMES: tuple[str, ...] = (
-    "月", "春", "秋", "山", "江", "雪", "梅", "柳", "酒", "雨",
-    "西湖", "中秋", "羁旅", "长城", "送别", "思乡", "边塞", "重阳", "登高", "清明",
+    "月",
+    "春",
+    "秋",
+    "山",
+    "江",
+    "雪",
+    "梅",
+    "柳",
+    "酒",
+    "雨",
+    "西湖",
+    "中秋",
+    "羁旅",
+    "长城",
+    "送别",
+    "思乡",
+    "边塞",
+    "重阳",
+    "登高",
+    "清明",
 )
 # Never developed on; only for acceptance runs. 江行 stands in for 渡江 (29 titled poems in the
 # profile half), 访 for 访友 (7), 山寺 for 游寺 (7): too few to build a profile from.
 ACCEPTANCE_THEMES: tuple[str, ...] = (
-    "春雨", "秋夜", "冬日", "夏日", "晚晴", "早行", "江行", "夜泊", "山居", "田家", "访", "怀古",
-    "落花", "牡丹", "菊", "竹", "松", "荷", "雁", "蝉", "舟中", "寄友", "除夕", "元日", "七夕",
-    "寒食", "村居", "山寺", "观潮", "塞上", "闺怨", "咏史",
+    "春雨",
+    "秋夜",
+    "冬日",
+    "夏日",
+    "晚晴",
+    "早行",
+    "江行",
+    "夜泊",
+    "山居",
+    "田家",
+    "访",
+    "怀古",
+    "落花",
+    "牡丹",
+    "菊",
+    "竹",
+    "松",
+    "荷",
+    "雁",
+    "蝉",
+    "舟中",
+    "寄友",
+    "除夕",
+    "元日",
+    "七夕",
+    "寒食",
+    "村居",
+    "山寺",
+    "观潮",
+    "塞上",
+    "闺怨",
+    "咏史",
 )
 CANDIDATE_THEMES: tuple[str, ...] = DEV_THEMES + ACCEPTANCE_THEMES
 THEME_SETS: dict[str, tuple[str, ...]] = {"dev": DEV_THEMES, "acceptance": ACCEPTANCE_THEMES}
@@ -176,11 +223,13 @@ class Stats:
             similarities[candidate] = float(left @ right) / norm if norm else 0.0
         return similarities
 
-    def theme_rank(self, lines: Sequence[str], theme: str, candidates: Sequence[str] = CANDIDATE_THEMES,
-                   title: str | None = None) -> tuple[float, int]:
+    def theme_rank(
+        self, lines: Sequence[str], theme: str, candidates: Sequence[str] = CANDIDATE_THEMES, title: str | None = None
+    ) -> tuple[float, int]:
         """(rank of the true theme, 1 = first, ties counted half; candidates it was ranked among)."""
-        others = [c for c in candidates if c != theme and c not in theme and theme not in c
-                  and not (title and c in title)]
+        others = [
+            c for c in candidates if c != theme and c not in theme and theme not in c and not (title and c in title)
+        ]
         similarities = self.theme_similarities(lines, theme, [theme, *others])
         mine = similarities[theme]
         above = sum(similarities[c] > mine for c in others)
@@ -229,9 +278,16 @@ class Stats:
         arrays.pop("content")
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.npz")
-        np.savez_compressed(partial, key=np.array(key), vocab=np.array(self.vocab), docs=np.array(self.docs),
-                 themes=np.array(self.themes), profile_poems=np.array(self.profile_poems),
-                 cliches=np.array(sorted(self.cliches)), **arrays)
+        np.savez_compressed(
+            partial,
+            key=np.array(key),
+            vocab=np.array(self.vocab),
+            docs=np.array(self.docs),
+            themes=np.array(self.themes),
+            profile_poems=np.array(self.profile_poems),
+            cliches=np.array(sorted(self.cliches)),
+            **arrays,  # type: ignore[arg-type]  # numpy's stub fears one of them is called allow_pickle
+        )
         partial.replace(path)
 
     @classmethod
@@ -242,18 +298,30 @@ class Stats:
                 if str(data["key"]) != key:
                     return None
                 return cls(
-                    vocab=[str(c) for c in data["vocab"]], idf=data["idf"], doc_freq=data["doc_freq"],
-                    docs=int(data["docs"]), cooc_keys=data["cooc_keys"], cooc_counts=data["cooc_counts"],
-                    themes=[str(t) for t in data["themes"]], mean=data["mean"], profiles=data["profiles"],
-                    profile_poems=[int(n) for n in data["profile_poems"]], pair_keys=data["pair_keys"],
+                    vocab=[str(c) for c in data["vocab"]],
+                    idf=data["idf"],
+                    doc_freq=data["doc_freq"],
+                    docs=int(data["docs"]),
+                    cooc_keys=data["cooc_keys"],
+                    cooc_counts=data["cooc_counts"],
+                    themes=[str(t) for t in data["themes"]],
+                    mean=data["mean"],
+                    profiles=data["profiles"],
+                    profile_poems=[int(n) for n in data["profile_poems"]],
+                    pair_keys=data["pair_keys"],
                     cliches=frozenset(str(p) for p in data["cliches"]),
                 )
         except (OSError, KeyError, ValueError):
             return None
 
 
-def compute_stats(records: Iterable[dict], themes: Sequence[str] = CANDIDATE_THEMES, vocab_size: int = VOCAB_SIZE,
-                  progress: bool = True, total: int | None = None) -> Stats:
+def compute_stats(
+    records: Iterable[dict],
+    themes: Sequence[str] = CANDIDATE_THEMES,
+    vocab_size: int = VOCAB_SIZE,
+    progress: bool = True,
+    total: int | None = None,
+) -> Stats:
     """Gather the statistics from corpus records (poems.jsonl rows); only the train split counts."""
     texts: list[str] = []  # train 近体 poems, one line per row
     profile_docs: dict[int, list[int]] = {}  # texts index of a profile-half poem -> rows of the themes it names
@@ -290,9 +358,10 @@ def compute_stats(records: Iterable[dict], themes: Sequence[str] = CANDIDATE_THE
     cooc = np.zeros(size * size, dtype=np.int32)
     pending: list[np.ndarray] = []
     upper = {k: np.triu_indices(k, 1) for k in range(2, 64)}
-    for doc, (start, length) in enumerate(tqdm(list(zip(starts, lengths)), desc="yardsticks: co-occurrence",
-                                               unit=" poems", disable=not progress)):
-        present = np.unique(ids[start:start + length - 1])
+    for doc, (start, length) in enumerate(
+        tqdm(list(zip(starts, lengths)), desc="yardsticks: co-occurrence", unit=" poems", disable=not progress)
+    ):
+        present = np.unique(ids[start : start + length - 1])
         present = present[present >= 0]
         doc_freq[present] += 1
         present = present[content[present]]
@@ -311,9 +380,8 @@ def compute_stats(records: Iterable[dict], themes: Sequence[str] = CANDIDATE_THE
     mean = np.zeros(size, dtype=np.float32)
     profiles = np.zeros((len(themes), size), dtype=np.float32)
     profile_poems = np.zeros(len(themes), dtype=np.int64)
-    for doc, rows in tqdm(profile_docs.items(), desc="yardsticks: theme profiles", unit=" poems",
-                          disable=not progress):
-        present = ids[starts[doc]:starts[doc] + lengths[doc] - 1]
+    for doc, rows in tqdm(profile_docs.items(), desc="yardsticks: theme profiles", unit=" poems", disable=not progress):
+        present = ids[starts[doc] : starts[doc] + lengths[doc] - 1]
         vector = np.bincount(present[present >= 0], minlength=size).astype(np.float32) * idf
         if norm := np.linalg.norm(vector):
             mean += vector / norm
@@ -322,9 +390,20 @@ def compute_stats(records: Iterable[dict], themes: Sequence[str] = CANDIDATE_THE
     mean /= max(len(profile_docs), 1)
     titled_themes = profile_poems > 0
     profiles[titled_themes] = profiles[titled_themes] / profile_poems[titled_themes, None] - mean
-    return Stats(vocab=vocab, idf=idf, doc_freq=doc_freq, docs=docs, cooc_keys=cooc_keys,
-                 cooc_counts=cooc_counts, themes=list(themes), mean=mean, profiles=profiles,
-                 profile_poems=profile_poems.tolist(), pair_keys=pair_keys, cliches=cliches)
+    return Stats(
+        vocab=vocab,
+        idf=idf,
+        doc_freq=doc_freq,
+        docs=docs,
+        cooc_keys=cooc_keys,
+        cooc_counts=cooc_counts,
+        themes=list(themes),
+        mean=mean,
+        profiles=profiles,
+        profile_poems=profile_poems.tolist(),
+        pair_keys=pair_keys,
+        cliches=cliches,
+    )
 
 
 def read_records(corpus: Path) -> Iterable[dict]:
@@ -335,8 +414,9 @@ def read_records(corpus: Path) -> Iterable[dict]:
 
 def cache_key(corpus: Path) -> str:
     """Changes when the corpus is rebuilt, or when what the statistics mean changes."""
-    recipe = json.dumps([STATS_VERSION, VOCAB_SIZE, MIN_ATTESTED, CLICHE_PAIRS, FUNCTION_CHARS, CANDIDATE_THEMES],
-                        ensure_ascii=False)
+    recipe = json.dumps(
+        [STATS_VERSION, VOCAB_SIZE, MIN_ATTESTED, CLICHE_PAIRS, FUNCTION_CHARS, CANDIDATE_THEMES], ensure_ascii=False
+    )
     summary = (corpus / "summary.json").read_bytes()
     return hashlib.sha1(summary + recipe.encode()).hexdigest()
 
@@ -385,7 +465,7 @@ class PoemScores:
 
 def score(stats: Stats, poem: Judged, candidates: Sequence[str] = CANDIDATE_THEMES) -> PoemScores:
     scores = PoemScores(coherence=stats.coherence(poem.lines))
-    if poem.theme in candidates:
+    if poem.theme is not None and poem.theme in candidates:
         scores.rank, scores.candidates = stats.theme_rank(poem.lines, poem.theme, candidates, poem.title)
     if (shares := stats.pair_shares(poem.lines)) is not None:
         scores.attested, scores.cliche = shares
@@ -411,15 +491,21 @@ class Row:
     cliche: float | None = None
 
 
-def theme_means(scored: Sequence[tuple[Judged, PoemScores]]) -> dict[str, dict[str, float | int]]:
+def theme_means(scored: Sequence[tuple[Judged, PoemScores]]) -> dict[str, dict[str, float | None]]:
     """Per theme: poems, mean percentile, top-1 and top-5 accuracy."""
-    by_theme: dict[str, list[PoemScores]] = defaultdict(list)
+    by_theme: dict[str, list[tuple[float, PoemScores]]] = defaultdict(list)
     for poem, scores in scored:
-        if scores.rank is not None:
-            by_theme[poem.theme].append(scores)
-    return {theme: {"poems": len(group), "percentile": _mean(s.percentile for s in group),
-                    "top1": _mean(float(s.rank <= 1) for s in group), "top5": _mean(float(s.rank <= 5) for s in group)}
-            for theme, group in by_theme.items()}
+        if poem.theme is not None and scores.rank is not None:
+            by_theme[poem.theme].append((scores.rank, scores))
+    return {
+        theme: {
+            "poems": len(group),
+            "percentile": _mean(s.percentile for _, s in group),
+            "top1": _mean(float(rank <= 1) for rank, _ in group),
+            "top5": _mean(float(rank <= 5) for rank, _ in group),
+        }
+        for theme, group in by_theme.items()
+    }
 
 
 def summarize(scored: Sequence[tuple[Judged, PoemScores]], themes: Iterable[str] | None = None) -> Row:
@@ -430,24 +516,30 @@ def summarize(scored: Sequence[tuple[Judged, PoemScores]], themes: Iterable[str]
     for poem, scores in scored:
         by_form[poem.form].append(scores)
     row = Row(poems=len(scored))
-    row.percentile, row.top1, row.top5 = (_mean(per_theme[t][column] for t in chosen)
-                                          for column in ("percentile", "top1", "top5"))
+    row.percentile, row.top1, row.top5 = (
+        _mean(per_theme[t][column] for t in chosen) for column in ("percentile", "top1", "top5")
+    )
     row.coherence, row.attested, row.cliche = (
         _mean(_mean(getattr(s, column) for s in group) for group in by_form.values())
-        for column in ("coherence", "attested", "cliche"))
+        for column in ("coherence", "attested", "cliche")
+    )
     return row
 
 
 def heldout(corpus: Path) -> list[Judged]:
     """The val and test 近体 poems."""
-    return [Judged(tuple(r["lines"]), r["form"], None, r["title"], r["id"]) for r in read_records(corpus)
-            if r["split"] != "train" and r["form"] in JINTI_FORMS]
+    return [
+        Judged(tuple(r["lines"]), r["form"], None, r["title"], r["id"])
+        for r in read_records(corpus)
+        if r["split"] != "train" and r["form"] in JINTI_FORMS
+    ]
 
 
 def titled(poems: Iterable[Judged], themes: Iterable[str]) -> list[Judged]:
     """Each poem once for every theme its title contains."""
-    return [Judged(p.lines, p.form, theme, p.title, p.id) for theme in themes for p in poems
-            if p.title and theme in p.title]
+    return [
+        Judged(p.lines, p.form, theme, p.title, p.id) for theme in themes for p in poems if p.title and theme in p.title
+    ]
 
 
 def frankenpoems(poems: Sequence[Judged], rng: random.Random) -> list[Judged]:
@@ -511,8 +603,11 @@ def judge(stats: Stats, ours: Sequence[Judged], real: Sequence[Judged], seed: in
     rng = random.Random(seed)
     themes = list(dict.fromkeys(p.theme for p in ours if p.theme in CANDIDATE_THEMES))
     ceiling_poems = titled(real, themes)
-    floor_poems = [Judged(p.lines, p.form, theme, p.title, p.id) for theme in themes
-                   for p in rng.sample(list(real), min(FLOOR_PER_THEME, len(real)))]
+    floor_poems = [
+        Judged(p.lines, p.form, theme, p.title, p.id)
+        for theme in themes
+        for p in rng.sample(list(real), min(FLOOR_PER_THEME, len(real)))
+    ]
     distinct_real = list({p.id: p for p in ceiling_poems}.values())
     franken = frankenpoems(distinct_real, rng)
 
@@ -525,26 +620,42 @@ def judge(stats: Stats, ours: Sequence[Judged], real: Sequence[Judged], seed: in
     franken_scored = scored(franken, "frankenpoems")
 
     ours_themes, ceiling_themes, floor_themes = (theme_means(s) for s in (ours_scored, ceiling_scored, floor_scored))
-    compared = [t for t in themes if ceiling_themes.get(t, {}).get("poems", 0) >= MIN_CEILING_POEMS]
+    compared = [t for t in themes if (ceiling_themes.get(t, {}).get("poems") or 0) >= MIN_CEILING_POEMS]
     ours_row = summarize(ours_scored, compared or None)
     # Coherence and pair shares of real poems count each poem once, whichever themes its title names.
     once = {p.id: s for p, s in ceiling_scored}
     theme_real = summarize([s for s in ceiling_scored if s[0].theme in compared], compared)
-    real_row = replace(summarize([(p, once[p.id]) for p in distinct_real]), percentile=theme_real.percentile,
-                       top1=theme_real.top1, top5=theme_real.top5, lift=coherence_lift(stats, distinct_real, rng))
+    real_row = replace(
+        summarize([(p, once[p.id]) for p in distinct_real]),
+        percentile=theme_real.percentile,
+        top1=theme_real.top1,
+        top5=theme_real.top5,
+        lift=coherence_lift(stats, distinct_real, rng),
+    )
     ours_row.lift = coherence_lift(stats, ours, rng)
     floor_row = summarize(floor_scored, compared)
     floor_row.coherence = summarize(franken_scored).coherence
     floor_row.attested = floor_row.cliche = None  # a frankenpoem's lines are real lines: nothing to learn
 
-    per_theme = {theme: {"profile_poems": stats.profile_poems[stats.theme_rows[theme]],
-                         "ours": ours_themes.get(theme), "real": ceiling_themes.get(theme),
-                         "floor": floor_themes.get(theme)} for theme in themes}
+    per_theme = {
+        theme: {
+            "profile_poems": stats.profile_poems[stats.theme_rows[theme]],
+            "ours": ours_themes.get(theme),
+            "real": ceiling_themes.get(theme),
+            "floor": floor_themes.get(theme),
+        }
+        for theme in themes
+    }
     return MeaningReport(
-        themes=themes, candidates=len(CANDIDATE_THEMES), compared_themes=compared,
-        ours=ours_row, real=real_row, floor=floor_row,
+        themes=themes,
+        candidates=len(CANDIDATE_THEMES),
+        compared_themes=compared,
+        ours=ours_row,
+        real=real_row,
+        floor=floor_row,
         theme_share=share(ours_row.percentile, floor_row.percentile, real_row.percentile),
         coherence_share=share(ours_row.coherence, floor_row.coherence, real_row.coherence),
         lift_share=share(ours_row.lift, 0.0, real_row.lift),
-        per_theme=per_theme, seconds=round(time.monotonic() - started, 1),
+        per_theme=per_theme,
+        seconds=round(time.monotonic() - started, 1),
     )

@@ -23,8 +23,9 @@ def built_corpus(tmp_path_factory, fixture_source) -> Path:
 def _tiny_config(corpus, out, **overrides):
     from engine.train import TrainConfig
 
-    settings = dict(size="tiny", max_steps=12, batch_size=8, warmup_steps=2, eval_every=4,
-                    checkpoint_every=4, precision="fp32")
+    settings = dict(
+        size="tiny", max_steps=12, batch_size=8, warmup_steps=2, eval_every=4, checkpoint_every=4, precision="fp32"
+    )
     settings.update(overrides)
     return TrainConfig(corpus=corpus, out=out, **settings)
 

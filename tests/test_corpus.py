@@ -86,7 +86,11 @@ def test_rebuild_replaces_the_folder(built_corpus, fixture_source, tmp_path):
     second = build(fixture_source, out, workers=2, progress=False)
     assert first.records == second.records
     assert sorted(p.name for p in out.iterdir()) == [
-        "corpus.sqlite", "corpus_lines.bloom", "couplets.jsonl", "poems.jsonl", "summary.json"
+        "corpus.sqlite",
+        "corpus_lines.bloom",
+        "couplets.jsonl",
+        "poems.jsonl",
+        "summary.json",
     ]
     assert not list(tmp_path.glob(".corpus-*")) and not (tmp_path / "corpus.old").exists()
 

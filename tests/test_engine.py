@@ -122,13 +122,14 @@ def test_unrhymed_lines_end_on_what_readers_hear_as_oblique(poet):
     for seed, theme in enumerate("乡中衣回"):
         poem = run(poet.compose(theme, form="qijue", seed=seed, n_candidates=2))
         rhymed = {0, 1, 3} if poem.report["pattern"].endswith("首句入韵") else {1, 3}
-        assert all(heard_tone(line[-1]) == ZE for index, line in enumerate(poem.lines) if index not in rhymed), poem.text
+        assert all(heard_tone(line[-1]) == ZE for index, line in enumerate(poem.lines) if index not in rhymed), (
+            poem.text
+        )
 
 
 @pytest.mark.parametrize("form", list(JINTI_FORMS))
 def test_composed_poems_scan(poet, form):
-    poems = [run(poet.compose(theme, form=form, seed=seed, n_candidates=4))
-             for seed, theme in enumerate("月春江")]
+    poems = [run(poet.compose(theme, form=form, seed=seed, n_candidates=4)) for seed, theme in enumerate("月春江")]
     for poem in poems:
         report = check(poem.text, form)
         assert report.format_ok, poem.text
@@ -143,8 +144,10 @@ def test_the_theme_is_written_into_the_poem(poet):
     themes = "舟松竹楼城草灯笛"  # the model alone seldom writes these when asked
 
     def written(**options) -> int:
-        return sum(theme in run(poet.compose(theme, form="qijue", seed=seed, n_candidates=4, **options)).text
-                   for seed, theme in enumerate(themes))
+        return sum(
+            theme in run(poet.compose(theme, form="qijue", seed=seed, n_candidates=4, **options)).text
+            for seed, theme in enumerate(themes)
+        )
 
     assert written() >= 7
     # The boost itself, where nothing else brings the character: a bare prompt, no plan, 笛 favoured or not.
@@ -158,9 +161,16 @@ def test_the_theme_is_written_into_the_poem(poet):
     flute = model.masks.ids["笛"]
 
     def rows_with_flute(boost: float) -> int:
-        rows = [Row(model.tokenizer.encode(prompts.poem_prompt("qijue"), add_special_tokens=False),
-                    PoemConstraint(model.masks, PoemPlan(form, tone_patterns(form)[seed % 4], "strict", None)),
-                    SamplingParams(theme_boost=boost), seed, theme=(flute,)) for seed in range(8)]
+        rows = [
+            Row(
+                model.tokenizer.encode(prompts.poem_prompt("qijue"), add_special_tokens=False),
+                PoemConstraint(model.masks, PoemPlan(form, tone_patterns(form)[seed % 4], "strict", None)),
+                SamplingParams(theme_boost=boost),
+                seed,
+                theme=(flute,),
+            )
+            for seed in range(8)
+        ]
         return sum(flute in row.tokens for row in run(model.batcher.run(rows)))
 
     assert rows_with_flute(6.0) >= rows_with_flute(0.0) + 3
@@ -170,8 +180,10 @@ def test_the_theme_is_written_into_the_poem(poet):
 
 def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     def followed(plan_boost: float) -> float:
-        poems = [run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2, plan_boost=plan_boost))
-                 for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅"))]
+        poems = [
+            run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2, plan_boost=plan_boost))
+            for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅"))
+        ]
         for poem in poems:
             plan = poem.params["plan"]
             assert len(plan["keywords"]) == 8 and plan["season"]
@@ -182,24 +194,6 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     # the model writes to its plan by itself (trained on planned prompts); the boost only adds to that
     unaided = followed(plan_boost=0.0)
     assert unaided >= 0.75 and followed(plan_boost=6.0) >= unaided
-
-
-def test_line_priors_and_mutual_information_ranking(poet):
-    from engine.forms import JINTI_FORMS
-
-    priors = poet._line_priors(poet.model, JINTI_FORMS["wujue"], ["明月照高楼", "楼高照月明", "舫湖鸥旌烽"])
-    assert priors["明月照高楼"] > priors["舫湖鸥旌烽"] + 2  # a real line is far likelier than a jumble
-
-    def mean_prior(mmi_weight: float) -> float:
-        poems = [run(poet.compose("春", form="wujue", seed=seed, n_candidates=8, mmi_weight=mmi_weight))
-                 for seed in range(6)]
-        assert all(p.params["mmi_weight"] == mmi_weight for p in poems)
-        lines = [line for p in poems for line in p.lines]
-        chosen = poet._line_priors(poet.model, JINTI_FORMS["wujue"], lines)
-        return sum(chosen[line] for line in lines) / len(lines)
-
-    # the same candidates, ranked with λ = 1: the chosen lines are less generic
-    assert mean_prior(1.0) < mean_prior(0.0)
 
 
 def test_shipped_novelty_filter_knows_famous_lines(poet):
@@ -225,7 +219,7 @@ def test_acrostic_heads_and_seeds(poet):
     same = run(poet.compose("春", acrostic="春江花月", seed=7))
     assert same.text == poem.text
     eight = run(poet.compose("秋", acrostic="秋风秋雨愁煞人间", seed=1))
-    assert eight.form in ("wulv", "qilv") and "".join(l[0] for l in eight.lines) == "秋风秋雨愁煞人间"
+    assert eight.form in ("wulv", "qilv") and "".join(line[0] for line in eight.lines) == "秋风秋雨愁煞人间"
 
 
 def test_traditional_and_multi_character_themes(poet):
@@ -315,14 +309,22 @@ def test_the_constraints_drive_transformers_generate_too(poet):
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
     tokenizer = poet.model.tokenizer
     form = JINTI_FORMS["qijue"]
-    constraints = [PoemConstraint(poet.model.masks, PoemPlan(form, pattern, acrostic="春江花月"))
-                   for pattern in tone_patterns(form)[:2]]
+    constraints = [
+        PoemConstraint(poet.model.masks, PoemPlan(form, pattern, acrostic="春江花月"))
+        for pattern in tone_patterns(form)[:2]
+    ]
     inputs = tokenizer(["<bos><poem><qijue>春<sep>"] * 2, return_tensors="pt", add_special_tokens=False)
     start = inputs["input_ids"].shape[1]
     torch.manual_seed(0)
-    output = model.generate(**inputs, do_sample=True, top_k=40, top_p=0.92, max_new_tokens=constraints[0].length,
-                            logits_processor=LogitsProcessorList([ConstraintsProcessor(constraints, start)]),
-                            pad_token_id=tokenizer.pad_token_id)
+    output = model.generate(
+        **inputs,
+        do_sample=True,
+        top_k=40,
+        top_p=0.92,
+        max_new_tokens=constraints[0].length,
+        logits_processor=LogitsProcessorList([ConstraintsProcessor(constraints, start)]),
+        pad_token_id=tokenizer.pad_token_id,
+    )
     for row in range(len(constraints)):
         text = tokenizer.decode(output[row, start:], skip_special_tokens=True)
         report = check(text, "qijue")
@@ -348,8 +350,11 @@ def _replayed_log_likelihood(backend, row) -> float:
     """The row's log-likelihood of its chosen tokens, recomputed from scratch by teacher forcing."""
     logits = backend.all_logits(torch.tensor([row.prompt + row.tokens]))[0]
     log_probs = torch.log_softmax(logits[len(row.prompt) - 1 : -1], -1)
-    return sum(float(log_probs[i, token]) for i, token in enumerate(row.tokens)
-               if row.constraint.forced(row.tokens[:i]) is None)
+    return sum(
+        float(log_probs[i, token])
+        for i, token in enumerate(row.tokens)
+        if row.constraint.forced(row.tokens[:i]) is None
+    )
 
 
 def test_forced_tokens_are_fed_without_sampling_and_rows_keep_their_likelihood(poet):
@@ -396,8 +401,9 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
         return [Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), i) for i in range(count)]
 
     async def scenario():
-        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=4,
-                          max_queued_rows=8)
+        batcher = Batcher(
+            poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=4, max_queued_rows=8
+        )
         first = asyncio.create_task(batcher.run(rows(4)))
         doomed = asyncio.create_task(batcher.run(rows(4)))
         await asyncio.sleep(0)
@@ -428,8 +434,11 @@ def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():
 
 
 def test_cli_poem_json_and_errors():
-    done = subprocess.run([str(LIANJU), "poem", "月", "--json", "--n", "2", "--seed", "1", "--candidates", "2"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(LIANJU), "poem", "月", "--json", "--n", "2", "--seed", "1", "--candidates", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     poems = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(poems) == 2 and all(p["report"]["format_ok"] for p in poems)

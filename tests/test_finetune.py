@@ -41,16 +41,22 @@ def test_selection_rules(built_corpus):
     selection = select(poems, corpus_lines)
     assert [p.id for p in selection.positives] == [0, 1, 2]
     assert [p.id for p in selection.negatives] == [15]
-    assert selection.dropped == {"copies_the_corpus": 1, "duplicate": 1, "too_few_votes": 1,
-                                 "rating_below_threshold": 1, "not_a_regulated_poem": 1}
+    assert selection.dropped == {
+        "copies_the_corpus": 1,
+        "duplicate": 1,
+        "too_few_votes": 1,
+        "rating_below_threshold": 1,
+        "not_a_regulated_poem": 1,
+    }
 
 
 def test_one_enthusiast_cannot_lift_poems_alone(built_corpus):
     # user 99 gives every poem 5 stars; each poem also has three raters of its own, who give 3
     # stars, except on poem 0, which they love too
     poems = [
-        RatedPoem(p.id, p.lines, p.form, p.title,
-                  {99: 5, **{1000 + 3 * p.id + k: 5 if p.id == 0 else 3 for k in range(3)}})
+        RatedPoem(
+            p.id, p.lines, p.form, p.title, {99: 5, **{1000 + 3 * p.id + k: 5 if p.id == 0 else 3 for k in range(3)}}
+        )
         for p in shuffled_poems(built_corpus, 40)
     ]
     uncapped = select(poems, None, min_mean=3.2, user_cap=1.0)
@@ -80,8 +86,9 @@ def test_a_candidate_trained_on_garbage_fails_a_gate(tiny_model, built_corpus, t
     finetune(tiny_model, tmp_path / "garbage", garbage, built_corpus, epochs=8, lr=3e-2, corpus_ratio=0, progress=False)
     ids = tmp_path / "ids.txt"
     ids.write_text("\n".join(r["id"] for r in read_jsonl(built_corpus / "poems.jsonl")[:10]))
-    report = run_gates(tiny_model, tmp_path / "garbage", built_corpus, shuffled_poems(built_corpus, 4),
-                       samples=4, ids_path=ids)
+    report = run_gates(
+        tiny_model, tmp_path / "garbage", built_corpus, shuffled_poems(built_corpus, 4), samples=4, ids_path=ids
+    )
     assert not report.passed
     assert not next(g for g in report.gates if g.name == "heldout_nll").passed
 
@@ -110,8 +117,15 @@ def test_swap_serves_the_new_model_and_lets_requests_in_flight_finish(tiny_model
 
 
 def test_lora_fine_tune_merges_into_a_plain_model(tiny_model, built_corpus, tmp_path):
-    counts = finetune(tiny_model, tmp_path / "lora", shuffled_poems(built_corpus, 8), built_corpus, lr=1e-2,
-                      method="lora", progress=False)
+    counts = finetune(
+        tiny_model,
+        tmp_path / "lora",
+        shuffled_poems(built_corpus, 8),
+        built_corpus,
+        lr=1e-2,
+        method="lora",
+        progress=False,
+    )
     assert counts["method"] == "lora"
     base = AutoModelForCausalLM.from_pretrained(tiny_model).state_dict()
     tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "lora").state_dict()

@@ -46,8 +46,9 @@ def base_model(learning_corpus, tiny_config, tmp_path_factory) -> Path:
     """A tiny model trained long enough on the train split that garbage can make it worse."""
     from engine.train import train
 
-    config = tiny_config(learning_corpus, tmp_path_factory.mktemp("base"), max_steps=150, lr=3e-3,
-                         eval_every=1000, checkpoint_every=1000)
+    config = tiny_config(
+        learning_corpus, tmp_path_factory.mktemp("base"), max_steps=150, lr=3e-3, eval_every=1000, checkpoint_every=1000
+    )
     return train(config, progress=False)
 
 
@@ -60,8 +61,13 @@ def settings(tmp_path, learning_corpus, base_model) -> Settings:
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "LIANJU_DATA_DIR": str(settings.data_dir), "LIANJU_MODEL_DIR": str(settings.model_dir),
-            "LIANJU_CORPUS_LINES": str(settings.corpus_lines), "OMP_NUM_THREADS": "1"}
+    return {
+        **os.environ,
+        "LIANJU_DATA_DIR": str(settings.data_dir),
+        "LIANJU_MODEL_DIR": str(settings.model_dir),
+        "LIANJU_CORPUS_LINES": str(settings.corpus_lines),
+        "OMP_NUM_THREADS": "1",
+    }
 
 
 def seed_ratings(settings: Settings, poems: list[list[str]], stars: int = 5, raters: int = 8) -> None:
@@ -84,8 +90,12 @@ def registry(settings: Settings):
         database = Database(create_engine(settings.database_url))
         async with database.unit_of_work() as session:
             versions = [(v.name, v.status, v.path) for v in await repo.list_models(session)]
-            runs = [(r.outcome, r.gates) for r in (await session.scalars(
-                __import__("sqlalchemy").select(FinetuneRun).order_by(FinetuneRun.id))).all()]
+            runs = [
+                (r.outcome, r.gates)
+                for r in (
+                    await session.scalars(__import__("sqlalchemy").select(FinetuneRun).order_by(FinetuneRun.id))
+                ).all()
+            ]
         await database.close()
         return versions, runs
 
@@ -119,7 +129,10 @@ def test_rated_poems_become_a_promoted_model_that_the_poet_serves_then_roll_back
     assert result.counts["positives"] >= 20 and result.counts["corpus_poems"] > 0
     assert set(result.gates) == {"passed", "heldout_nll", "shape_ok", "distinct_2", "copy_rate", "feedback_nll"}
     versions, runs = registry(settings)
-    assert [(name, status) for name, status, _ in versions] == [("v0", ModelStatus.RETIRED), (versions[1][0], ModelStatus.ACTIVE)]
+    assert [(name, status) for name, status, _ in versions] == [
+        ("v0", ModelStatus.RETIRED),
+        (versions[1][0], ModelStatus.ACTIVE),
+    ]
     assert runs == [(FinetuneOutcome.PROMOTED, result.gates)]
     log = json.loads(Path(result.candidate).with_suffix(".log").read_text())
     assert log["gates"] == result.gates
@@ -135,7 +148,9 @@ def test_rated_poems_become_a_promoted_model_that_the_poet_serves_then_roll_back
     before, after = asyncio.run(serve())
     assert before.model_version == "v0" and after.model_version == versions[1][0]
 
-    rolled = subprocess.run([str(LIANJU), "models", "rollback"], env=environment(settings), capture_output=True, text=True)
+    rolled = subprocess.run(
+        [str(LIANJU), "models", "rollback"], env=environment(settings), capture_output=True, text=True
+    )
     assert rolled.returncode == 0, rolled.stderr
     assert "v0 is active again" in rolled.stdout
     listed = subprocess.run([str(LIANJU), "models", "list"], env=environment(settings), capture_output=True, text=True)
@@ -149,7 +164,10 @@ def test_a_candidate_trained_on_garbage_is_not_promoted(settings):
     assert result.outcome == "rejected", result
     assert not result.gates["passed"]
     versions, runs = registry(settings)
-    assert [(name, status) for name, status, _ in versions] == [("v0", ModelStatus.ACTIVE), (versions[1][0], ModelStatus.CANDIDATE)]
+    assert [(name, status) for name, status, _ in versions] == [
+        ("v0", ModelStatus.ACTIVE),
+        (versions[1][0], ModelStatus.CANDIDATE),
+    ]
     assert runs[0][0] == FinetuneOutcome.REJECTED
 
 
@@ -164,8 +182,12 @@ def test_too_little_new_data_is_skipped(settings):
 
 def test_a_killed_run_leaves_the_registry_and_active_model_as_they_were(settings):
     seed_ratings(settings, new_poems(settings.corpus_dir, 24))
-    process = subprocess.Popen([str(LIANJU), "finetune", "--min-poems", "20", "--epochs", "10", "--samples", "400"],
-                               env=environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(LIANJU), "finetune", "--min-poems", "20", "--epochs", "10", "--samples", "400"],
+        env=environment(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not registry(settings)[1]:
         time.sleep(0.2)  # wait for the run to be recorded: training or gating has begun

@@ -19,8 +19,6 @@ from engine.train import load_lexicon, read_jsonl, train
 LIANJU = Path(sys.executable).with_name("lianju")
 
 
-
-
 def test_tokenizer_is_one_token_per_character_with_specials(tmp_path):
     tokenizer = build_tokenizer(["春眠不觉晓处处闻啼鸟"] * 3 + ["夜来风雨声"], coverage=1.0)
     special_ids = [tokenizer.convert_tokens_to_ids(token) for token in prompts.SPECIAL_TOKENS]
@@ -53,7 +51,9 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
             for prompt, completion in prompts.training_examples(record, rng, lexicon):
                 assert prompt.startswith(prompts.BOS) and prompt.endswith(prompts.SEP)
                 assert completion.endswith(prompts.EOS)
-                body = prompt[prompt.index(">", prompt.index(prompts.FORM_TOKENS[record["form"]])) + 1 : -len(prompts.SEP)]
+                body = prompt[
+                    prompt.index(">", prompt.index(prompts.FORM_TOKENS[record["form"]])) + 1 : -len(prompts.SEP)
+                ]
                 if prompts.PLAN in body:
                     # one keyword per line, in order, each found in its own line
                     seen_plan += 1
@@ -68,7 +68,7 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
                     assert completion[: -len(prompts.EOS)] in record["lines"]
                 elif body.startswith(prompts.ACROSTIC):
                     seen_acrostic += 1
-                    assert body[len(prompts.ACROSTIC):] == "".join(line[0] for line in record["lines"])
+                    assert body[len(prompts.ACROSTIC) :] == "".join(line[0] for line in record["lines"])
                 else:
                     for keyword in filter(None, body.split(prompts.KEYWORD_JOIN)):
                         assert keyword in "".join(record["lines"]) or keyword in record["title"], keyword
@@ -82,9 +82,10 @@ def test_tiny_training_produces_a_loadable_model_that_generates(tiny_model):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     prompt = tokenizer(prompts.poem_prompt("wujue", ["月"]), return_tensors="pt", add_special_tokens=False)
     torch.manual_seed(0)
-    out = model.generate(**prompt, do_sample=True, max_new_tokens=12, min_new_tokens=12,
-                         pad_token_id=tokenizer.pad_token_id)
-    written = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    out = model.generate(
+        **prompt, do_sample=True, max_new_tokens=12, min_new_tokens=12, pad_token_id=tokenizer.pad_token_id
+    )
+    written = tokenizer.decode(out[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     assert len(written) >= 6  # twelve tokens, at most a few of them special
     log = json.loads((tiny_model / "train_log.json").read_text())
     assert log["state"]["step"] == 12 and log["state"]["tokens_seen"] > 0
@@ -110,8 +111,22 @@ def test_resumed_run_continues_from_step_and_optimizer_state(built_corpus, tmp_p
 
 def test_sigterm_checkpoints_and_resume_finishes(built_corpus, tmp_path):
     out = tmp_path / "run"
-    command = [str(LIANJU), "train", "--size", "tiny", "--corpus", str(built_corpus), "--out", str(out),
-               "--batch-size", "4", "--checkpoint-every", "100000", "--eval-every", "100000"]
+    command = [
+        str(LIANJU),
+        "train",
+        "--size",
+        "tiny",
+        "--corpus",
+        str(built_corpus),
+        "--out",
+        str(out),
+        "--batch-size",
+        "4",
+        "--checkpoint-every",
+        "100000",
+        "--eval-every",
+        "100000",
+    ]
     process = subprocess.Popen([*command, "--max-steps", "1000000"], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     for line in iter(lambda: process.stderr.read(80), ""):

@@ -39,8 +39,14 @@ def usage_snippet(card: str) -> str:
 
 
 def run_snippet(card: str, cwd: Path) -> str:
-    result = subprocess.run([sys.executable, "-c", usage_snippet(card)], cwd=cwd, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [sys.executable, "-c", usage_snippet(card)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -60,7 +66,10 @@ def assert_loads_and_round_trips(folder: Path) -> None:
     assert ids[:3] == tokenizer.convert_tokens_to_ids([prompts.BOS, prompts.TASK_POEM, "<wujue>"])
     assert tokenizer.model_max_length == model.config.max_position_embeddings
     assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (
-        model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id)
+        model.config.bos_token_id,
+        model.config.eos_token_id,
+        model.config.pad_token_id,
+    )
     settings = json.loads((folder / "tokenizer_config.json").read_text())
     # what transformers 4.5x needs as well: its class name, and the special tokens under the key it reads as a list
     assert settings["tokenizer_class"] == "PreTrainedTokenizerFast"
@@ -83,7 +92,10 @@ def test_generation_config_holds_the_engine_sampling_defaults():
         assert getattr(generation, name) == defaults[name], name
     config = json.loads((SHIPPED / "config.json").read_text())
     assert (generation.bos_token_id, generation.eos_token_id, generation.pad_token_id) == (
-        config["bos_token_id"], config["eos_token_id"], config["pad_token_id"])
+        config["bos_token_id"],
+        config["eos_token_id"],
+        config["pad_token_id"],
+    )
     qilv = JINTI_FORMS["qilv"]
     assert generation.max_new_tokens == MAX_NEW_TOKENS == qilv.line_count * (qilv.chars_per_line + 1) + 1
     assert config["rope_theta"] == config["rope_parameters"]["rope_theta"]  # what 4.x reads
@@ -106,9 +118,12 @@ def test_card_front_matter_and_the_numbers_measured_from_the_folder():
     facts = json.loads((SHIPPED / "card_facts.json").read_text())
     evaluation = facts["evaluation"]
     qilv = evaluation["sampling"]["qilv"]
-    for fact in (f"{evaluation['heldout_nll']:.3f} nats per token",
-                 f"| qilv | {qilv['shape_ok']:.1%} | {qilv['rhyme_ok']:.1%} | {qilv['tone_ok']:.1%} |",
-                 facts["training_notes"].splitlines()[2].strip(), *facts["training"].values()):
+    for fact in (
+        f"{evaluation['heldout_nll']:.3f} nats per token",
+        f"| qilv | {qilv['shape_ok']:.1%} | {qilv['rhyme_ok']:.1%} | {qilv['tone_ok']:.1%} |",
+        facts["training_notes"].splitlines()[2].strip(),
+        *facts["training"].values(),
+    ):
         assert fact in body, fact
     for task in ("poem", "acrostic", "next line", "couplet"):
         assert f"    {task} " in body, task
@@ -133,9 +148,23 @@ def test_finish_model_folder_makes_a_saved_folder_loadable_and_carded(tiny_model
         (folder / name).unlink(missing_ok=True)
     AutoTokenizer.from_pretrained(folder).save_pretrained(folder)  # as transformers 5.x writes it
     (folder / OLD_CARD).write_text("an old card")
-    report = {"heldout_nll": 7.125, "heldout_poems": 12, "heldout_source": "test split", "settings": {},
-              "sampling": {"wujue": {"shape_ok": 0.5, "rhyme_ok": 0.0, "tone_ok": 0.25, "copied_lines": 0.0,
-                                     "distinct_1": 0.5, "distinct_2": 0.9, "examples": ["春风。"]}}}
+    report = {
+        "heldout_nll": 7.125,
+        "heldout_poems": 12,
+        "heldout_source": "test split",
+        "settings": {},
+        "sampling": {
+            "wujue": {
+                "shape_ok": 0.5,
+                "rhyme_ok": 0.0,
+                "tone_ok": 0.25,
+                "copied_lines": 0.0,
+                "distinct_1": 0.5,
+                "distinct_2": 0.9,
+                "examples": ["春风。"],
+            }
+        },
+    }
 
     finish_model_folder(folder, {"evaluation": report, "limits": ["Twelve steps: a test model."]})
 
@@ -164,8 +193,11 @@ def test_cli_models_card_takes_an_eval_report_and_says_what_to_do_with_a_wrong_f
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
     report = tmp_path / "eval.json"
-    report.write_text(json.dumps({"heldout_nll": 6.5, "heldout_poems": 3, "heldout_source": "test split",
-                                  "sampling": {}, "settings": {}}))
+    report.write_text(
+        json.dumps(
+            {"heldout_nll": 6.5, "heldout_poems": 3, "heldout_source": "test split", "sampling": {}, "settings": {}}
+        )
+    )
     result = CliRunner().invoke(app, ["models", "card", str(folder), "--facts", str(report)])
     assert result.exit_code == 0, result.output
     assert "6.500 nats per token" in (folder / CARD).read_text()

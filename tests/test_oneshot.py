@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.oneshot import (OUT_MAX_BYTES, OneshotConfig, check_out_limits, flatten_items, oneshot, pack_sequences,
-                            packing_isolates_examples, shuffle_examples)
+from engine.oneshot import (
+    OUT_MAX_BYTES,
+    OneshotConfig,
+    check_out_limits,
+    flatten_items,
+    oneshot,
+    pack_sequences,
+    packing_isolates_examples,
+    shuffle_examples,
+)
 from engine.pack import couplets_from, load_packed, pack
 from engine.train import new_model, read_jsonl
 
@@ -38,8 +46,11 @@ def test_pack_writes_what_training_needs(packed, built_corpus):
     assert data.poems["train"] and all(set(p) == {"split", "form", "title", "lines"} for p in data.poems["train"])
     assert manifest["heldout_source"].startswith("frozen ids") and len(data.heldout) == manifest["counts"]["heldout"]
     # the couplets are made again from the poems, exactly as engine.corpus writes them
-    expected = [{k: c[k] for k in ("split", "first", "second")} for c in read_jsonl(built_corpus / "couplets.jsonl")
-                if c["split"] in ("train", "val")]
+    expected = [
+        {k: c[k] for k in ("split", "first", "second")}
+        for c in read_jsonl(built_corpus / "couplets.jsonl")
+        if c["split"] in ("train", "val")
+    ]
     assert sorted(map(str, couplets_from(data.poems["train"] + data.poems["val"]))) == sorted(map(str, expected))
     assert "<plan>" in data.tokenizer_dir.joinpath("tokenizer.json").read_text()
     assert manifest["total_mb"] < 1
@@ -54,8 +65,9 @@ def test_packing_fills_rows_and_masks_prompts():
     ids, lengths, prompt_lengths = flatten_items(items)
     rows = pack_sequences(ids, lengths, prompt_lengths, seq_len=8, pad_id=0)
     assert rows.input_ids.shape == (3, 8) and rows.real_tokens == 20
-    flat_ids, flat_labels, flat_positions = (t.flatten().tolist()
-                                             for t in (rows.input_ids, rows.labels, rows.position_ids))
+    flat_ids, flat_labels, flat_positions = (
+        t.flatten().tolist() for t in (rows.input_ids, rows.labels, rows.position_ids)
+    )
     # back to back, no padding but at the end of the last row
     assert flat_ids[:20] == [t for example, _ in items for t in example] and flat_ids[20:] == [0] * 4
     # labels: -100 on each prompt and on the padding, the token itself elsewhere
@@ -85,9 +97,23 @@ def rehearsal(packed, tmp_path_factory) -> Path:
     """engine.oneshot on the CPU: a scaling check, then a tiny model for a few steps, saved in
     shards of 1 MB so that its 1 MB of bf16 weights is split."""
     out = tmp_path_factory.mktemp("out")
-    oneshot(OneshotConfig(data=packed, out=out, size="tiny", scaling=("tiny",), scaling_minutes=0.02,
-                          minutes=0.2, seq_len=128, batch_rows=4, max_steps=6, eval_every=3, warmup_steps=2,
-                          workers=0, max_shard_bytes=1_000_000))
+    oneshot(
+        OneshotConfig(
+            data=packed,
+            out=out,
+            size="tiny",
+            scaling=("tiny",),
+            scaling_minutes=0.02,
+            minutes=0.2,
+            seq_len=128,
+            batch_rows=4,
+            max_steps=6,
+            eval_every=3,
+            warmup_steps=2,
+            workers=0,
+            max_shard_bytes=1_000_000,
+        )
+    )
     return out
 
 
@@ -117,8 +143,9 @@ def test_rehearsal_saves_sharded_model_and_results(rehearsal, packed):
     assert results["packing_isolates_examples"] is True
     assert results["scaling"]["tiny"]["val_loss"] > 0 and results["train"]["steps"] == 6
     assert "GPU backends: skipped, no CUDA device" in results["skipped"]
-    assert results["out_files"] == {k: v for k, v in files.items() if k != "results.json"} | \
-        {"results.json": results["out_files"]["results.json"]}
+    assert results["out_files"] == {k: v for k, v in files.items() if k != "results.json"} | {
+        "results.json": results["out_files"]["results.json"]
+    }
 
 
 def test_limit_check_rejects_what_would_not_come_back(tmp_path):

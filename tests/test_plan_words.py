@@ -36,8 +36,16 @@ class FreeLine:
 
 
 def favoured(tokens: list[int], refused: int | None = None, starts=frozenset({0, 2, 3})) -> dict[int, float]:
-    row = Row([], FreeLine(refused), SamplingParams(plan_boost=1.5), 0, plan=(WORD,),
-              line_ends=frozenset({END}), word_starts=starts, tokens=list(tokens))
+    row = Row(
+        [],
+        FreeLine(refused),
+        SamplingParams(plan_boost=1.5),
+        0,
+        plan=(WORD,),
+        line_ends=frozenset({END}),
+        word_starts=starts,
+        tokens=list(tokens),
+    )
     scores = torch.zeros(VOCAB)
     _favour_plan_word(scores, row, 1.5)
     return {token: float(score) for token, score in enumerate(scores) if score}
@@ -57,8 +65,15 @@ def test_a_plan_word_is_begun_where_the_rhythm_allows_and_then_completed():
 
 
 def test_the_plan_word_of_the_line_being_written():
-    row = Row([], FreeLine(), SamplingParams(plan_boost=1.5), 0, plan=((1, 2), WORD),
-              line_ends=frozenset({END}), tokens=[1, 2, 5, 6, 7, END])
+    row = Row(
+        [],
+        FreeLine(),
+        SamplingParams(plan_boost=1.5),
+        0,
+        plan=((1, 2), WORD),
+        line_ends=frozenset({END}),
+        tokens=[1, 2, 5, 6, 7, END],
+    )
     scores = torch.zeros(VOCAB)
     _favour_plan_word(scores, row, 1.5)
     assert scores[3] == 1.5 and scores[1] == 0
@@ -92,11 +107,17 @@ def poet():
 
 
 def test_real_poems_keep_whole_plan_words_and_seldom_repeat_a_character(poet):
-    poems = [asyncio.run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2))
-             for seed, theme in enumerate(("秋", "山", "西湖", "送别"))]
+    poems = [
+        asyncio.run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2))
+        for seed, theme in enumerate(("秋", "山", "西湖", "送别"))
+    ]
     lines = [(line, word) for poem in poems for line, word in zip(poem.lines, poem.params["plan"]["keywords"])]
     assert sum(word in line for line, word in lines) >= 0.8 * len(lines), lines
     # repeats beyond the plan's own words (秋声 in a poem on 秋): real 七律 repeat about 3% of their characters
-    repeats = sum(max(0, count - 1) for poem in poems for char, count in Counter(poem.text).items()
-                  if char.isalpha() and not any(char in word for word in poem.params["plan"]["keywords"]))
+    repeats = sum(
+        max(0, count - 1)
+        for poem in poems
+        for char, count in Counter(poem.text).items()
+        if char.isalpha() and not any(char in word for word in poem.params["plan"]["keywords"])
+    )
     assert repeats <= 0.04 * 4 * 56, [poem.text for poem in poems]

@@ -77,10 +77,25 @@ def test_lexicon_survives_save_and_load(lexicon, tmp_path):
 
 
 def _handmade() -> Lexicon:
-    words = [("画舫", 1.0), ("湖光", 0.9), ("荷花", 0.8), ("秋月", 0.7), ("春风", 0.7), ("夜雨", 0.6),
-             ("晓烟", 0.6), ("归思", 0.5), ("柳岸", 0.5), ("孤山", 0.4), ("渔舟", 0.4), ("乡愁", 0.3)]
-    return Lexicon(idf={w: 3.0 for w, _ in words}, topics={"西湖": words, "秋": [("秋月", 1.0)] * 8},
-                   topic_poems={"西湖": 500, "秋": 500})
+    words = [
+        ("画舫", 1.0),
+        ("湖光", 0.9),
+        ("荷花", 0.8),
+        ("秋月", 0.7),
+        ("春风", 0.7),
+        ("夜雨", 0.6),
+        ("晓烟", 0.6),
+        ("归思", 0.5),
+        ("柳岸", 0.5),
+        ("孤山", 0.4),
+        ("渔舟", 0.4),
+        ("乡愁", 0.3),
+    ]
+    return Lexicon(
+        idf={w: 3.0 for w, _ in words},
+        topics={"西湖": words, "秋": [("秋月", 1.0)] * 8},
+        topic_poems={"西湖": 500, "秋": 500},
+    )
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -107,9 +122,14 @@ def test_user_keywords_come_first_and_unknown_characters_stay_out():
 
 
 def test_a_theme_with_few_words_borrows_its_seasons_words():
-    lexicon = Lexicon(idf={}, topics={"旅": [("把酒", 1.0), ("诗书", 0.9), ("秋雨", 0.6), ("归去", 0.5), ("卜", 0.4)],
-                                      "秋": [("秋风", 1.0), ("落叶", 0.9), ("白露", 0.8), ("梧桐", 0.7), ("菊花", 0.6)]},
-                      topic_poems={"旅": 500, "秋": 500})
+    lexicon = Lexicon(
+        idf={},
+        topics={
+            "旅": [("把酒", 1.0), ("诗书", 0.9), ("秋雨", 0.6), ("归去", 0.5), ("卜", 0.4)],
+            "秋": [("秋风", 1.0), ("落叶", 0.9), ("白露", 0.8), ("梧桐", 0.7), ("菊花", 0.6)],
+        },
+        topic_poems={"旅": 500, "秋": 500},
+    )
     for seed in range(10):
         plan = Planner(lexicon).plan("旅", 8, random.Random(seed))
         assert plan.season == "秋" and len(plan.keywords) == 8

@@ -85,7 +85,10 @@ def test_malformed_input_gets_a_reason_not_a_traceback(text, code):
 
 
 def test_zero_width_and_control_characters_are_ignored():
-    dirty = "\ufeff国破\u200b山河在\x00\x07，城春\u200d草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪\u2060。"
+    dirty = (
+        "\ufeff国破\u200b山河在\x00\x07，城春\u200d草木深。感时花溅泪，恨别鸟惊心。"
+        "烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪\u2060。"
+    )
     assert check(dirty).to_dict() == check(CHUNWANG).to_dict()
 
 
@@ -186,7 +189,9 @@ def test_a_first_line_ending_on_a_two_tone_character_is_read_as_not_rhyming():
     assert report.rhyme_ok and report.rhyme_group == "上平声四支", report.reasons
     assert "首句不入韵" in report.pattern
     # a first line ending on a 平-only character must still rhyme
-    report = check(poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv")
+    report = check(
+        poem.replace("间", "天", 1) + "不得不能传素客，更无端不作秋姿。何人莫遣人间路，犹有灵溪水满陂。", "qilv"
+    )
     assert not report.rhyme_ok and any(r.code == "rhyme" and r.line == 1 for r in report.reasons)
 
 

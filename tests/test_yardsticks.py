@@ -34,16 +34,24 @@ def corpus_copy(built_corpus, tmp_path):
 def _records(half: bool, titles_and_poems: list[tuple[str, tuple[str, ...]]]) -> list[dict]:
     """Train 五绝 records whose ids fall in the profile half (half=True) or the lexicon's half."""
     ids = (f"poem-{n}" for n in count() if yardsticks.profile_half(f"poem-{n}") == half)
-    return [{"id": next(ids), "split": "train", "form": "wujue", "title": title, "lines": list(lines)}
-            for title, lines in titles_and_poems]
+    return [
+        {"id": next(ids), "split": "train", "form": "wujue", "title": title, "lines": list(lines)}
+        for title, lines in titles_and_poems
+    ]
 
 
-MOON = [("月夜", ("明月照高楼", "清光满玉阶", "霜华凝夜色", "桂影落空庭")),
-        ("望月", ("皓月当空照", "清辉映玉阶", "桂影满庭前", "霜色照人寒"))]
-FRONTIER = [("边塞", ("黄沙连大漠", "胡马嘶秋风", "戍楼烽火起", "将军夜出关")),
-            ("边塞曲", ("大漠孤城远", "胡笳戍卒悲", "烽火照关山", "铁马踏黄沙"))]
-PLUM = [("咏梅", ("寒梅开雪里", "暗香浮水边", "疏影横斜处", "一枝春信来")),
-        ("早梅", ("数点寒香动", "疏枝映水边", "冰姿开雪里", "暗香满人间"))]
+MOON = [
+    ("月夜", ("明月照高楼", "清光满玉阶", "霜华凝夜色", "桂影落空庭")),
+    ("望月", ("皓月当空照", "清辉映玉阶", "桂影满庭前", "霜色照人寒")),
+]
+FRONTIER = [
+    ("边塞", ("黄沙连大漠", "胡马嘶秋风", "戍楼烽火起", "将军夜出关")),
+    ("边塞曲", ("大漠孤城远", "胡笳戍卒悲", "烽火照关山", "铁马踏黄沙")),
+]
+PLUM = [
+    ("咏梅", ("寒梅开雪里", "暗香浮水边", "疏影横斜处", "一枝春信来")),
+    ("早梅", ("数点寒香动", "疏枝映水边", "冰姿开雪里", "暗香满人间")),
+]
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +88,9 @@ def test_themes_inside_one_another_and_named_in_the_title_are_not_rivals(theme_s
 
 
 def test_real_lines_cohere_more_than_the_same_lines_shuffled_across_poems(fixture_stats, built_corpus):
-    real = [Judged(tuple(r["lines"]), r["form"], None) for r in read_records(built_corpus)
-            if r["form"] in yardsticks.FORMS]
+    real = [
+        Judged(tuple(r["lines"]), r["form"], None) for r in read_records(built_corpus) if r["form"] in yardsticks.FORMS
+    ]
     shuffled = frankenpoems(real, random.Random(0))
     assert len(shuffled) > 20
     mean = lambda poems: sum(fixture_stats.coherence(p.lines) for p in poems) / len(poems)  # noqa: E731
@@ -90,8 +99,9 @@ def test_real_lines_cohere_more_than_the_same_lines_shuffled_across_poems(fixtur
 
 
 def test_real_poems_lose_coherence_when_their_lines_are_swapped_and_frankenpoems_do_not(fixture_stats, built_corpus):
-    real = [Judged(tuple(r["lines"]), r["form"], None) for r in read_records(built_corpus)
-            if r["form"] in yardsticks.FORMS]
+    real = [
+        Judged(tuple(r["lines"]), r["form"], None) for r in read_records(built_corpus) if r["form"] in yardsticks.FORMS
+    ]
     shuffled = frankenpoems(real, random.Random(0))
     real_lift = yardsticks.coherence_lift(fixture_stats, real, random.Random(1))
     assert real_lift > 0.2 > yardsticks.coherence_lift(fixture_stats, shuffled, random.Random(1))
@@ -112,8 +122,11 @@ def test_a_non_word_pair_is_unattested_and_common_pairs_are_cliches(fixture_stat
 
 
 def test_real_poems_judged_as_ours_come_all_the_way(fixture_stats, built_corpus):
-    real = [Judged(tuple(r["lines"]), r["form"], None, r["title"], r["id"]) for r in read_records(built_corpus)
-            if r["form"] in yardsticks.FORMS]
+    real = [
+        Judged(tuple(r["lines"]), r["form"], None, r["title"], r["id"])
+        for r in read_records(built_corpus)
+        if r["form"] in yardsticks.FORMS
+    ]
     ours = titled(real, ["春"])
     report = judge(fixture_stats, ours, real)
     assert report.compared_themes == ["春"] and report.real.poems == len(ours) == 3
@@ -139,13 +152,24 @@ def test_the_theme_lists_are_many_distinct_and_disjoint():
 
 def test_cli_judges_poems_from_a_file(corpus_copy, tmp_path):
     poems = tmp_path / "poems.jsonl"
-    poems.write_text("\n".join(json.dumps(p, ensure_ascii=False) for p in (
-        {"lines": list(JINGYESI), "form": "wujue", "theme": "月"},
-        {"lines": ["春眠不觉晓", "处处闻啼鸟", "夜来风雨声", "花落知多少"], "form": "wujue", "params": {"theme": "春"}},
-    )) + "\n")
+    poems.write_text(
+        "\n".join(
+            json.dumps(p, ensure_ascii=False)
+            for p in (
+                {"lines": list(JINGYESI), "form": "wujue", "theme": "月"},
+                {
+                    "lines": ["春眠不觉晓", "处处闻啼鸟", "夜来风雨声", "花落知多少"],
+                    "form": "wujue",
+                    "params": {"theme": "春"},
+                },
+            )
+        )
+        + "\n"
+    )
     out = tmp_path / "meaning.json"
-    result = CliRunner().invoke(app, ["eval", "--meaning", "--poems", str(poems), "--corpus", str(corpus_copy),
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["eval", "--meaning", "--poems", str(poems), "--corpus", str(corpus_copy), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "ours" in result.output and "held-out real" in result.output
     report = json.loads(out.read_text())
@@ -153,12 +177,15 @@ def test_cli_judges_poems_from_a_file(corpus_copy, tmp_path):
     assert 0 <= report["ours"]["percentile"] <= 1 and report["ours"]["coherence"] is not None
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"lines": 3, "form": "wujue", "theme": "月"}', '"lines" must be a list'),
-    ('{"lines": ["明月"], "form": "wujue"}', 'needs "form" and "theme"'),
-    ("not json", "not JSON"),
-    ("[1, 2]", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"lines": 3, "form": "wujue", "theme": "月"}', '"lines" must be a list'),
+        ('{"lines": ["明月"], "form": "wujue"}', 'needs "form" and "theme"'),
+        ("not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
 def test_cli_refuses_bad_poems_files_without_a_traceback(corpus_copy, tmp_path, content, message):
     poems = tmp_path / "poems.jsonl"
     poems.write_text(content + "\n")

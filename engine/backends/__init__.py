@@ -58,8 +58,12 @@ class TransformersBackend:
         positions = torch.arange(input_ids.shape[1])[None, :] - pad_lengths[:, None]
         self.attention_mask = (positions >= 0).long().to(self.device)
         self.next_position = positions[:, -1:].to(self.device) + 1
-        out = self.model(input_ids=input_ids.to(self.device), attention_mask=self.attention_mask,
-                         position_ids=positions.clamp(min=0).to(self.device), use_cache=True)
+        out = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=self.attention_mask,
+            position_ids=positions.clamp(min=0).to(self.device),
+            use_cache=True,
+        )
         self.cache = out.past_key_values
         return out.logits[:, -1].float().cpu()
 
@@ -73,14 +77,19 @@ class TransformersBackend:
         ones = torch.ones_like(self.attention_mask[:, :1]).expand(-1, count)
         self.attention_mask = torch.cat([self.attention_mask, ones], dim=1)
         positions = self.next_position + torch.arange(count, device=self.device)[None]
-        out = self.model(input_ids=tokens.to(self.device), attention_mask=self.attention_mask,
-                         position_ids=positions, past_key_values=self.cache, use_cache=True)
+        out = self.model(
+            input_ids=tokens.to(self.device),
+            attention_mask=self.attention_mask,
+            position_ids=positions,
+            past_key_values=self.cache,
+            use_cache=True,
+        )
         self.cache = out.past_key_values
         self.next_position = self.next_position + count
         return out.logits[:, -1].float().cpu()
 
 
-def load_backend(model_dir: Path | str, kind: str = "auto"):
+def load_backend(model_dir: Path | str, kind: str = "auto") -> LeanBackend | TransformersBackend:
     if kind not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {kind!r}; use one of: {', '.join(BACKENDS)}")
     kind = default_backend() if kind == "auto" else kind
@@ -90,17 +99,17 @@ def load_backend(model_dir: Path | str, kind: str = "auto"):
     if not torch.cuda.is_available():
         raise BackendUnavailable(f"backend {kind} needs a CUDA GPU and this host has none; use cpu-fp32 or cpu-int8")
     if kind == "cuda-bf16":
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()  # type: ignore[call-arg]  # transformers types cuda() through functools.wraps, unbound
         return TransformersBackend(model, kind)
     try:
-        from transformers import BitsAndBytesConfig
-
         import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)
+        from transformers import BitsAndBytesConfig
     except ImportError as error:
         raise BackendUnavailable(f"backend {kind} needs bitsandbytes: pip install bitsandbytes ({error})") from error
     if kind == "cuda-nf4":
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                          bnb_4bit_compute_dtype=torch.bfloat16)
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
     else:
         quantization = BitsAndBytesConfig(load_in_8bit=True)
     model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization, device_map="cuda")

@@ -18,13 +18,17 @@ objects, mask builders, per-step rotary tables) costs ~5 ms a token where the we
 tests/test_engine.py checks its logits against LlamaForCausalLM's. Rows may have prompts of
 different lengths: they are left-padded, and each row's positions start at its own first real
 token.
+
+Shapes in the comments: B rows, T tokens fed in this call, S positions so far (T plus the cached
+ones), P max_length, C width, H query heads, G key/value heads, D head width, M the MLP's width,
+V vocabulary, L layers.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,77 +39,80 @@ Projection = Callable[[torch.Tensor], torch.Tensor]
 
 def projection(weight: torch.Tensor, int8: bool) -> Projection:
     """x @ weight.T, in float32 or with int8 weights."""
-    weight = weight.detach().float().contiguous()
+    weight = weight.detach().float().contiguous()  # (out, in)
     if not int8:
-        return lambda x: F.linear(x, weight)
-    scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
+        return lambda x: F.linear(x, weight)  # (..., in) → (..., out)
+    scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()  # (out,)
     with warnings.catch_warnings():
         # quantized tensors are deprecated in favour of torchao, whose int8 weight-only kernel
         # (torch._weight_int8pack_mm) is no faster at our shapes and wants bfloat16 activations
         # (bench/int8_matmul.py); torch 2.13 still ships fbgemm's
         warnings.simplefilter("ignore")
-        quantized = torch.quantize_per_channel(weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8)
-    packed = torch.ops.quantized.linear_prepack(quantized, None)
+        quantized = torch.quantize_per_channel(  # (out, in) int8, a scale per row
+            weight, scales, torch.zeros_like(scales, dtype=torch.long), 0, torch.qint8
+        )
+    packed = torch.ops.quantized.linear_prepack(quantized, None)  # (out, in) in fbgemm's layout
     # reduce_range: fbgemm's int8 kernels accumulate pairs in 16 bits, 7-bit activations cannot overflow
-    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, reduce_range=True)
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, reduce_range=True)  # (..., in) → (..., out)
 
 
 def _unit(x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """RMSNorm without its weight, up to the factor √width folded into the next projection:
     x / √(mean(x²) + eps) · 1/√width = x / √(‖x‖² + width·eps), and hypot(‖x‖, √(width·eps)) is that root."""
-    return x / torch.hypot(torch.linalg.vector_norm(x, dim=-1, keepdim=True), eps)
+    return x / torch.hypot(torch.linalg.vector_norm(x, dim=-1, keepdim=True), eps)  # (..., C) / (..., 1) → (..., C)
 
 
 def _adjacent_pairs(weight: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
     """Reorder each head's rows from (0 … d/2-1, d/2 … d-1) to (0, d/2, 1, d/2+1, …)."""
-    order = torch.arange(head_dim).view(2, head_dim // 2).t().flatten()
-    return weight.view(heads, head_dim, -1)[:, order].reshape(heads * head_dim, -1)
+    order = torch.arange(head_dim).view(2, head_dim // 2).t().flatten()  # (D,)
+    return weight.view(heads, head_dim, -1)[:, order].reshape(heads * head_dim, -1)  # (heads·D, in)
 
 
 def _rotate(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """RoPE on (batch, count, heads, head_dim) with adjacent pairs; rotation is (batch, count, 1, head_dim/2)."""
-    pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
-    return torch.view_as_real(pairs * rotation).flatten(-2)
+    pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))  # (B, T, heads, D/2) complex
+    return torch.view_as_real(pairs * rotation).flatten(-2)  # (B, T, heads, D)
 
 
 class LeanLlama:
     def __init__(self, model: LlamaForCausalLM, int8: bool = False, max_length: int = 128):
         config = model.config
         self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.kv_heads: int = config.num_key_value_heads or self.heads  # LlamaConfig's own default when unset
+        self.head_dim: int = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.max_length = max_length
         norm_scale = math.sqrt(config.hidden_size)
-        self.norm_eps = torch.tensor(math.sqrt(config.hidden_size * config.rms_norm_eps))
-        self.embed = model.model.embed_tokens.weight.detach().float()
+        self.norm_eps = torch.tensor(math.sqrt(config.hidden_size * config.rms_norm_eps))  # ()
+        self.embed = model.model.embed_tokens.weight.detach().float()  # (V, C)
+        # (..., C) → (..., V), with the final norm's weight folded in
         self.lm_head = projection(model.lm_head.weight * (model.model.norm.weight * norm_scale), int8)
         self.blocks = [_Block(layer, self, norm_scale, int8) for layer in model.model.layers]
         rotary = model.model.rotary_emb
-        angles = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]
-        self.rotation = torch.polar(torch.full_like(angles, rotary.attention_scaling), angles)
-        self.k_cache = self.v_cache = None
+        angles = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]  # (P, D/2)
+        self.rotation = torch.polar(torch.full_like(angles, rotary.attention_scaling), angles)  # (P, D/2) complex
+        self.k_cache = self.v_cache = torch.empty(0)  # sized for each batch by _reset
 
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
         """Start afresh with these (left-padded) prompts; returns the logits for each row's next token."""
         self._reset(input_ids.shape[0], pad_lengths)
-        return self.lm_head(_unit(self._forward(input_ids)[:, -1], self.norm_eps))
+        return self.lm_head(_unit(self._forward(input_ids)[:, -1], self.norm_eps))  # (B, V)
 
     @torch.inference_mode()
     def all_logits(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
         """Start afresh with these (left-padded) sequences; the logits after every position."""
         self._reset(input_ids.shape[0], pad_lengths)
-        return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))
+        return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))  # (B, T, V)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append tokens (batch, count) to every row; returns the logits after the last of them."""
-        return self.lm_head(_unit(self._forward(tokens)[:, -1], self.norm_eps))
+        return self.lm_head(_unit(self._forward(tokens)[:, -1], self.norm_eps))  # (B, V)
 
     def _reset(self, batch: int, pad_lengths: torch.Tensor) -> None:
-        shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)
+        shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)  # (L, B, G, P, D)
         self.k_cache, self.v_cache = torch.zeros(shape), torch.zeros(shape)
-        self.pad_lengths = pad_lengths
+        self.pad_lengths = pad_lengths  # (B,)
         self.padded = bool(pad_lengths.any())
         self.length = 0
 
@@ -114,20 +121,20 @@ class LeanLlama:
         end = start + count
         if end > self.max_length:
             raise ValueError(f"sequence longer than the decoder's {self.max_length} positions")
-        slots = torch.arange(start, end)
+        slots = torch.arange(start, end)  # (T,)
         # per-row positions: a row's first real token is position 0
-        positions = (slots[None, :] - self.pad_lengths[:, None]).clamp(min=0)
-        rotation = self.rotation[positions][:, :, None]
+        positions = (slots[None, :] - self.pad_lengths[:, None]).clamp(min=0)  # (B, T)
+        rotation = self.rotation[positions][:, :, None]  # (B, T, 1, D/2)
         mask = None
         if self.padded or count > 1:
-            keys = torch.arange(end)[None, None, :]
-            query = slots[None, :, None]
+            keys = torch.arange(end)[None, None, :]  # (1, 1, S)
+            query = slots[None, :, None]  # (1, T, 1)
             # causal, padding hidden; a padding position sees itself so that no row is all-masked (NaN)
-            visible = (keys <= query) & ((keys >= self.pad_lengths[:, None, None]) | (keys == query))
-            mask = visible[:, None]  # batch, 1, query, key
-        x = F.embedding(input_ids, self.embed)
+            visible = (keys <= query) & ((keys >= self.pad_lengths[:, None, None]) | (keys == query))  # (B, T, S)
+            mask = visible[:, None]  # (B, 1, T, S): row, head, query, key
+        x = F.embedding(input_ids, self.embed)  # (B, T, C)
         for index, block in enumerate(self.blocks):
-            x = block(x, rotation, mask, self.k_cache[index], self.v_cache[index], start, end)
+            x = block(x, rotation, mask, self.k_cache[index], self.v_cache[index], start, end)  # (B, T, C)
         self.length = end
         return x
 
@@ -137,26 +144,31 @@ class _Block:
         attention, mlp = layer.self_attn, layer.mlp
         self.heads, self.kv_heads, self.head_dim = model.heads, model.kv_heads, model.head_dim
         self.norm_eps = model.norm_eps
-        qkv = torch.cat([
-            _adjacent_pairs(attention.q_proj.weight, self.heads, self.head_dim),
-            _adjacent_pairs(attention.k_proj.weight, self.kv_heads, self.head_dim),
-            attention.v_proj.weight,
-        ])
-        self.qkv = projection(qkv * (layer.input_layernorm.weight * norm_scale), int8)
-        self.out = projection(attention.o_proj.weight, int8)
-        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+        qkv = torch.cat(  # ((H + 2G)·D, C)
+            [
+                _adjacent_pairs(attention.q_proj.weight, self.heads, self.head_dim),
+                _adjacent_pairs(attention.k_proj.weight, self.kv_heads, self.head_dim),
+                attention.v_proj.weight,
+            ]
+        )
+        self.qkv = projection(qkv * (layer.input_layernorm.weight * norm_scale), int8)  # (B, T, C) → (B, T, (H + 2G)·D)
+        self.out = projection(attention.o_proj.weight, int8)  # (B, T, H·D) → (B, T, C)
+        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])  # (2M, C)
+        # (B, T, C) → (B, T, 2M), with the second norm's weight folded in
         self.gate_up = projection(gate_up * (layer.post_attention_layernorm.weight * norm_scale), int8)
-        self.down = projection(mlp.down_proj.weight, int8)
+        self.down = projection(mlp.down_proj.weight, int8)  # (B, T, M) → (B, T, C)
         self.sizes = (attention.q_proj.out_features, attention.k_proj.out_features, attention.v_proj.out_features)
 
     def __call__(self, x, rotation, mask, k_cache, v_cache, start, end):
-        batch, count, _ = x.shape
-        q, k, v = self.qkv(_unit(x, self.norm_eps)).split(self.sizes, -1)
-        q = _rotate(q.view(batch, count, self.heads, self.head_dim), rotation).transpose(1, 2)
+        batch, count, _ = x.shape  # x: (B, T, C); the caches: (B, G, P, D)
+        q, k, v = self.qkv(_unit(x, self.norm_eps)).split(self.sizes, -1)  # (B, T, H·D), (B, T, G·D), (B, T, G·D)
+        q = _rotate(q.view(batch, count, self.heads, self.head_dim), rotation).transpose(1, 2)  # (B, H, T, D)
+        # this call's keys and values, (B, G, T, D), into the caches at positions start … end - 1
         k_cache[:, :, start:end] = _rotate(k.view(batch, count, self.kv_heads, self.head_dim), rotation).transpose(1, 2)
         v_cache[:, :, start:end] = v.view(batch, count, self.kv_heads, self.head_dim).transpose(1, 2)
-        attended = F.scaled_dot_product_attention(q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask,
-                                                  enable_gqa=self.kv_heads != self.heads)
-        x = x + self.out(attended.transpose(1, 2).reshape(batch, count, -1))
-        gate, up = self.gate_up(_unit(x, self.norm_eps)).chunk(2, -1)
-        return x + self.down(F.silu(gate) * up)
+        attended = F.scaled_dot_product_attention(  # (B, H, T, D): queries over keys 0 … S - 1
+            q, k_cache[:, :, :end], v_cache[:, :, :end], attn_mask=mask, enable_gqa=self.kv_heads != self.heads
+        )
+        x = x + self.out(attended.transpose(1, 2).reshape(batch, count, -1))  # (B, T, C)
+        gate, up = self.gate_up(_unit(x, self.norm_eps)).chunk(2, -1)  # (B, T, M) each
+        return x + self.down(F.silu(gate) * up)  # (B, T, C)

@@ -1,8 +1,15 @@
-"""Write one poem per dev theme and form with chosen compose options, as JSON lines for `lianju eval --meaning --poems`."""
-import asyncio, json, sys
+"""Write one poem per dev theme and form with chosen compose options, as JSON lines for
+`lianju eval --meaning --poems`."""
+
+import asyncio
+import json
+import sys
 from pathlib import Path
+
 from engine.poet import Poet
 from engine.yardsticks import DEV_THEMES
+
+
 async def main(model, out, options):
     poet = Poet(Path(model), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
     with open(out, "w") as handle:
@@ -11,4 +18,6 @@ async def main(model, out, options):
                 poem = await poet.compose(theme, form=form, seed=1000 + i, **options)
                 handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
     await poet.close()
+
+
 asyncio.run(main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3])))
