@@ -1,7 +1,7 @@
 """Engines, units of work and migrations.
 
 `Database.connect(url)` is the one place an engine is built. The URL comes from
-`LIANJU_DATABASE_URL` (bot/config.py; default: `lianju.sqlite` in the data folder). Plain
+`LIANJU_DATABASE_URL` (storage/settings.py; default: `lianju.sqlite` in the data folder). Plain
 `sqlite:///…` and `postgresql://…` URLs are given their async drivers (aiosqlite, asyncpg).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +29,6 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
 # How long a SQLite writer waits for another's transaction before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 
 def async_url(url: str | URL) -> URL:
@@ -98,13 +98,12 @@ class Database:
 # --- migrations ------------------------------------------------------------------------------
 
 
+# Package data (pyproject.toml), so an installed storage migrates as well as the source tree does.
+MIGRATIONS_DIR = resources.files("storage") / "migrations"
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for our migrations, optionally bound to an open connection."""
-    if not MIGRATIONS_DIR.is_dir():
-        raise StorageError(
-            f"the migrations folder {MIGRATIONS_DIR} is missing: run Lianju from its source tree "
-            "(an editable install) so that alembic/ is next to storage/"
-        )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -113,7 +112,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "alembic/versions holds no revision"
+    assert head is not None, "storage/migrations/versions holds no revision"
     return head
 
 
