@@ -48,10 +48,6 @@ class Resumable:
     deadline: datetime | None
     reminder_at: datetime | None
 
-    @property
-    def bot_to_play(self) -> bool:
-        return self.turn == BOT
-
 
 class GameService:
     def __init__(self, db: Database, poet: LinePoet | None, lines: Lines | None = None,
