@@ -2,7 +2,8 @@
 
 `Database.connect(url)` is the one place an engine is built. The URL comes from
 `LIANJU_DATABASE_URL` (storage/settings.py; default: `lianju.sqlite` in the data folder). Plain
-`sqlite:///…` and `postgresql://…` URLs are given their async drivers (aiosqlite, asyncpg).
+`sqlite:///…` and `postgresql://…` URLs are given their async drivers: aiosqlite, and psycopg 3, whose
+one package also serves the scheduler's synchronous job store (the `postgres` extra).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.errors import SchemaOutOfDate, StorageError
 
-ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
-SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+psycopg"}
 # How long a SQLite writer waits for another's transaction before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30
 

@@ -17,6 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine.backends.lean import LeanLlama
+from engine.extras import MissingExtra, require_extra
 
 BACKENDS = ("auto", "cpu-fp32", "cpu-int8", "cuda-bf16", "cuda-nf4", "cuda-int8")
 
@@ -93,11 +94,13 @@ def load_backend(model_dir: Path | str, kind: str = "auto"):
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
         return TransformersBackend(model, kind)
     try:
-        from transformers import BitsAndBytesConfig
+        # Fail here, with the extra to install, not deep inside loading.
+        for module in ("bitsandbytes", "accelerate"):
+            require_extra(module, "cuda", f"backend {kind}")
+    except MissingExtra as error:
+        raise BackendUnavailable(str(error)) from error
+    from transformers import BitsAndBytesConfig
 
-        import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)
-    except ImportError as error:
-        raise BackendUnavailable(f"backend {kind} needs bitsandbytes: pip install bitsandbytes ({error})") from error
     if kind == "cuda-nf4":
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                           bnb_4bit_compute_dtype=torch.bfloat16)
