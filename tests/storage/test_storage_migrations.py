@@ -116,11 +116,18 @@ def test_the_alembic_command_line_uses_lianju_database_url(empty_database_url):
     assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout
 
 
-def test_a_non_editable_install_migrates_a_new_database(tmp_path):
+def not_built(folder: str, names: list[str]) -> set[str]:
+    """What the build does not read: caches, and the checkout's own environment, tests and data."""
+    skipped = set(shutil.ignore_patterns("__pycache__", "*.egg-info", "*.sqlite*")(folder, names))
+    if Path(folder) == REPO:
+        skipped |= {".git", ".venv", ".pytest_cache", "build", "dist", "data", "tests"} & set(names)
+    return skipped
+
+
+def test_a_non_editable_install_migrates_a_new_database_and_reads_its_rhyme_book(tmp_path):
     # Built from a copy, because pip builds in the source folder and would leave build/ in the checkout.
     source, target, database = tmp_path / "source", tmp_path / "installed", tmp_path / "new.sqlite"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "data", "*.sqlite*"))
+    shutil.copytree(REPO, source, ignore=not_built)
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--no-build-isolation", "--no-compile", "--target", str(target), str(source)],
@@ -132,10 +139,13 @@ def test_a_non_editable_install_migrates_a_new_database(tmp_path):
     # appended after the path finder) only answers what the path does not: the installed copy wins.
     env = {**os.environ, "PYTHONPATH": str(target), "LIANJU_DATABASE_URL": f"sqlite:///{database}"}
     where = subprocess.run(
-        [sys.executable, "-c", "import storage.db, bot.cli; print(storage.db.MIGRATIONS_DIR); print(bot.cli.__file__)"],
+        [sys.executable, "-c", "import storage.db, bot.cli, engine.prosody as prosody; print(storage.db.MIGRATIONS_DIR); "
+         "print(bot.cli.__file__); print(prosody.__file__); print(prosody.char_tone('月').source)"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert where.returncode == 0, where.stderr
-    assert [Path(line).is_relative_to(target) for line in where.stdout.split()] == [True, True], where.stdout
+    *paths, rhyme_source = where.stdout.split()
+    assert [Path(path).is_relative_to(target) for path in paths] == [True] * 3, where.stdout
+    assert rhyme_source == "pingshui"  # the vendored rhyme book is package data too
 
     upgraded = subprocess.run([str(target / "bin" / "lianju"), "db", "upgrade"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
