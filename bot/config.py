@@ -7,32 +7,22 @@ from functools import lru_cache
 from pathlib import Path
 
 from apscheduler.triggers.cron import CronTrigger
-from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+
+from storage.settings import StorageSettings
 
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "engine" / "weights"
 SHIPPED_MODEL = SHIPPED_WEIGHTS / "default"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIANJU_", env_file=".env", extra="ignore")
+class Settings(StorageSettings):
+    """The bot's settings, read like storage's (LIANJU_* variables, .env), which it extends."""
 
-    data_dir: Path = Field(
-        default_factory=lambda: Path(user_data_dir("lianju")),
-        description="Where the corpus, databases and trained models live.",
-    )
     corpus_package: str = Field(
         default="chinese-poetry@2.0.1",
         description="The npm package `lianju corpus build` fetches when no --source is given.",
     )
-    database_url: str = Field(
-        default="",
-        description="SQLAlchemy URL of the database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB; "
-        "empty: lianju.sqlite in the data folder.",
-    )
-
     model_dir: Path = Field(
         default=SHIPPED_MODEL,
         description="The model the poet serves: a from_pretrained directory.",
@@ -94,12 +84,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"write the weekday of {value!r} by name (mon, tue, … sun), not by number")
             CronTrigger.from_crontab(value, timezone=timezone.utc)  # its ValueError names the bad field
         return value
-
-    @model_validator(mode="after")
-    def _default_database_in_data_dir(self) -> "Settings":
-        if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'lianju.sqlite'}"
-        return self
 
     @property
     def corpus_dir(self) -> Path:

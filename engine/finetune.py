@@ -27,6 +27,7 @@ from transformers import AutoModelForCausalLM
 
 from engine import prompts
 from engine.evaluate import HELDOUT_IDS, form_quality, heldout_records, poems_nll, sample_poems
+from engine.extras import require_extra
 from engine.forms import JINTI_FORMS
 from engine.lexicon import Lexicon
 from engine.model_card import finish_model_folder
@@ -140,9 +141,8 @@ def _trainable(base: Path, method: str, device: torch.device):
         raise ValueError(f"unknown fine-tune method {method!r}; use one of: {', '.join(METHODS)}")
     if method == "full":
         return AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    adapters = LoraConfig(
+    peft = require_extra("peft", "train", f"the {method} fine-tune")
+    adapters = peft.LoraConfig(
         r=16,
         lora_alpha=32,
         lora_dropout=0.05,
@@ -150,9 +150,12 @@ def _trainable(base: Path, method: str, device: torch.device):
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     )
     if method == "lora":
-        return get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device), adapters)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
+        return peft.get_peft_model(model, adapters)
     if device.type != "cuda":
         raise ValueError("qlora needs a CUDA GPU (bitsandbytes 4-bit weights); use full or lora on this host")
+    for module in ("bitsandbytes", "accelerate"):
+        require_extra(module, "cuda", "the qlora fine-tune")
     from transformers import BitsAndBytesConfig
 
     quantized = AutoModelForCausalLM.from_pretrained(
@@ -162,7 +165,7 @@ def _trainable(base: Path, method: str, device: torch.device):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
         ),
     )
-    return get_peft_model(prepare_model_for_kbit_training(quantized), adapters)
+    return peft.get_peft_model(peft.prepare_model_for_kbit_training(quantized), adapters)
 
 
 def _merged(model, base: Path, method: str, scratch: Path):

@@ -595,4 +595,4 @@ class Poet:
             return row.mean_log_likelihood + (judge(line) if judge else 0) - penalty
 
         best = max(rows, key=score)
-        return model.tokenizer.decode(best.tokens, skip_special_tokens=True)
+        return self._decode(model, best.tokens)

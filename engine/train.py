@@ -25,6 +25,7 @@ from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from engine import prompts
+from engine.extras import require_extra
 from engine.forms import JINTI_FORMS
 from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
 from engine.model_card import finish_model_folder
@@ -297,6 +298,7 @@ def export(model, tokenizer, state: TrainState, cfg: TrainConfig) -> Path:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path | None:
     """Train; returns out/model when finished (steps or time), None when stopped early (resumable)."""
+    require_extra("matplotlib", "train", "`lianju train` (its loss plot)")  # now, not after the last step
     torch.manual_seed(cfg.seed)
     device = pick_device()
     bf16 = use_bf16(device, cfg.precision)

@@ -74,7 +74,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
     || { cat "$cluster/server.log" >&2; unavailable "the PostgreSQL server did not start" "$@"; }
 "$bindir/createdb" -h 127.0.0.1 -p "$port" -U lianju lianju_test
 
-export LIANJU_TEST_POSTGRES_URL="postgresql+asyncpg://lianju@127.0.0.1:$port/lianju_test"
+export LIANJU_TEST_POSTGRES_URL="postgresql+psycopg://lianju@127.0.0.1:$port/lianju_test"
 echo "with-postgres: $("$bindir/postgres" --version) on 127.0.0.1:$port (LIANJU_TEST_POSTGRES_URL)" >&2
 status=0
 "$@" || status=$?

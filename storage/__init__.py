@@ -1,2 +1,3 @@
-"""Storage: SQLAlchemy 2.0 models (models), engines, units of work and migrations (db), the
-queries the bot needs (repo), and what they accept (limits, errors)."""
+"""Storage: SQLAlchemy 2.0 models (models), where the database is (settings), engines, units of
+work and migrations (db, with the Alembic scripts in migrations/), the queries the bot needs (repo,
+one module per aggregate), and what they accept (limits, errors)."""

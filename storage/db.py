@@ -1,14 +1,16 @@
 """Engines, units of work and migrations.
 
 `Database.connect(url)` is the one place an engine is built. The URL comes from
-`LIANJU_DATABASE_URL` (bot/config.py; default: `lianju.sqlite` in the data folder). Plain
-`sqlite:///…` and `postgresql://…` URLs are given their async drivers (aiosqlite, asyncpg).
+`LIANJU_DATABASE_URL` (storage/settings.py; default: `lianju.sqlite` in the data folder). Plain
+`sqlite:///…` and `postgresql://…` URLs are given their async drivers: aiosqlite, and psycopg 3, whose
+one package also serves the scheduler's synchronous job store (the `postgres` extra).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -24,11 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.errors import SchemaOutOfDate, StorageError
 
-ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
-SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+psycopg"}
 # How long a SQLite writer waits for another's transaction before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 
 def async_url(url: str | URL) -> URL:
@@ -98,13 +99,12 @@ class Database:
 # --- migrations ------------------------------------------------------------------------------
 
 
+# Package data (pyproject.toml), so an installed storage migrates as well as the source tree does.
+MIGRATIONS_DIR = resources.files("storage") / "migrations"
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for our migrations, optionally bound to an open connection."""
-    if not MIGRATIONS_DIR.is_dir():
-        raise StorageError(
-            f"the migrations folder {MIGRATIONS_DIR} is missing: run Lianju from its source tree "
-            "(an editable install) so that alembic/ is next to storage/"
-        )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -113,7 +113,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "alembic/versions holds no revision"
+    assert head is not None, "storage/migrations/versions holds no revision"
     return head
 
 

@@ -48,9 +48,7 @@ def text(field: str, value: object, max_chars: int, *, multiline: bool = False) 
         if category == "Cs":
             raise InvalidInput(field, f"is not valid Unicode (a lone surrogate at position {position})")
         if category == "Cc" and not (multiline and char == "\n"):
-            raise InvalidInput(
-                field, f"contains the control character U+{ord(char):04X} at position {position}"
-            )
+            raise InvalidInput(field, f"contains the control character U+{ord(char):04X} at position {position}")
     return value
 
 

@@ -174,9 +174,7 @@ class ModelVersion(Base):
     path: Mapped[str] = mapped_column(String(limits.PATH_MAX))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[ModelStatus] = mapped_column(
-        stored_enum(ModelStatus, "model_status"), default=ModelStatus.CANDIDATE
-    )
+    status: Mapped[ModelStatus] = mapped_column(stored_enum(ModelStatus, "model_status"), default=ModelStatus.CANDIDATE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When it last became active by promotion; a rollback restores a version without touching it,
     # so repeated rollbacks walk back through the promotion history.

@@ -17,6 +17,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from engine.backends.lean import LeanLlama
+from engine.extras import MissingExtra, require_extra
 
 BACKENDS = ("auto", "cpu-fp32", "cpu-int8", "cuda-bf16", "cuda-nf4", "cuda-int8")
 
@@ -102,10 +103,13 @@ def load_backend(model_dir: Path | str, kind: str = "auto") -> LeanBackend | Tra
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()  # type: ignore[call-arg]  # transformers types cuda() through functools.wraps, unbound
         return TransformersBackend(model, kind)
     try:
-        import bitsandbytes  # noqa: F401  (fail here, with a clear message, not deep inside loading)
-        from transformers import BitsAndBytesConfig
-    except ImportError as error:
-        raise BackendUnavailable(f"backend {kind} needs bitsandbytes: pip install bitsandbytes ({error})") from error
+        # Fail here, with the extra to install, not deep inside loading.
+        for module in ("bitsandbytes", "accelerate"):
+            require_extra(module, "cuda", f"backend {kind}")
+    except MissingExtra as error:
+        raise BackendUnavailable(str(error)) from error
+    from transformers import BitsAndBytesConfig
+
     if kind == "cuda-nf4":
         quantization = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16

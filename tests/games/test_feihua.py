@@ -109,7 +109,7 @@ async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, line_
     game = await restarted.status(CHANNEL)
     assert game.used == ["明月松间照"] and game.rotation.out == {DU_FU.id} and game.rotation.current == WANG_WEI.id
     [resumable] = await restarted.resume_all()
-    assert resumable.deadline == NOW + timedelta(seconds=30) and resumable.turn != BOT
+    assert resumable.deadline == NOW + timedelta(seconds=30) and resumable.turn == WANG_WEI.id
     assert codes(await restarted.submit(CHANNEL, WANG_WEI, "明月松间照", NOW)) == ["repeat"]
     ended = await restarted.timeout(CHANNEL, NOW + timedelta(seconds=30))
     assert ended.finished and ended.winner == LI_BAI.id

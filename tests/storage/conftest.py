@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import psycopg
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
@@ -47,7 +47,7 @@ def postgres_url() -> str:
     pytest.skip(f"{POSTGRES_ENV} is not set; `make test` starts a PostgreSQL server for these tests")
 
 
-def asyncpg_dsn(url: str) -> str:
+def libpq_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -61,11 +61,9 @@ async def _upgrade(url: str) -> None:
 
 async def _postgres_query(url: str, sql: str) -> Any:
     """One statement outside any transaction (CREATE DATABASE refuses to run in one)."""
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
+    async with await psycopg.AsyncConnection.connect(libpq_dsn(url), autocommit=True) as connection:
+        cursor = await connection.execute(sql)
+        return (await cursor.fetchone())[0] if cursor.description else None
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
 """Engines and units of work: URLs, SQLite's pragmas, commit and rollback."""
 
 import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from bot.config import Settings
+from bot.scheduler import jobstore_url
 from storage import repo
-from storage.db import Database, async_url, create_engine
+from storage.db import Database, async_url, create_engine, migrate
 from storage.errors import StorageError
 
 
@@ -14,8 +17,8 @@ from storage.errors import StorageError
     [
         ("sqlite:////var/lib/lianju/lianju.sqlite", "sqlite+aiosqlite:////var/lib/lianju/lianju.sqlite"),
         ("sqlite+aiosqlite:///relative.sqlite", "sqlite+aiosqlite:///relative.sqlite"),
-        ("postgresql://poet:secret@db:5432/lianju", "postgresql+asyncpg://poet:secret@db:5432/lianju"),
-        ("postgres://poet@db/lianju", "postgresql+asyncpg://poet@db/lianju"),
+        ("postgresql://poet:secret@db:5432/lianju", "postgresql+psycopg://poet:secret@db:5432/lianju"),
+        ("postgres://poet@db/lianju", "postgresql+psycopg://poet@db/lianju"),
     ],
 )
 def test_urls_get_their_async_driver(given, expected):
@@ -27,6 +30,7 @@ def test_urls_get_their_async_driver(given, expected):
     [
         ("mysql://poet@db/lianju", "unsupported database URL scheme 'mysql'"),
         ("postgresql+psycopg2://poet@db/lianju", "unsupported database URL scheme 'postgresql+psycopg2'"),
+        ("postgresql+asyncpg://poet@db/lianju", "unsupported database URL scheme 'postgresql+asyncpg'"),
         ("not a url", "cannot parse the database URL 'not a url'"),
     ],
 )
@@ -77,3 +81,20 @@ async def test_writes_survive_a_new_engine(db, database_url):
             assert (await repo.get_user(session, 3)).display_name == "刘禹锡"
     finally:
         await second.close()
+
+
+async def test_one_driver_serves_the_async_engine_and_the_schedulers_job_store(empty_database_url, tmp_path):
+    # psycopg 3 is both the async engine's driver and the synchronous job store's, on one database.
+    engine = create_engine(empty_database_url)
+    try:
+        await migrate(engine, "upgrade", "head")
+    finally:
+        await engine.dispose()
+    job_store = SQLAlchemyJobStore(url=jobstore_url(empty_database_url, tmp_path))
+    scheduler = BackgroundScheduler(jobstores={"default": job_store})
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(print, "cron", hour=8, id="probe")
+        assert str(job_store.lookup_job("probe").trigger) == "cron[hour='8']"
+    finally:
+        scheduler.shutdown(wait=False)

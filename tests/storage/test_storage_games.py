@@ -39,12 +39,9 @@ async def start(db, game: NewGame):
         return await repo.start_game(session, game)
 
 
-async def play(db, game_id, line, player, accepted=True, reason=None, advance=True):
+async def play(db, game_id, line, player, accepted=True, reason=None):
     async with db.unit_of_work() as session:
-        turn = await repo.record_turn(session, game_id, line, player=player, accepted=accepted, reason=reason)
-        if advance:
-            await repo.advance_game(session, game_id)
-        return turn
+        return await repo.record_turn(session, game_id, line, player=player, accepted=accepted, reason=reason)
 
 
 async def test_start_seats_players_in_order_and_starts_the_clock(db):
@@ -91,7 +88,7 @@ async def test_two_simultaneous_starts_in_one_channel_make_one_game(db):
 async def test_turns_are_numbered_and_keep_who_played_and_why_rejected(db):
     game = await start(db, chain_game())
     await play(db, game.id, "空山新雨后", WANGWEI)
-    await play(db, game.id, "天气晚来春", MENGHAOREN, accepted=False, reason="「春」不押下平十一尤", advance=False)
+    await play(db, game.id, "天气晚来春", MENGHAOREN, accepted=False, reason="「春」不押下平十一尤")
     await play(db, game.id, "天气晚来秋", MENGHAOREN)
     await play(db, game.id, "明月松间照", None)  # the bot fills in for 岑参
 
@@ -103,7 +100,7 @@ async def test_turns_are_numbered_and_keep_who_played_and_why_rejected(db):
         (3, 2, False, "天气晚来秋", True, None),
         (4, None, True, "明月松间照", True, None),
     ]
-    assert loaded.turn_count == 4 and loaded.current_seat == 0  # three advances: back to the first seat
+    assert loaded.turn_count == 4
 
 
 async def test_bad_turns_are_refused(db):
@@ -154,29 +151,12 @@ async def test_concurrent_turns_get_distinct_numbers(db):
     assert loaded.turn_count == 12 and sorted(turn.line for turn in loaded.turns) == sorted(f"第{n}句" for n in range(12))
 
 
-async def test_advance_skips_empty_seats_and_wraps(db):
-    game = await start(db, chain_game(players=[WANGWEI], turn_seconds=None))
-    async with db.unit_of_work() as session:
-        await repo.join_game(session, game.id, MENGHAOREN)
-        await repo.join_game(session, game.id, CENSHEN)
-        with pytest.raises(Conflict, match="孟浩然 already plays"):
-            await repo.join_game(session, game.id, MENGHAOREN)
-    async with db.unit_of_work() as session:
-        await repo.forget_user(session, MENGHAOREN.id)  # leaves seat 1 empty
-    seats = []
-    for _ in range(4):
-        async with db.unit_of_work() as session:
-            advanced = await repo.advance_game(session, game.id)
-            seats.append(advanced.current_seat)
-            assert advanced.turn_deadline is None
-    assert seats == [2, 0, 2, 0]
-
-
 async def test_games_to_resume_come_with_players_and_turns(db):
     running = await start(db, chain_game())
     finished = await start(db, chain_game(channel_id=CHANNEL + 1))
     await play(db, running.id, "空山新雨后", WANGWEI)
     async with db.unit_of_work() as session:
+        await repo.set_turn(session, running.id, 1, None)
         await repo.finish_game(session, finished.id)
         with pytest.raises(InvalidInput, match="finishes as finished or abandoned"):
             await repo.finish_game(session, running.id, GameStatus.ACTIVE)

@@ -1,6 +1,9 @@
-"""Alembic: the migrations build exactly the models, both ways, and the bot refuses a stale schema."""
+"""Alembic: the migrations build exactly the models, both ways, ship with the package, and the bot
+refuses a stale schema."""
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +114,43 @@ def test_the_alembic_command_line_uses_lianju_database_url(empty_database_url):
     assert upgraded.returncode == 0, upgraded.stderr
     current = run_command(str(ALEMBIC), "current", database_url=empty_database_url)
     assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout
+
+
+def not_built(folder: str, names: list[str]) -> set[str]:
+    """What the build does not read: caches, and the checkout's own environment, tests and data."""
+    skipped = set(shutil.ignore_patterns("__pycache__", "*.egg-info", "*.sqlite*")(folder, names))
+    if Path(folder) == REPO:
+        skipped |= {".git", ".venv", ".pytest_cache", "build", "dist", "data", "tests"} & set(names)
+    return skipped
+
+
+def test_a_non_editable_install_migrates_a_new_database_and_reads_its_rhyme_book(tmp_path):
+    # Built from a copy, because pip builds in the source folder and would leave build/ in the checkout.
+    source, target, database = tmp_path / "source", tmp_path / "installed", tmp_path / "new.sqlite"
+    shutil.copytree(REPO, source, ignore=not_built)
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--no-build-isolation", "--no-compile", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    shutil.rmtree(source)  # nothing may come from the source tree any more
+
+    # PYTHONPATH comes before site-packages, and the editable install's finder (a meta path hook
+    # appended after the path finder) only answers what the path does not: the installed copy wins.
+    env = {**os.environ, "PYTHONPATH": str(target), "LIANJU_DATABASE_URL": f"sqlite:///{database}"}
+    where = subprocess.run(
+        [sys.executable, "-c", "import storage.db, bot.cli, engine.prosody as prosody; print(storage.db.MIGRATIONS_DIR); "
+         "print(bot.cli.__file__); print(prosody.__file__); print(prosody.char_tone('月').source)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert where.returncode == 0, where.stderr
+    *paths, rhyme_source = where.stdout.split()
+    assert [Path(path).is_relative_to(target) for path in paths] == [True] * 3, where.stdout
+    assert rhyme_source == "pingshui"  # the vendored rhyme book is package data too
+
+    upgraded = subprocess.run([str(target / "bin" / "lianju"), "db", "upgrade"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with sqlite3.connect(database) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert {table.name for table in Base.metadata.sorted_tables} <= tables and revision == (head_revision(),)

@@ -267,23 +267,6 @@ async def test_top_poems_rank_by_bayesian_mean_per_guild_and_period(db):
             await repo.top_poems(session, since=datetime(2026, 1, 1))
 
 
-async def test_finetune_candidates_need_enough_votes_and_a_high_bayesian_mean(db):
-    loved = await save(db, bot_poem())
-    one_vote = await save(db, bot_poem())
-    disliked = await save(db, bot_poem())
-    await rate_many(db, loved.id, [5, 5, 5, 4, 5])
-    await rate_many(db, one_vote.id, [5])
-    await rate_many(db, disliked.id, [1, 2, 1, 2, 1])
-
-    async with db.unit_of_work() as session:
-        chosen = await repo.finetune_candidates(session, min_votes=3, min_bayesian_mean=3.5)
-        assert [entry.poem.id for entry in chosen] == [loved.id]
-        assert chosen[0].rating.bayesian_mean == pytest.approx((15 + 24) / 10)
-        assert await repo.finetune_candidates(session, min_votes=3, min_bayesian_mean=4.0) == []
-        in_the_future = datetime.now(timezone.utc) + timedelta(minutes=5)
-        assert await repo.finetune_candidates(session, min_votes=1, min_bayesian_mean=0, since=in_the_future) == []
-
-
 async def test_a_users_poems_are_those_they_asked_for_or_wrote_in(db):
     asked = await save(db, bot_poem(requester=LIBAI))
     wrote_in = await save(db, bot_poem(origin="game", requester=None, line_authors=[DUFU, LIBAI, None, None]))

@@ -20,7 +20,6 @@ async def main(url: str, game_id: int) -> None:
     for line in ("空山新雨后", "天气晚来秋"):
         async with database.unit_of_work() as session:
             turn = await repo.record_turn(session, game_id, line, player=PLAYER, accepted=True)
-            await repo.advance_game(session, game_id)
         print(f"committed {turn.number}", flush=True)
     async with database.unit_of_work() as session:
         turn = await repo.record_turn(session, game_id, "明月松间照", player=PLAYER, accepted=True)

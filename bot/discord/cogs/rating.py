@@ -1,4 +1,4 @@
-"""/top, /mypoems and /script. The rating buttons themselves are bot.views.RatingButton."""
+"""/top, /mypoems and /script. The rating buttons themselves are bot.discord.views.RatingButton."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from storage.db import create_engine, sqlite_foreign_keys_off
 from storage.models import Base, UTCDateTime
+from storage.settings import StorageSettings
 
 config = context.config
 if config.config_file_name is not None:
@@ -47,9 +48,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_on_settings_database() -> None:
-    from bot.config import get_settings
-
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or StorageSettings().database_url)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
