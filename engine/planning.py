@@ -27,6 +27,9 @@ TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
 # Words holding one of these say what the poet feels, not what is seen.
 FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念别泣叹怨惆怅寂寞乡")
 CANDIDATES = 32  # topic words a plan draws from
+# The rarest words a plan may hold: log(poems / poems using it), 7.5 ≈ 180 of the 320k train poems.
+# Rarer topic words were mostly fragments the model writes badly (忍负, 变作, 屐登, 居好 from 山居好).
+MAX_PLAN_IDF = 7.5
 
 
 def classes_of(word: str, classes: dict[str, str]) -> set[str]:
@@ -59,6 +62,7 @@ class Planner:
             word not in theme
             and not any(c in FUNCTION_CHARS for c in word)
             and (self.known is None or all(c in self.known for c in word))
+            and self.lexicon.idf.get(word, 0.0) <= MAX_PLAN_IDF
         )
 
     @staticmethod

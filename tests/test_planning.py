@@ -5,7 +5,7 @@ import random
 import pytest
 
 from engine.lexicon import Lexicon, build_lexicon, lexicon_half, title_terms
-from engine.planning import SEASONS, Planner, classes_of
+from engine.planning import MAX_PLAN_IDF, SEASONS, Planner, classes_of
 
 
 def _poem(poem_id: str, title: str, lines: list[str]) -> dict:
@@ -135,3 +135,16 @@ def test_a_theme_with_few_words_borrows_its_seasons_words():
         assert plan.season == "秋" and len(plan.keywords) == 8
         assert len(set(plan.keywords) & {"秋风", "落叶", "白露", "梧桐", "菊花"}) >= 3, plan
         assert "卜" not in plan.keywords  # a single character only when words run out
+
+
+def test_rare_topic_words_stay_out_of_plans_but_a_users_keyword_stays_in():
+    lexicon = _handmade()
+    lexicon.topics["西湖"].insert(0, ("六桥", 2.0))  # the most telling word, and a rare one
+    lexicon.idf["六桥"] = MAX_PLAN_IDF + 1.0
+    planner = Planner(lexicon)
+    for seed in range(10):
+        assert "六桥" not in planner.plan("西湖", 8, random.Random(seed)).keywords
+    lexicon.idf["六桥"] = MAX_PLAN_IDF
+    assert any("六桥" in planner.plan("西湖", 8, random.Random(seed)).keywords for seed in range(10))
+    lexicon.idf["六桥"] = MAX_PLAN_IDF + 1.0
+    assert planner.plan("西湖", 4, random.Random(0), user_keywords=("六桥",)).keywords[0] == "六桥"
