@@ -50,8 +50,9 @@ class LianjuTree(app_commands.CommandTree["LianjuBot"]):
         interaction.client.handling()
         return True
 
-    async def on_error(self, interaction: discord.Interaction[LianjuBot], error: app_commands.AppCommandError,
-                       /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction[LianjuBot], error: app_commands.AppCommandError, /
+    ) -> None:
         """Every failure of a command ends in a message the person can read, never in silence."""
         locale = interaction.locale
         original = getattr(error, "original", error)
@@ -106,8 +107,9 @@ class LianjuBot(commands.AutoShardedBot):
         settings = self.settings
         self.services = await Services.start(settings)
         self.closing.push_async_callback(self.services.close)
-        self.scheduler = DailyScheduler(jobstore_url(settings.database_url, settings.data_dir),
-                                        settings.daily_misfire_grace_s)
+        self.scheduler = DailyScheduler(
+            jobstore_url(settings.database_url, settings.data_dir), settings.daily_misfire_grace_s
+        )
         self.scheduler.start(await self.services.daily_guilds())  # paused until every cog registered its jobs
         self.closing.callback(self.scheduler.shutdown)
         self.games = game_service(self.services)

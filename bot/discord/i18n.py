@@ -17,8 +17,9 @@ def command_text(key: str) -> app_commands.locale_str:
 class LianjuTranslator(app_commands.Translator):
     """Gives Discord the zh-CN and zh-TW names and descriptions of every command."""
 
-    async def translate(self, string: app_commands.locale_str, locale: Locale,
-                        context: app_commands.TranslationContextTypes) -> str | None:
+    async def translate(
+        self, string: app_commands.locale_str, locale: Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
         key = string.extras.get("key")
         if key not in MESSAGES or normalise_locale(locale) == EN:
             return None

@@ -44,22 +44,25 @@ class GamePosts:
     def name_in(self, locale: object) -> Names:
         def name(who: int | None) -> str:
             return bot_name(locale) if who == BOT else f"<@{who}>"
+
         return name
 
     def seen(self, person: Person) -> str:
         self.locales[person.channel_id] = person.locale
         return person.locale
 
-    async def act(self, interaction: discord.Interaction, move: Move, *, thinking: bool = False,
-                  show_line: bool = True) -> None:
+    async def act(
+        self, interaction: discord.Interaction, move: Move, *, thinking: bool = False, show_line: bool = True
+    ) -> None:
         """Every game command's shape: defer, note who moved (and their language), move, answer."""
         await interaction.response.defer(thinking=thinking)
         person = person_of(interaction)
         self.seen(person)
         await self.reply(interaction, person, await move(person), show_line)
 
-    async def reply(self, interaction: discord.Interaction, person: Person, outcome: Outcome,
-                    show_line: bool = True) -> None:
+    async def reply(
+        self, interaction: discord.Interaction, person: Person, outcome: Outcome, show_line: bool = True
+    ) -> None:
         """Answer a move (the interaction was deferred), follow the game's clock, post a finished poem."""
         self.bot.clock.follow(person.channel_id, outcome)
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
@@ -90,8 +93,8 @@ class GamePosts:
         if not card.title:
             embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
         message = await self._channel(channel_id).send(
-            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed,
-            view=rating_view(outcome.poem_id))
+            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed, view=rating_view(outcome.poem_id)
+        )
         await self.services.attach_message(outcome.poem_id, channel_id, message.id)
 
 
@@ -117,15 +120,17 @@ class GameCog(commands.GroupCog):
     @app_commands.describe(line=_("opt.line.desc"))
     async def line(self, interaction: discord.Interaction, line: str) -> None:
         # deferred by act: a 飞花令 near miss searches the corpus for a while
-        await self.play(interaction, lambda person: self.bot.games.submit(
-            person.channel_id, person.as_user, line, utcnow()))
+        await self.play(
+            interaction, lambda person: self.bot.games.submit(person.channel_id, person.as_user, line, utcnow())
+        )
 
     @app_commands.command(name=_("cmd.game.status"), description=_("cmd.game.status.desc"))
     async def status(self, interaction: discord.Interaction) -> None:
         person = person_of(interaction)
         game = await self.bot.games.status(person.channel_id)
         await interaction.response.send_message(
-            status_text(game, person.locale, self.bot.posts.name_in(person.locale), utcnow()), ephemeral=True)
+            status_text(game, person.locale, self.bot.posts.name_in(person.locale), utcnow()), ephemeral=True
+        )
 
     @app_commands.command(name=_("cmd.game.stop"), description=_("cmd.game.stop.desc"))
     async def stop(self, interaction: discord.Interaction) -> None:

@@ -31,8 +31,9 @@ def outcome_text(result: FinetuneResult, locale: object, active: str) -> str:
     if result.outcome == "promoted":
         return i18n.text("finetune.promoted", locale, name=candidate)
     if result.outcome == "rejected":
-        return i18n.text("finetune.rejected", locale, name=candidate, gates=", ".join(result.failed_gates),
-                         active=active)
+        return i18n.text(
+            "finetune.rejected", locale, name=candidate, gates=", ".join(result.failed_gates), active=active
+        )
     return i18n.text(f"finetune.{result.outcome}", locale, why=result.message[:REASON_CHARS])
 
 
@@ -63,7 +64,8 @@ class AdminCog(commands.Cog):
         report = await self.bot.services.roll_back_model()
         locale = interaction.locale
         await interaction.edit_original_response(
-            content=i18n.text("model.rolled_back", locale) + "\n" + report.describe(locale))
+            content=i18n.text("model.rolled_back", locale) + "\n" + report.describe(locale)
+        )
 
     @model.command(name=_("cmd.model.finetune"), description=_("cmd.model.finetune.desc"))
     @app_commands.check(is_owner)
