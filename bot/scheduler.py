@@ -36,7 +36,7 @@ DAILY_JOB, FINETUNE_JOB, MODEL_CHECK_JOB = "daily", "finetune", "model-check"
 # A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
 FINETUNE_MISFIRE_GRACE_S = 24 * 3600
 
-_handlers: dict[str, Callable[..., Awaitable[None]]] = {}  # what the running bot does when a stored job fires
+_handlers: dict[str, Callable[..., Awaitable[object]]] = {}  # what the running bot does when a stored job fires
 
 
 async def _hand_to_bot(kind: str, *args: object) -> None:
@@ -76,7 +76,7 @@ class DailyScheduler:
     `schedule_finetune`, `check_model_every`), and the bot lets jobs fire (`resume`) once all have."""
 
     def __init__(self, url: str, misfire_grace_s: int) -> None:
-        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
+        self.handlers: dict[str, Callable[..., Awaitable[object]]] = {}
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=url), "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace_s, "max_instances": 1},

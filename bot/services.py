@@ -114,8 +114,7 @@ class ModelReport:
     """The model the poet serves and, when the registry's active model could not be loaded, that one and why."""
 
     served: ModelVersion
-    unloadable: ModelVersion | None = None
-    problem: str | None = None
+    unloadable: tuple[ModelVersion, str] | None = None  # the active version that failed to load, and why
 
     def describe(self, locale: object) -> str:
         model = self.served
@@ -127,13 +126,14 @@ class ModelReport:
         since = (model.promoted_at or model.created_at).strftime("%Y-%m-%d")
         lines = [i18n.text("model.info", locale, name=model.name, since=since, path=model.path, metrics=metrics)]
         if self.unloadable is not None:
+            version, problem = self.unloadable
             lines.append(
                 i18n.text(
                     "model.unloadable",
                     locale,
-                    name=self.unloadable.name,
-                    path=self.unloadable.path,
-                    problem=self.problem[: METRICS_CHARS // 4],
+                    name=version.name,
+                    path=version.path,
+                    problem=problem[: METRICS_CHARS // 4],
                     served=model.name,
                 )
             )
@@ -297,6 +297,8 @@ class Services:
     async def set_script(self, person: Person, style: str, *, for_guild: bool) -> None:
         async with self.database.unit_of_work() as session:
             if for_guild:
+                if person.guild_id is None:
+                    raise UserError("error.guild_only")
                 await repo.configure_guild(session, person.guild_id, script=style)
             else:
                 await repo.upsert_user(session, person.as_user, script=style)
@@ -347,7 +349,7 @@ class Services:
                 self.unloadable = None
             else:
                 await self._serve(active)
-        return ModelReport(self.model, *(self.unloadable or ()))
+        return ModelReport(self.model, self.unloadable)
 
     async def _serve(self, version: ModelVersion) -> None:
         self._served_ids[version.name] = version.id  # before the swap: new poems may finish before it returns

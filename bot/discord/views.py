@@ -36,6 +36,20 @@ def person_of(interaction: discord.Interaction) -> Person:
     )
 
 
+def channel_of(person: Person) -> int:
+    """The channel of a person_of(interaction). Discord names it in every command and click it sends
+    (only its pings have none, and discord.py answers those itself)."""
+    assert person.channel_id is not None, "an interaction from a command or a button names its channel"
+    return person.channel_id
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server of a guild-only command; outside one, the error discord.py's guild checks raise."""
+    if interaction.guild_id is None:
+        raise discord.app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
 def footer_text(card: PoemCard) -> str:
     footer = i18n.text("poem.footer", card.locale, model=card.model_name, poem_id=card.poem_id)
     if card.rating_count:

@@ -201,7 +201,7 @@ class ChainGame(TurnGame):
 
     # --- the judge ---------------------------------------------------------------------------
 
-    @property  # type: ignore[override]  # the base's plain attribute, computed here
+    @property
     def rhyme_group(self) -> str | None:
         return self.rhyme_groups[0].label if self.rhyme_groups else None
 
@@ -379,9 +379,9 @@ class ChainGame(TurnGame):
         zh, en = self.name(who)
         late = note("timeout", f"{zh}超时。", f"{en} ran out of time.")
         if self.bot_plays and who != BOT:
-            line, _ = await self._bot_line(now, poet)
-            if line is not None:
-                outcome = self._accepted(line, BOT, now)
+            line_or_problem = await self._bot_line(now, poet)
+            if isinstance(line_or_problem, str):
+                outcome = self._accepted(line_or_problem, BOT, now)
                 outcome.notes.insert(0, late)
                 return outcome
         move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")
@@ -392,18 +392,18 @@ class ChainGame(TurnGame):
         refused = self.check_turn(BOT)
         if refused:
             return refused
-        line, problem = await self._bot_line(now, poet)
-        if line is not None:
-            return self._accepted(line, BOT, now)
-        move = Move(PASS_MARK, None, True, False, "pass", problem.zh)
-        return self._passed(now, [problem], [move])
+        line_or_problem = await self._bot_line(now, poet)
+        if isinstance(line_or_problem, str):
+            return self._accepted(line_or_problem, BOT, now)
+        move = Move(PASS_MARK, None, True, False, "pass", line_or_problem.zh)
+        return self._passed(now, [line_or_problem], [move])
 
     async def open(self, now: datetime, poet: LinePoet | None, theme: str | None = None) -> Outcome:
         """The bot writes the first line (on the theme's first character, when it can); then the
         first player's turn begins."""
-        line, problem = await self._bot_line(now, poet, theme)
-        if line is None:
-            return refusal(problem)
+        line = await self._bot_line(now, poet, theme)
+        if not isinstance(line, str):  # why the poet found none
+            return refusal(line)
         self._add_line(line, BOT)
         self.begin(now)
         return self.outcome(True, line=line, by=BOT, moves=[Move.played(line, BOT)], notes=[self.turn_note()])
@@ -417,17 +417,15 @@ class ChainGame(TurnGame):
         index = len(lines)
         return lines[max(0, index - 6 - index % 2) :]
 
-    async def _bot_line(
-        self, now: datetime, poet: LinePoet | None, theme: str | None = None
-    ) -> tuple[str | None, Reason | None]:
-        """A line from the poet that the judge accepts, or None and why not."""
+    async def _bot_line(self, now: datetime, poet: LinePoet | None, theme: str | None = None) -> str | Reason:
+        """A line from the poet that the judge accepts, or why there is none."""
         problem = say(
             "bot_failed",
             f"{self.name(BOT)[0]}没想出合格的句子，轮空。",
             f"{self.name(BOT)[1]} could not find a fitting line and passes.",
         )
         if poet is None:
-            return None, NO_POET
+            return NO_POET
         for attempt in range(BOT_ATTEMPTS):
             hint = theme[:1] if theme and attempt == 0 else None
             try:
@@ -437,5 +435,5 @@ class ChainGame(TurnGame):
                 continue
             judged, _ = self.judge(line)
             if judged is not None:
-                return judged, None
-        return None, problem
+                return judged
+        return problem

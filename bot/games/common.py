@@ -260,7 +260,6 @@ class TurnGame:
     usage: ClassVar[str]  # the console's one-line help for it
     takes_turns: ClassVar[bool] = True  # False: anyone may move until the deadline (对对联)
     shows_line: ClassVar[bool] = True  # False: the outcome's notes already quote the line
-    rhyme_group: str | None = None  # what storage keeps in Game.rhyme_group
 
     def __init__(
         self,
@@ -278,6 +277,11 @@ class TurnGame:
         self.starter_id = starter_id if starter_id is not None else (players[0].id if players else None)
         self.finished = False
 
+    @property
+    def rhyme_group(self) -> str | None:
+        """What storage keeps in Game.rhyme_group; None for a game without a rhyme."""
+        return None
+
     def begin(self, now: datetime) -> None:
         """The first player's turn starts now."""
         self.rotation.give_turn(self.rotation.order[0], now)
@@ -286,7 +290,7 @@ class TurnGame:
         """(Chinese, English) name of a player, the bot, or someone forgotten."""
         if who == BOT:
             return BOT_NAME_ZH, BOT_NAME_EN
-        player = self.players.get(who)
+        player = None if who is None else self.players.get(who)
         return (player.display_name, player.display_name) if player else ("（已注销）", "(forgotten)")
 
     def outcome(self, accepted: bool, **fields) -> Outcome:

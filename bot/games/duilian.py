@@ -92,7 +92,7 @@ def first_line(text: str) -> tuple[str | None, Reason | None]:
 async def answer(poet: LinePoet | None, text: str, seed: int | None = None) -> Outcome:
     """The bot's 下联 for a player's 上联, with its score and the judge's reasons."""
     first, problem = first_line(text)
-    if problem or poet is None:
+    if first is None or poet is None:
         return refusal(problem or NO_POET)
     try:
         second = await poet.match_couplet(first, seed=seed)
@@ -134,7 +134,10 @@ class CoupletBook:
             for _ in range(PICK_TRIES):
                 book.seek(rng.randrange(self.size))
                 book.readline()  # the rest of the record the offset fell into
-                raw = book.readline() or (book.seek(0) or book.readline())
+                raw = book.readline()
+                if not raw:  # the offset fell into the last record: wrap round to the first
+                    book.seek(0)
+                    raw = book.readline()
                 record = json.loads(raw)
                 if ends_oblique(record["first"]):
                     return record["first"], record["second"]

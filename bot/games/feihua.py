@@ -286,18 +286,22 @@ class FeihuaGame(TurnGame):
             return refused
         line, hit, reasons = self.judge(text)
         if not reasons:
+            assert line is not None and hit is not None, "judge accepts only a clause it found in the corpus"
             return self._accepted(line, hit, player.id, now)
         reason = reasons[0]
         recorded = as_recorded(line or text)
         if reason.code not in FATAL:
             moves = [Move.refused(recorded, player.id, reason)] if recorded else []
             return self.outcome(False, by=player.id, reasons=reasons, moves=moves)
+        # The fatal refusals (no 令字, not in the corpus, a near miss) all name the clause, so there is one to record.
+        assert recorded is not None
         return self._eliminated(player.id, Move.refused(recorded, player.id, reason), now, reasons, citation=hit)
 
     async def timeout(self, now: datetime, poet: LinePoet | None = None) -> Outcome:
         if self.finished or not self.rotation.timed_out(now):
             return self.outcome(False, reasons=[say("not_due", "还没到时间。", "The turn has not timed out.")])
         who = self.rotation.current
+        assert who is not None, "only a turn someone holds has a deadline"
         zh, en = self.name(who)
         late = say("timeout", f"{zh}超时。", f"{en} ran out of time.")
         move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")

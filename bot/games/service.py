@@ -94,7 +94,7 @@ class GameService:
     async def _commit(self, session: AsyncSession, row: Game, game: TurnGame, outcome: Outcome) -> Outcome:
         outcome.game_id = row.id
         for move in outcome.moves:
-            player = None if move.by_bot else game.players[move.player_id]
+            player = None if move.player_id is None else game.players[move.player_id]  # None: the bot
             await repo.record_turn(
                 session, row.id, move.line, player=player, accepted=move.accepted, reason=move.stored_reason
             )
@@ -109,7 +109,10 @@ class GameService:
                     guild_id=row.guild_id,
                     channel_id=row.channel_id,
                     game_id=row.id,
-                    line_authors=[None if author == BOT else game.players.get(author) for _, author in outcome.poem],
+                    line_authors=[
+                        None if author is None or author == BOT else game.players.get(author)
+                        for _, author in outcome.poem
+                    ],
                     prosody=prosody,
                 ),
             )

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
+from bot.discord.views import channel_of, person_of
 from bot.learning import FinetuneResult
 from bot.services import UserError
 
@@ -77,7 +78,8 @@ class AdminCog(commands.Cog):
         try:
             await interaction.edit_original_response(content=outcome)
         except discord.HTTPException:  # the interaction's token lasts 15 minutes; a real run outlives it
-            await self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id).send(outcome)
+            person = person_of(interaction)
+            await self.bot.get_partial_messageable(channel_of(person), guild_id=person.guild_id).send(outcome)
 
     async def scheduled_finetune(self) -> None:
         try:

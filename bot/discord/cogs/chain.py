@@ -8,7 +8,7 @@ from discord import app_commands
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
-from bot.discord.views import person_of
+from bot.discord.views import channel_of, person_of
 from bot.games.chain import OPEN_LINES, ChainGame, ChainRules, ChainStart, chain_form, open_form
 from bot.games.common import refusal, say
 from storage.models import utcnow
@@ -71,13 +71,13 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
             await self.bot.posts.reply(interaction, person, refusal(BAD_OPEN_LINES))
             return
         request = ChainStart(ChainRules(shape, strictness == "strict", bot_plays, turn_seconds), opening, theme)
-        outcome = await self.bot.games.start(person.channel_id, person.guild_id, person.as_user, request, utcnow())
+        outcome = await self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow())
         await self.bot.posts.reply(interaction, person, outcome)
 
     @app_commands.command(name=_("cmd.chain.pass"), description=_("cmd.chain.pass.desc"))
     async def pass_turn(self, interaction: discord.Interaction) -> None:
         await self.play(
-            interaction, lambda person: self.bot.games.pass_turn(person.channel_id, person.as_user, utcnow())
+            interaction, lambda person: self.bot.games.pass_turn(channel_of(person), person.as_user, utcnow())
         )
 
 

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.discord.views import poem_embed, rating_view
+from bot.discord.views import guild_id_of, poem_embed, rating_view
 from bot.occasions import occasion_for
 from bot.services import Person, PoemRequest
 
@@ -41,7 +41,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         time: str = "08:00",
         timezone: str = "Asia/Shanghai",
     ) -> None:
-        guild = await self.bot.services.set_daily(interaction.guild_id, channel.id, time, timezone)
+        guild = await self.bot.services.set_daily(guild_id_of(interaction), channel.id, time, timezone)
         self.bot.scheduler.schedule(guild)
         await interaction.response.send_message(
             i18n.text(
@@ -58,8 +58,9 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
     async def off(self, interaction: discord.Interaction) -> None:
-        await self.bot.services.daily_off(interaction.guild_id)
-        self.bot.scheduler.unschedule(interaction.guild_id)
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.daily_off(guild_id)
+        self.bot.scheduler.unschedule(guild_id)
         await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
 
     async def post(self, guild_id: int) -> None:

@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
+from bot.discord.views import channel_of
 from bot.games.duilian import DuilianGame, DuilianStart
 from storage.models import utcnow
 
@@ -28,7 +29,7 @@ class DuilianCog(GameCog, group_name=_("cmd.duilian"), group_description=_("cmd.
         request = DuilianStart(turn_seconds)
         await self.bot.posts.act(
             interaction,
-            lambda person: self.bot.games.start(person.channel_id, person.guild_id, person.as_user, request, utcnow()),
+            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
             thinking=True,
             show_line=False,
         )

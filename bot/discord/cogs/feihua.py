@@ -8,6 +8,7 @@ from discord import app_commands
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
+from bot.discord.views import channel_of
 from bot.games.feihua import STRENGTHS, FeihuaGame, FeihuaStart
 from storage.models import utcnow
 
@@ -39,7 +40,7 @@ class FeihuaCog(GameCog, group_name=_("cmd.feihua"), group_description=_("cmd.fe
         request = FeihuaStart(key, bot_plays, strength, turn_seconds)
         await self.play(
             interaction,
-            lambda person: self.bot.games.start(person.channel_id, person.guild_id, person.as_user, request, utcnow()),
+            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
         )
 
 
