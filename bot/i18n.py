@@ -152,6 +152,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "cmd.feihua.start": {"zh": "开始", "en": "start"},
     "cmd.feihua.start.desc": {"zh": "以一个令字开始飞花令", "en": "Start a 飞花令 on a key character"},
+    # A game's own word for a shared cmd.game.* name (bot.discord.i18n looks for cmd.<game>.* first): 接令 is 飞花令's.
+    "cmd.feihua.line": {"zh": "接令", "en": "line"},
     "opt.key": {"zh": "令字", "en": "key"},
     "opt.key.desc": {"zh": "一个汉字，如 花、月", "en": "One Chinese character, such as 花 or 月"},
     "opt.strength": {"zh": "机器人水平", "en": "strength"},

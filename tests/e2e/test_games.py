@@ -68,6 +68,17 @@ async def posted(fake, channel_id: int, predicate, timeout: float = 60) -> dict:
     raise AssertionError(f"no such message in channel {channel_id}: {[m['content'] for m in fake.channel_messages]}")
 
 
+async def test_feihua_says_jieling_for_the_line_every_game_shares(fake_discord, bots, bot_settings):
+    await bots.start(bot_settings)
+
+    def line_names(group: str) -> dict[str, str]:
+        command = next(c for c in fake_discord.commands if c["name"] == group)
+        return next(o["name_localizations"] for o in command["options"] if o["name"] == "line")
+
+    assert line_names("feihua") == {"zh-CN": "接令", "zh-TW": "接令"}
+    assert line_names("chain")["zh-CN"] == line_names("duilian")["zh-CN"] == "出句"
+
+
 async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_settings, built_corpus):
     await bots.start(game_settings)
     opened = await play(fake_discord, "chain", "start", {"form": "qijue", "theme": "月"})
