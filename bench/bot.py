@@ -27,8 +27,8 @@ sys.path[0:1] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
 from fake_discord import TOKEN, FakeDiscord  # noqa: E402
 
-from bot.discord.app import create_bot  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.discord.app import create_bot  # noqa: E402
 
 THEMES = "春夏秋冬月风花雪山水江河云雨烟霜柳梅竹松"
 

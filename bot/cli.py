@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,7 +15,8 @@ from rich.text import Text
 from bot.config import get_settings
 from engine import corpus as corpus_lib
 from engine.prompts import LINE_ENDS
-from engine.prosody import PING, ZE, CheckReport, check as check_poem
+from engine.prosody import PING, ZE, CheckReport
+from engine.prosody import check as check_poem
 
 app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Build and query the chinese-poetry corpus.", no_args_is_help=True)
@@ -25,7 +26,7 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
@@ -33,7 +34,7 @@ def fail(message: str, code: int = 2) -> None:
 @app.command()
 def check(
     poem: Annotated[str, typer.Argument(help="The poem; lines split at punctuation or newlines. '-' reads stdin.")],
-    form: Annotated[Optional[str], typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…); default: by shape.")] = None,
+    form: Annotated[str | None, typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…); default: by shape.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Check a poem's shape, rhyme (平水韵) and 平仄. Exit 0: it scans; 1: it breaks a rule; 2: not a poem."""
@@ -80,7 +81,7 @@ def _print_report(report: CheckReport) -> None:
         console.print(f"[yellow]note[/] modern tones used for: {''.join(report.fallback_chars)}")
 
 
-def _source_dir(source: Optional[Path]) -> Path:
+def _source_dir(source: Path | None) -> Path:
     if source is not None:
         if not source.is_dir():
             fail(f"--source {source} is not a folder; pass the chinese-poetry package's dist/ folder")
@@ -97,9 +98,9 @@ def _source_dir(source: Optional[Path]) -> Path:
 def poem(
     theme: Annotated[str, typer.Argument(help="What the poem is about: a character or a few (月, 春江).")],
     form: Annotated[str, typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…), or auto.")] = "auto",
-    acrostic: Annotated[Optional[str], typer.Option(help="藏头: the first character of every line.")] = None,
+    acrostic: Annotated[str | None, typer.Option(help="藏头: the first character of every line.")] = None,
     n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many poems.")] = 1,
-    seed: Annotated[Optional[int], typer.Option(help="Same seed, same poem.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same poem.")] = None,
     candidates: Annotated[int, typer.Option(min=1, max=32, help="Candidates sampled per poem; the best is kept.")] = 8,
     temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
     tone_mode: Annotated[str, typer.Option(help="strict, lenient or off.")] = "strict",
@@ -118,8 +119,13 @@ def poem(
         try:
             for index in range(n):
                 result = await poet.compose(
-                    theme, form=form, acrostic=acrostic, n_candidates=candidates, temperature=temperature,
-                    seed=None if seed is None else seed + index, tone_mode=tone_mode,
+                    theme,
+                    form=form,
+                    acrostic=acrostic,
+                    n_candidates=candidates,
+                    temperature=temperature,
+                    seed=None if seed is None else seed + index,
+                    tone_mode=tone_mode,
                 )
                 if as_json:
                     print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -154,9 +160,11 @@ def _print_poem(result) -> None:
 def train(
     out: Annotated[Path, typer.Option(help="Run folder: tokenizer/, checkpoint/, and model/ when done.")],
     size: Annotated[str, typer.Option(help="tiny (tests), small (CPU), base (GPU).")] = "small",
-    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 8000,
-    minutes: Annotated[Optional[float], typer.Option(min=0.1, help="Time budget: the LR schedule follows the clock.")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(min=0.1, help="Time budget: the LR schedule follows the clock.")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     grad_accum: Annotated[int, typer.Option(min=1)] = 1,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
@@ -164,14 +172,17 @@ def train(
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.0,
     eval_every: Annotated[int, typer.Option(min=1)] = 250,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 250,
-    stop_after: Annotated[Optional[int], typer.Option(min=1, help="Checkpoint and stop after N steps of this run.")] = None,
+    stop_after: Annotated[
+        int | None, typer.Option(min=1, help="Checkpoint and stop after N steps of this run.")
+    ] = None,
     precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
     seed: int = 1234,
     resume: Annotated[bool, typer.Option(help="Go on from out/checkpoint.")] = False,
-    init_from: Annotated[Optional[Path], typer.Option(help="Warm start from this from_pretrained folder.")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="Warm start from this from_pretrained folder.")] = None,
 ) -> None:
     """Pre-train the poetry model from scratch; resumable; SIGTERM checkpoints and stops."""
-    from engine.train import SIZES, TrainConfig, train as run_training
+    from engine.train import SIZES, TrainConfig
+    from engine.train import train as run_training
 
     if size not in SIZES:
         fail(f"unknown size {size!r}; use one of: {', '.join(SIZES)}")
@@ -181,10 +192,22 @@ def train(
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
     config = TrainConfig(
-        corpus=corpus, out=out, size=size, max_steps=max_steps, minutes=minutes, batch_size=batch_size,
-        grad_accum=grad_accum, lr=lr, warmup_steps=min(warmup_steps, max_steps), dropout=dropout,
-        eval_every=eval_every, checkpoint_every=checkpoint_every, stop_after=stop_after,
-        precision=precision, seed=seed, init_from=init_from,
+        corpus=corpus,
+        out=out,
+        size=size,
+        max_steps=max_steps,
+        minutes=minutes,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        warmup_steps=min(warmup_steps, max_steps),
+        dropout=dropout,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        stop_after=stop_after,
+        precision=precision,
+        seed=seed,
+        init_from=init_from,
     )
     try:
         model_dir = run_training(config, resume=resume)
@@ -197,17 +220,23 @@ def train(
 @app.command("eval")
 def evaluate_model(
     model: Annotated[Path, typer.Option(help="A from_pretrained directory.")] = Path("engine/weights/default"),
-    corpus: Annotated[Optional[Path], typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
     samples: Annotated[int, typer.Option(min=1, max=10_000, help="Unconstrained samples per form.")] = 100,
-    ids: Annotated[Optional[Path], typer.Option(help="Held-out poem ids; default: the frozen list.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the JSON report here.")] = None,
+    ids: Annotated[Path | None, typer.Option(help="Held-out poem ids; default: the frozen list.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
     seed: int = 0,
-    meaning: Annotated[bool, typer.Option(
-        "--meaning", help="Judge meaning instead: theme, line coherence, fluency against real poems.")] = False,
+    meaning: Annotated[
+        bool,
+        typer.Option("--meaning", help="Judge meaning instead: theme, line coherence, fluency against real poems."),
+    ] = False,
     themes: Annotated[str, typer.Option(help="With --meaning: the dev or acceptance themes.")] = "dev",
     per_theme: Annotated[int, typer.Option(min=1, max=100, help="With --meaning: poems per theme and form.")] = 1,
-    poems: Annotated[Optional[Path], typer.Option(
-        help="With --meaning: judge these poems (JSON lines with lines, form, theme) instead of writing them.")] = None,
+    poems: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --meaning: judge these poems (JSON lines with lines, form, theme) instead of writing them."
+        ),
+    ] = None,
 ) -> None:
     """Held-out NLL and unconstrained shape/rhyme/tone/copy/diversity rates; prints a table.
 
@@ -234,14 +263,26 @@ def evaluate_model(
     for column in ("form", "shape", "rhyme", "平仄", "copied lines", "distinct-1", "distinct-2"):
         table.add_column(column, justify="right")
     for form, quality in report.sampling.items():
-        table.add_row(form, *(f"{value:.1%}" for value in (
-            quality.shape_ok, quality.rhyme_ok, quality.tone_ok, quality.copied_lines,
-            quality.distinct_1, quality.distinct_2)))
+        table.add_row(
+            form,
+            *(
+                f"{value:.1%}"
+                for value in (
+                    quality.shape_ok,
+                    quality.rhyme_ok,
+                    quality.tone_ok,
+                    quality.copied_lines,
+                    quality.distinct_1,
+                    quality.distinct_2,
+                )
+            ),
+        )
     console.print(table)
 
 
-def _evaluate_meaning(model: Path, corpus: Path, themes: str, per_theme: int, poems: Optional[Path],
-                      out: Optional[Path], seed: int) -> None:
+def _evaluate_meaning(
+    model: Path, corpus: Path, themes: str, per_theme: int, poems: Path | None, out: Path | None, seed: int
+) -> None:
     import time
 
     from engine import yardsticks
@@ -254,8 +295,11 @@ def _evaluate_meaning(model: Path, corpus: Path, themes: str, per_theme: int, po
         if not (model / "config.json").is_file():
             fail(f"no model at {model}: pass --model with a directory holding config.json")
         written = _write_meaning_poems(model, yardsticks.THEME_SETS[themes], per_theme, seed)
-        saved = out.with_name(out.stem + ".poems.jsonl") if out else (
-            get_settings().data_dir / "eval" / f"meaning-{themes}-{time.strftime('%Y%m%d-%H%M%S')}.poems.jsonl")
+        saved = (
+            out.with_name(out.stem + ".poems.jsonl")
+            if out
+            else (get_settings().data_dir / "eval" / f"meaning-{themes}-{time.strftime('%Y%m%d-%H%M%S')}.poems.jsonl")
+        )
         saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text("".join(json.dumps(poem, ensure_ascii=False) + "\n" for poem in written), encoding="utf-8")
         console.print(f"{len(written)} poems written to {saved} (re-score them with --poems)")
@@ -349,23 +393,40 @@ def _print_meaning(report, seconds: float) -> None:
     def cell(value: float | None, percent: bool = False) -> str:
         return "—" if value is None else f"{value:.1%}" if percent else f"{value:.3f}"
 
-    table = Table(title=f"yardsticks of meaning · {len(report.themes)} themes, {report.candidates} candidates",
-                  header_style="bold")
+    table = Table(
+        title=f"yardsticks of meaning · {len(report.themes)} themes, {report.candidates} candidates",
+        header_style="bold",
+    )
     for column in ("", "poems", "theme pct", "top-1", "top-5", "PMI", "lift", "attested", "cliché"):
         table.add_column(column, justify="right")
     for name, row in (("ours", report.ours), ("held-out real", report.real), ("floor", report.floor)):
-        table.add_row(name, str(row.poems), cell(row.percentile), cell(row.top1, True), cell(row.top5, True),
-                      cell(row.coherence), cell(row.lift), cell(row.attested, True), cell(row.cliche, True))
+        table.add_row(
+            name,
+            str(row.poems),
+            cell(row.percentile),
+            cell(row.top1, True),
+            cell(row.top5, True),
+            cell(row.coherence),
+            cell(row.lift),
+            cell(row.attested, True),
+            cell(row.cliche, True),
+        )
     console.print(table)
-    console.print("[dim]theme pct: percentile rank of the true theme (1 = first, 0.5 = chance); PMI: line "
-                  "coherence; lift: PMI minus that of the same poems' lines swapped between them; floor: random "
-                  "themes for the theme columns, frankenpoems for PMI[/]")
-    console.print(f"share of the way from floor to real poems: theme {cell(report.theme_share, True)}, "
-                  f"line coherence {cell(report.coherence_share, True)}, lift {cell(report.lift_share, True)}")
+    console.print(
+        "[dim]theme pct: percentile rank of the true theme (1 = first, 0.5 = chance); PMI: line "
+        "coherence; lift: PMI minus that of the same poems' lines swapped between them; floor: random "
+        "themes for the theme columns, frankenpoems for PMI[/]"
+    )
+    console.print(
+        f"share of the way from floor to real poems: theme {cell(report.theme_share, True)}, "
+        f"line coherence {cell(report.coherence_share, True)}, lift {cell(report.lift_share, True)}"
+    )
     if report.compared_themes != report.themes:
         left = [t for t in report.themes if t not in report.compared_themes]
-        console.print(f"[dim]theme columns over {len(report.compared_themes)} themes; without a ceiling "
-                      f"(too few titled held-out poems): {' '.join(left) or '—'}[/]")
+        console.print(
+            f"[dim]theme columns over {len(report.compared_themes)} themes; without a ceiling "
+            f"(too few titled held-out poems): {' '.join(left) or '—'}[/]"
+        )
     thin = [t for t, row in report.per_theme.items() if row["profile_poems"] < MIN_PROFILE_POEMS]
     if thin:
         console.print(f"[dim]thin profiles (< {MIN_PROFILE_POEMS} titled train poems): {' '.join(thin)}[/]")
@@ -374,8 +435,8 @@ def _print_meaning(report, seconds: float) -> None:
 
 @corpus_app.command("build")
 def corpus_build(
-    source: Annotated[Optional[Path], typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    source: Annotated[Path | None, typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder; default: $LIANJU_DATA_DIR/corpus.")] = None,
 ) -> None:
     """Clean, simplify, classify and split the corpus; write records, couplets and the line index."""
     source = _source_dir(source)
@@ -430,7 +491,7 @@ def corpus_find(
 
 @corpus_app.command("crosscheck")
 def corpus_crosscheck(
-    source: Annotated[Optional[Path], typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
+    source: Annotated[Path | None, typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
 ) -> None:
     """Agreement of our 平水韵 tones with the corpus's own `strains`, and the modern-tone fallback rate."""
     result = corpus_lib.crosscheck_strains(_source_dir(source))
@@ -438,11 +499,13 @@ def corpus_crosscheck(
     table.add_column("what")
     table.add_column("characters", justify="right")
     table.add_column("share", justify="right")
-    table.add_row("compared (poems aligned: %d)" % result.poems, str(result.chars), "100%")
+    table.add_row(f"compared (poems aligned: {result.poems})", str(result.chars), "100%")
     table.add_row("one Pingshui tone, agreeing", f"{result.single_agree}/{result.single}", f"{result.agreement:.2%}")
     table.add_row("多音 in Pingshui (either tone)", str(result.either), f"{result.either / result.chars:.2%}")
     table.add_row("modern-tone fallback", str(result.fallback), f"{result.fallback_rate:.2%}")
-    table.add_row("  of which agreeing", str(result.fallback_agree), f"{result.fallback_agree / max(result.fallback, 1):.2%}")
+    table.add_row(
+        "  of which agreeing", str(result.fallback_agree), f"{result.fallback_agree / max(result.fallback, 1):.2%}"
+    )
     table.add_row("unknown", str(result.unknown), f"{result.unknown / result.chars:.2%}")
     console.print(table)
     worst = " ".join(f"{char}×{n}" for char, n in result.disagreements.most_common(10))
@@ -506,22 +569,30 @@ def finetune(
     samples: Annotated[int, typer.Option(min=1, help="Unconstrained samples per form for the gates.")] = 50,
     epochs: Annotated[int, typer.Option(min=1, max=10)] = 2,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
-    method: Annotated[Optional[str], typer.Option(help="full, lora or qlora; default: LIANJU_FINETUNE_METHOD.")] = None,
+    method: Annotated[str | None, typer.Option(help="full, lora or qlora; default: LIANJU_FINETUNE_METHOD.")] = None,
 ) -> None:
     """Fine-tune the active model on the poems people rated highly; promote it only if it passes the gates."""
     import asyncio
 
     from bot.learning import run_finetune
-    from storage.errors import StorageError
-
     from engine.finetune import METHODS
+    from storage.errors import StorageError
 
     if method is not None and method not in METHODS:
         fail(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     settings = get_settings() if method is None else get_settings().model_copy(update={"finetune_method": method})
     try:
-        result = asyncio.run(run_finetune(settings, min_votes=min_votes, min_mean=min_mean,
-                                          min_poems=min_poems, samples=samples, epochs=epochs, lr=lr))
+        result = asyncio.run(
+            run_finetune(
+                settings,
+                min_votes=min_votes,
+                min_mean=min_mean,
+                min_poems=min_poems,
+                samples=samples,
+                epochs=epochs,
+                lr=lr,
+            )
+        )
     except (FileNotFoundError, StorageError) as error:
         fail(str(error))
     if result.gates:
@@ -530,15 +601,22 @@ def finetune(
             table.add_column(column, justify="right")
         for name, gate in result.gates.items():
             if name != "passed":
-                table.add_row(name, f"{gate['active']:.4f}", f"{gate['candidate']:.4f}", f"{gate['limit']:.4f}",
-                              "✓" if gate["passed"] else "✗")
+                table.add_row(
+                    name,
+                    f"{gate['active']:.4f}",
+                    f"{gate['candidate']:.4f}",
+                    f"{gate['limit']:.4f}",
+                    "✓" if gate["passed"] else "✗",
+                )
         console.print(table)
     console.print(f"data: {result.counts}")
     console.print(f"[bold]{result.outcome}[/]: {result.message}")
     raise typer.Exit(1 if result.outcome == "failed" else 0)
 
 
-models_app = typer.Typer(help="The model registry: every fine-tuned version, which one is active.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model registry: every fine-tuned version, which one is active.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 
@@ -568,9 +646,14 @@ def models_list() -> None:
     names = {version.id: version.name for version in versions}
     for version in versions:
         gates = version.metrics.get("passed")
-        table.add_row(version.name, version.status.value, names.get(version.parent_id, "—"),
-                      f"{version.created_at:%Y-%m-%d %H:%M}", "—" if gates is None else "✓" if gates else "✗",
-                      version.path)
+        table.add_row(
+            version.name,
+            version.status.value,
+            names.get(version.parent_id, "—"),
+            f"{version.created_at:%Y-%m-%d %H:%M}",
+            "—" if gates is None else "✓" if gates else "✗",
+            version.path,
+        )
     console.print(table)
 
 
@@ -602,8 +685,12 @@ def models_rollback() -> None:
 @models_app.command("card")
 def models_card(
     folder: Annotated[Path, typer.Argument(help="A from_pretrained folder (model and tokenizer).")],
-    facts: Annotated[Optional[Path], typer.Option(
-        help="JSON: the card's facts (engine/model_card.py lists the keys), or a `lianju eval --out` report.")] = None,
+    facts: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON: the card's facts (engine/model_card.py lists the keys), or a `lianju eval --out` report."
+        ),
+    ] = None,
 ) -> None:
     """(Re)write the folder's README.md model card, and fix its configs for transformers 4.5x and 5.x."""
     from engine.model_card import CARD, finish_model_folder

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,7 +10,6 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator
 
 from storage.settings import StorageSettings
-
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "engine" / "weights"
 SHIPPED_MODEL = SHIPPED_WEIGHTS / "default"
@@ -82,7 +81,7 @@ class Settings(StorageSettings):
             # APScheduler numbers weekdays from Monday = 0, cron from Sunday = 0: a number would fire a day late.
             if len(fields) == 5 and any(char.isdigit() for char in fields[4]):
                 raise ValueError(f"write the weekday of {value!r} by name (mon, tue, … sun), not by number")
-            CronTrigger.from_crontab(value, timezone=timezone.utc)  # its ValueError names the bad field
+            CronTrigger.from_crontab(value, timezone=UTC)  # its ValueError names the bad field
         return value
 
     @property

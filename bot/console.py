@@ -17,7 +17,6 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import partial
 from typing import TextIO, TypeVar
 
@@ -39,14 +38,18 @@ Number = TypeVar("Number", int, float)
 
 
 def render(card: PoemCard) -> str:
-    rating = (i18n.text("poem.rated", card.locale, count=card.rating_count, mean=f"{card.rating_mean:.1f}")
-              if card.rating_count else i18n.text("poem.unrated", card.locale))
-    return "\n".join([
-        f"《{card.title}》  {card.form_label} · {card.rhyme_group or '—'}",
-        *(f"  {line}" for line in card.body.split("\n")),
-        f"  {i18n.text('poem.footer', card.locale, model=card.model_name, poem_id=card.poem_id)}"
-        f" · {rating}",
-    ])
+    rating = (
+        i18n.text("poem.rated", card.locale, count=card.rating_count, mean=f"{card.rating_mean:.1f}")
+        if card.rating_count
+        else i18n.text("poem.unrated", card.locale)
+    )
+    return "\n".join(
+        [
+            f"《{card.title}》  {card.form_label} · {card.rhyme_group or '—'}",
+            *(f"  {line}" for line in card.body.split("\n")),
+            f"  {i18n.text('poem.footer', card.locale, model=card.model_name, poem_id=card.poem_id)} · {rating}",
+        ]
+    )
 
 
 class ConsoleGames:
@@ -76,8 +79,13 @@ class ConsoleGames:
         while True:
             if outcome.poem_id is not None:
                 told.append(poem_credits(outcome, self.person.locale, self.name))
-                told.append(i18n.bilingual(self.person.locale, f"（第 {outcome.poem_id} 首，/rate {outcome.poem_id} 星数 评分）",
-                                           f"(poem #{outcome.poem_id}: /rate {outcome.poem_id} STARS)"))
+                told.append(
+                    i18n.bilingual(
+                        self.person.locale,
+                        f"（第 {outcome.poem_id} 首，/rate {outcome.poem_id} 星数 评分）",
+                        f"(poem #{outcome.poem_id}: /rate {outcome.poem_id} STARS)",
+                    )
+                )
             if not (outcome.game_id is not None and (outcome.accepted or outcome.moves) and outcome.bot_to_play):
                 return "\n".join(part for part in told if part)
             outcome = await self.service.bot_turn(CONSOLE_CHANNEL_ID, utcnow())
@@ -92,7 +100,9 @@ class ConsoleGames:
                 return words(request, self.person.locale)
             outcome = await self.service.start(channel, None, self.person.as_user, request, now)
         elif verb == "join":
-            seat = Player(max(self.seats) + 1, " ".join(rest)[:100] or f"{self.person.display_name}{len(self.seats) + 1}")
+            seat = Player(
+                max(self.seats) + 1, " ".join(rest)[:100] or f"{self.person.display_name}{len(self.seats) + 1}"
+            )
             outcome = await self.service.join(channel, seat)
             if outcome.accepted:
                 self.seats[seat.id] = seat
@@ -120,7 +130,11 @@ class Console:
         self.services, self.person, self.out = services, person, out
         games = ConsoleGames(game_service(services), person)
         self.commands: dict[str, Command] = {
-            "/poem": self.poem, "/rate": self.rate, "/top": self.top, "/mypoems": self.mypoems, "/model": self.model,
+            "/poem": self.poem,
+            "/rate": self.rate,
+            "/top": self.top,
+            "/mypoems": self.mypoems,
+            "/model": self.model,
             **games.commands,
         }
 
@@ -146,7 +160,9 @@ class Console:
 
     async def poem(self, words: list[str], options: dict[str, str]) -> str:
         request = PoemRequest(
-            theme=" ".join(words), form=options.get("form", "auto"), acrostic=options.get("acrostic"),
+            theme=" ".join(words),
+            form=options.get("form", "auto"),
+            acrostic=options.get("acrostic"),
             temperature=_number(options["temperature"], float) if "temperature" in options else None,
         )
         return render(await self.services.write_poem(request, self.person))
@@ -164,15 +180,23 @@ class Console:
         rated = await self.services.top(None, period)
         if not rated:
             return i18n.text("top.empty", self.person.locale, period=period_name)
-        return "\n".join([i18n.text("top.title", self.person.locale, period=period_name),
-                          *(top_entry(rank, entry, self.person.locale) for rank, entry in enumerate(rated, 1))])
+        return "\n".join(
+            [
+                i18n.text("top.title", self.person.locale, period=period_name),
+                *(top_entry(rank, entry, self.person.locale) for rank, entry in enumerate(rated, 1)),
+            ]
+        )
 
     async def mypoems(self, words: list[str], options: dict[str, str]) -> str:
         poems = await self.services.my_poems(self.person)
         if not poems:
             return i18n.text("mypoems.empty", self.person.locale)
-        return "\n".join(i18n.text("mypoems.entry", self.person.locale, poem_id=poem.id, title=poem.theme or "—",
-                                   first_line=poem.lines[0]) for poem in poems)
+        return "\n".join(
+            i18n.text(
+                "mypoems.entry", self.person.locale, poem_id=poem.id, title=poem.theme or "—", first_line=poem.lines[0]
+            )
+            for poem in poems
+        )
 
     async def model(self, words: list[str], options: dict[str, str]) -> str:
         # The console's person runs the bot on their own machine: they may roll back like a server manager.

@@ -20,7 +20,7 @@ import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
@@ -82,8 +82,17 @@ def _remember(settings: Settings, poems: list[RatedPoem], name: str = "feedback.
     return known + fresh
 
 
-async def run_finetune(settings: Settings, *, min_votes: int = 3, min_mean: float = 4.0, min_poems: int = 20,
-                       samples: int = 50, epochs: int = 2, lr: float = 1e-4, progress: bool = True) -> FinetuneResult:
+async def run_finetune(
+    settings: Settings,
+    *,
+    min_votes: int = 3,
+    min_mean: float = 4.0,
+    min_poems: int = 20,
+    samples: int = 50,
+    epochs: int = 2,
+    lr: float = 1e-4,
+    progress: bool = True,
+) -> FinetuneResult:
     corpus = settings.corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         raise FileNotFoundError(f"no corpus at {corpus}: run `lianju corpus build` first")
@@ -94,23 +103,34 @@ async def run_finetune(settings: Settings, *, min_votes: int = 3, min_mean: floa
             active = await repo.ensure_default_model(session, str(settings.model_dir))
             last = await repo.last_finetune_run(session)
             since = last.started_at if last else None
-            rated = [_rated(p, s) for p, s in await repo.rated_poems_with_ratings(session, min_votes=min_votes, since=since)]
+            rated = [
+                _rated(p, s) for p, s in await repo.rated_poems_with_ratings(session, min_votes=min_votes, since=since)
+            ]
         corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
         selection = select(rated, corpus_lines, min_votes=min_votes, min_mean=min_mean)
         counts = {**selection.counts(), "rated_poems": len(rated)}
         if len(selection.positives) < min_poems:
-            return _reported(settings, FinetuneResult(
-                "skipped", f"only {len(selection.positives)} new poems pass the bar "
-                f"(>= {min_votes} votes, Bayesian mean >= {min_mean}); a run needs {min_poems}", counts))
-        return _reported(settings, await _train_and_gate(settings, database, active, selection, counts, samples,
-                                                         epochs, lr, progress))
+            return _reported(
+                settings,
+                FinetuneResult(
+                    "skipped",
+                    f"only {len(selection.positives)} new poems pass the bar "
+                    f"(>= {min_votes} votes, Bayesian mean >= {min_mean}); a run needs {min_poems}",
+                    counts,
+                ),
+            )
+        return _reported(
+            settings,
+            await _train_and_gate(settings, database, active, selection, counts, samples, epochs, lr, progress),
+        )
     finally:
         await database.close()
 
 
-async def _train_and_gate(settings, database: Database, active: ModelVersion, selection, counts, samples, epochs,
-                          lr, progress) -> FinetuneResult:
-    name = "v" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+async def _train_and_gate(
+    settings, database: Database, active: ModelVersion, selection, counts, samples, epochs, lr, progress
+) -> FinetuneResult:
+    name = "v" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     candidate = _models_dir(settings) / name
     log = candidate.with_suffix(".log")
     async with database.unit_of_work() as session:
@@ -118,11 +138,25 @@ async def _train_and_gate(settings, database: Database, active: ModelVersion, se
     try:
         feedback = _remember(settings, selection.positives)
         _remember(settings, selection.negatives, "negatives.jsonl")  # for a later preference method
-        counts |= finetune(Path(active.path), candidate, feedback, settings.corpus_dir, epochs=epochs, lr=lr,
-                           method=settings.finetune_method, progress=progress)
+        counts |= finetune(
+            Path(active.path),
+            candidate,
+            feedback,
+            settings.corpus_dir,
+            epochs=epochs,
+            lr=lr,
+            method=settings.finetune_method,
+            progress=progress,
+        )
         corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
-        report = run_gates(Path(active.path), candidate, settings.corpus_dir, selection.positives, samples=samples,
-                           corpus_lines=corpus_lines)
+        report = run_gates(
+            Path(active.path),
+            candidate,
+            settings.corpus_dir,
+            selection.positives,
+            samples=samples,
+            corpus_lines=corpus_lines,
+        )
         gates = report.to_dict()
         log.write_text(json.dumps({"counts": counts, "gates": gates}, ensure_ascii=False, indent=1))
         async with database.unit_of_work() as session:
@@ -134,11 +168,16 @@ async def _train_and_gate(settings, database: Database, active: ModelVersion, se
     except Exception as error:
         shutil.rmtree(candidate, ignore_errors=True)
         async with database.unit_of_work() as session:
-            await repo.finish_finetune_run(session, run.id, FinetuneOutcome.FAILED, detail=f"{type(error).__name__}: {error}")
+            await repo.finish_finetune_run(
+                session, run.id, FinetuneOutcome.FAILED, detail=f"{type(error).__name__}: {error}"
+            )
         return FinetuneResult("failed", f"the fine-tune failed ({error}); the active model is unchanged", counts)
     result = FinetuneResult(outcome.value, "", counts, gates, str(candidate))
-    result.message = (f"{name} passed every gate and is now active" if report.passed
-                      else f"{name} failed the gates ({', '.join(result.failed_gates)}); {active.name} stays active")
+    result.message = (
+        f"{name} passed every gate and is now active"
+        if report.passed
+        else f"{name} failed the gates ({', '.join(result.failed_gates)}); {active.name} stays active"
+    )
     return result
 
 
@@ -149,8 +188,13 @@ OUTPUT_TAIL_CHARS = 500
 def _environment(settings: Settings) -> dict[str, str]:
     """The bot's settings as LIANJU_* variables: they may have come from code or .env, not the environment."""
     values = settings.model_dump(mode="json", exclude={"discord_token"}, exclude_none=True)
-    return {**os.environ, **{f"LIANJU_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-                             for name, value in values.items()}}
+    return {
+        **os.environ,
+        **{
+            f"LIANJU_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in values.items()
+        },
+    }
 
 
 async def finetune_in_process(settings: Settings) -> FinetuneResult:
@@ -164,8 +208,14 @@ async def finetune_in_process(settings: Settings) -> FinetuneResult:
     store.unlink(missing_ok=True)  # an earlier run's result must not pass for this one's
     with open(output, "wb") as log:
         try:
-            process = await asyncio.create_subprocess_exec(str(LIANJU), "finetune", stdin=asyncio.subprocess.DEVNULL,
-                                                           stdout=log, stderr=log, env=_environment(settings))
+            process = await asyncio.create_subprocess_exec(
+                str(LIANJU),
+                "finetune",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=_environment(settings),
+            )
         except OSError as error:
             return FinetuneResult("failed", f"cannot start {LIANJU}: {error}", {})
         try:

@@ -9,8 +9,14 @@ from lunar_python import Solar
 
 # lunar-python's festival names → the theme the poem is written on.
 FESTIVAL_THEMES = {
-    "春节": "新春", "元宵节": "元宵", "端午节": "端午", "七夕节": "七夕", "中秋节": "中秋",
-    "重阳节": "重阳", "除夕": "除夕", "元旦节": "新岁",
+    "春节": "新春",
+    "元宵节": "元宵",
+    "端午节": "端午",
+    "七夕节": "七夕",
+    "中秋节": "中秋",
+    "重阳节": "重阳",
+    "除夕": "除夕",
+    "元旦节": "新岁",
 }
 SOLAR_FESTIVALS = {"元旦节"}  # the one Gregorian festival among them
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
@@ -36,7 +36,7 @@ DAILY_JOB, FINETUNE_JOB, MODEL_CHECK_JOB = "daily", "finetune", "model-check"
 # A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
 FINETUNE_MISFIRE_GRACE_S = 24 * 3600
 
-_handlers: dict[str, Callable[..., Awaitable[None]]] = {}  # what the running bot does when a stored job fires
+_handlers: dict[str, Callable[..., Awaitable[object]]] = {}  # what the running bot does when a stored job fires
 
 
 async def _hand_to_bot(kind: str, *args: object) -> None:
@@ -76,7 +76,7 @@ class DailyScheduler:
     `schedule_finetune`, `check_model_every`), and the bot lets jobs fire (`resume`) once all have."""
 
     def __init__(self, url: str, misfire_grace_s: int) -> None:
-        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
+        self.handlers: dict[str, Callable[..., Awaitable[object]]] = {}
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=url), "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace_s, "max_instances": 1},
@@ -103,7 +103,11 @@ class DailyScheduler:
     def schedule(self, guild: Guild) -> None:
         trigger = CronTrigger(hour=guild.daily_time.hour, minute=guild.daily_time.minute, timezone=guild.timezone)
         self.scheduler.add_job(
-            fire_daily_post, trigger, args=[guild.id], id=job_id(guild.id), replace_existing=True,
+            fire_daily_post,
+            trigger,
+            args=[guild.id],
+            id=job_id(guild.id),
+            replace_existing=True,
             name=f"daily poem of guild {guild.id}",
         )
 
@@ -119,14 +123,26 @@ class DailyScheduler:
             if job is not None:
                 job.remove()
             return
-        trigger = CronTrigger.from_crontab(crontab, timezone=timezone.utc)
+        trigger = CronTrigger.from_crontab(crontab, timezone=UTC)
         if job is None or repr(job.trigger) != repr(trigger):  # an unchanged job keeps its missed run to catch up
-            self.scheduler.add_job(fire_finetune, trigger, id=FINETUNE_JOB, replace_existing=True,
-                                   misfire_grace_time=FINETUNE_MISFIRE_GRACE_S, name="fine-tune from ratings")
+            self.scheduler.add_job(
+                fire_finetune,
+                trigger,
+                id=FINETUNE_JOB,
+                replace_existing=True,
+                misfire_grace_time=FINETUNE_MISFIRE_GRACE_S,
+                name="fine-tune from ratings",
+            )
 
     def check_model_every(self, seconds: int, check: Action) -> None:
-        self.scheduler.add_job(check, IntervalTrigger(seconds=seconds), id=MODEL_CHECK_JOB, jobstore="memory",
-                               replace_existing=True, name="serve the registry's active model")
+        self.scheduler.add_job(
+            check,
+            IntervalTrigger(seconds=seconds),
+            id=MODEL_CHECK_JOB,
+            jobstore="memory",
+            replace_existing=True,
+            name="serve the registry's active model",
+        )
 
     def shutdown(self) -> None:
         """Stop the clock; the handlers this scheduler registered are forgotten."""

@@ -18,7 +18,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -114,18 +114,29 @@ class ModelReport:
     """The model the poet serves and, when the registry's active model could not be loaded, that one and why."""
 
     served: ModelVersion
-    unloadable: ModelVersion | None = None
-    problem: str | None = None
+    unloadable: tuple[ModelVersion, str] | None = None  # the active version that failed to load, and why
 
     def describe(self, locale: object) -> str:
         model = self.served
-        metrics = (json.dumps(model.metrics, ensure_ascii=False)[:METRICS_CHARS] if model.metrics
-                   else i18n.text("model.no_metrics", locale))
+        metrics = (
+            json.dumps(model.metrics, ensure_ascii=False)[:METRICS_CHARS]
+            if model.metrics
+            else i18n.text("model.no_metrics", locale)
+        )
         since = (model.promoted_at or model.created_at).strftime("%Y-%m-%d")
         lines = [i18n.text("model.info", locale, name=model.name, since=since, path=model.path, metrics=metrics)]
         if self.unloadable is not None:
-            lines.append(i18n.text("model.unloadable", locale, name=self.unloadable.name, path=self.unloadable.path,
-                                   problem=self.problem[:METRICS_CHARS // 4], served=model.name))
+            version, problem = self.unloadable
+            lines.append(
+                i18n.text(
+                    "model.unloadable",
+                    locale,
+                    name=version.name,
+                    path=version.path,
+                    problem=problem[: METRICS_CHARS // 4],
+                    served=model.name,
+                )
+            )
         return "\n".join(lines)
 
 
@@ -185,8 +196,13 @@ class Services:
         low, high = TEMPERATURE_RANGE
         if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and low <= temperature <= high):
             raise UserError("error.temperature", low=low, high=high)
-        return dict(theme=request.theme, form=request.form or "auto", acrostic=request.acrostic,
-                    n_candidates=self.settings.poem_candidates, temperature=temperature)
+        return dict(
+            theme=request.theme,
+            form=request.form or "auto",
+            acrostic=request.acrostic,
+            n_candidates=self.settings.poem_candidates,
+            temperature=temperature,
+        )
 
     async def write_poem(self, request: PoemRequest, person: Person, *, occasion: Occasion | None = None) -> PoemCard:
         """Compose, store and return the poem. Bad input raises UserError; nothing is stored then."""
@@ -198,14 +214,23 @@ class Services:
             raise UserError("error.busy") from None
         async with self.database.unit_of_work() as session:
             await self._remember_script_from_locale(session, person)
-            saved = await repo.save_poem(session, repo.NewPoem(
-                lines=poem.lines, form=poem.form, origin=PoemOrigin.DAILY if occasion else PoemOrigin.BOT,
-                theme=poem.params["theme"], acrostic=poem.params["acrostic"],
-                requester=None if occasion else person.as_user,
-                guild_id=person.guild_id, channel_id=person.channel_id,
-                model_version_id=self._served_ids[poem.model_version], sampling=poem.params, seed=poem.seed,
-                prosody=poem.report,
-            ))
+            saved = await repo.save_poem(
+                session,
+                repo.NewPoem(
+                    lines=poem.lines,
+                    form=poem.form,
+                    origin=PoemOrigin.DAILY if occasion else PoemOrigin.BOT,
+                    theme=poem.params["theme"],
+                    acrostic=poem.params["acrostic"],
+                    requester=None if occasion else person.as_user,
+                    guild_id=person.guild_id,
+                    channel_id=person.channel_id,
+                    model_version_id=self._served_ids[poem.model_version],
+                    sampling=poem.params,
+                    seed=poem.seed,
+                    prosody=poem.report,
+                ),
+            )
             return await self._card(session, saved, occasion)
 
     async def _remember_script_from_locale(self, session, person: Person) -> None:
@@ -224,10 +249,16 @@ class Services:
             locale = i18n.ZH_TW
         convert = to_traditional if traditional else str
         return PoemCard(
-            poem_id=poem.id, title=convert(poem.theme or ""), lines=[convert(line) for line in poem.lines],
-            form=poem.form, rhyme_group=(poem.prosody or {}).get("rhyme_group"),
-            model_name=model.name if model else "—", rating_count=summary.count, rating_mean=summary.mean,
-            locale=i18n.normalise_locale(locale), occasion=occasion.name if occasion else None,
+            poem_id=poem.id,
+            title=convert(poem.theme or ""),
+            lines=[convert(line) for line in poem.lines],
+            form=poem.form,
+            rhyme_group=(poem.prosody or {}).get("rhyme_group"),
+            model_name=model.name if model else "—",
+            rating_count=summary.count,
+            rating_mean=summary.mean,
+            locale=i18n.normalise_locale(locale),
+            occasion=occasion.name if occasion else None,
         )
 
     async def card(self, poem_id: int) -> PoemCard:
@@ -255,7 +286,7 @@ class Services:
 
     async def top(self, guild_id: int | None, period: str, limit: int = 10) -> list[repo.RatedPoem]:
         span = PERIODS[period]
-        since = datetime.now(timezone.utc) - span if span else None
+        since = datetime.now(UTC) - span if span else None
         async with self.database.unit_of_work() as session:
             return await repo.top_poems(session, guild_id=guild_id, since=since, limit=limit)
 
@@ -266,6 +297,8 @@ class Services:
     async def set_script(self, person: Person, style: str, *, for_guild: bool) -> None:
         async with self.database.unit_of_work() as session:
             if for_guild:
+                if person.guild_id is None:
+                    raise UserError("error.guild_only")
                 await repo.configure_guild(session, person.guild_id, script=style)
             else:
                 await repo.upsert_user(session, person.as_user, script=style)
@@ -316,7 +349,7 @@ class Services:
                 self.unloadable = None
             else:
                 await self._serve(active)
-        return ModelReport(self.model, *(self.unloadable or ()))
+        return ModelReport(self.model, self.unloadable)
 
     async def _serve(self, version: ModelVersion) -> None:
         self._served_ids[version.name] = version.id  # before the swap: new poems may finish before it returns
@@ -325,8 +358,13 @@ class Services:
         except Exception as error:  # whatever a broken folder raises, the bot goes on with the model it has
             problem = f"{type(error).__name__}: {error}"
             if self.unloadable is None or (self.unloadable[0].id, self.unloadable[1]) != (version.id, problem):
-                log.error("cannot load model %s from %s (%s); still serving %s", version.name, version.path, problem,
-                          self.model.name)
+                log.error(
+                    "cannot load model %s from %s (%s); still serving %s",
+                    version.name,
+                    version.path,
+                    problem,
+                    self.model.name,
+                )
             self.unloadable = (version, problem)
             return
         log.info("now serving model %s (was %s)", version.name, self.model.name)
@@ -359,9 +397,17 @@ _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")
 
 def top_entry(rank: int, entry: repo.RatedPoem, locale: object) -> str:
     """One poem of /top: its rank, title, mean rating and votes, then its first line."""
-    return (i18n.text("top.entry", locale, rank=rank, title=entry.poem.theme or "—", mean=f"{entry.rating.mean:.1f}",
-                      count=entry.rating.count)
-            + f"\n> {entry.poem.lines[0]}……")
+    return (
+        i18n.text(
+            "top.entry",
+            locale,
+            rank=rank,
+            title=entry.poem.theme or "—",
+            mean=f"{entry.rating.mean:.1f}",
+            count=entry.rating.count,
+        )
+        + f"\n> {entry.poem.lines[0]}……"
+    )
 
 
 def parse_time_of_day(value: str) -> time:

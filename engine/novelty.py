@@ -39,5 +39,5 @@ class CorpusLines:
     def save(self, path: Path) -> None:
         self.bloom.save(str(path))
 
-    def __contains__(self, line: str) -> bool:
+    def __contains__(self, line: object) -> bool:  # object, as Container[str] declares it; line_hash takes a str
         return line in self.bloom

@@ -179,6 +179,7 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
         yield
         return
     dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None, "an open connection holds its driver connection"
     dbapi_connection.cursor().execute("PRAGMA foreign_keys=OFF")
     try:
         yield

@@ -50,8 +50,9 @@ class LianjuTree(app_commands.CommandTree["LianjuBot"]):
         interaction.client.handling()
         return True
 
-    async def on_error(self, interaction: discord.Interaction[LianjuBot], error: app_commands.AppCommandError,
-                       /) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction[LianjuBot], error: app_commands.AppCommandError, /
+    ) -> None:
         """Every failure of a command ends in a message the person can read, never in silence."""
         locale = interaction.locale
         original = getattr(error, "original", error)
@@ -92,6 +93,7 @@ class LianjuBot(commands.AutoShardedBot):
             help_command=None,
         )
         self.settings = settings
+        self.translator = LianjuTranslator()  # the commands' Chinese names, for Discord and for the sync hash
         self.handlers: set[asyncio.Task[object]] = set()  # commands and buttons at work; close() lets them finish
         self.closing = contextlib.AsyncExitStack()  # what setup_hook made, closed in reverse order
 
@@ -106,8 +108,9 @@ class LianjuBot(commands.AutoShardedBot):
         settings = self.settings
         self.services = await Services.start(settings)
         self.closing.push_async_callback(self.services.close)
-        self.scheduler = DailyScheduler(jobstore_url(settings.database_url, settings.data_dir),
-                                        settings.daily_misfire_grace_s)
+        self.scheduler = DailyScheduler(
+            jobstore_url(settings.database_url, settings.data_dir), settings.daily_misfire_grace_s
+        )
         self.scheduler.start(await self.services.daily_guilds())  # paused until every cog registered its jobs
         self.closing.callback(self.scheduler.shutdown)
         self.games = game_service(self.services)
@@ -115,7 +118,7 @@ class LianjuBot(commands.AutoShardedBot):
         self.clock = GameClock(self.games, self.posts.post_outcome, self.posts.post_reminder)
         self.closing.push_async_callback(self.clock.close)
         log.info("resumed %d running games", await self.clock.resume())
-        await self.tree.set_translator(LianjuTranslator())
+        await self.tree.set_translator(self.translator)
         self.add_dynamic_items(RatingButton)
         for cog in COGS:
             await self.load_extension(cog)
@@ -128,8 +131,9 @@ class LianjuBot(commands.AutoShardedBot):
     # --- command sync ----------------------------------------------------------------------------
 
     async def command_tree_hash(self) -> str:
-        translator = self.tree.translator
-        payload = [await command.get_translated_payload(self.tree, translator) for command in self.tree.get_commands()]
+        payload = [
+            await command.get_translated_payload(self.tree, self.translator) for command in self.tree.get_commands()
+        ]
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property

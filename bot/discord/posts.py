@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.discord.i18n import command_text as _
-from bot.discord.views import person_of, poem_embed, rating_view
+from bot.discord.views import channel_of, person_of, poem_embed, rating_view
 from bot.games.common import BOT, Names, Outcome, TurnGame
 from bot.games.texts import bot_name, describe, poem_credits, reminder, status_text
 from bot.services import Person, Services
@@ -44,28 +44,31 @@ class GamePosts:
     def name_in(self, locale: object) -> Names:
         def name(who: int | None) -> str:
             return bot_name(locale) if who == BOT else f"<@{who}>"
+
         return name
 
     def seen(self, person: Person) -> str:
-        self.locales[person.channel_id] = person.locale
+        self.locales[channel_of(person)] = person.locale
         return person.locale
 
-    async def act(self, interaction: discord.Interaction, move: Move, *, thinking: bool = False,
-                  show_line: bool = True) -> None:
+    async def act(
+        self, interaction: discord.Interaction, move: Move, *, thinking: bool = False, show_line: bool = True
+    ) -> None:
         """Every game command's shape: defer, note who moved (and their language), move, answer."""
         await interaction.response.defer(thinking=thinking)
         person = person_of(interaction)
         self.seen(person)
         await self.reply(interaction, person, await move(person), show_line)
 
-    async def reply(self, interaction: discord.Interaction, person: Person, outcome: Outcome,
-                    show_line: bool = True) -> None:
+    async def reply(
+        self, interaction: discord.Interaction, person: Person, outcome: Outcome, show_line: bool = True
+    ) -> None:
         """Answer a move (the interaction was deferred), follow the game's clock, post a finished poem."""
-        self.bot.clock.follow(person.channel_id, outcome)
+        self.bot.clock.follow(channel_of(person), outcome)
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
         await interaction.edit_original_response(content=text)
         if outcome.poem_id is not None:
-            await self.post_poem(person.channel_id, outcome, person.locale)
+            await self.post_poem(channel_of(person), outcome, person.locale)
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id)
@@ -90,8 +93,8 @@ class GamePosts:
         if not card.title:
             embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
         message = await self._channel(channel_id).send(
-            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed,
-            view=rating_view(outcome.poem_id))
+            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed, view=rating_view(outcome.poem_id)
+        )
         await self.services.attach_message(outcome.poem_id, channel_id, message.id)
 
 
@@ -110,24 +113,26 @@ class GameCog(commands.GroupCog):
 
     @app_commands.command(name=_("cmd.game.join"), description=_("cmd.game.join.desc"))
     async def join(self, interaction: discord.Interaction) -> None:
-        await self.play(interaction, lambda person: self.bot.games.join(person.channel_id, person.as_user))
+        await self.play(interaction, lambda person: self.bot.games.join(channel_of(person), person.as_user))
 
     @app_commands.command(name=_("cmd.game.line"), description=_("cmd.game.line.desc"))
     @app_commands.rename(line=_("opt.line"))
     @app_commands.describe(line=_("opt.line.desc"))
     async def line(self, interaction: discord.Interaction, line: str) -> None:
         # deferred by act: a 飞花令 near miss searches the corpus for a while
-        await self.play(interaction, lambda person: self.bot.games.submit(
-            person.channel_id, person.as_user, line, utcnow()))
+        await self.play(
+            interaction, lambda person: self.bot.games.submit(channel_of(person), person.as_user, line, utcnow())
+        )
 
     @app_commands.command(name=_("cmd.game.status"), description=_("cmd.game.status.desc"))
     async def status(self, interaction: discord.Interaction) -> None:
         person = person_of(interaction)
-        game = await self.bot.games.status(person.channel_id)
+        game = await self.bot.games.status(channel_of(person))
         await interaction.response.send_message(
-            status_text(game, person.locale, self.bot.posts.name_in(person.locale), utcnow()), ephemeral=True)
+            status_text(game, person.locale, self.bot.posts.name_in(person.locale), utcnow()), ephemeral=True
+        )
 
     @app_commands.command(name=_("cmd.game.stop"), description=_("cmd.game.stop.desc"))
     async def stop(self, interaction: discord.Interaction) -> None:
         moderator = bool(interaction.permissions.manage_messages)
-        await self.play(interaction, lambda person: self.bot.games.stop(person.channel_id, person.as_user, moderator))
+        await self.play(interaction, lambda person: self.bot.games.stop(channel_of(person), person.as_user, moderator))

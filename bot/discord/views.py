@@ -28,9 +28,26 @@ EMBED_COLOUR = discord.Colour.from_rgb(158, 42, 43)  # 朱砂
 def person_of(interaction: discord.Interaction) -> Person:
     user = interaction.user
     return Person(
-        id=user.id, display_name=(user.display_name or user.name)[:100], locale=i18n.normalise_locale(interaction.locale),
-        guild_id=interaction.guild_id, channel_id=interaction.channel_id,
+        id=user.id,
+        display_name=(user.display_name or user.name)[:100],
+        locale=i18n.normalise_locale(interaction.locale),
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
     )
+
+
+def channel_of(person: Person) -> int:
+    """The channel of a person_of(interaction). Discord names it in every command and click it sends
+    (only its pings have none, and discord.py answers those itself)."""
+    assert person.channel_id is not None, "an interaction from a command or a button names its channel"
+    return person.channel_id
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server of a guild-only command; outside one, the error discord.py's guild checks raise."""
+    if interaction.guild_id is None:
+        raise discord.app_commands.NoPrivateMessage()
+    return interaction.guild_id
 
 
 def footer_text(card: PoemCard) -> str:
@@ -53,17 +70,24 @@ def poem_embed(card: PoemCard) -> discord.Embed:
     return embed
 
 
-class RatingButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-                   template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])"):
+class RatingButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])",
+):
     def __init__(self, poem_id: int, stars: int) -> None:
         self.poem_id, self.stars = poem_id, stars
-        super().__init__(discord.ui.Button(
-            label="★" * stars, style=discord.ButtonStyle.secondary, custom_id=f"lianju:rate:{poem_id}:{stars}",
-        ))
+        super().__init__(
+            discord.ui.Button(
+                label="★" * stars,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"lianju:rate:{poem_id}:{stars}",
+            )
+        )
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View],
-                             match: re.Match[str], /) -> RatingButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View], match: re.Match[str], /
+    ) -> RatingButton:
         return cls(int(match["poem_id"]), int(match["stars"]))
 
     async def callback(self, interaction: discord.Interaction[LianjuBot]) -> None:  # type: ignore[override]

@@ -58,18 +58,28 @@ OPEN_LINES = range(4, 33, 2)  # an open chain has an even number of lines: whole
 _OPEN_FORM = re.compile(r"open([57])x(\d+)")
 STRICT, LENIENT = "严", "宽"
 STRICT_WORDS = (STRICT, "嚴", "strict")  # what the console accepts for 严
-BAD_FORM = Reason("bad_form", "体裁须为 五绝 七绝 五律 七律，或 open5 / open7（开放联句，lines=句数）。",
-                  "The form is 五绝, 七绝, 五律, 七律 (wujue qijue wulv qilv), or open5 / open7 with lines=N.")
+BAD_FORM = Reason(
+    "bad_form",
+    "体裁须为 五绝 七绝 五律 七律，或 open5 / open7（开放联句，lines=句数）。",
+    "The form is 五绝, 七绝, 五律, 七律 (wujue qijue wulv qilv), or open5 / open7 with lines=N.",
+)
 
 
 def open_form(chars_per_line: int, line_count: int) -> Form:
     """An open chain: any even number of 5- or 7-character lines, rhyming on every second."""
     if chars_per_line not in (5, 7) or line_count not in OPEN_LINES:
-        raise ValueError(f"an open chain has 5 or 7 characters a line and an even number of lines from "
-                         f"{OPEN_LINES.start} to {OPEN_LINES.stop - 1}")
+        raise ValueError(
+            f"an open chain has 5 or 7 characters a line and an even number of lines from "
+            f"{OPEN_LINES.start} to {OPEN_LINES.stop - 1}"
+        )
     label = "五" if chars_per_line == 5 else "七"
-    return Form(f"open{chars_per_line}x{line_count}", f"{label}言联句（{line_count}句）",
-                f"open chain of {line_count} {chars_per_line}-character lines", line_count, chars_per_line)
+    return Form(
+        f"open{chars_per_line}x{line_count}",
+        f"{label}言联句（{line_count}句）",
+        f"open chain of {line_count} {chars_per_line}-character lines",
+        line_count,
+        chars_per_line,
+    )
 
 
 def chain_form(name: str) -> Form:
@@ -157,16 +167,19 @@ class ChainGame(TurnGame):
             shape = open_form(int(name[-1]), lines) if name in ("open5", "open7") else chain_form(name)
         except ValueError:
             return BAD_FORM
-        rules = ChainRules(shape, any(word in STRICT_WORDS for word in words[1:]),
-                           options.get("bot", "yes").lower() in YES, turn)
+        rules = ChainRules(
+            shape, any(word in STRICT_WORDS for word in words[1:]), options.get("bot", "yes").lower() in YES, turn
+        )
         return ChainStart(rules, opening=options.get("opening"), theme=options.get("theme"))
 
     def status_lines(self, say: Say, name: Names) -> list[str]:
         rules = self.rules
         strictness = say("严", "strict") if rules.strict else say("宽", "lenient")
-        return [f"{say(rules.form.label_zh, rules.form.label_en)} · {strictness} · "
-                f"{say('韵部', 'rhyme group')} {self.rhyme_group or '—'}",
-                *(f"{number}. {say(line, line)}　—— {name(author)}" for number, (line, author) in enumerate(self.lines, 1))]
+        return [
+            f"{say(rules.form.label_zh, rules.form.label_en)} · {strictness} · "
+            f"{say('韵部', 'rhyme group')} {self.rhyme_group or '—'}",
+            *(f"{number}. {say(line, line)}　—— {name(author)}" for number, (line, author) in enumerate(self.lines, 1)),
+        ]
 
     def poem_details(self) -> tuple[str, dict[str, object]]:
         return self.rules.form.name, {"rhyme_group": self.rhyme_group, "strict": self.rules.strict}
@@ -188,7 +201,7 @@ class ChainGame(TurnGame):
 
     # --- the judge ---------------------------------------------------------------------------
 
-    @property  # type: ignore[override]  # the base's plain attribute, computed here
+    @property
     def rhyme_group(self) -> str | None:
         return self.rhyme_groups[0].label if self.rhyme_groups else None
 
@@ -202,8 +215,13 @@ class ChainGame(TurnGame):
             return None, [say("several_lines", "一次只写一句。", "One line at a time, please.")]
         line = lines[0]
         if len(line) != form.chars_per_line:
-            return None, [say("length", f"这一句应为 {form.chars_per_line} 个字，你写了 {len(line)} 个。",
-                              f"This line needs {form.chars_per_line} characters; yours has {len(line)}.")]
+            return None, [
+                say(
+                    "length",
+                    f"这一句应为 {form.chars_per_line} 个字，你写了 {len(line)} 个。",
+                    f"This line needs {form.chars_per_line} characters; yours has {len(line)}.",
+                )
+            ]
         if any(line == earlier for earlier, _ in self.lines):
             return None, [say("repeat", f"「{line}」前面已经有了。", f"「{line}」 is already in the poem.")]
         reasons = self._rhyme_reasons(line, index)
@@ -217,18 +235,29 @@ class ChainGame(TurnGame):
         last = line[-1]
         groups = level_groups(last)
         if not groups:
-            return [say("rhyme_tone", f"第{index + 1}句要押韵，韵脚须为平声字，「{last}」不是。",
-                        f"Line {index + 1} rhymes: it must end on a 平 character, and 「{last}」 is not one.")]
+            return [
+                say(
+                    "rhyme_tone",
+                    f"第{index + 1}句要押韵，韵脚须为平声字，「{last}」不是。",
+                    f"Line {index + 1} rhymes: it must end on a 平 character, and 「{last}」 is not one.",
+                )
+            ]
         if self.rhyme_groups and not set(groups) & set(self.rhyme_groups):
             where = "、".join(group.label for group in groups)
-            return [say("rhyme", f"韵脚「{last}」属{where}，不押{self.rhyme_group}。",
-                        f"「{last}」 rhymes in {where}, not in {self.rhyme_group}.")]
+            return [
+                say(
+                    "rhyme",
+                    f"韵脚「{last}」属{where}，不押{self.rhyme_group}。",
+                    f"「{last}」 rhymes in {where}, not in {self.rhyme_group}.",
+                )
+            ]
         return []
 
     def _fits(self, pattern: TonePattern, index: int, line: str) -> bool:
         free = self.rules.form.free_positions
-        return all(char_tone(char).can_be(pattern.lines[index][pos])
-                   for pos, char in enumerate(line) if pos not in free)
+        return all(
+            char_tone(char).can_be(pattern.lines[index][pos]) for pos, char in enumerate(line) if pos not in free
+        )
 
     def _tone_reasons(self, line: str, index: int) -> list[Reason]:
         if any(self._fits(pattern, index, line) for pattern in self.patterns):
@@ -239,14 +268,22 @@ class ChainGame(TurnGame):
         free = self.rules.form.free_positions
 
         def misses(pattern: TonePattern) -> list[int]:
-            return [pos for pos, char in enumerate(line)
-                    if pos not in free and not char_tone(char).can_be(pattern.lines[index][pos])]
+            return [
+                pos
+                for pos, char in enumerate(line)
+                if pos not in free and not char_tone(char).can_be(pattern.lines[index][pos])
+            ]
 
         best = min(self.patterns, key=lambda pattern: len(misses(pattern)))
         for pos in misses(best):
             want = best.lines[index][pos]
-            reasons.append(say("tone", f"第{pos + 1}字「{line[pos]}」应为{want}声（{best.lines[index]}）。",
-                               f"Character {pos + 1} 「{line[pos]}」 should be {want} ({best.lines[index]})."))
+            reasons.append(
+                say(
+                    "tone",
+                    f"第{pos + 1}字「{line[pos]}」应为{want}声（{best.lines[index]}）。",
+                    f"Character {pos + 1} 「{line[pos]}」 should be {want} ({best.lines[index]}).",
+                )
+            )
         return reasons
 
     def _add_line(self, line: str, author: int | None) -> None:
@@ -271,12 +308,15 @@ class ChainGame(TurnGame):
         self.rejections = 0
         notes = []
         if first_rhyme and self.rhyme_groups:
-            notes.append(note("rhyme_fixed", f"韵部定为{self.rhyme_group}。", f"The poem rhymes in {self.rhyme_group}."))
+            notes.append(
+                note("rhyme_fixed", f"韵部定为{self.rhyme_group}。", f"The poem rhymes in {self.rhyme_group}.")
+            )
         if len(self.lines) == self.rules.form.line_count:
             self.finished = True
             notes.append(note("complete", "诗成！", "The poem is complete!"))
-            return self.outcome(True, line=line, by=who, moves=[Move.played(line, who)],
-                                notes=notes, poem=list(self.lines))
+            return self.outcome(
+                True, line=line, by=who, moves=[Move.played(line, who)], notes=notes, poem=list(self.lines)
+            )
         self.rotation.advance(now)
         notes.append(self.turn_note())
         return self.outcome(True, line=line, by=who, moves=[Move.played(line, who)], notes=notes)
@@ -301,10 +341,24 @@ class ChainGame(TurnGame):
         moves = [Move.refused(recorded, player.id, reasons[0])]
         if self.rejections < REJECTIONS_PER_TURN:
             left = REJECTIONS_PER_TURN - self.rejections
-            return self.outcome(False, reasons=reasons, by=player.id, moves=moves, notes=[
-                note("tries_left", f"本轮还可再试 {left} 次。", f"{left} more tries this turn.")])
-        outcome = self._passed(now, [note("passed_after_rejections", f"{REJECTIONS_PER_TURN} 次不合，轮空。",
-                                         f"{REJECTIONS_PER_TURN} lines refused: the turn passes.")], moves)
+            return self.outcome(
+                False,
+                reasons=reasons,
+                by=player.id,
+                moves=moves,
+                notes=[note("tries_left", f"本轮还可再试 {left} 次。", f"{left} more tries this turn.")],
+            )
+        outcome = self._passed(
+            now,
+            [
+                note(
+                    "passed_after_rejections",
+                    f"{REJECTIONS_PER_TURN} 次不合，轮空。",
+                    f"{REJECTIONS_PER_TURN} lines refused: the turn passes.",
+                )
+            ],
+            moves,
+        )
         outcome.reasons, outcome.by = reasons, player.id
         return outcome
 
@@ -325,9 +379,9 @@ class ChainGame(TurnGame):
         zh, en = self.name(who)
         late = note("timeout", f"{zh}超时。", f"{en} ran out of time.")
         if self.bot_plays and who != BOT:
-            line, _ = await self._bot_line(now, poet)
-            if line is not None:
-                outcome = self._accepted(line, BOT, now)
+            line_or_problem = await self._bot_line(now, poet)
+            if isinstance(line_or_problem, str):
+                outcome = self._accepted(line_or_problem, BOT, now)
                 outcome.notes.insert(0, late)
                 return outcome
         move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")
@@ -338,18 +392,18 @@ class ChainGame(TurnGame):
         refused = self.check_turn(BOT)
         if refused:
             return refused
-        line, problem = await self._bot_line(now, poet)
-        if line is not None:
-            return self._accepted(line, BOT, now)
-        move = Move(PASS_MARK, None, True, False, "pass", problem.zh)
-        return self._passed(now, [problem], [move])
+        line_or_problem = await self._bot_line(now, poet)
+        if isinstance(line_or_problem, str):
+            return self._accepted(line_or_problem, BOT, now)
+        move = Move(PASS_MARK, None, True, False, "pass", line_or_problem.zh)
+        return self._passed(now, [line_or_problem], [move])
 
     async def open(self, now: datetime, poet: LinePoet | None, theme: str | None = None) -> Outcome:
         """The bot writes the first line (on the theme's first character, when it can); then the
         first player's turn begins."""
-        line, problem = await self._bot_line(now, poet, theme)
-        if line is None:
-            return refusal(problem)
+        line = await self._bot_line(now, poet, theme)
+        if not isinstance(line, str):  # why the poet found none
+            return refusal(line)
         self._add_line(line, BOT)
         self.begin(now)
         return self.outcome(True, line=line, by=BOT, moves=[Move.played(line, BOT)], notes=[self.turn_note()])
@@ -361,15 +415,17 @@ class ChainGame(TurnGame):
         if self.rules.form.name in JINTI_FORMS:
             return lines
         index = len(lines)
-        return lines[max(0, index - 6 - index % 2):]
+        return lines[max(0, index - 6 - index % 2) :]
 
-    async def _bot_line(self, now: datetime, poet: LinePoet | None, theme: str | None = None
-                        ) -> tuple[str | None, Reason | None]:
-        """A line from the poet that the judge accepts, or None and why not."""
-        problem = say("bot_failed", f"{self.name(BOT)[0]}没想出合格的句子，轮空。",
-                      f"{self.name(BOT)[1]} could not find a fitting line and passes.")
+    async def _bot_line(self, now: datetime, poet: LinePoet | None, theme: str | None = None) -> str | Reason:
+        """A line from the poet that the judge accepts, or why there is none."""
+        problem = say(
+            "bot_failed",
+            f"{self.name(BOT)[0]}没想出合格的句子，轮空。",
+            f"{self.name(BOT)[1]} could not find a fitting line and passes.",
+        )
         if poet is None:
-            return None, NO_POET
+            return NO_POET
         for attempt in range(BOT_ATTEMPTS):
             hint = theme[:1] if theme and attempt == 0 else None
             try:
@@ -379,5 +435,5 @@ class ChainGame(TurnGame):
                 continue
             judged, _ = self.judge(line)
             if judged is not None:
-                return judged, None
-        return None, problem
+                return judged
+        return problem

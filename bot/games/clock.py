@@ -31,8 +31,9 @@ class GameClock:
     the deadline, or plays the bot's turn at once. Every committed outcome goes through `follow`,
     which replaces the channel's task; the moves themselves are committed by the service."""
 
-    def __init__(self, service: GameService, announce: Announce, remind: Remind,
-                 now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, service: GameService, announce: Announce, remind: Remind, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.service, self.announce, self.remind, self.now = service, announce, remind, now
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -40,8 +41,13 @@ class GameClock:
         """Schedule what comes after `outcome`; a refusal that changed nothing, or a 下联 the bot gave
         outside any game, changes no timer."""
         if outcome.game_id is not None and (outcome.accepted or outcome.moves):
-            self._schedule(channel_id, None if outcome.finished else outcome.turn,
-                           None if outcome.finished else outcome.deadline, outcome.reminder_at, outcome.finished)
+            self._schedule(
+                channel_id,
+                None if outcome.finished else outcome.turn,
+                None if outcome.finished else outcome.deadline,
+                outcome.reminder_at,
+                outcome.finished,
+            )
 
     async def resume(self) -> int:
         """Reschedule every running game (at start-up); returns how many."""
@@ -50,8 +56,9 @@ class GameClock:
             self._schedule(game.channel_id, game.turn, game.deadline, game.reminder_at, False)
         return len(running)
 
-    def _schedule(self, channel_id: int, turn: int | None, deadline: datetime | None,
-                  reminder_at: datetime | None, finished: bool) -> None:
+    def _schedule(
+        self, channel_id: int, turn: int | None, deadline: datetime | None, reminder_at: datetime | None, finished: bool
+    ) -> None:
         running = self.tasks.pop(channel_id, None)
         if running is not None and running is not asyncio.current_task():
             running.cancel()
@@ -65,8 +72,9 @@ class GameClock:
             return
         self.tasks[channel_id] = asyncio.create_task(self._guarded(channel_id, work))
 
-    async def _at_deadline(self, channel_id: int, turn: int | None, deadline: datetime,
-                           reminder_at: datetime | None) -> Outcome:
+    async def _at_deadline(
+        self, channel_id: int, turn: int | None, deadline: datetime, reminder_at: datetime | None
+    ) -> Outcome:
         if reminder_at is not None and await self._sleep_until(reminder_at):
             await self.remind(channel_id, turn, round((deadline - self.now()).total_seconds()))
         await self._sleep_until(deadline)

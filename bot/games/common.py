@@ -38,15 +38,19 @@ YES = ("yes", "y", "true", "1", "是")
 BAD_NUMBER = Reason("bad_number", "数字看不懂。", "That is not a number.")
 
 # When the model could not be loaded, games go on without the bot's lines.
-NO_POET = Reason("no_poet", "诗人（模型）没有加载，机器人写不了诗句。",
-                 "The poet (the model) is not loaded, so the bot cannot write a line.")
+NO_POET = Reason(
+    "no_poet",
+    "诗人（模型）没有加载，机器人写不了诗句。",
+    "The poet (the model) is not loaded, so the bot cannot write a line.",
+)
 
 
 class LinePoet(Protocol):
     """What the games ask of engine.Poet."""
 
-    async def continue_line(self, previous_lines: list[str], form: str, must_contain: str | None = None,
-                            seed: int | None = None) -> str: ...
+    async def continue_line(
+        self, previous_lines: list[str], form: str, must_contain: str | None = None, seed: int | None = None
+    ) -> str: ...
 
     async def match_couplet(self, first_line: str, seed: int | None = None) -> str: ...
 
@@ -192,7 +196,7 @@ class Rotation:
             self.give_turn(None, now)
             return
         position = self.order.index(self.current) if self.current in self.order else -1
-        following = self.order[position + 1:] + self.order[: position + 1]
+        following = self.order[position + 1 :] + self.order[: position + 1]
         self.give_turn(next(who for who in following if who not in self.out), now)
 
     @property
@@ -256,16 +260,27 @@ class TurnGame:
     usage: ClassVar[str]  # the console's one-line help for it
     takes_turns: ClassVar[bool] = True  # False: anyone may move until the deadline (对对联)
     shows_line: ClassVar[bool] = True  # False: the outcome's notes already quote the line
-    rhyme_group: str | None = None  # what storage keeps in Game.rhyme_group
 
-    def __init__(self, players: list[Player], bot_plays: bool, turn_seconds: int | None,
-                 current: int | None = None, deadline: datetime | None = None, starter_id: int | None = None):
+    def __init__(
+        self,
+        players: list[Player],
+        bot_plays: bool,
+        turn_seconds: int | None,
+        current: int | None = None,
+        deadline: datetime | None = None,
+        starter_id: int | None = None,
+    ):
         self.players = {player.id: player for player in players}
         order = [player.id for player in players] + ([BOT] if bot_plays else [])
         self.rotation = Rotation(order, current, turn_seconds, deadline)
         self.bot_plays = bot_plays
         self.starter_id = starter_id if starter_id is not None else (players[0].id if players else None)
         self.finished = False
+
+    @property
+    def rhyme_group(self) -> str | None:
+        """What storage keeps in Game.rhyme_group; None for a game without a rhyme."""
+        return None
 
     def begin(self, now: datetime) -> None:
         """The first player's turn starts now."""
@@ -275,7 +290,7 @@ class TurnGame:
         """(Chinese, English) name of a player, the bot, or someone forgotten."""
         if who == BOT:
             return BOT_NAME_ZH, BOT_NAME_EN
-        player = self.players.get(who)
+        player = None if who is None else self.players.get(who)
         return (player.display_name, player.display_name) if player else ("（已注销）", "(forgotten)")
 
     def outcome(self, accepted: bool, **fields) -> Outcome:
@@ -303,9 +318,11 @@ class TurnGame:
             return refusal(say("full", f"最多 {MAX_PLAYERS} 人。", f"At most {MAX_PLAYERS} players."))
         self.players[player.id] = player
         self.rotation.join(player.id)
-        return self.outcome(True, by=player.id, notes=[
-            note("joined", f"{player.display_name}加入了游戏。", f"{player.display_name} joined the game.")
-        ])
+        return self.outcome(
+            True,
+            by=player.id,
+            notes=[note("joined", f"{player.display_name}加入了游戏。", f"{player.display_name} joined the game.")],
+        )
 
     def check_turn(self, who: int) -> Outcome | None:
         """A refusal when `who` may not move now, else None."""
@@ -317,8 +334,11 @@ class TurnGame:
             return refusal(say("out", "你已出局。", "You are out."))
         if who != self.rotation.current:
             zh, en = self.name(self.rotation.current)
-            return refusal(say("not_your_turn", f"现在轮到{zh}。", f"It is {en}'s turn, not yours."),
-                           turn=self.rotation.current, deadline=self.rotation.deadline)
+            return refusal(
+                say("not_your_turn", f"现在轮到{zh}。", f"It is {en}'s turn, not yours."),
+                turn=self.rotation.current,
+                deadline=self.rotation.deadline,
+            )
         return None
 
     # --- what each game defines -----------------------------------------------------------------
@@ -373,11 +393,17 @@ class TurnGame:
             return refusal(say("finished", "游戏已经结束。", "The game is over."))
         if who != self.starter_id and not moderator:
             zh, en = self.name(self.starter_id)
-            return refusal(say("not_starter", f"只有发起人{zh}或管理员可以结束游戏。",
-                               f"Only {en}, who started the game, or a moderator can stop it."))
+            return refusal(
+                say(
+                    "not_starter",
+                    f"只有发起人{zh}或管理员可以结束游戏。",
+                    f"Only {en}, who started the game, or a moderator can stop it.",
+                )
+            )
         self.finished = True
-        return self.outcome(True, by=who, abandoned=True,
-                            notes=[note("stopped", "游戏已结束。", "The game was stopped.")])
+        return self.outcome(
+            True, by=who, abandoned=True, notes=[note("stopped", "游戏已结束。", "The game was stopped.")]
+        )
 
 
 Registry = dict[GameKind, type[TurnGame]]

@@ -81,24 +81,38 @@ def first_line(text: str) -> tuple[str | None, Reason | None]:
         return None, problems[0]
     line = "".join(lines)  # 上联 with a pause in it (，) is still one line
     if len(line) not in FIRST_LINE_CHARS:
-        return None, say("first_length", f"上联须为 {FIRST_LINE_CHARS.start} 到 {FIRST_LINE_CHARS.stop - 1} 个字。",
-                         f"A first line has {FIRST_LINE_CHARS.start} to {FIRST_LINE_CHARS.stop - 1} characters.")
+        return None, say(
+            "first_length",
+            f"上联须为 {FIRST_LINE_CHARS.start} 到 {FIRST_LINE_CHARS.stop - 1} 个字。",
+            f"A first line has {FIRST_LINE_CHARS.start} to {FIRST_LINE_CHARS.stop - 1} characters.",
+        )
     return line, None
 
 
 async def answer(poet: LinePoet | None, text: str, seed: int | None = None) -> Outcome:
     """The bot's 下联 for a player's 上联, with its score and the judge's reasons."""
     first, problem = first_line(text)
-    if problem or poet is None:
+    if first is None or poet is None:
         return refusal(problem or NO_POET)
     try:
         second = await poet.match_couplet(first, seed=seed)
     except PoetError as error:
         return refusal(say(error.code, error.zh, error.en))
     points, reasons = judged(first, second)
-    return Outcome(True, line=second, by=BOT, score=points, reasons=reasons,
-                   notes=[note("couplet", f"上联：{first}\n下联：{second}（{points} 分）",
-                               f"First line: {first}\nSecond line: {second} ({points} points)")])
+    return Outcome(
+        True,
+        line=second,
+        by=BOT,
+        score=points,
+        reasons=reasons,
+        notes=[
+            note(
+                "couplet",
+                f"上联：{first}\n下联：{second}（{points} 分）",
+                f"First line: {first}\nSecond line: {second} ({points} points)",
+            )
+        ],
+    )
 
 
 def ends_oblique(line: str) -> bool:
@@ -120,7 +134,10 @@ class CoupletBook:
             for _ in range(PICK_TRIES):
                 book.seek(rng.randrange(self.size))
                 book.readline()  # the rest of the record the offset fell into
-                raw = book.readline() or (book.seek(0) or book.readline())
+                raw = book.readline()
+                if not raw:  # the offset fell into the last record: wrap round to the first
+                    book.seek(0)
+                    raw = book.readline()
                 record = json.loads(raw)
                 if ends_oblique(record["first"]):
                     return record["first"], record["second"]
@@ -154,8 +171,7 @@ class DuilianStart:
                 first = await generated_first_line(resources.poet, rng)
             except PoetError as error:
                 return refusal(say(error.code, error.zh, error.en))
-        game = DuilianGame(first, [starter], self.turn_seconds, original=original, source=source,
-                           starter_id=starter.id)
+        game = DuilianGame(first, [starter], self.turn_seconds, original=original, source=source, starter_id=starter.id)
         game.begin(now)
         return Opening(game, game.opening, form="corpus" if original else "poet", keyword=original)
 
@@ -170,8 +186,15 @@ class DuilianGame(TurnGame):
     takes_turns = False
     shows_line = False
 
-    def __init__(self, first: str, players: list[Player], turn_seconds: int | None,
-                 original: str | None = None, source: LineHit | None = None, **turns: Any):
+    def __init__(
+        self,
+        first: str,
+        players: list[Player],
+        turn_seconds: int | None,
+        original: str | None = None,
+        source: LineHit | None = None,
+        **turns: Any,
+    ):
         super().__init__(players, False, turn_seconds, **turns)
         self.first = first
         self.original = original  # the corpus couplet's own 下联, revealed at the end
@@ -181,8 +204,14 @@ class DuilianGame(TurnGame):
     @classmethod
     def restore(cls, row: Game, players: list[Player], resources: GameResources, **turns: Any) -> DuilianGame:
         first = row.turns[0].line
-        return cls(first, players, row.turn_seconds, original=row.keyword,
-                   source=source_of(first, resources.lines) if row.keyword else None, **turns)
+        return cls(
+            first,
+            players,
+            row.turn_seconds,
+            original=row.keyword,
+            source=source_of(first, resources.lines) if row.keyword else None,
+            **turns,
+        )
 
     @classmethod
     def console_request(cls, words: list[str], options: dict[str, str]) -> StartRequest | Reason:
@@ -202,8 +231,12 @@ class DuilianGame(TurnGame):
         return await answer(resources.poet, text, seed)
 
     def status_lines(self, say: Say, name: Names) -> list[str]:
-        return [say(f"上联：{self.first} · 已有 {len(self.answers)} 个下联",
-                    f"First line: {self.first} · {len(self.answers)} answers so far")]
+        return [
+            say(
+                f"上联：{self.first} · 已有 {len(self.answers)} 个下联",
+                f"First line: {self.first} · {len(self.answers)} answers so far",
+            )
+        ]
 
     def outcome(self, accepted: bool, **fields: Any) -> Outcome:
         outcome = super().outcome(accepted, **fields)
@@ -219,9 +252,20 @@ class DuilianGame(TurnGame):
     def opening(self) -> Outcome:
         cited = f"（{cite_zh(self.source)}）" if self.source else ""
         cited_en = f" ({cite_en(self.source)})" if self.source else ""
-        return self.outcome(True, line=self.first, by=BOT, citation=self.source, moves=[Move.played(self.first, BOT)],
-                            notes=[note("first_line", f"上联：{self.first}{cited}　请对下联。",
-                                        f"First line: {self.first}{cited_en}. Answer with the second line.")])
+        return self.outcome(
+            True,
+            line=self.first,
+            by=BOT,
+            citation=self.source,
+            moves=[Move.played(self.first, BOT)],
+            notes=[
+                note(
+                    "first_line",
+                    f"上联：{self.first}{cited}　请对下联。",
+                    f"First line: {self.first}{cited_en}. Answer with the second line.",
+                )
+            ],
+        )
 
     def submit(self, player: Player, text: str, now: datetime) -> Outcome:
         if self.finished:
@@ -230,8 +274,13 @@ class DuilianGame(TurnGame):
         lines, problems = prepare_lines(text)
         line = "".join(lines)
         if not problems and len(line) != len(self.first):
-            problems = [say("length", f"上联 {len(self.first)} 字，下联也应是 {len(self.first)} 字。",
-                            f"The first line has {len(self.first)} characters; the answer needs as many.")]
+            problems = [
+                say(
+                    "length",
+                    f"上联 {len(self.first)} 字，下联也应是 {len(self.first)} 字。",
+                    f"The first line has {len(self.first)} characters; the answer needs as many.",
+                )
+            ]
         if not problems and any(line == earlier for earlier, _, _ in self.answers):
             problems = [say("repeat", f"「{line}」已经有人对过了。", f"「{line}」 has been given already.")]
         if problems:
@@ -240,9 +289,15 @@ class DuilianGame(TurnGame):
             return self.outcome(False, by=player.id, reasons=problems, moves=moves)
         points, reasons = judged(self.first, line)
         self.answers.append((line, player.id, points))
-        return self.outcome(True, line=line, by=player.id, score=points, reasons=reasons,
-                            moves=[Move.played(line, player.id)],
-                            notes=[note("scored", f"{line}：{points} 分。", f"{line}: {points} points.")])
+        return self.outcome(
+            True,
+            line=line,
+            by=player.id,
+            score=points,
+            reasons=reasons,
+            moves=[Move.played(line, player.id)],
+            notes=[note("scored", f"{line}：{points} 分。", f"{line}: {points} points.")],
+        )
 
     async def best(self, poet: LinePoet | None) -> tuple[str, int | None, int] | None:
         """The winning answer: the judge's points, plus the model's reading when the poet is there
@@ -264,13 +319,28 @@ class DuilianGame(TurnGame):
         else:
             line, author, points = best
             zh, en = self.name(author)
-            notes = [note("best", f"时间到！最佳下联：{line}（{zh}，{points} 分）。",
-                          f"Time is up! The best answer: {line} ({en}, {points} points).")]
+            notes = [
+                note(
+                    "best",
+                    f"时间到！最佳下联：{line}（{zh}，{points} 分）。",
+                    f"Time is up! The best answer: {line} ({en}, {points} points).",
+                )
+            ]
         if self.original:
-            notes.append(note("original", f"原对：{self.first}，{self.original}。",
-                              f"The original couplet: {self.first}, {self.original}."))
-        return self.outcome(True, notes=notes, winner=best[1] if best else None,
-                            line=best[0] if best else None, score=best[2] if best else None)
+            notes.append(
+                note(
+                    "original",
+                    f"原对：{self.first}，{self.original}。",
+                    f"The original couplet: {self.first}, {self.original}.",
+                )
+            )
+        return self.outcome(
+            True,
+            notes=notes,
+            winner=best[1] if best else None,
+            line=best[0] if best else None,
+            score=best[2] if best else None,
+        )
 
     async def bot_turn(self, now: datetime, poet: LinePoet | None = None) -> Outcome:
         return refusal(say("no_bot_turn", "对对联里机器人不轮流。", "The bot takes no turns in 对对联."))

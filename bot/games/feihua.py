@@ -73,8 +73,11 @@ def key_character(text: str) -> tuple[str | None, Reason | None]:
     if problems:
         return None, problems[0]
     if len(lines) != 1 or len(lines[0]) != 1:
-        return None, say("key_length", "飞花令的令字是一个汉字，例如「花」。",
-                         "The key of 飞花令 is one Chinese character, such as 花.")
+        return None, say(
+            "key_length",
+            "飞花令的令字是一个汉字，例如「花」。",
+            "The key of 飞花令 is one Chinese character, such as 花.",
+        )
     return lines[0], None
 
 
@@ -100,7 +103,9 @@ class FeihuaRules:
         return cls(keyword, bot == ["bot"], strength, turn_seconds)
 
 
-NO_CORPUS = say("no_corpus", "诗库还没有建好，不能玩飞花令。", "The corpus is not built yet, so 飞花令 cannot be played.")
+NO_CORPUS = say(
+    "no_corpus", "诗库还没有建好，不能玩飞花令。", "The corpus is not built yet, so 飞花令 cannot be played."
+)
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,14 @@ class FeihuaStart:
         game.begin(now)
 
         def announce() -> Outcome:
-            return game.outcome(True, by=starter.id, notes=[
-                note("started", f"飞花令开始，令字「{keyword}」。", f"飞花令 on 「{keyword}」 begins."),
-                game.turn_note()])
+            return game.outcome(
+                True,
+                by=starter.id,
+                notes=[
+                    note("started", f"飞花令开始，令字「{keyword}」。", f"飞花令 on 「{keyword}」 begins."),
+                    game.turn_note(),
+                ],
+            )
 
         return Opening(game, announce, form=rules.label, keyword=keyword)
 
@@ -164,8 +174,12 @@ class FeihuaGame(TurnGame):
 
     def status_lines(self, say: Say, name: Names) -> list[str]:
         out = "、".join(name(who) for who in self.rotation.order if who in self.rotation.out) or "—"
-        return [say(f"飞花令「{self.rules.keyword}」 · 已接 {len(self.used)} 句 · 出局：{out}",
-                    f"飞花令 on 「{self.rules.keyword}」 · {len(self.used)} lines so far · out: {out}")]
+        return [
+            say(
+                f"飞花令「{self.rules.keyword}」 · 已接 {len(self.used)} 句 · 出局：{out}",
+                f"飞花令 on 「{self.rules.keyword}」 · {len(self.used)} lines so far · out: {out}",
+            )
+        ]
 
     def replay(self, moves: list[Move]) -> None:
         for move in moves:
@@ -193,7 +207,11 @@ class FeihuaGame(TurnGame):
             return None, None, problems
         line, key = lines[0], self.rules.keyword
         if key not in line:
-            return line, None, [say("no_key", f"「{line}」里没有令字「{key}」。", f"「{line}」 does not contain 「{key}」.")]
+            return (
+                line,
+                None,
+                [say("no_key", f"「{line}」里没有令字「{key}」。", f"「{line}」 does not contain 「{key}」.")],
+            )
         if line in self.used:
             return line, None, [say("repeat", f"「{line}」已经有人说过了。", f"「{line}」 has been said already.")]
         hits = self.corpus.find(line)
@@ -201,16 +219,36 @@ class FeihuaGame(TurnGame):
             return line, hits[0], []
         near = self._near_miss(line)
         if near is not None:
-            return line, near, [say("near_miss", f"没背熟：原句是「{near.text}」（{cite_zh(near)}）。",
-                                    f"Not quite remembered: the line is 「{near.text}」 ({cite_en(near)}).")]
-        return line, None, [say("not_in_corpus", f"诗库里没有「{line}」这一句。",
-                                f"「{line}」 is not a line of any poem in the corpus.")]
+            return (
+                line,
+                near,
+                [
+                    say(
+                        "near_miss",
+                        f"没背熟：原句是「{near.text}」（{cite_zh(near)}）。",
+                        f"Not quite remembered: the line is 「{near.text}」 ({cite_en(near)}).",
+                    )
+                ],
+            )
+        return (
+            line,
+            None,
+            [
+                say(
+                    "not_in_corpus",
+                    f"诗库里没有「{line}」这一句。",
+                    f"「{line}」 is not a line of any poem in the corpus.",
+                )
+            ],
+        )
 
     def _near_miss(self, line: str) -> LineHit | None:
-        same_length = [hit for hit in self.corpus.containing(self.rules.keyword, NEAR_MISS_POOL)
-                       if len(hit.text) == len(line)]
-        best = process.extractOne(line, [hit.text for hit in same_length], scorer=Levenshtein.distance,
-                                  score_cutoff=NEAR_MISS_DISTANCE)
+        same_length = [
+            hit for hit in self.corpus.containing(self.rules.keyword, NEAR_MISS_POOL) if len(hit.text) == len(line)
+        ]
+        best = process.extractOne(
+            line, [hit.text for hit in same_length], scorer=Levenshtein.distance, score_cutoff=NEAR_MISS_DISTANCE
+        )
         return same_length[best[2]] if best else None
 
     # --- moves -------------------------------------------------------------------------------
@@ -219,11 +257,13 @@ class FeihuaGame(TurnGame):
         self.used.append(line)
         self.rotation.advance(now)
         cited = note("citation", f"出自{cite_zh(hit)}。", f"From {cite_en(hit)}.")
-        return self.outcome(True, line=line, by=who, citation=hit, moves=[Move.played(line, who)],
-                            notes=[cited, self.turn_note()])
+        return self.outcome(
+            True, line=line, by=who, citation=hit, moves=[Move.played(line, who)], notes=[cited, self.turn_note()]
+        )
 
-    def _eliminated(self, who: int, move: Move, now: datetime, reasons: list[Reason],
-                    citation: LineHit | None = None) -> Outcome:
+    def _eliminated(
+        self, who: int, move: Move, now: datetime, reasons: list[Reason], citation: LineHit | None = None
+    ) -> Outcome:
         self.rotation.out.add(who)
         zh, en = self.name(who)
         notes = [note("out", f"{zh}出局。", f"{en} is out.")]
@@ -236,8 +276,9 @@ class FeihuaGame(TurnGame):
         else:
             self.rotation.advance(now)
             notes.append(self.turn_note())
-        return self.outcome(False, by=who, reasons=reasons, notes=notes, moves=[move], citation=citation,
-                            winner=self.winner)
+        return self.outcome(
+            False, by=who, reasons=reasons, notes=notes, moves=[move], citation=citation, winner=self.winner
+        )
 
     def submit(self, player: Player, text: str, now: datetime) -> Outcome:
         refused = self.check_turn(player.id)
@@ -245,19 +286,22 @@ class FeihuaGame(TurnGame):
             return refused
         line, hit, reasons = self.judge(text)
         if not reasons:
+            assert line is not None and hit is not None, "judge accepts only a clause it found in the corpus"
             return self._accepted(line, hit, player.id, now)
         reason = reasons[0]
         recorded = as_recorded(line or text)
         if reason.code not in FATAL:
             moves = [Move.refused(recorded, player.id, reason)] if recorded else []
             return self.outcome(False, by=player.id, reasons=reasons, moves=moves)
-        return self._eliminated(player.id, Move.refused(recorded, player.id, reason), now, reasons,
-                                citation=hit)
+        # The fatal refusals (no 令字, not in the corpus, a near miss) all name the clause, so there is one to record.
+        assert recorded is not None
+        return self._eliminated(player.id, Move.refused(recorded, player.id, reason), now, reasons, citation=hit)
 
     async def timeout(self, now: datetime, poet: LinePoet | None = None) -> Outcome:
         if self.finished or not self.rotation.timed_out(now):
             return self.outcome(False, reasons=[say("not_due", "还没到时间。", "The turn has not timed out.")])
         who = self.rotation.current
+        assert who is not None, "only a turn someone holds has a deadline"
         zh, en = self.name(who)
         late = say("timeout", f"{zh}超时。", f"{en} ran out of time.")
         move = Move(TIMEOUT_MARK, None if who == BOT else who, who == BOT, False, "timeout", "超时")
@@ -271,8 +315,11 @@ class FeihuaGame(TurnGame):
         rng = random.Random(seed)
         strength = STRENGTHS[self.rules.strength]
         if rng.random() < strength.remembers:
-            fresh = [hit for hit in self.corpus.containing(self.rules.keyword, strength.depth)
-                     if hit.text not in self.used and len(hit.text) in BOT_LINE_LENGTHS]
+            fresh = [
+                hit
+                for hit in self.corpus.containing(self.rules.keyword, strength.depth)
+                if hit.text not in self.used and len(hit.text) in BOT_LINE_LENGTHS
+            ]
             if fresh:
                 hit = rng.choice(fresh)
                 return self._accepted(hit.text, hit, BOT, now)

@@ -85,25 +85,37 @@ class GameService:
             raise Conflict(f"game #{row.id} is a {row.kind.value} game, which this version cannot play")
         seats = {seat.seat: seat.user_id for seat in row.players}
         current = BOT if row.current_seat == repo.BOT_SEAT else seats.get(row.current_seat)
-        game = game_type.restore(row, players, self.resources, current=current, deadline=row.turn_deadline,
-                                 starter_id=row.started_by_id)
+        game = game_type.restore(
+            row, players, self.resources, current=current, deadline=row.turn_deadline, starter_id=row.started_by_id
+        )
         game.replay([Move.from_turn(turn) for turn in row.turns])
         return game
 
     async def _commit(self, session: AsyncSession, row: Game, game: TurnGame, outcome: Outcome) -> Outcome:
         outcome.game_id = row.id
         for move in outcome.moves:
-            player = None if move.by_bot else game.players[move.player_id]
-            await repo.record_turn(session, row.id, move.line, player=player, accepted=move.accepted,
-                                   reason=move.stored_reason)
+            player = None if move.player_id is None else game.players[move.player_id]  # None: the bot
+            await repo.record_turn(
+                session, row.id, move.line, player=player, accepted=move.accepted, reason=move.stored_reason
+            )
         if outcome.poem and not outcome.abandoned:
             form, prosody = game.poem_details()
-            saved = await repo.save_poem(session, repo.NewPoem(
-                lines=[line for line, _ in outcome.poem], form=form, origin=PoemOrigin.GAME,
-                guild_id=row.guild_id, channel_id=row.channel_id, game_id=row.id,
-                line_authors=[None if author == BOT else game.players.get(author) for _, author in outcome.poem],
-                prosody=prosody,
-            ))
+            saved = await repo.save_poem(
+                session,
+                repo.NewPoem(
+                    lines=[line for line, _ in outcome.poem],
+                    form=form,
+                    origin=PoemOrigin.GAME,
+                    guild_id=row.guild_id,
+                    channel_id=row.channel_id,
+                    game_id=row.id,
+                    line_authors=[
+                        None if author is None or author == BOT else game.players.get(author)
+                        for _, author in outcome.poem
+                    ],
+                    prosody=prosody,
+                ),
+            )
             outcome.poem_id = saved.id
         if outcome.finished:
             await repo.finish_game(session, row.id, GameStatus.ABANDONED if outcome.abandoned else GameStatus.FINISHED)
@@ -113,8 +125,9 @@ class GameService:
         current = game.rotation.current
         seats = {seat.user_id: seat.seat for seat in row.players}
         if current is not None:
-            await repo.set_turn(session, row.id, repo.BOT_SEAT if current == BOT else seats[current],
-                                game.rotation.deadline)
+            await repo.set_turn(
+                session, row.id, repo.BOT_SEAT if current == BOT else seats[current], game.rotation.deadline
+            )
         return outcome
 
     async def _play(self, channel_id: int, move: GameMove) -> Outcome:
@@ -135,8 +148,9 @@ class GameService:
 
     # --- what the front ends call -------------------------------------------------------------
 
-    async def start(self, channel_id: int, guild_id: int | None, starter: Player, request: StartRequest,
-                    now: datetime) -> Outcome:
+    async def start(
+        self, channel_id: int, guild_id: int | None, starter: Player, request: StartRequest, now: datetime
+    ) -> Outcome:
         """Open the requested game if the channel is free; its first move (or refusal) is the answer."""
         async with self._locks[channel_id], self.db.unit_of_work() as session:
             if await repo.running_game(session, channel_id) is not None:
@@ -149,13 +163,27 @@ class GameService:
                 return outcome
             return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
 
-    async def _store_new(self, session: AsyncSession, channel_id: int, guild_id: int | None, starter: Player,
-                         opening: Opening, outcome: Outcome) -> Outcome:
+    async def _store_new(
+        self,
+        session: AsyncSession,
+        channel_id: int,
+        guild_id: int | None,
+        starter: Player,
+        opening: Opening,
+        outcome: Outcome,
+    ) -> Outcome:
         game = opening.game
         try:
-            new = repo.NewGame(kind=game.kind, channel_id=channel_id, guild_id=guild_id, players=[starter],
-                               started_by=starter, turn_seconds=game.rotation.turn_seconds, form=opening.form,
-                               keyword=opening.keyword)
+            new = repo.NewGame(
+                kind=game.kind,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                players=[starter],
+                started_by=starter,
+                turn_seconds=game.rotation.turn_seconds,
+                form=opening.form,
+                keyword=opening.keyword,
+            )
         except InvalidInput as error:
             return refusal(say("invalid_setting", f"设置不合法：{error}", f"Invalid setting: {error}"))
         row = await repo.start_game(session, new)
@@ -197,8 +225,11 @@ class GameService:
             for row in rows:
                 game = self._restore(row, await self._players(session, row))
                 rotation = game.rotation
-                resumed.append(Resumable(row.id, row.channel_id, row.kind, rotation.current,
-                                         rotation.deadline, rotation.reminder_at))
+                resumed.append(
+                    Resumable(
+                        row.id, row.channel_id, row.kind, rotation.current, rotation.deadline, rotation.reminder_at
+                    )
+                )
             return resumed
 
 

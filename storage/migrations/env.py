@@ -6,8 +6,10 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from storage.db import create_engine, sqlite_foreign_keys_off
@@ -19,7 +21,7 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def render_item(type_: str, item: object, autogen_context) -> str | bool:
+def render_item(type_: str, item: object, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import application code that may change later; UTCDateTime's column
     # is a plain timestamp with time zone, and only its Python side differs.
     if type_ == "type" and isinstance(item, UTCDateTime):

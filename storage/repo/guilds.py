@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +39,7 @@ async def configure_guild(session: AsyncSession, guild_id: int, **changes: objec
     values = {name: GUILD_SETTINGS[name](value) for name, value in changes.items()}
     guild_id = limits.snowflake("guild id", guild_id)
     await session.execute(dialect_insert(session, Guild).values(id=guild_id).on_conflict_do_nothing())
-    guild = await session.get(Guild, guild_id, populate_existing=True)
+    guild = await session.get_one(Guild, guild_id, populate_existing=True)
     for name, value in values.items():
         setattr(guild, name, value)
     await session.flush()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,7 @@ async def upsert_user(session: AsyncSession, user: DiscordUser, *, script: Scrip
     statement = dialect_insert(session, User).values(id=user.id, created_at=now, **values)
     statement = statement.on_conflict_do_update(index_elements=[User.id], set_=values)
     await session.execute(statement)
-    return await session.get(User, user.id, populate_existing=True)
+    return await session.get_one(User, user.id, populate_existing=True)
 
 
 async def upsert_users(session: AsyncSession, users: Sequence[DiscordUser | None]) -> None:
@@ -71,7 +72,7 @@ async def forget_user(session: AsyncSession, user_id: int) -> ForgetReport:
         return ForgetReport()
 
     async def count(model: type[Base], *conditions: ColumnElement[bool]) -> int:
-        return await session.scalar(select(func.count()).select_from(model).where(*conditions))
+        return (await session.execute(select(func.count()).select_from(model).where(*conditions))).scalar_one()
 
     own_poem = and_(Poem.requester_id == user_id, Poem.origin == PoemOrigin.USER)
     report = ForgetReport(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from bot.occasions import occasion_for
-from datetime import date
 
 ROOT = Path(__file__).resolve().parents[2]
 LIANJU = [sys.executable, "-c", "from bot.cli import app; app()"]
@@ -17,8 +17,9 @@ LIANJU = [sys.executable, "-c", "from bot.cli import app; app()"]
 def lianju(args: list[str], data_dir: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "LIANJU_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", **env}
     environment.pop("LIANJU_DISCORD_TOKEN", None) if "LIANJU_DISCORD_TOKEN" not in env else None
-    return subprocess.run(LIANJU + args, input=stdin, capture_output=True, text=True, cwd=ROOT, env=environment,
-                          timeout=120)
+    return subprocess.run(
+        LIANJU + args, input=stdin, capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120
+    )
 
 
 def test_console_writes_rates_and_refuses_bad_input(tmp_path):

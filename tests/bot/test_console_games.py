@@ -3,41 +3,52 @@ and the bot's turns at once."""
 
 from __future__ import annotations
 
-from engine.corpus import LineIndex
 from test_console_and_run import lianju
+
+from engine.corpus import LineIndex
 
 
 def test_console_plays_the_three_games(tmp_path, built_corpus):
     (tmp_path / "corpus").symlink_to(built_corpus, target_is_directory=True)
-    recited = next(hit.text for hit in LineIndex(built_corpus / "corpus.sqlite").containing("月", 50)
-                   if len(hit.text) in (5, 7))
-    script = "\n".join([
-        "/chain start 七绝 opening=月落乌啼霜满天 bot=no",
-        "/chain join 杜甫",
-        "/chain line 江枫渔火对愁眠",
-        "/chain line 姑苏城外寒山寺",
-        "/chain line 夜半钟声到客家",
-        "/chain line 夜半钟声到客船",
-        "/chain start open5 lines=5",
-        "/feihua start 月 strength=strong",
-        f"/feihua line {recited}",
-        "/feihua status",
-        "/feihua line 明月明月照我心",
-        "/duilian",
-        "/duilian end",
-        "/duilian 春",
-        "/chain start 五绝 theme=山",
-        "/chain status",
-        "/chain stop",
-    ]) + "\n"
+    recited = next(
+        hit.text for hit in LineIndex(built_corpus / "corpus.sqlite").containing("月", 50) if len(hit.text) in (5, 7)
+    )
+    script = (
+        "\n".join(
+            [
+                "/chain start 七绝 opening=月落乌啼霜满天 bot=no",
+                "/chain join 杜甫",
+                "/chain line 江枫渔火对愁眠",
+                "/chain line 姑苏城外寒山寺",
+                "/chain line 夜半钟声到客家",
+                "/chain line 夜半钟声到客船",
+                "/chain start open5 lines=5",
+                "/feihua start 月 strength=strong",
+                f"/feihua line {recited}",
+                "/feihua status",
+                "/feihua line 明月明月照我心",
+                "/duilian",
+                "/duilian end",
+                "/duilian 春",
+                "/chain start 五绝 theme=山",
+                "/chain status",
+                "/chain stop",
+            ]
+        )
+        + "\n"
+    )
     result = lianju(["console", "--name", "李白"], tmp_path, script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "韵部定为下平声一先。" in out and "韵脚「家」属下平声六麻，不押下平声一先。" in out
     credits = [line for line in out.splitlines() if "　—— " in line]
     # 李白 opened alone, so the turn came back to him before 杜甫 sat down.
-    assert credits[:4] == ["月落乌啼霜满天　—— 李白", "江枫渔火对愁眠　—— 李白", "姑苏城外寒山寺　—— 杜甫",
-                           "夜半钟声到客船　—— 李白"]
+    assert credits[:4] == [
+        "月落乌啼霜满天　—— 李白",
+        "江枫渔火对愁眠　—— 李白",
+        "姑苏城外寒山寺　—— 杜甫",
+        "夜半钟声到客船　—— 李白",
+    ]
     assert "诗成！" in out and "/rate 1" in out
     assert "开放联句的句数" not in out and "体裁须为" in out  # 5 lines is no open chain
     assert "飞花令开始，令字「月」。" in out and f"李白：{recited}" in out

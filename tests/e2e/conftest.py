@@ -9,10 +9,10 @@ import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-
-from bot.discord.app import create_bot
-from bot.config import Settings
 from fake_discord import TOKEN, FakeDiscord
+
+from bot.config import Settings
+from bot.discord.app import create_bot
 
 READY_TIMEOUT_S = 30
 

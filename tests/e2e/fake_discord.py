@@ -19,7 +19,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import WSMsgType, web
 
@@ -55,11 +55,13 @@ BOT_USER = {**user(BOT_USER_ID, "Lianju"), "bot": True}
 
 def reply(data) -> web.Response:
     # discord.py parses a body only when the content type is exactly application/json, as Discord sends it.
-    return web.Response(body=json.dumps(data, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"})
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"}
+    )
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def message_problems(payload: dict) -> list[str]:
@@ -141,10 +143,12 @@ class InteractionRecord:
 
     async def answered(self, timeout: float = 60.0) -> InteractionRecord:
         """Wait until the person can read an answer (not a 'thinking…' placeholder)."""
+
         async def wait():
             while self.answered_at is None:
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(wait(), timeout)
         return self
 
@@ -153,6 +157,7 @@ class InteractionRecord:
             while len(self.followups) < count:
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(wait(), timeout)
         return self.followups
 
@@ -160,8 +165,9 @@ class InteractionRecord:
 class DiscordError(web.HTTPException):
     def __init__(self, status: int, code: int, message: str):
         self.status_code = status
-        super().__init__(body=json.dumps({"code": code, "message": message}).encode(),
-                         headers={"Content-Type": "application/json"})
+        super().__init__(
+            body=json.dumps({"code": code, "message": message}).encode(), headers={"Content-Type": "application/json"}
+        )
 
 
 class FakeDiscord:
@@ -235,19 +241,35 @@ class FakeDiscord:
         return reply(self.commands)
 
     async def _application(self, request):
-        return reply({
-            "id": str(APPLICATION_ID), "name": "Lianju", "description": "", "icon": None, "bot_public": True,
-            "bot_require_code_grant": False, "owner": user(OWNER_ID, "owner"), "verify_key": "0" * 64, "flags": 0,
-        })
+        return reply(
+            {
+                "id": str(APPLICATION_ID),
+                "name": "Lianju",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user(OWNER_ID, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
+        )
 
     async def _gateway_bot(self, request):
-        return reply({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        return reply(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+            }
+        )
 
     async def _put_commands(self, request):
         self.command_syncs += 1
-        self.commands = [{**command, "id": str(next(self.ids)), "application_id": str(APPLICATION_ID), "version": "1"}
-                         for command in await request.json()]
+        self.commands = [
+            {**command, "id": str(next(self.ids)), "application_id": str(APPLICATION_ID), "version": "1"}
+            for command in await request.json()
+        ]
         return reply(self.commands)
 
     def _message(self, channel_id: int, payload: dict, *, flags: int = 0, interaction: bool = False) -> dict:
@@ -255,11 +277,23 @@ class FakeDiscord:
         if problems:
             raise self._violate(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         message = {
-            "id": str(next(self.ids)), "channel_id": str(channel_id), "guild_id": str(GUILD_ID), "author": BOT_USER,
-            "content": payload.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": payload.get("embeds") or [], "components": payload.get("components") or [], "pinned": False,
-            "type": 20 if interaction else 0, "flags": flags | (payload.get("flags") or 0),
+            "id": str(next(self.ids)),
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "author": BOT_USER,
+            "content": payload.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": payload.get("embeds") or [],
+            "components": payload.get("components") or [],
+            "pinned": False,
+            "type": 20 if interaction else 0,
+            "flags": flags | (payload.get("flags") or 0),
         }
         if interaction:
             message["webhook_id"] = message["application_id"] = str(APPLICATION_ID)
@@ -271,8 +305,9 @@ class FakeDiscord:
         problems = message_problems(merged)
         if problems:
             raise self._violate(400, 50035, "Invalid Form Body: " + "; ".join(problems))
-        message.update({key: value if value is not None else ([] if key != "content" else "")
-                        for key, value in merged.items()})
+        message.update(
+            {key: value if value is not None else ([] if key != "content" else "") for key, value in merged.items()}
+        )
         message["flags"] &= ~LOADING
         message["edited_timestamp"] = now_iso()
         return message
@@ -315,10 +350,18 @@ class FakeDiscord:
         resource = {"type": kind}
         if kind in (MESSAGE, UPDATE_MESSAGE):
             resource["message"] = record.original
-        return reply({"interaction": {
-            "id": str(record.id), "type": record.payload["type"], "response_message_id": record.original["id"],
-            "response_message_loading": kind == DEFERRED_MESSAGE, "response_message_ephemeral": record.ephemeral,
-        }, "resource": resource})
+        return reply(
+            {
+                "interaction": {
+                    "id": str(record.id),
+                    "type": record.payload["type"],
+                    "response_message_id": record.original["id"],
+                    "response_message_loading": kind == DEFERRED_MESSAGE,
+                    "response_message_ephemeral": record.ephemeral,
+                },
+                "resource": resource,
+            }
+        )
 
     async def _edit_original(self, request):
         record = self._record(request.match_info["token"])
@@ -362,11 +405,19 @@ class FakeDiscord:
                     await socket.close(code=4004, message=b"Authentication failed.")
                     break
                 shard = message["d"].get("shard", [0, 1])
-                await self._dispatch(socket, "READY", {
-                    "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                    "session_id": "fake-session", "resume_gateway_url": self.gateway_url, "shard": shard,
-                    "application": {"id": str(APPLICATION_ID), "flags": 0},
-                })
+                await self._dispatch(
+                    socket,
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": BOT_USER,
+                        "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": self.gateway_url,
+                        "shard": shard,
+                        "application": {"id": str(APPLICATION_ID), "flags": 0},
+                    },
+                )
                 await self._dispatch(socket, "GUILD_CREATE", self._guild())
                 self.identified.set()
         if socket in self.sockets:
@@ -377,41 +428,118 @@ class FakeDiscord:
         await socket.send_json({"op": 0, "t": event, "s": next(self.sequence), "d": data})
 
     def _guild(self) -> dict:
-        channel = {"id": str(CHANNEL_ID), "type": 0, "name": "poems", "position": 0, "guild_id": str(GUILD_ID),
-                   "permission_overwrites": [], "nsfw": False, "parent_id": None}
-        everyone = {"id": str(GUILD_ID), "name": "@everyone", "permissions": "0", "position": 0, "color": 0,
-                    "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+        channel = {
+            "id": str(CHANNEL_ID),
+            "type": 0,
+            "name": "poems",
+            "position": 0,
+            "guild_id": str(GUILD_ID),
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+        }
+        everyone = {
+            "id": str(GUILD_ID),
+            "name": "@everyone",
+            "permissions": "0",
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
         return {
-            "id": str(GUILD_ID), "name": "诗社", "icon": None, "owner_id": str(OWNER_ID), "afk_channel_id": None,
-            "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
-            "explicit_content_filter": 0, "roles": [everyone], "emojis": [], "stickers": [], "features": [],
-            "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
-            "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
-            "preferred_locale": "zh-CN", "public_updates_channel_id": None, "nsfw_level": 0,
-            "premium_progress_bar_enabled": False, "joined_at": now_iso(), "large": False, "unavailable": False,
-            "member_count": 2, "voice_states": [], "members": [], "channels": [channel], "threads": [],
-            "presences": [], "stage_instances": [], "guild_scheduled_events": [],
+            "id": str(GUILD_ID),
+            "name": "诗社",
+            "icon": None,
+            "owner_id": str(OWNER_ID),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "vanity_url_code": None,
+            "description": None,
+            "banner": None,
+            "premium_tier": 0,
+            "preferred_locale": "zh-CN",
+            "public_updates_channel_id": None,
+            "nsfw_level": 0,
+            "premium_progress_bar_enabled": False,
+            "joined_at": now_iso(),
+            "large": False,
+            "unavailable": False,
+            "member_count": 2,
+            "voice_states": [],
+            "members": [],
+            "channels": [channel],
+            "threads": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
         }
 
     # --- users -----------------------------------------------------------------------------------
 
-    async def _interaction(self, kind: int, data: dict, *, user_id: int, name: str, locale: str,
-                           permissions: str, message: dict | None = None,
-                           channel_id: int = CHANNEL_ID) -> InteractionRecord:
+    async def _interaction(
+        self,
+        kind: int,
+        data: dict,
+        *,
+        user_id: int,
+        name: str,
+        locale: str,
+        permissions: str,
+        message: dict | None = None,
+        channel_id: int = CHANNEL_ID,
+    ) -> InteractionRecord:
         if not self.sockets:
             raise RuntimeError("the bot is not connected to the gateway")
         interaction_id = next(self.ids)
         payload = {
-            "id": str(interaction_id), "application_id": str(APPLICATION_ID), "type": kind,
-            "token": f"token-{interaction_id}", "version": 1, "guild_id": str(GUILD_ID),
+            "id": str(interaction_id),
+            "application_id": str(APPLICATION_ID),
+            "type": kind,
+            "token": f"token-{interaction_id}",
+            "version": 1,
+            "guild_id": str(GUILD_ID),
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "poems", "position": 0,
-                        "permission_overwrites": [], "nsfw": False, "parent_id": None},
-            "member": {"user": user(user_id, name), "roles": [], "permissions": permissions, "joined_at": now_iso(),
-                       "deaf": False, "mute": False, "flags": 0},
-            "locale": locale, "guild_locale": "zh-CN", "app_permissions": ALL_PERMISSIONS, "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
-            "attachment_size_limit": 10 * 1024 * 1024, "data": data,
+            "channel": {
+                "id": str(channel_id),
+                "type": 0,
+                "guild_id": str(GUILD_ID),
+                "name": "poems",
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+            },
+            "member": {
+                "user": user(user_id, name),
+                "roles": [],
+                "permissions": permissions,
+                "joined_at": now_iso(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            },
+            "locale": locale,
+            "guild_locale": "zh-CN",
+            "app_permissions": ALL_PERMISSIONS,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "data": data,
         }
         if message is not None:
             payload["message"] = message
@@ -420,9 +548,18 @@ class FakeDiscord:
         await self._dispatch(self.sockets[-1], "INTERACTION_CREATE", payload)
         return record
 
-    async def command(self, name: str, options: dict | None = None, *, subcommand: str | None = None,
-                      user_id: int = 1_300_000_000_000_000_001, name_of_user: str = "李白", locale: str = "zh-CN",
-                      permissions: str = "0", channel_id: int = CHANNEL_ID) -> InteractionRecord:
+    async def command(
+        self,
+        name: str,
+        options: dict | None = None,
+        *,
+        subcommand: str | None = None,
+        user_id: int = 1_300_000_000_000_000_001,
+        name_of_user: str = "李白",
+        locale: str = "zh-CN",
+        permissions: str = "0",
+        channel_id: int = CHANNEL_ID,
+    ) -> InteractionRecord:
         """A person runs a slash command (in the guild's channel, or another one by id); options by
         their (English) names."""
         registered = next((c for c in self.commands if c["name"] == name), None)
@@ -433,7 +570,12 @@ class FakeDiscord:
         for option, value in (options or {}).items():
             if option == "channel":
                 resolved.setdefault("channels", {})[str(value)] = {
-                    "id": str(value), "type": 0, "name": "poems", "guild_id": str(GUILD_ID), "permissions": ALL_PERMISSIONS}
+                    "id": str(value),
+                    "type": 0,
+                    "name": "poems",
+                    "guild_id": str(GUILD_ID),
+                    "permissions": ALL_PERMISSIONS,
+                }
                 values.append({"name": option, "type": 7, "value": str(value)})
             else:
                 kind = {str: 3, bool: 5, int: 4, float: 10}[type(value)]
@@ -443,14 +585,29 @@ class FakeDiscord:
         data = {"id": registered["id"], "name": name, "type": 1, "options": values}
         if resolved:
             data["resolved"] = resolved
-        return await self._interaction(2, data, user_id=user_id, name=name_of_user, locale=locale,
-                                       permissions=permissions, channel_id=channel_id)
+        return await self._interaction(
+            2, data, user_id=user_id, name=name_of_user, locale=locale, permissions=permissions, channel_id=channel_id
+        )
 
-    async def click(self, message: dict, custom_id: str, *, user_id: int = 1_300_000_000_000_000_002,
-                    name_of_user: str = "杜甫", locale: str = "zh-CN") -> InteractionRecord:
+    async def click(
+        self,
+        message: dict,
+        custom_id: str,
+        *,
+        user_id: int = 1_300_000_000_000_000_002,
+        name_of_user: str = "杜甫",
+        locale: str = "zh-CN",
+    ) -> InteractionRecord:
         """A person clicks a button of a message the bot sent."""
         ids = [item.get("custom_id") for row in message["components"] for item in row["components"]]
         if custom_id not in ids:
             raise LookupError(f"{custom_id} is not a button of message {message['id']}")
-        return await self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user_id=user_id,
-                                       name=name_of_user, locale=locale, permissions="0", message=message)
+        return await self._interaction(
+            3,
+            {"custom_id": custom_id, "component_type": 2},
+            user_id=user_id,
+            name=name_of_user,
+            locale=locale,
+            permissions="0",
+            message=message,
+        )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-
-from sqlalchemy import select
+from datetime import UTC, datetime
 
 from fake_discord import ALL_PERMISSIONS, CHANNEL_ID, EPHEMERAL, GUILD_ID, OWNER_ID
+from sqlalchemy import select
+
 from storage.db import Database
 from storage.models import DailyPost
 
@@ -16,13 +16,14 @@ MANAGE_GUILD = str(1 << 5)
 
 async def fire_now(bot) -> None:
     job = bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}")
-    job.modify(next_run_time=datetime.now(timezone.utc))
+    job.modify(next_run_time=datetime.now(UTC))
 
 
 async def wait_for(predicate, timeout: float = 60.0) -> None:
     async def poll():
         while not predicate():
             await asyncio.sleep(0.05)
+
     await asyncio.wait_for(poll(), timeout)
 
 
@@ -34,8 +35,11 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     assert refused.original["flags"] & EPHEMERAL and "管理服务器" in refused.original["content"]
     assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
 
-    bad = await (await fake_discord.command("daily", {**options, "timezone": "Mars/Olympus"}, subcommand="set",
-                                            permissions=MANAGE_GUILD, locale="en-US")).answered()
+    bad = await (
+        await fake_discord.command(
+            "daily", {**options, "timezone": "Mars/Olympus"}, subcommand="set", permissions=MANAGE_GUILD, locale="en-US"
+        )
+    ).answered()
     assert "Unknown time zone" in bad.original["content"]
 
     done = await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()

@@ -8,13 +8,16 @@ import asyncio
 import time
 
 import pytest
-
-from engine.corpus import LineIndex
 from fake_discord import CHANNEL_ID
 
+from engine.corpus import LineIndex
+
 FEIHUA_CHANNEL = CHANNEL_ID + 1
-LI_BAI, DU_FU, WANG_WEI = (1_300_000_000_000_000_011, "李白"), (1_300_000_000_000_000_012, "杜甫"), \
-    (1_300_000_000_000_000_013, "王维")
+LI_BAI, DU_FU, WANG_WEI = (
+    (1_300_000_000_000_000_011, "李白"),
+    (1_300_000_000_000_000_012, "杜甫"),
+    (1_300_000_000_000_000_013, "王维"),
+)
 
 
 @pytest.fixture
@@ -30,10 +33,25 @@ def corpus_line(built_corpus, key: str) -> str:
     return next(hit.text for hit in index.containing(key, 50) if len(hit.text) in (5, 7))
 
 
-async def play(fake, group: str, subcommand: str, options: dict | None = None, *, who=LI_BAI,
-               channel_id: int = CHANNEL_ID, locale: str = "zh-CN") -> str:
-    record = await fake.command(group, options or {}, subcommand=subcommand, user_id=who[0], name_of_user=who[1],
-                                channel_id=channel_id, locale=locale)
+async def play(
+    fake,
+    group: str,
+    subcommand: str,
+    options: dict | None = None,
+    *,
+    who=LI_BAI,
+    channel_id: int = CHANNEL_ID,
+    locale: str = "zh-CN",
+) -> str:
+    record = await fake.command(
+        group,
+        options or {},
+        subcommand=subcommand,
+        user_id=who[0],
+        name_of_user=who[1],
+        channel_id=channel_id,
+        locale=locale,
+    )
     await record.answered(timeout=60)
     assert record.ack_latency < 3
     return record.original["content"]
@@ -50,6 +68,17 @@ async def posted(fake, channel_id: int, predicate, timeout: float = 60) -> dict:
     raise AssertionError(f"no such message in channel {channel_id}: {[m['content'] for m in fake.channel_messages]}")
 
 
+async def test_feihua_says_jieling_for_the_line_every_game_shares(fake_discord, bots, bot_settings):
+    await bots.start(bot_settings)
+
+    def line_names(group: str) -> dict[str, str]:
+        command = next(c for c in fake_discord.commands if c["name"] == group)
+        return next(o["name_localizations"] for o in command["options"] if o["name"] == "line")
+
+    assert line_names("feihua") == {"zh-CN": "接令", "zh-TW": "接令"}
+    assert line_names("chain")["zh-CN"] == line_names("duilian")["zh-CN"] == "出句"
+
+
 async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_settings, built_corpus):
     await bots.start(game_settings)
     opened = await play(fake_discord, "chain", "start", {"form": "qijue", "theme": "月"})
@@ -58,15 +87,17 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     assert "王维" in await play(fake_discord, "chain", "join", who=WANG_WEI)
 
     # 飞花令 in the other channel: 李白 recites, the bot answers on its own, 李白 misremembers and is out.
-    started = await play(fake_discord, "feihua", "start", {"key": "月", "strength": "strong"},
-                         channel_id=FEIHUA_CHANNEL)
+    started = await play(
+        fake_discord, "feihua", "start", {"key": "月", "strength": "strong"}, channel_id=FEIHUA_CHANNEL
+    )
     assert "飞花令开始" in started and "轮到李白" in started
 
     line = await play(fake_discord, "chain", "line", {"line": "江枫渔火对愁眠"})
-    assert "韵部定为下平声一先" in line and "轮到<@%d>" % DU_FU[0] not in line and "轮到杜甫" in line
+    assert "韵部定为下平声一先" in line and f"轮到<@{DU_FU[0]}>" not in line and "轮到杜甫" in line
 
-    recited = await play(fake_discord, "feihua", "line", {"line": corpus_line(built_corpus, "月")},
-                         channel_id=FEIHUA_CHANNEL)
+    recited = await play(
+        fake_discord, "feihua", "line", {"line": corpus_line(built_corpus, "月")}, channel_id=FEIHUA_CHANNEL
+    )
     assert "出自" in recited and "轮到联句君" in recited
     bot_answer = await posted(fake_discord, FEIHUA_CHANNEL, lambda m: m["content"].startswith("联句君："))
     assert "出自" in bot_answer["content"] and "轮到李白" in bot_answer["content"]
@@ -85,7 +116,11 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     poem = await posted(fake_discord, CHANNEL_ID, lambda m: bool(m["embeds"]))
     credits = poem["content"].split("\n")
     assert [line.split("　—— ")[1] for line in credits] == [
-        "联句君", f"<@{LI_BAI[0]}>", f"<@{DU_FU[0]}>", f"<@{WANG_WEI[0]}>"]
+        "联句君",
+        f"<@{LI_BAI[0]}>",
+        f"<@{DU_FU[0]}>",
+        f"<@{WANG_WEI[0]}>",
+    ]
     assert [line.split("　—— ")[0] for line in credits][1:] == ["江枫渔火对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]
     embed = poem["embeds"][0]
     assert embed["title"].startswith("联句") and len(embed["description"].split("\n")) == 4
@@ -100,8 +135,7 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     assert "1 人评分 · 平均 5.0 ★" in rated["embeds"][0]["footer"]["text"]
     assert "没有进行中的游戏" in await play(fake_discord, "chain", "status")
     top = await (await fake_discord.command("top", {"period": "all"})).answered()
-    assert (f"联句：联句君、<@{LI_BAI[0]}>、<@{DU_FU[0]}>、<@{WANG_WEI[0]}>"
-            in top.original["embeds"][0]["description"])
+    assert f"联句：联句君、<@{LI_BAI[0]}>、<@{DU_FU[0]}>、<@{WANG_WEI[0]}>" in top.original["embeds"][0]["description"]
     assert fake_discord.violations == []
 
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.discord.cogs.admin import outcome_text
+from fake_discord import EPHEMERAL, OWNER_ID
+from test_daily_and_admin import MANAGE_GUILD, wait_for
+
 from bot.console import Console
+from bot.discord.cogs.admin import outcome_text
 from bot.learning import FinetuneResult
 from bot.scheduler import FINETUNE_JOB, FINETUNE_MISFIRE_GRACE_S, MODEL_CHECK_JOB
 from bot.services import Person, Services
-from fake_discord import EPHEMERAL, OWNER_ID
 from storage import repo
 from storage.db import Database
-from test_daily_and_admin import MANAGE_GUILD, wait_for
 
 
 async def promote_from_outside(settings, name: str, path: Path) -> None:
@@ -43,10 +44,13 @@ async def test_the_bot_follows_the_registry_and_rolls_back(fake_discord, bots, b
     assert bot.scheduler.scheduler.get_job(MODEL_CHECK_JOB).trigger.interval.total_seconds() == 1
 
     # one model serves every server, so a server's own admin may not roll it back
-    refused = await (await fake_discord.command("model", {}, subcommand="rollback", permissions=MANAGE_GUILD)).answered()
+    refused = await (
+        await fake_discord.command("model", {}, subcommand="rollback", permissions=MANAGE_GUILD)
+    ).answered()
     assert "只有机器人的主人" in refused.original["content"]
-    nothing = await (await fake_discord.command("model", {}, subcommand="rollback", user_id=OWNER_ID,
-                                                locale="en-US")).answered()
+    nothing = await (
+        await fake_discord.command("model", {}, subcommand="rollback", user_id=OWNER_ID, locale="en-US")
+    ).answered()
     assert "nothing to roll back to" in nothing.original["content"]
     assert "模型 v0" in await poem_footer(fake_discord)
 
@@ -89,8 +93,9 @@ async def test_finetune_runs_in_its_own_process_and_reports(fake_discord, bots, 
 
     started = await (await fake_discord.command("model", {}, subcommand="finetune", user_id=OWNER_ID)).answered()
     assert "微调已在单独的进程中开始" in started.original["content"]
-    again = await (await fake_discord.command("model", {}, subcommand="finetune", user_id=OWNER_ID,
-                                              locale="en-US")).answered()
+    again = await (
+        await fake_discord.command("model", {}, subcommand="finetune", user_id=OWNER_ID, locale="en-US")
+    ).answered()
     assert "already running" in again.original["content"] and again.original["flags"] & EPHEMERAL
 
     # No ratings at all: the run in its own process says it skipped, and why; the reply is edited to say so.
@@ -100,7 +105,7 @@ async def test_finetune_runs_in_its_own_process_and_reports(fake_discord, bots, 
 
     # The scheduled run starts the same process.
     caplog.set_level(logging.INFO, logger="bot.discord.cogs.admin")
-    job.modify(next_run_time=datetime.now(timezone.utc))
+    job.modify(next_run_time=datetime.now(UTC))
     await wait_for(lambda: "scheduled fine-tune skipped" in caplog.text, timeout=60)
     assert bot.services.model.name == "v0"
 
@@ -133,6 +138,7 @@ def test_outcomes_name_the_candidate_and_the_failed_gates():
     gates = {"passed": False, "heldout_nll": gate(True), "distinct_2": gate(False), "copy_rate": gate(False)}
     rejected = FinetuneResult("rejected", "", {}, gates, "/data/models/v20250106-040000")
     assert outcome_text(rejected, "en-US", "v0") == (
-        "Fine-tune done, but v20250106-040000 failed these gates: distinct_2, copy_rate. v0 stays active.")
+        "Fine-tune done, but v20250106-040000 failed these gates: distinct_2, copy_rate. v0 stays active."
+    )
     promoted = FinetuneResult("promoted", "", {}, {"passed": True, "heldout_nll": gate(True)}, "/m/v20250106-040000")
     assert outcome_text(promoted, "zh-TW", "v0") == "微調完成：v20250106-040000 通過了全部關卡，已經上線。"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from fake_discord import DEFERRED_MESSAGE, EPHEMERAL, LOADING, MESSAGE, UPDATE_MESSAGE
 from sqlalchemy import select
 
 from engine.prosody import check
 from storage.db import Database
 from storage.models import Poem, Rating
-from fake_discord import LOADING, MESSAGE, DEFERRED_MESSAGE, UPDATE_MESSAGE, EPHEMERAL
 
 
 def rating_ids(message: dict) -> list[str]:
@@ -76,7 +76,7 @@ async def test_bad_input_gets_a_localised_reply(fake_discord, bots, bot_settings
         ({"theme": "月", "temperature": 9.0}, "en-US", "temperature must be between"),
     ]
     records = [await fake_discord.command("poem", options, locale=locale) for options, locale, _ in cases]
-    for record, (options, locale, expected) in zip(records, cases):
+    for record, (options, _locale, expected) in zip(records, cases):
         await record.answered()
         original = record.original
         if expected is None:
@@ -90,10 +90,12 @@ async def test_bad_input_gets_a_localised_reply(fake_discord, bots, bot_settings
 
 async def test_twenty_simultaneous_poems(fake_discord, bots, bot_settings):
     await bots.start(bot_settings)
-    records = await asyncio.gather(*(
-        fake_discord.command("poem", {"theme": theme}, user_id=1_300_000_000_000_000_100 + n)
-        for n, theme in enumerate("春夏秋冬月风花雪山水江河云雨烟霜柳梅竹松")
-    ))
+    records = await asyncio.gather(
+        *(
+            fake_discord.command("poem", {"theme": theme}, user_id=1_300_000_000_000_000_100 + n)
+            for n, theme in enumerate("春夏秋冬月风花雪山水江河云雨烟霜柳梅竹松")
+        )
+    )
     await asyncio.gather(*(record.answered(timeout=120) for record in records))
     assert all(record.ack_latency < 3 for record in records)
     assert all(record.original["embeds"] for record in records)

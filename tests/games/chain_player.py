@@ -8,7 +8,7 @@ printed as one line: accepted, code of the first reason, whose turn is next.
 
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bot.config import SHIPPED_MODEL
 from bot.games.common import GameResources
@@ -16,7 +16,7 @@ from bot.games.service import GameService
 from engine.poet import Poet
 from storage.db import Database
 
-NOW = datetime(2030, 5, 1, 12, 5, tzinfo=timezone.utc)
+NOW = datetime(2030, 5, 1, 12, 5, tzinfo=UTC)
 
 
 async def main(url: str, channel_id: int, moves: list[str]) -> None:

@@ -16,6 +16,7 @@ from engine.corpus import LineIndex
 from engine.poet import Poet
 from storage.db import Database, create_engine, ensure_schema
 
+
 async def _schema_as_at_start_up(url: str) -> None:
     engine = create_engine(url)
     try:

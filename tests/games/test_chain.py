@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, OTHER_CHANNEL, WANG_WEI
 
 from bot.games.chain import ChainGame, ChainRules, ChainStart, chain_form, open_form
 from bot.games.common import BOT, GameResources, Player
@@ -15,7 +16,6 @@ from bot.games.service import GameService
 from engine.prosody import check
 from storage import repo
 from storage.models import GameStatus, PoemOrigin
-from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, OTHER_CHANNEL, WANG_WEI
 
 FENGQIAO = ["月落乌啼霜满天", "江枫渔父对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]  # 下平声一先
 CHAIN_PLAYER = Path(__file__).with_name("chain_player.py")
@@ -160,8 +160,9 @@ async def test_the_bot_opens_on_a_theme_and_finishes_an_open_chain(poet):
     opened = await game.open(NOW, poet, theme="月")
     assert opened.accepted and opened.by == BOT and opened.turn == LI_BAI.id
     while not game.finished:
-        outcome = await (game.bot_turn(NOW, poet) if game.rotation.current == BOT
-                         else game.timeout(game.rotation.deadline, poet))
+        outcome = await (
+            game.bot_turn(NOW, poet) if game.rotation.current == BOT else game.timeout(game.rotation.deadline, poet)
+        )
     assert outcome.finished and len(outcome.poem) == 10 and {author for _, author in outcome.poem} == {BOT}
     assert game.poet_window() == [line for line, _ in game.lines[4:]]  # the last three whole couplets
     assert all(len(line) == 5 for line, _ in game.lines)
@@ -211,8 +212,12 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
         poem = await repo.get_poem(session, done.poem_id)
         row = await repo.get_game(session, done.game_id)
     assert poem.origin == PoemOrigin.GAME and poem.game_id == done.game_id and poem.form == "qijue"
-    assert [(a.user_id, a.by_bot) for a in poem.authors] == [(LI_BAI.id, False), (None, True),
-                                                              (LI_BAI.id, False), (DU_FU.id, False)]
+    assert [(a.user_id, a.by_bot) for a in poem.authors] == [
+        (LI_BAI.id, False),
+        (None, True),
+        (LI_BAI.id, False),
+        (DU_FU.id, False),
+    ]
     assert row.status == GameStatus.FINISHED and row.rhyme_group == game.rhyme_group
     assert await service.status(CHANNEL) is None
 
@@ -236,7 +241,8 @@ async def test_turns_refusals_and_the_clock_are_stored(db):
     assert row.rhyme_group == "下平声十一尤"
     resumed = await service.resume_all()
     assert [(r.channel_id, r.deadline, r.reminder_at) for r in resumed] == [
-        (CHANNEL, row.turn_deadline, row.turn_deadline - timedelta(seconds=30))]
+        (CHANNEL, row.turn_deadline, row.turn_deadline - timedelta(seconds=30))
+    ]
 
 
 async def test_no_game_and_other_channels(db):
@@ -254,17 +260,30 @@ async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet
     await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     await service.join(CHANNEL, DU_FU)  # the order is now 李白, 杜甫, the bot, whose turn it is
     assert (await service.status(CHANNEL)).rotation.current == BOT
-    moves = ["bot", f"{LI_BAI.id}:江枫渔父对愁", f"{LI_BAI.id}:{FENGQIAO[2]}", f"{DU_FU.id}:夜半钟声到客家",
-             f"{DU_FU.id}:night bell"]
+    moves = [
+        "bot",
+        f"{LI_BAI.id}:江枫渔父对愁",
+        f"{LI_BAI.id}:{FENGQIAO[2]}",
+        f"{DU_FU.id}:夜半钟声到客家",
+        f"{DU_FU.id}:night bell",
+    ]
     player = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHAIN_PLAYER), database_url, str(CHANNEL), *moves,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(CHAIN_PLAYER),
+        database_url,
+        str(CHANNEL),
+        *moves,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     said, errors = await asyncio.wait_for(player.communicate(), 120)
     assert player.returncode == 0, errors.decode()
     assert said.decode().split("\n")[:5] == [
-        f"True - {LI_BAI.id}", f"False length {LI_BAI.id}", f"True - {DU_FU.id}",
-        f"False rhyme {DU_FU.id}", f"False non_han {DU_FU.id}",
+        f"True - {LI_BAI.id}",
+        f"False length {LI_BAI.id}",
+        f"True - {DU_FU.id}",
+        f"False rhyme {DU_FU.id}",
+        f"False non_han {DU_FU.id}",
     ]
 
     # A fresh service on the same database picks the game up where the other process left it.
@@ -278,5 +297,9 @@ async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet
     assert done.finished and [author for _, author in done.poem] == [LI_BAI.id, BOT, LI_BAI.id, BOT]
     async with db.unit_of_work() as session:
         poem = await repo.get_poem(session, done.poem_id)
-    assert [(a.user_id, a.by_bot) for a in poem.authors] == [(LI_BAI.id, False), (None, True),
-                                                              (LI_BAI.id, False), (None, True)]
+    assert [(a.user_id, a.by_bot) for a in poem.authors] == [
+        (LI_BAI.id, False),
+        (None, True),
+        (LI_BAI.id, False),
+        (None, True),
+    ]

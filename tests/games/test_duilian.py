@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 
 from bot.games.common import GameResources
 from bot.games.duilian import CoupletBook, DuilianGame, DuilianStart, answer, ends_oblique, first_line, judged
 from bot.games.service import GameService
-from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 from storage import repo
 from storage.models import GameStatus
 
@@ -101,8 +101,10 @@ def test_corpus_couplets_are_picked_with_an_oblique_ending(built_corpus):
     book = CoupletBook(built_corpus / "couplets.jsonl")
     rng = random.Random(7)
     picks = {book.pick(rng) for _ in range(20)}
-    real = {(record["first"], record["second"])
-            for record in map(json.loads, (built_corpus / "couplets.jsonl").read_text("utf-8").splitlines())}
+    real = {
+        (record["first"], record["second"])
+        for record in map(json.loads, (built_corpus / "couplets.jsonl").read_text("utf-8").splitlines())
+    }
     assert picks <= real and all(ends_oblique(first) for first, _ in picks) and len(picks) > 1
 
 

@@ -6,11 +6,11 @@ import random
 from datetime import timedelta
 
 import pytest
+from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 
 from bot.games.common import BOT, GameResources
 from bot.games.feihua import FeihuaGame, FeihuaRules, FeihuaStart, key_character
 from bot.games.service import GameService
-from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 from storage import repo
 from storage.models import GameStatus
 
@@ -29,7 +29,10 @@ async def test_a_full_game_with_the_bot_until_one_is_left(line_index):
     game = feihua(line_index, bot_plays=True)
     first = game.submit(LI_BAI, "明月松间照，清泉石上流。", NOW)  # judged on the first clause
     assert first.accepted and first.line == "明月松间照" and first.turn == DU_FU.id
-    assert "出自王维《山居秋暝》。" in first.text("zh") and (first.citation.author, first.citation.title) == ("王维", "山居秋暝")
+    assert "出自王维《山居秋暝》。" in first.text("zh") and (first.citation.author, first.citation.title) == (
+        "王维",
+        "山居秋暝",
+    )
     assert game.submit(DU_FU, "月落乌啼霜满天", NOW).accepted
     bot = await game.bot_turn(NOW, seed=1)
     assert bot.accepted and bot.by == BOT and "月" in bot.line and bot.line not in ("明月松间照", "月落乌啼霜满天")
@@ -117,6 +120,8 @@ async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, line_
         row = await repo.get_game(session, ended.game_id)
     assert row.status == GameStatus.FINISHED and row.keyword == "月"
     assert [(t.player_id, t.accepted, t.reason and t.reason.split(":")[0]) for t in row.turns] == [
-        (LI_BAI.id, True, None), (DU_FU.id, False, "near_miss"), (WANG_WEI.id, False, "repeat"),
+        (LI_BAI.id, True, None),
+        (DU_FU.id, False, "near_miss"),
+        (WANG_WEI.id, False, "repeat"),
         (WANG_WEI.id, False, "timeout"),
     ]

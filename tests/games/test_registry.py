@@ -43,8 +43,9 @@ class EchoStart:
     async def open(self, starter: Player, now: datetime, resources: GameResources) -> Opening:
         game = EchoGame([starter], starter_id=starter.id)
         game.begin(now)
-        return Opening(game, lambda: game.outcome(True, by=starter.id, notes=[note("started", "回声开始。", "Echo.")]),
-                       form="echo")
+        return Opening(
+            game, lambda: game.outcome(True, by=starter.id, notes=[note("started", "回声开始。", "Echo.")]), form="echo"
+        )
 
 
 class EchoGame(TurnGame):

@@ -1,7 +1,7 @@
 """The daily poem: a guild's day is claimed by exactly one process, once."""
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -49,7 +49,7 @@ async def age_claim(db, post_id, hours):
         await session.execute(
             update(DailyPost)
             .where(DailyPost.id == post_id)
-            .values(claimed_at=datetime.now(timezone.utc) - timedelta(hours=hours))
+            .values(claimed_at=datetime.now(UTC) - timedelta(hours=hours))
         )
 
 
@@ -61,7 +61,7 @@ async def test_an_abandoned_claim_is_taken_over_once_it_is_stale(db):
     takers = await asyncio.gather(claim(db), claim(db))
     taken = [taker for taker in takers if taker is not None]
     assert len(taken) == 1 and taken[0].id == abandoned.id
-    assert taken[0].claimed_at > datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert taken[0].claimed_at > datetime.now(UTC) - timedelta(minutes=1)
 
 
 async def test_a_posted_day_is_never_claimed_again(db):
@@ -82,6 +82,6 @@ async def test_claims_need_a_known_guild_and_a_date(db):
     with pytest.raises(NotFound, match=f"guild {GUILD} does not exist"):
         await claim(db)
     await configured_guild(db)
-    for not_a_date in (datetime(2026, 11, 22, tzinfo=timezone.utc), "2026-11-22"):
+    for not_a_date in (datetime(2026, 11, 22, tzinfo=UTC), "2026-11-22"):
         with pytest.raises(InvalidInput, match="local_date: expected a date"):
             await claim(db, day=not_a_date)

@@ -1,4 +1,4 @@
-""""Forget me": what is only theirs goes, what they made with others stays without their name."""
+""" "Forget me": what is only theirs goes, what they made with others stays without their name."""
 
 from sqlalchemy import func, select
 
@@ -14,17 +14,23 @@ async def test_forget_deletes_their_own_and_anonymises_the_shared(db):
         submitted = await repo.save_poem(
             session, NewPoem(lines=["采菊东篱下", "悠然见南山"], form="other", origin=PoemOrigin.USER, requester=LEAVER)
         )
-        asked_for = await repo.save_poem(session, NewPoem(lines=["归去来兮"], form="other", origin="bot", requester=LEAVER))
+        asked_for = await repo.save_poem(
+            session, NewPoem(lines=["归去来兮"], form="other", origin="bot", requester=LEAVER)
+        )
         together = await repo.save_poem(
             session,
             NewPoem(lines=["池塘生春草", "园柳变鸣禽"], form="other", origin="game", line_authors=[STAYER, LEAVER]),
         )
-        others = await repo.save_poem(session, NewPoem(lines=["野旷天低树"], form="other", origin="bot", requester=STAYER))
+        others = await repo.save_poem(
+            session, NewPoem(lines=["野旷天低树"], form="other", origin="bot", requester=STAYER)
+        )
         await repo.rate(session, submitted.id, STAYER, 5)
         await repo.rate(session, others.id, LEAVER, 2)
         await repo.rate(session, others.id, STAYER, 4)
         await repo.rate(session, together.id, LEAVER, 5)
-        game = await repo.start_game(session, NewGame(kind="chain", channel_id=9, players=[LEAVER, STAYER], started_by=LEAVER))
+        game = await repo.start_game(
+            session, NewGame(kind="chain", channel_id=9, players=[LEAVER, STAYER], started_by=LEAVER)
+        )
         await repo.record_turn(session, game.id, "少无适俗韵", player=LEAVER, accepted=True)
         await repo.record_turn(session, game.id, "性本爱丘山", player=STAYER, accepted=True)
 
@@ -50,7 +56,12 @@ async def test_forget_deletes_their_own_and_anonymises_the_shared(db):
             (None, False, "少无适俗韵"),
             (STAYER.id, False, "性本爱丘山"),
         ]
-        for model, column in ((Rating, Rating.user_id), (GamePlayer, GamePlayer.user_id), (GameTurn, GameTurn.player_id), (PoemAuthor, PoemAuthor.user_id)):
+        for model, column in (
+            (Rating, Rating.user_id),
+            (GamePlayer, GamePlayer.user_id),
+            (GameTurn, GameTurn.player_id),
+            (PoemAuthor, PoemAuthor.user_id),
+        ):
             assert await session.scalar(select(func.count()).select_from(model).where(column == LEAVER.id)) == 0
         assert (await session.get(User, STAYER.id)).display_name == "谢灵运"
 

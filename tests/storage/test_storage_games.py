@@ -3,7 +3,7 @@
 import asyncio
 import signal
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,7 @@ async def test_start_seats_players_in_order_and_starts_the_clock(db):
     )
     assert [(p.user_id, p.seat) for p in loaded.players] == [(1, 0), (2, 1), (3, 2)]
     assert loaded.current_seat == 0 and loaded.turn_count == 0 and loaded.turns == []
-    expected = datetime.now(timezone.utc) + timedelta(seconds=90)
+    expected = datetime.now(UTC) + timedelta(seconds=90)
     assert abs(loaded.turn_deadline - expected) < timedelta(seconds=30)
 
 
@@ -148,7 +148,9 @@ async def test_concurrent_turns_get_distinct_numbers(db):
     async with db.unit_of_work() as session:
         loaded = await repo.get_game(session, game.id)
     assert [turn.number for turn in loaded.turns] == list(range(1, 13))
-    assert loaded.turn_count == 12 and sorted(turn.line for turn in loaded.turns) == sorted(f"第{n}句" for n in range(12))
+    assert loaded.turn_count == 12 and sorted(turn.line for turn in loaded.turns) == sorted(
+        f"第{n}句" for n in range(12)
+    )
 
 
 async def test_games_to_resume_come_with_players_and_turns(db):
@@ -173,7 +175,10 @@ async def test_killing_the_process_between_turns_loses_no_committed_turn(db, dat
     player = DiscordUser(4242, "王维")
     game_id = (await start(db, chain_game(players=[player]))).id
     writer = await asyncio.create_subprocess_exec(
-        sys.executable, str(TURN_WRITER), database_url, str(game_id),
+        sys.executable,
+        str(TURN_WRITER),
+        database_url,
+        str(game_id),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -196,7 +201,7 @@ async def test_killing_the_process_between_turns_loses_no_committed_turn(db, dat
 
 async def test_set_turn_gives_the_turn_to_a_seat_or_the_bot_with_the_callers_deadline(db):
     game = await start(db, chain_game())
-    deadline = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    deadline = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     async with db.unit_of_work() as session:
         await repo.set_turn(session, game.id, 2, deadline)
     async with db.unit_of_work() as session:

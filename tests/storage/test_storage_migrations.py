@@ -129,9 +129,24 @@ def test_a_non_editable_install_migrates_a_new_database_and_reads_its_rhyme_book
     source, target, database = tmp_path / "source", tmp_path / "installed", tmp_path / "new.sqlite"
     shutil.copytree(REPO, source, ignore=not_built)
     installed = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--no-build-isolation", "--no-compile", "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-compile",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert installed.returncode == 0, installed.stderr
     shutil.rmtree(source)  # nothing may come from the source tree any more
 
@@ -139,16 +154,31 @@ def test_a_non_editable_install_migrates_a_new_database_and_reads_its_rhyme_book
     # appended after the path finder) only answers what the path does not: the installed copy wins.
     env = {**os.environ, "PYTHONPATH": str(target), "LIANJU_DATABASE_URL": f"sqlite:///{database}"}
     where = subprocess.run(
-        [sys.executable, "-c", "import storage.db, bot.cli, engine.prosody as prosody; print(storage.db.MIGRATIONS_DIR); "
-         "print(bot.cli.__file__); print(prosody.__file__); print(prosody.char_tone('月').source)"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import storage.db, bot.cli, engine.prosody as prosody; print(storage.db.MIGRATIONS_DIR); "
+            "print(bot.cli.__file__); print(prosody.__file__); print(prosody.char_tone('月').source)",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert where.returncode == 0, where.stderr
     *paths, rhyme_source = where.stdout.split()
     assert [Path(path).is_relative_to(target) for path in paths] == [True] * 3, where.stdout
     assert rhyme_source == "pingshui"  # the vendored rhyme book is package data too
 
-    upgraded = subprocess.run([str(target / "bin" / "lianju"), "db", "upgrade"], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
+    upgraded = subprocess.run(
+        [str(target / "bin" / "lianju"), "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert upgraded.returncode == 0, upgraded.stderr
     with sqlite3.connect(database) as connection:
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

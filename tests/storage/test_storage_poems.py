@@ -1,7 +1,7 @@
 """Poems, ratings and the queries over them, on both databases."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -52,14 +52,12 @@ async def test_a_poem_round_trips_with_everything_about_it(db):
     assert poem.model_version_id == model.id and poem.seed == -(2**63)
     assert poem.sampling == {"temperature": 0.8, "top_k": 40, "top_p": 0.95}
     assert poem.prosody["reasons"] == ["押平水韵下平十二侵", '\\u0000 "引" 🌙']
-    assert poem.created_at.tzinfo == timezone.utc
-    assert abs(poem.created_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert poem.created_at.tzinfo == UTC
+    assert abs(poem.created_at - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 async def test_collaborative_poem_keeps_who_wrote_which_line(db):
-    saved = await save(
-        db, bot_poem(origin="game", requester=None, line_authors=[DUFU, None, LIBAI, DUFU])
-    )
+    saved = await save(db, bot_poem(origin="game", requester=None, line_authors=[DUFU, None, LIBAI, DUFU]))
     async with db.unit_of_work() as session:
         poem = await repo.get_poem(session, saved.id)
         assert [(a.line_no, a.user_id, a.by_bot) for a in poem.authors] == [
@@ -85,7 +83,7 @@ TRICKY_TEXT = [
 
 @pytest.mark.parametrize("line", TRICKY_TEXT)
 async def test_tricky_text_round_trips_unchanged(db, line):
-    saved = await save(db, bot_poem([line, "二"], theme=line[:limits.THEME_MAX], requester=DiscordUser(7, line)))
+    saved = await save(db, bot_poem([line, "二"], theme=line[: limits.THEME_MAX], requester=DiscordUser(7, line)))
     async with db.unit_of_work() as session:
         poem = await repo.get_poem(session, saved.id)
         user = await repo.get_user(session, 7)
@@ -169,7 +167,10 @@ async def rate(db, poem_id, user, stars):
         return await repo.rate(session, poem_id, user, stars)
 
 
-async def summary(db, poem_id, prior=BayesianPrior()):
+DEFAULT_PRIOR = BayesianPrior()
+
+
+async def summary(db, poem_id, prior=DEFAULT_PRIOR):
     async with db.unit_of_work() as session:
         return await repo.rating_summary(session, poem_id, prior)
 
@@ -260,7 +261,7 @@ async def test_top_poems_rank_by_bayesian_mean_per_guild_and_period(db):
             many_good_votes.id,
             middling.id,
         ]
-        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        later = datetime.now(UTC) + timedelta(hours=1)
         assert await repo.top_poems(session, since=later) == []
         assert len(await repo.top_poems(session, until=later)) == 4
         with pytest.raises(InvalidInput, match="since: expected a datetime with a time zone"):
@@ -290,9 +291,10 @@ async def test_rated_poems_come_with_every_raters_stars(db):
     async with db.unit_of_work() as session:
         rated = await repo.rated_poems_with_ratings(session, min_votes=3)
         assert [(poem.id, sorted(stars.values())) for poem, stars in rated] == [
-            (loved.id, [4, 5, 5]), (disliked.id, [1, 1, 2])
+            (loved.id, [4, 5, 5]),
+            (disliked.id, [1, 1, 2]),
         ]
         assert len({user for _, stars in rated for user in stars}) == 3
-        in_the_future = datetime.now(timezone.utc) + timedelta(minutes=5)
+        in_the_future = datetime.now(UTC) + timedelta(minutes=5)
         assert await repo.rated_poems_with_ratings(session, min_votes=1, since=in_the_future) == []
         assert await repo.last_finetune_run(session) is None

@@ -95,7 +95,10 @@ async def test_a_finetune_run_records_data_gates_and_outcome(db):
     v1 = await in_unit(db, repo.register_candidate, "v1", "/models/v1", parent_id=v0.id)
     # A long failure log with emoji, quotes and newlines: 10,000 characters round-trip unchanged.
     detail = ("gate 'nll' failed 😞\n\"); DROP TABLE finetune_runs; --\n" * 200)[:10_000]
-    gates = {"nll": {"value": 2.4, "threshold": 2.35, "passed": False}, "form_validity": {"value": 0.97, "passed": True}}
+    gates = {
+        "nll": {"value": 2.4, "threshold": 2.35, "passed": False},
+        "form_validity": {"value": 0.97, "passed": True},
+    }
     finished = await in_unit(
         db, repo.finish_finetune_run, run.id, "rejected", gates=gates, candidate_version_id=v1.id, detail=detail
     )

@@ -18,7 +18,11 @@ async def test_users_are_created_then_refreshed(db):
     assert created.script == Script.SIMPLIFIED
     async with db.unit_of_work() as session:
         renamed = await repo.upsert_user(session, DiscordUser(8, "东坡居士"), script="traditional")
-    assert (renamed.display_name, renamed.script, renamed.created_at) == ("东坡居士", Script.TRADITIONAL, created.created_at)
+    assert (renamed.display_name, renamed.script, renamed.created_at) == (
+        "东坡居士",
+        Script.TRADITIONAL,
+        created.created_at,
+    )
     async with db.unit_of_work() as session:
         # A later interaction without a script keeps the preference.
         assert (await repo.upsert_user(session, DiscordUser(8, "苏轼"))).script == Script.TRADITIONAL
@@ -38,7 +42,12 @@ async def test_guild_settings_start_from_defaults_and_change(db):
     )
     async with db.unit_of_work() as session:
         await repo.configure_guild(
-            session, GUILD, script="traditional", daily_channel_id=99, daily_time=time(21, 30), timezone="America/Vancouver"
+            session,
+            GUILD,
+            script="traditional",
+            daily_channel_id=99,
+            daily_time=time(21, 30),
+            timezone="America/Vancouver",
         )
         await repo.configure_guild(session, GUILD + 1, locale="en-US")
     async with db.unit_of_work() as session:

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
+from bot.discord.views import channel_of, person_of
 from bot.learning import FinetuneResult
 from bot.services import UserError
 
@@ -31,8 +32,9 @@ def outcome_text(result: FinetuneResult, locale: object, active: str) -> str:
     if result.outcome == "promoted":
         return i18n.text("finetune.promoted", locale, name=candidate)
     if result.outcome == "rejected":
-        return i18n.text("finetune.rejected", locale, name=candidate, gates=", ".join(result.failed_gates),
-                         active=active)
+        return i18n.text(
+            "finetune.rejected", locale, name=candidate, gates=", ".join(result.failed_gates), active=active
+        )
     return i18n.text(f"finetune.{result.outcome}", locale, why=result.message[:REASON_CHARS])
 
 
@@ -63,7 +65,8 @@ class AdminCog(commands.Cog):
         report = await self.bot.services.roll_back_model()
         locale = interaction.locale
         await interaction.edit_original_response(
-            content=i18n.text("model.rolled_back", locale) + "\n" + report.describe(locale))
+            content=i18n.text("model.rolled_back", locale) + "\n" + report.describe(locale)
+        )
 
     @model.command(name=_("cmd.model.finetune"), description=_("cmd.model.finetune.desc"))
     @app_commands.check(is_owner)
@@ -75,7 +78,8 @@ class AdminCog(commands.Cog):
         try:
             await interaction.edit_original_response(content=outcome)
         except discord.HTTPException:  # the interaction's token lasts 15 minutes; a real run outlives it
-            await self.bot.get_partial_messageable(interaction.channel_id, guild_id=interaction.guild_id).send(outcome)
+            person = person_of(interaction)
+            await self.bot.get_partial_messageable(channel_of(person), guild_id=person.guild_id).send(outcome)
 
     async def scheduled_finetune(self) -> None:
         try:

@@ -2,43 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import discord
 from discord import app_commands
 
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
-from bot.discord.views import person_of
+from bot.discord.views import channel_of, person_of
 from bot.games.chain import OPEN_LINES, ChainGame, ChainRules, ChainStart, chain_form, open_form
 from bot.games.common import refusal, say
 from storage.models import utcnow
 
-FORM_CHOICES = [app_commands.Choice(name=_(f"form.{form}"), value=form)
-                for form in ("wujue", "qijue", "wulv", "qilv", "open5", "open7")]
-STRICTNESS_CHOICES = [app_commands.Choice(name=_("strictness.lenient"), value="lenient"),
-                      app_commands.Choice(name=_("strictness.strict"), value="strict")]
-BAD_OPEN_LINES = say("open_lines", f"开放联句的句数须为 {OPEN_LINES.start} 到 {OPEN_LINES.stop - 1} 之间的偶数。",
-                     f"An open chain has an even number of lines from {OPEN_LINES.start} to {OPEN_LINES.stop - 1}.")
+FORM_CHOICES = [
+    app_commands.Choice(name=_(f"form.{form}"), value=form)
+    for form in ("wujue", "qijue", "wulv", "qilv", "open5", "open7")
+]
+STRICTNESS_CHOICES = [
+    app_commands.Choice(name=_("strictness.lenient"), value="lenient"),
+    app_commands.Choice(name=_("strictness.strict"), value="strict"),
+]
+BAD_OPEN_LINES = say(
+    "open_lines",
+    f"开放联句的句数须为 {OPEN_LINES.start} 到 {OPEN_LINES.stop - 1} 之间的偶数。",
+    f"An open chain has an even number of lines from {OPEN_LINES.start} to {OPEN_LINES.stop - 1}.",
+)
 
 
 class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chain.desc")):
     game = ChainGame
 
     @app_commands.command(name=_("cmd.chain.start"), description=_("cmd.chain.start.desc"))
-    @app_commands.rename(form=_("opt.form"), lines=_("opt.lines"), strictness=_("opt.strictness"),
-                         turn_seconds=_("opt.turn_seconds"), bot_plays=_("opt.bot_plays"), opening=_("opt.opening"),
-                         theme=_("opt.theme"))
-    @app_commands.describe(form=_("opt.chain_form.desc"), lines=_("opt.lines.desc"),
-                           strictness=_("opt.strictness.desc"), turn_seconds=_("opt.turn_seconds.desc"),
-                           bot_plays=_("opt.bot_plays.desc"), opening=_("opt.opening.desc"),
-                           theme=_("opt.chain_theme.desc"))
+    @app_commands.rename(
+        form=_("opt.form"),
+        lines=_("opt.lines"),
+        strictness=_("opt.strictness"),
+        turn_seconds=_("opt.turn_seconds"),
+        bot_plays=_("opt.bot_plays"),
+        opening=_("opt.opening"),
+        theme=_("opt.theme"),
+    )
+    @app_commands.describe(
+        form=_("opt.chain_form.desc"),
+        lines=_("opt.lines.desc"),
+        strictness=_("opt.strictness.desc"),
+        turn_seconds=_("opt.turn_seconds.desc"),
+        bot_plays=_("opt.bot_plays.desc"),
+        opening=_("opt.opening.desc"),
+        theme=_("opt.chain_theme.desc"),
+    )
     @app_commands.choices(form=FORM_CHOICES, strictness=STRICTNESS_CHOICES)
-    async def start(self, interaction: discord.Interaction, form: str = "qijue",
-                    lines: app_commands.Range[int, 4, 32] = 8, strictness: str = "lenient",
-                    turn_seconds: app_commands.Range[int, 5, 3600] = 120, bot_plays: bool = True,
-                    opening: Optional[str] = None, theme: Optional[str] = None) -> None:
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        form: str = "qijue",
+        lines: app_commands.Range[int, 4, 32] = 8,
+        strictness: str = "lenient",
+        turn_seconds: app_commands.Range[int, 5, 3600] = 120,
+        bot_plays: bool = True,
+        opening: str | None = None,
+        theme: str | None = None,
+    ) -> None:
         await interaction.response.defer(thinking=True)  # the bot may write the opening line
         person = person_of(interaction)
         self.bot.posts.seen(person)
@@ -48,13 +71,14 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
             await self.bot.posts.reply(interaction, person, refusal(BAD_OPEN_LINES))
             return
         request = ChainStart(ChainRules(shape, strictness == "strict", bot_plays, turn_seconds), opening, theme)
-        outcome = await self.bot.games.start(person.channel_id, person.guild_id, person.as_user, request, utcnow())
+        outcome = await self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow())
         await self.bot.posts.reply(interaction, person, outcome)
 
     @app_commands.command(name=_("cmd.chain.pass"), description=_("cmd.chain.pass.desc"))
     async def pass_turn(self, interaction: discord.Interaction) -> None:
-        await self.play(interaction, lambda person: self.bot.games.pass_turn(
-            person.channel_id, person.as_user, utcnow()))
+        await self.play(
+            interaction, lambda person: self.bot.games.pass_turn(channel_of(person), person.as_user, utcnow())
+        )
 
 
 async def setup(bot: LianjuBot) -> None:

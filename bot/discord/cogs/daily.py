@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.discord.views import poem_embed, rating_view
+from bot.discord.views import guild_id_of, poem_embed, rating_view
 from bot.occasions import occasion_for
 from bot.services import Person, PoemRequest
 
@@ -34,22 +34,33 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
     @app_commands.checks.has_permissions(manage_guild=True)
     @app_commands.rename(channel=_("opt.channel"), time=_("opt.time"), timezone=_("opt.timezone"))
     @app_commands.describe(channel=_("opt.channel.desc"), time=_("opt.time.desc"), timezone=_("opt.timezone.desc"))
-    async def set(self, interaction: discord.Interaction, channel: discord.TextChannel, time: str = "08:00",
-                  timezone: str = "Asia/Shanghai") -> None:
-        guild = await self.bot.services.set_daily(interaction.guild_id, channel.id, time, timezone)
+    async def set(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        time: str = "08:00",
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        guild = await self.bot.services.set_daily(guild_id_of(interaction), channel.id, time, timezone)
         self.bot.scheduler.schedule(guild)
-        await interaction.response.send_message(i18n.text(
-            "daily.set", interaction.locale, time=guild.daily_time.strftime("%H:%M"), timezone=guild.timezone,
-            channel_id=channel.id,
-        ))
+        await interaction.response.send_message(
+            i18n.text(
+                "daily.set",
+                interaction.locale,
+                time=guild.daily_time.strftime("%H:%M"),
+                timezone=guild.timezone,
+                channel_id=channel.id,
+            )
+        )
 
     @app_commands.command(name=_("cmd.daily.off"), description=_("cmd.daily.off.desc"))
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
     async def off(self, interaction: discord.Interaction) -> None:
-        await self.bot.services.daily_off(interaction.guild_id)
-        self.bot.scheduler.unschedule(interaction.guild_id)
+        guild_id = guild_id_of(interaction)
+        await self.bot.services.daily_off(guild_id)
+        self.bot.scheduler.unschedule(guild_id)
         await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
 
     async def post(self, guild_id: int) -> None:
@@ -67,7 +78,9 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         me = self.bot.user
         assert me is not None  # the scheduler runs only while the bot is logged in
         author = Person(me.id, me.name, guild.locale, guild_id, guild.daily_channel_id)
-        card = await services.write_poem(PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion)
+        card = await services.write_poem(
+            PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
+        )
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
         message = await channel.send(embed=poem_embed(card), view=rating_view(card.poem_id))
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)

@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
+from bot.discord.views import channel_of
 from bot.games.duilian import DuilianGame, DuilianStart
 from storage.models import utcnow
 
@@ -22,17 +23,24 @@ class DuilianCog(GameCog, group_name=_("cmd.duilian"), group_description=_("cmd.
     @app_commands.command(name=_("cmd.duilian.start"), description=_("cmd.duilian.start.desc"))
     @app_commands.rename(turn_seconds=_("opt.turn_seconds"))
     @app_commands.describe(turn_seconds=_("opt.turn_seconds.desc"))
-    async def start(self, interaction: discord.Interaction, turn_seconds: app_commands.Range[int, 5, 3600] = 120) -> None:
+    async def start(
+        self, interaction: discord.Interaction, turn_seconds: app_commands.Range[int, 5, 3600] = 120
+    ) -> None:
         request = DuilianStart(turn_seconds)
-        await self.bot.posts.act(interaction, lambda person: self.bot.games.start(
-            person.channel_id, person.guild_id, person.as_user, request, utcnow()), thinking=True, show_line=False)
+        await self.bot.posts.act(
+            interaction,
+            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
+            thinking=True,
+            show_line=False,
+        )
 
     @app_commands.command(name=_("cmd.duilian.ask"), description=_("cmd.duilian.ask.desc"))
     @app_commands.rename(first_line=_("opt.first_line"))
     @app_commands.describe(first_line=_("opt.first_line.desc"))
     async def ask(self, interaction: discord.Interaction, first_line: str) -> None:
-        await self.bot.posts.act(interaction, lambda person: self.bot.games.ask(DuilianGame.kind, first_line),
-                                 thinking=True, show_line=False)
+        await self.bot.posts.act(
+            interaction, lambda person: self.bot.games.ask(DuilianGame.kind, first_line), thinking=True, show_line=False
+        )
 
 
 async def setup(bot: LianjuBot) -> None:

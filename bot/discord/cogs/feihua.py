@@ -8,6 +8,7 @@ from discord import app_commands
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
+from bot.discord.views import channel_of
 from bot.games.feihua import STRENGTHS, FeihuaGame, FeihuaStart
 from storage.models import utcnow
 
@@ -18,16 +19,29 @@ class FeihuaCog(GameCog, group_name=_("cmd.feihua"), group_description=_("cmd.fe
     game = FeihuaGame
 
     @app_commands.command(name=_("cmd.feihua.start"), description=_("cmd.feihua.start.desc"))
-    @app_commands.rename(key=_("opt.key"), bot_plays=_("opt.bot_plays"), strength=_("opt.strength"),
-                         turn_seconds=_("opt.turn_seconds"))
-    @app_commands.describe(key=_("opt.key.desc"), bot_plays=_("opt.bot_plays.desc"), strength=_("opt.strength.desc"),
-                           turn_seconds=_("opt.turn_seconds.desc"))
+    @app_commands.rename(
+        key=_("opt.key"), bot_plays=_("opt.bot_plays"), strength=_("opt.strength"), turn_seconds=_("opt.turn_seconds")
+    )
+    @app_commands.describe(
+        key=_("opt.key.desc"),
+        bot_plays=_("opt.bot_plays.desc"),
+        strength=_("opt.strength.desc"),
+        turn_seconds=_("opt.turn_seconds.desc"),
+    )
     @app_commands.choices(strength=STRENGTH_CHOICES)
-    async def start(self, interaction: discord.Interaction, key: str, bot_plays: bool = True, strength: str = "medium",
-                    turn_seconds: app_commands.Range[int, 5, 3600] = 60) -> None:
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        key: str,
+        bot_plays: bool = True,
+        strength: str = "medium",
+        turn_seconds: app_commands.Range[int, 5, 3600] = 60,
+    ) -> None:
         request = FeihuaStart(key, bot_plays, strength, turn_seconds)
-        await self.play(interaction, lambda person: self.bot.games.start(
-            person.channel_id, person.guild_id, person.as_user, request, utcnow()))
+        await self.play(
+            interaction,
+            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
+        )
 
 
 async def setup(bot: LianjuBot) -> None:

@@ -3,8 +3,6 @@ poet's worker, edit the poem in."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -24,14 +22,23 @@ class PoemCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name=_("cmd.poem"), description=_("cmd.poem.desc"))
-    @app_commands.rename(theme=_("opt.theme"), form=_("opt.form"), acrostic=_("opt.acrostic"),
-                         temperature=_("opt.temperature"))
-    @app_commands.describe(theme=_("opt.theme.desc"), form=_("opt.form.desc"), acrostic=_("opt.acrostic.desc"),
-                           temperature=_("opt.temperature.desc"))
+    @app_commands.rename(
+        theme=_("opt.theme"), form=_("opt.form"), acrostic=_("opt.acrostic"), temperature=_("opt.temperature")
+    )
+    @app_commands.describe(
+        theme=_("opt.theme.desc"),
+        form=_("opt.form.desc"),
+        acrostic=_("opt.acrostic.desc"),
+        temperature=_("opt.temperature.desc"),
+    )
     @app_commands.choices(form=FORM_CHOICES)
     async def poem(
-        self, interaction: discord.Interaction, theme: str, form: str = "auto", acrostic: Optional[str] = None,
-        temperature: Optional[app_commands.Range[float, 0.1, 1.5]] = None,
+        self,
+        interaction: discord.Interaction,
+        theme: str,
+        form: str = "auto",
+        acrostic: str | None = None,
+        temperature: app_commands.Range[float, 0.1, 1.5] | None = None,
     ) -> None:
         request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature)
         self.bot.services.check_poem_request(request)  # bad input: a private answer, not a public "thinking…"

@@ -24,8 +24,10 @@ def contributors(poem: Poem, locale: object) -> str:
     """Everyone who wrote a line of a 联句 (the bot by name, people as mentions), in line order."""
     if not poem.authors:
         return ""
-    names = dict.fromkeys(bot_name(locale) if author.by_bot else f"<@{author.user_id}>" if author.user_id else "—"
-                          for author in poem.authors)
+    names = dict.fromkeys(
+        bot_name(locale) if author.by_bot else f"<@{author.user_id}>" if author.user_id else "—"
+        for author in poem.authors
+    )
     return "\n" + i18n.text("top.authors", locale, authors="、".join(names))
 
 
@@ -45,7 +47,9 @@ class RatingCog(commands.Cog):
         if not rated:
             await interaction.response.send_message(i18n.text("top.empty", locale, period=period_name))
             return
-        lines = [top_entry(rank, entry, locale) + contributors(entry.poem, locale) for rank, entry in enumerate(rated, 1)]
+        lines = [
+            top_entry(rank, entry, locale) + contributors(entry.poem, locale) for rank, entry in enumerate(rated, 1)
+        ]
         embed = discord.Embed(title=i18n.text("top.title", locale, period=period_name), description="\n".join(lines))
         await interaction.response.send_message(embed=embed)
 
@@ -57,8 +61,13 @@ class RatingCog(commands.Cog):
             await interaction.response.send_message(i18n.text("mypoems.empty", person.locale), ephemeral=True)
             return
         lines = [
-            i18n.text("mypoems.entry", person.locale, poem_id=poem.id, title=poem.theme or "—",
-                      first_line=poem.lines[0][:FIRST_LINE_CHARS])
+            i18n.text(
+                "mypoems.entry",
+                person.locale,
+                poem_id=poem.id,
+                title=poem.theme or "—",
+                first_line=poem.lines[0][:FIRST_LINE_CHARS],
+            )
             for poem in poems
         ]
         embed = discord.Embed(title=i18n.text("mypoems.title", person.locale), description="\n".join(lines))
