@@ -152,8 +152,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "cmd.feihua.start": {"zh": "开始", "en": "start"},
     "cmd.feihua.start.desc": {"zh": "以一个令字开始飞花令", "en": "Start a 飞花令 on a key character"},
-    # A game's own word for a shared cmd.game.* name (bot.discord.i18n looks for cmd.<game>.* first): 接令 is 飞花令's.
+    # A game's own word for a shared cmd.game.* name (bot.discord.i18n looks for cmd.<game>.* first): 接令 is
+    # 飞花令's, 对句 answers a 对对联's 出句, and 联句 players 写句 as before.
     "cmd.feihua.line": {"zh": "接令", "en": "line"},
+    "cmd.duilian.line": {"zh": "对句", "en": "line"},
+    "cmd.chain.line": {"zh": "写句", "en": "line"},
     "opt.key": {"zh": "令字", "en": "key"},
     "opt.key.desc": {"zh": "一个汉字，如 花、月", "en": "One Chinese character, such as 花 or 月"},
     "opt.strength": {"zh": "机器人水平", "en": "strength"},

@@ -68,7 +68,7 @@ async def posted(fake, channel_id: int, predicate, timeout: float = 60) -> dict:
     raise AssertionError(f"no such message in channel {channel_id}: {[m['content'] for m in fake.channel_messages]}")
 
 
-async def test_feihua_says_jieling_for_the_line_every_game_shares(fake_discord, bots, bot_settings):
+async def test_each_game_has_its_own_word_for_the_line_every_game_shares(fake_discord, bots, bot_settings):
     await bots.start(bot_settings)
 
     def line_names(group: str) -> dict[str, str]:
@@ -76,7 +76,7 @@ async def test_feihua_says_jieling_for_the_line_every_game_shares(fake_discord, 
         return next(o["name_localizations"] for o in command["options"] if o["name"] == "line")
 
     assert line_names("feihua") == {"zh-CN": "接令", "zh-TW": "接令"}
-    assert line_names("chain")["zh-CN"] == line_names("duilian")["zh-CN"] == "出句"
+    assert line_names("chain")["zh-CN"] == "写句" and line_names("duilian")["zh-CN"] == "对句"
 
 
 async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_settings, built_corpus):
