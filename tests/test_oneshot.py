@@ -112,6 +112,9 @@ def rehearsal(packed, tmp_path_factory) -> Path:
             warmup_steps=2,
             workers=0,
             max_shard_bytes=1_000_000,
+            # the run's clock starts when engine.oneshot is imported (on the GPU machine, the process
+            # start); in a test session that is collection time, minutes before this fixture runs
+            deadline_minutes=120,
         )
     )
     return out
