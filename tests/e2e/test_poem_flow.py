@@ -54,7 +54,7 @@ async def test_poem_embed_rating_and_restart(fake_discord, bots, bot_settings):
     assert rating_ids(message) == [f"lianju:rate:{poem_id}:{stars}" for stars in range(1, 6)]
     [poem] = await stored(bot_settings, Poem, Poem.id == poem_id)
     assert poem.lines == lines and poem.message_id == int(message["id"])
-    quatrain_card = poem_card(fake_discord, message)
+    poem_card(fake_discord, message)  # the poem card: a PNG of sensible size, the embed's image
 
     click = await fake_discord.click(message, f"lianju:rate:{poem_id}:4")
     [thanks] = await click.followed_up()
@@ -134,7 +134,7 @@ async def test_a_poem_from_a_first_line_with_its_card(fake_discord, bots, bot_se
     assert lines[0] == "白日依山尽" and len(lines) == 8
     report = check("，".join(lines), "wulv")
     assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient
-    # eight lines are two columns wider than four; the first /poem's card is checked above
+    # eight columns and the title's: wider than a quatrain's card
     assert poem_card(fake_discord, message).width > 900
 
     cases = [
