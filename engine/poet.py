@@ -131,6 +131,7 @@ class _Request:
     user_keywords: tuple[str, ...]  # simplified, only characters the model knows
     opening: str | None = None  # the user's first line (起句), written as given
     opening_types: frozenset[str] = frozenset()  # the first-line types (engine.prosody) it can be
+    plan_source: str = ""  # what the plan's words come from when not the theme: a first line given alone
 
 
 @dataclass
@@ -281,7 +282,8 @@ class Poet:
         """One keyword per line from the theme's topic words; the user's keywords first."""
         if model.planner is None:
             return None
-        return model.planner.plan(request.theme, form.line_count, rng, user_keywords=request.user_keywords)
+        source = request.plan_source or request.theme
+        return model.planner.plan(source, form.line_count, rng, user_keywords=request.user_keywords)
 
     def check_request(self, theme: str, **options) -> None:
         """Raise the PoetError `compose(theme, **options)` would raise, at once and without
@@ -310,8 +312,11 @@ class Poet:
                 "tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off."
             )
         opening = None if first_line is None else self._opening(model, first_line)
+        plan_source = ""
         if opening and not strip_invisible(theme).strip():
-            theme = self._opening_keyword(opening)  # the line says what the poem is about
+            # The line says what the poem is about: its word is the title, and the plan draws on the
+            # words of the whole line (床前明月光 → 清光, 素娥, 乌鹊; 床前 alone gave 珊瑚, 斤斧).
+            theme, plan_source = self._opening_keyword(opening), opening
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
@@ -351,6 +356,7 @@ class Poet:
             user_keywords,
             opening,
             opening_types,
+            plan_source,
         )
 
     def _opening(self, model: ServedModel, first_line: str) -> str:
