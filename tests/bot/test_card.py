@@ -51,3 +51,15 @@ def test_the_font_covers_the_vocabulary_and_is_small():
     # every 繁體 form is drawn, or the simplified one where the font has none (毶 → 𣯶)
     assert all(ord(c) in covered for c in traditional_where_drawable(chars))
     assert traditional_where_drawable("轻舟毶") == "輕舟毶" and to_traditional("毶") == "𣯶"
+
+
+async def test_the_card_is_attached_unless_turned_off():
+    from bot.discord.views import CARD_FILENAME, poem_message
+    from bot.services import PoemCard
+
+    card = PoemCard(1, "登楼", DENGLOU, "wujue", "下平声十一尤", "v0", 0, None, "zh-TW")
+    embed, files = await poem_message(card)
+    assert embed.image.url == f"attachment://{CARD_FILENAME}" and [f.filename for f in files] == [CARD_FILENAME]
+    assert files[0].fp.read().startswith(b"\x89PNG")
+    embed, files = await poem_message(card, with_card=False)  # the server turned the card off
+    assert files == [] and embed.image.url is None
