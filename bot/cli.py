@@ -96,9 +96,17 @@ def _source_dir(source: Path | None) -> Path:
 
 @app.command()
 def poem(
-    theme: Annotated[str, typer.Argument(help="What the poem is about: a character or a few (月, 春江).")],
+    theme: Annotated[
+        str,
+        typer.Argument(
+            help="What the poem is about: a character or a few (月, 春江); may be left out with --first-line."
+        ),
+    ] = "",
     form: Annotated[str, typer.Option(help="wujue, qijue, wulv, qilv (or 五绝…), or auto.")] = "auto",
     acrostic: Annotated[str | None, typer.Option(help="藏头: the first character of every line.")] = None,
+    first_line: Annotated[
+        str | None, typer.Option(help="起句: the poem's first line (5 or 7 characters); the rest is written to it.")
+    ] = None,
     n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many poems.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Same seed, same poem.")] = None,
     candidates: Annotated[int, typer.Option(min=1, max=32, help="Candidates sampled per poem; the best is kept.")] = 8,
@@ -122,6 +130,7 @@ def poem(
                     theme,
                     form=form,
                     acrostic=acrostic,
+                    first_line=first_line,
                     n_candidates=candidates,
                     temperature=temperature,
                     seed=None if seed is None else seed + index,

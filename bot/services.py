@@ -77,10 +77,11 @@ class Person:
 
 @dataclass(frozen=True)
 class PoemRequest:
-    theme: str
+    theme: str = ""  # may be left empty when a first line is given: the poem is about what the line says
     form: str = "auto"
     acrostic: str | None = None
     temperature: float | None = None
+    first_line: str | None = None  # 起句: the poem begins with it, and the rest is written to it
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ class Services:
             theme=request.theme,
             form=request.form or "auto",
             acrostic=request.acrostic,
+            first_line=request.first_line,
             n_candidates=self.settings.poem_candidates,
             temperature=temperature,
         )

@@ -13,7 +13,7 @@ dropped in this order, and the poem records which were relaxed:
     4. the rhyme group (any 平 rhyme character still)
 
 The shape and the acrostic heads are never relaxed. Slots that leave no choice (line-end marks,
-acrostic heads, <eos>) are `forced`: the sampler writes them without asking the model.
+acrostic heads, a first line the user gave, <eos>) are `forced`: the sampler writes them without asking the model.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class PoemPlan:
     pattern: TonePattern
     tone_mode: str = "strict"
     acrostic: str | None = None
+    opening: str | None = None  # a first line given by the user, written as it is
     rhyme_group: str | None = None  # fixed in advance; else the first rhyme character chooses
     banned: frozenset[str] = frozenset()
 
@@ -166,6 +167,7 @@ class PoemConstraint:
         self.relaxed: list[str] = []  # rules dropped, and where (line.position)
         self.banned = masks._mask([masks.ids[c] for c in plan.banned if c in masks.ids])
         self.acrostic_ids = [masks.ids.get(c, masks.ids["<unk>"]) for c in (plan.acrostic or "")]
+        self.opening_ids = [masks.ids.get(c, masks.ids["<unk>"]) for c in (plan.opening or "")]
         self.fixed_group = masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
 
     def forced(self, generated: list[int]) -> int | None:
@@ -177,6 +179,8 @@ class PoemConstraint:
             return masks.eos
         if position == chars:
             return masks.line_ends[line % 2]
+        if self.opening_ids and line == 0:  # its rhyme, when it has one, chooses the group
+            return self.opening_ids[position]
         if self.acrostic_ids and position == 0:
             return self.acrostic_ids[line]
         return None

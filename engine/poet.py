@@ -31,7 +31,17 @@ from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
 from engine.novelty import CorpusLines
 from engine.planning import Plan, Planner
-from engine.prosody import OPPOSITE, PING, char_tone, check, check_couplet, tone_patterns
+from engine.prosody import (
+    OPPOSITE,
+    PING,
+    TonePattern,
+    char_tone,
+    check,
+    check_couplet,
+    opening_patterns,
+    prepare_lines,
+    tone_patterns,
+)
 from engine.sampling import Row, SamplingParams
 from engine.text import is_han, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
@@ -119,6 +129,9 @@ class _Request:
     words: list[str]
     tone_mode: str
     user_keywords: tuple[str, ...]  # simplified, only characters the model knows
+    opening: str | None = None  # the user's first line (起句), written as given
+    opening_types: frozenset[str] = frozenset()  # the first-line types (engine.prosody) it can be
+    plan_source: str = ""  # what the plan's words come from when not the theme: a first line given alone
 
 
 @dataclass
@@ -184,6 +197,7 @@ class Poet:
         theme: str,
         form: str = "auto",
         acrostic: str | None = None,
+        first_line: str | None = None,
         keywords: tuple[str, ...] = (),
         n_candidates: int = 8,
         temperature: float = 0.9,
@@ -201,6 +215,7 @@ class Poet:
             theme,
             form=form,
             acrostic=acrostic,
+            first_line=first_line,
             keywords=keywords,
             n_candidates=n_candidates,
             temperature=temperature,
@@ -230,7 +245,9 @@ class Poet:
         avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         rows = []
         for index in range(n_candidates):
-            pattern = PoemPlan(chosen, self._pattern(chosen, rng), tone_mode, request.heads)
+            pattern = PoemPlan(
+                chosen, self._pattern(chosen, rng, request.opening_types), tone_mode, request.heads, request.opening
+            )
             rows.append(
                 Row(
                     prompt,
@@ -265,7 +282,8 @@ class Poet:
         """One keyword per line from the theme's topic words; the user's keywords first."""
         if model.planner is None:
             return None
-        return model.planner.plan(request.theme, form.line_count, rng, user_keywords=request.user_keywords)
+        source = request.plan_source or request.theme
+        return model.planner.plan(source, form.line_count, rng, user_keywords=request.user_keywords)
 
     def check_request(self, theme: str, **options) -> None:
         """Raise the PoetError `compose(theme, **options)` would raise, at once and without
@@ -278,6 +296,7 @@ class Poet:
         theme: str,
         form: str = "auto",
         acrostic: str | None = None,
+        first_line: str | None = None,
         keywords: tuple[str, ...] = (),
         n_candidates: int = 8,
         temperature: float = 0.9,
@@ -288,16 +307,25 @@ class Poet:
         plan_boost: float = PLAN_BOOST,
         repeat_cost: float = REPEAT_COST,
     ) -> _Request:
+        if tone_mode not in TONE_MODES:
+            raise PoetError(
+                "tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off."
+            )
+        opening = None if first_line is None else self._opening(model, first_line)
+        plan_source = ""
+        if opening and not strip_invisible(theme).strip():
+            # The line says what the poem is about: its word is the title, and the plan draws on the
+            # words of the whole line (床前明月光 → 清光, 素娥, 乌鹊; 床前 alone gave 珊瑚, 斤斧).
+            theme, plan_source = self._opening_keyword(opening), opening
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
             heads = _han_text(acrostic, "藏头", "acrostic", 8)
             self._known(model, heads, "藏头", "acrostic")
         forms = self._forms(form, heads)
-        if tone_mode not in TONE_MODES:
-            raise PoetError(
-                "tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off."
-            )
+        opening_types: frozenset[str] = frozenset()
+        if opening:
+            forms, opening_types = self._opening_forms(opening, forms, heads, tone_mode)
         if not 1 <= n_candidates <= MAX_CANDIDATES:
             raise PoetError(
                 "candidates",
@@ -316,6 +344,8 @@ class Poet:
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
         user_keywords = tuple(word for word in (self._known_part(model, k) for k in keywords) if word)
+        if opening:  # the plan's word for the first line is one the line holds
+            user_keywords = (self._opening_keyword(opening), *user_keywords)
         return _Request(
             theme,
             heads,
@@ -324,7 +354,57 @@ class Poet:
             self._keywords(model, theme, user_keywords),
             tone_mode,
             user_keywords,
+            opening,
+            opening_types,
+            plan_source,
         )
+
+    def _opening(self, model: ServedModel, first_line: str) -> str:
+        """The user's first line as one line of known Han characters, or the reason it is not one."""
+        lines, problems = prepare_lines(first_line)
+        if problems:
+            raise PoetError(problems[0].code, f"起句：{problems[0].zh}", f"First line: {problems[0].en}")
+        if len(lines) != 1 or len(lines[0]) not in WORD_STARTS:
+            shown = "，".join(lines)
+            raise PoetError(
+                "first_line_length",
+                f"起句须为一句五言或七言（5 或 7 个字）：「{shown}」不是。",
+                f"The first line must be one line of 5 or 7 characters: 「{shown}」 is not.",
+            )
+        self._known(model, lines[0], "起句", "first line")
+        return lines[0]
+
+    def _opening_keyword(self, opening: str) -> str:
+        """The line's most telling word, as training prompts name each line's (engine.lexicon)."""
+        return self.lexicon.line_keywords([opening])[0] if self.lexicon else opening[:2]
+
+    def _opening_forms(
+        self, opening: str, forms: list[Form], heads: str | None, tone_mode: str
+    ) -> tuple[list[Form], frozenset[str]]:
+        """The forms of the first line's length, and the first-line types (A–D) its 平仄 fit."""
+        fitting = [f for f in forms if f.chars_per_line == len(opening)]
+        if not fitting:
+            named = forms[0]
+            raise PoetError(
+                "first_line_length",
+                f"{named.label_zh}每句 {named.chars_per_line} 字，起句「{opening}」有 {len(opening)} 字。",
+                f"Lines of a {named.label_en} have {named.chars_per_line} characters; "
+                f"the first line 「{opening}」 has {len(opening)}.",
+            )
+        if heads and heads[0] != opening[0]:
+            raise PoetError(
+                "first_line_acrostic",
+                f"藏头的第一个字「{heads[0]}」须是起句的第一个字「{opening[0]}」。",
+                f"The acrostic begins 「{heads[0]}」 but the first line begins 「{opening[0]}」: they must match.",
+            )
+        patterns, reasons = opening_patterns(opening, fitting[0], tone_mode)
+        if not patterns:
+            raise PoetError(
+                "first_line_tones",
+                f"起句「{opening}」不能开启一首近体诗：" + "".join(reason.zh for reason in reasons),
+                f"「{opening}」 cannot open a regulated poem: " + " ".join(reason.en for reason in reasons),
+            )
+        return fitting, frozenset(pattern.line_types[0] for pattern in patterns)
 
     def _forms(self, form: str, heads: str | None) -> list[Form]:
         """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
@@ -357,7 +437,10 @@ class Poet:
             return forms[0]
         return rng.choices(forms, weights=[AUTO_FORMS[f.name] for f in forms])[0]
 
-    def _pattern(self, form: Form, rng: random.Random):
+    def _pattern(self, form: Form, rng: random.Random, opening_types: frozenset[str] = frozenset()) -> TonePattern:
+        """A pattern for the form; one whose first line the user's first line fits, when there is one."""
+        if opening_types:
+            return rng.choice([p for p in tone_patterns(form) if p.line_types[0] in opening_types])
         # 七言 usually rhymes its first line, 五言 usually does not
         rhymed_share = 0.7 if form.chars_per_line == 7 else 0.3
         rhymed = rng.random() < rhymed_share
@@ -415,7 +498,7 @@ class Poet:
         for row, lines in zip(rows, candidates):
             text = prompts.poem_body(lines)
             report = check(text, form)
-            copied = self._copied(lines)
+            copied = [line for line in self._copied(lines) if line != request.opening]  # the user's own line
             repeated = len(set(lines)) < len(lines)
             theme_in_poem = request.theme in text if plan else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
@@ -460,6 +543,7 @@ class Poet:
                 "theme": request.theme,
                 "keywords": request.words,
                 "acrostic": request.heads,
+                "first_line": request.opening,
                 "plan": plan.to_dict() if plan else None,
                 "tone_mode": request.tone_mode,
                 "n_candidates": len(rows),

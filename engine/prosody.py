@@ -367,24 +367,53 @@ def _check_tones(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
     report.tone_score = round(1 - len(wrong) / len(slots), 4) if slots else 1.0
 
     rescued = _rescued(form, best, tones, wrong)
-    for ln, pos in wrong:
-        char, want = tones[ln][pos].char, best.lines[ln][pos]
-        severity = "warning" if (ln, pos) in rescued else "error"
-        note_zh = "（拗而有救）" if severity == "warning" else ""
-        note_en = " (rescued by 拗救)" if severity == "warning" else ""
-        report.reasons.append(
-            Reason(
-                "tone",
-                f"第{ln + 1}句第{pos + 1}字「{char}」应为{want}声{note_zh}。",
-                f"Line {ln + 1}, character {pos + 1} 「{char}」 should be {want}{note_en}.",
-                ln + 1,
-                severity,
-            )
-        )
+    report.reasons.extend(_tone_reason(ln, pos, tones[ln][pos].char, best.lines[ln][pos], rescued) for ln, pos in wrong)
     flaws = sticking_and_pairing(tones) + _flat_flaws(best, tones)
     report.reasons.extend(flaws)
     report.tone_ok = not wrong and not flaws
     report.tone_ok_lenient = set(wrong) <= rescued and not flaws
+
+
+def _tone_reason(ln: int, pos: int, char: str, want: str, rescued: set[tuple[int, int]]) -> Reason:
+    severity = "warning" if (ln, pos) in rescued else "error"
+    note_zh = "（拗而有救）" if severity == "warning" else ""
+    note_en = " (rescued by 拗救)" if severity == "warning" else ""
+    return Reason(
+        "tone",
+        f"第{ln + 1}句第{pos + 1}字「{char}」应为{want}声{note_zh}。",
+        f"Line {ln + 1}, character {pos + 1} 「{char}」 should be {want}{note_en}.",
+        ln + 1,
+        severity,
+    )
+
+
+def opening_patterns(line: str, form: Form, tone_mode: str = "strict") -> tuple[tuple[TonePattern, ...], list[Reason]]:
+    """The patterns of `form` whose first line `line` (simplified Han characters) can be, and, when
+    none, the reasons against the nearest one. A last character of two tones is read as heard.
+    Lenient accepts the 拗救 a line can make alone (特拗); off asks only that the last character
+    can end the first line (平: it rhymes; 仄: it does not)."""
+    tones = [[char_tone(char) for char in line]]
+    free = set(form.free_positions)
+    fitting, nearest = [], None
+    for pattern in tone_patterns(form):
+        wrong = [
+            (0, pos)
+            for pos, tone in enumerate(tones[0])
+            if tone_mode != "off" or pos == len(line) - 1
+            if pos not in free and not tone.can_be(pattern.lines[0][pos])
+        ]
+        rescued = _rescued(form, pattern, tones, wrong) if tone_mode == "lenient" else set()
+        reasons = [_tone_reason(ln, pos, tones[ln][pos].char, pattern.lines[ln][pos], rescued) for ln, pos in wrong]
+        if tone_mode != "off":
+            reasons += _flat_flaws(pattern, tones)
+        errors = [reason for reason in reasons if reason.severity == "error"]
+        if not errors:
+            fitting.append(pattern)
+        elif nearest is None or len(errors) < len(nearest):
+            nearest = errors
+    # a last character of two tones (间: 删 or 谏) is read as readers hear it: 间 rhymes
+    heard = [pattern for pattern in fitting if pattern.lines[0][-1] == heard_tone(line[-1])]
+    return tuple(heard or fitting), ([] if fitting else nearest or [])
 
 
 def _first_line_rhymes(form: Form, tones: list[list[CharTone]]) -> bool:
@@ -410,7 +439,7 @@ def _rescued(form: Form, pattern: TonePattern, tones, wrong) -> set[tuple[int, i
         if pos != node:
             continue
         kind = pattern.line_types[ln]
-        if kind == "A" and ln + 1 < form.line_count and tones[ln + 1][before].can_be(PING):
+        if kind == "A" and ln + 1 < len(tones) and tones[ln + 1][before].can_be(PING):
             rescued.add((ln, pos))
         if kind == "C" and tones[ln][before].can_be(ZE) and tones[ln][before - 1].can_be(PING):
             rescued.add((ln, pos))

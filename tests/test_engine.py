@@ -256,6 +256,47 @@ def test_bad_requests_get_clear_errors(poet, kwargs, code):
     assert checked.value.code == code
 
 
+@pytest.mark.parametrize(
+    "first_line, form, tone_mode",
+    [("白日依山尽", "auto", "strict"), ("朝辞白帝彩云间", "auto", "strict"), ("床前明月光", "wulv", "lenient")],
+)
+def test_a_poem_begins_with_the_first_line_given(poet, first_line, form, tone_mode):
+    poem = run(poet.compose("", first_line=first_line, form=form, seed=2, tone_mode=tone_mode))
+    assert poem.lines[0] == first_line and poem.params["first_line"] == first_line
+    assert JINTI_FORMS[poem.form].chars_per_line == len(first_line)
+    report = check(poem.text, poem.form)
+    assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient, report.reasons
+    # the plan's word for the first line is one of the line's own; the others plan the rest
+    assert poem.params["plan"]["keywords"][0] in first_line
+    if first_line[-1] == "间":  # a 七言 first line that rhymes fixes the rhyme group
+        assert report.rhyme_group == "上平声十五删" and poem.relaxed == []
+
+
+def test_a_first_line_ending_in_a_rhyme_sets_the_rhyme_group(poet):
+    for seed in (1, 2, 3):
+        poem = run(poet.compose("秋", first_line="床前明月光", form="wujue", seed=seed))
+        assert poem.lines[0] == "床前明月光"
+        assert check(poem.text).rhyme_group == "下平声七阳"
+
+
+@pytest.mark.parametrize(
+    "first_line, form, code, words",
+    [
+        ("白日依山", "auto", "first_line_length", ("5 或 7", "5 or 7")),
+        ("白日依山尽，黄河入海流", "auto", "first_line_length", ("一句", "one line")),
+        ("moonlight", "auto", "non_han", ("汉字", "Chinese characters")),
+        ("白日依山尽", "qijue", "first_line_length", ("7 字", "7 characters")),
+        ("平平平平平", "auto", "first_line_tones", ("第4字「平」应为仄声", "should be 仄")),
+        ("日长独倚楼", "auto", "first_line_tones", ("孤平", "lonely level")),
+    ],
+)
+def test_a_first_line_that_cannot_open_a_poem_gets_the_reason(poet, first_line, form, code, words):
+    with pytest.raises(PoetError) as error:
+        poet.check_request("", first_line=first_line, form=form)
+    assert error.value.code == code
+    assert words[0] in error.value.zh and words[1] in error.value.en
+
+
 def test_check_request_passes_what_compose_accepts(poet):
     for kwargs in (dict(theme="風雪"), dict(theme="月", acrostic="春江花月"), dict(theme="秋", form="七律")):
         assert poet.check_request(**kwargs) is None
@@ -449,3 +490,19 @@ def test_cli_poem_json_and_errors():
     assert all(p["params"]["plan"]["season"] in ("春", "夏", "秋", "冬") for p in poems)
     bad = subprocess.run([str(LIANJU), "poem", "🌙"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Chinese character" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_poem_from_a_first_line():
+    done = subprocess.run(
+        [str(LIANJU), "poem", "--first-line", "白日依山尽", "--json", "--seed", "3", "--candidates", "4"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    poem = json.loads(done.stdout)
+    assert poem["lines"][0] == "白日依山尽" and poem["form"] in ("wujue", "wulv")
+    report = check(poem["text"], poem["form"])
+    assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient
+    for bad_line, words in (("白日依山", "5 or 7"), ("white sun", "Chinese characters"), ("平平平平平", "应为仄声")):
+        bad = subprocess.run([str(LIANJU), "poem", "--first-line", bad_line], capture_output=True, text=True)
+        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr

@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.discord.i18n import command_text as _
-from bot.discord.views import channel_of, person_of, poem_embed, rating_view
+from bot.discord.views import channel_of, person_of, poem_message, rating_view
 from bot.games.common import BOT, Names, Outcome, TurnGame
 from bot.games.texts import bot_name, describe, poem_credits, reminder, status_text
 from bot.services import Person, Services
@@ -89,11 +89,14 @@ class GamePosts:
         if outcome.poem_id is None:
             return
         card = await self.services.card(outcome.poem_id)
-        embed = poem_embed(card)
+        embed, files = await poem_message(card)
         if not card.title:
             embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
         message = await self._channel(channel_id).send(
-            content=poem_credits(outcome, locale, self.name_in(locale)), embed=embed, view=rating_view(outcome.poem_id)
+            content=poem_credits(outcome, locale, self.name_in(locale)),
+            embed=embed,
+            files=files,
+            view=rating_view(outcome.poem_id),
         )
         await self.services.attach_message(outcome.poem_id, channel_id, message.id)
 

@@ -7,6 +7,8 @@ class with `add_dynamic_items`, no view has to be kept in memory).
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import i18n
+from bot.card import CardOptions, render_card
 from bot.services import Person, PoemCard, UserError
 
 if TYPE_CHECKING:
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STARS = range(1, 6)
 EMBED_COLOUR = discord.Colour.from_rgb(158, 42, 43)  # 朱砂
+CARD_FILENAME = "poem.png"
 
 
 def person_of(interaction: discord.Interaction) -> Person:
@@ -70,6 +74,23 @@ def poem_embed(card: PoemCard) -> discord.Embed:
     return embed
 
 
+async def poem_message(card: PoemCard, *, with_card: bool = True) -> tuple[discord.Embed, list[discord.File]]:
+    """The poem's embed and, with the card on, the card's PNG shown as the embed's image."""
+    embed = poem_embed(card)
+    if not with_card:
+        return embed, []
+    options = CardOptions(
+        traditional=card.locale == i18n.ZH_TW,
+        title=card.title,
+        rhyme_group=card.rhyme_group,
+        form=card.form,
+        model_version=card.model_name,
+    )
+    png = await asyncio.to_thread(render_card, card.lines, options)  # tens of ms of drawing: off the event loop
+    embed.set_image(url=f"attachment://{CARD_FILENAME}")
+    return embed, [discord.File(io.BytesIO(png), CARD_FILENAME)]
+
+
 class RatingButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])",
@@ -99,7 +120,11 @@ class RatingButton(
             await interaction.response.send_message(error.message(person.locale), ephemeral=True)
             return
         # One response updates the poem's footer; the thanks follow, visible only to the rater.
-        await interaction.response.edit_message(embed=poem_embed(card), view=rating_view(card.poem_id))
+        embed = poem_embed(card)
+        shown = interaction.message.embeds if interaction.message else []
+        if shown and shown[0].image.url:  # the card stays the embed's image
+            embed.set_image(url=shown[0].image.url)
+        await interaction.response.edit_message(embed=embed, view=rating_view(card.poem_id))
         await interaction.followup.send(
             i18n.text("rating.thanks", person.locale, poem_id=card.poem_id, stars=self.stars), ephemeral=True
         )

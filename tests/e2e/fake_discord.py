@@ -35,6 +35,7 @@ CONTENT_MAX = 2000
 EMBEDS_MAX = 10
 EMBED_LIMITS = {"title": 256, "description": 4096}
 EMBED_TOTAL_MAX = 6000
+ATTACHMENT_MAX = 10 * 1024 * 1024  # what a server without boosts accepts per file
 FIELDS_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 25, 256, 1024
 FOOTER_MAX, AUTHOR_MAX = 2048, 256
 ROWS_MAX, ROW_ITEMS_MAX, CUSTOM_ID_MAX = 5, 5, 100
@@ -177,6 +178,7 @@ class FakeDiscord:
         self.interactions: dict[int, InteractionRecord] = {}
         self.messages: dict[int, dict] = {}
         self.channel_messages: list[dict] = []  # posted by the bot with POST /channels/…/messages
+        self.files: dict[int, bytes] = {}  # attachment id → the bytes uploaded
         self.commands: list[dict] = []
         self.command_syncs = 0
         self.violations: list[str] = []
@@ -272,7 +274,50 @@ class FakeDiscord:
         ]
         return reply(self.commands)
 
-    def _message(self, channel_id: int, payload: dict, *, flags: int = 0, interaction: bool = False) -> dict:
+    def attachment(self, message: dict, filename: str) -> bytes:
+        """The bytes of the message's attachment of that name, as the bot uploaded them."""
+        found = [item for item in message["attachments"] if item["filename"] == filename]
+        if not found:
+            raise LookupError(f"message {message['id']} has no attachment {filename}: {message['attachments']}")
+        return self.files[int(found[0]["id"])]
+
+    async def _body(self, request) -> tuple[dict, list[tuple[str, bytes]]]:
+        """The JSON body and the files of a request: discord.py sends a message with files as
+        multipart/form-data, the JSON in a part named payload_json and each file in files[n]."""
+        if not request.content_type.startswith("multipart/"):
+            return await request.json(), []
+        body: dict = {}
+        files = []
+        async for part in await request.multipart():
+            data = await part.read()
+            if part.name == "payload_json":
+                body = json.loads(data)
+            else:
+                files.append((part.filename, bytes(data)))
+        return body, files
+
+    def _attachments(self, files: list[tuple[str, bytes]]) -> list[dict]:
+        attachments = []
+        for filename, data in files:
+            if len(data) > ATTACHMENT_MAX:
+                raise self._violate(413, 40005, f"{filename} has {len(data)} bytes (max {ATTACHMENT_MAX})")
+            attachment_id = next(self.ids)
+            self.files[attachment_id] = data
+            url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+            attachments.append(
+                {"id": str(attachment_id), "filename": filename, "size": len(data), "url": url, "proxy_url": url}
+            )
+        return attachments
+
+    def _message(
+        self,
+        channel_id: int,
+        payload: dict,
+        *,
+        flags: int = 0,
+        interaction: bool = False,
+        files: list[tuple[str, bytes]] | None = None,
+    ) -> dict:
         problems = message_problems(payload)
         if problems:
             raise self._violate(400, 50035, "Invalid Form Body: " + "; ".join(problems))
@@ -288,7 +333,7 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": self._attachments(files or []),
             "embeds": payload.get("embeds") or [],
             "components": payload.get("components") or [],
             "pinned": False,
@@ -300,11 +345,15 @@ class FakeDiscord:
         self.messages[int(message["id"])] = message
         return message
 
-    def _edit(self, message: dict, payload: dict) -> dict:
+    def _edit(self, message: dict, payload: dict, files: list[tuple[str, bytes]] | None = None) -> dict:
         merged = {key: payload.get(key, message[key]) for key in ("content", "embeds", "components")}
         problems = message_problems(merged)
         if problems:
             raise self._violate(400, 50035, "Invalid Form Body: " + "; ".join(problems))
+        if "attachments" in payload:  # as Discord does: the attachments listed by id stay, new files join them
+            kept = {str(item.get("id")) for item in payload["attachments"] or []}
+            message["attachments"] = [item for item in message["attachments"] if item["id"] in kept]
+        message["attachments"] += self._attachments(files or [])
         message.update(
             {key: value if value is not None else ([] if key != "content" else "") for key, value in merged.items()}
         )
@@ -329,16 +378,16 @@ class FakeDiscord:
             raise self._violate(400, 40060, f"interaction {record.id} has already been acknowledged")
         if late > ACK_DEADLINE_S:
             raise self._violate(404, 10062, f"interaction {record.id} acknowledged after {late:.2f} s (max 3 s)")
-        body = await request.json()
+        body, files = await self._body(request)
         kind, data = body["type"], body.get("data") or {}
         channel_id = int(record.payload["channel_id"])
         if kind == MESSAGE:
-            record.original = self._message(channel_id, data, interaction=True)
+            record.original = self._message(channel_id, data, interaction=True, files=files)
         elif kind == DEFERRED_MESSAGE:
             record.original = self._message(channel_id, {}, flags=LOADING | (data.get("flags") or 0), interaction=True)
         elif kind == UPDATE_MESSAGE:
             target = self.messages[int(record.payload["message"]["id"])]
-            record.original = self._edit(target, data)
+            record.original = self._edit(target, data, files)
         elif kind == DEFERRED_UPDATE:
             record.original = self.messages[int(record.payload["message"]["id"])]
         else:
@@ -365,7 +414,7 @@ class FakeDiscord:
 
     async def _edit_original(self, request):
         record = self._record(request.match_info["token"])
-        self._edit(record.original, await request.json())
+        self._edit(record.original, *await self._body(request))
         record.note_change()
         return reply(record.original)
 
@@ -374,16 +423,18 @@ class FakeDiscord:
 
     async def _followup(self, request):
         record = self._record(request.match_info["token"])
+        body, files = await self._body(request)
         if record.original["flags"] & LOADING:  # as Discord does: the first follow-up replaces "thinking…"
-            message = self._edit(record.original, await request.json())
+            message = self._edit(record.original, body, files)
         else:
-            message = self._message(int(record.payload["channel_id"]), await request.json(), interaction=True)
+            message = self._message(int(record.payload["channel_id"]), body, interaction=True, files=files)
             record.followups.append(message)
         record.note_change()
         return reply(message)
 
     async def _channel_message(self, request):
-        message = self._message(int(request.match_info["channel"]), await request.json())
+        body, files = await self._body(request)
+        message = self._message(int(request.match_info["channel"]), body, files=files)
         self.channel_messages.append(message)
         return reply(message)
 

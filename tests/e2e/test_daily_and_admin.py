@@ -52,6 +52,8 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     [post] = fake_discord.channel_messages
     assert post["channel_id"] == str(CHANNEL_ID) and post["embeds"][0]["title"].startswith("每日一诗")
     assert len(post["components"][0]["components"]) == 5  # the rating buttons
+    assert post["embeds"][0]["image"]["url"] == "attachment://poem.png"
+    assert fake_discord.attachment(post, "poem.png").startswith(b"\x89PNG")  # the poem card
 
     async def claims():
         database = Database.connect(bot_settings.database_url)

@@ -124,6 +124,8 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     assert [line.split("　—— ")[0] for line in credits][1:] == ["江枫渔火对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]
     embed = poem["embeds"][0]
     assert embed["title"].startswith("联句") and len(embed["description"].split("\n")) == 4
+    assert embed["image"]["url"] == "attachment://poem.png"  # the poem card, drawn from the finished poem
+    assert len(fake_discord.attachment(poem, "poem.png")) > 10_000
     poem_id = int(embed["footer"]["text"].split("第 ")[1].split(" 首")[0])
     buttons = [item["custom_id"] for row in poem["components"] for item in row["components"]]
     assert buttons == [f"lianju:rate:{poem_id}:{stars}" for stars in range(1, 6)]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 from fake_discord import DEFERRED_MESSAGE, EPHEMERAL, LOADING, MESSAGE, UPDATE_MESSAGE
+from PIL import Image
 from sqlalchemy import select
 
 from engine.prosody import check
 from storage.db import Database
 from storage.models import Poem, Rating
+
+
+def poem_card(fake_discord, message: dict) -> Image.Image:
+    """The card attached to a poem's message, shown as its embed's image."""
+    assert message["embeds"][0]["image"]["url"] == "attachment://poem.png"
+    card = Image.open(io.BytesIO(fake_discord.attachment(message, "poem.png")))
+    assert card.format == "PNG" and 300 < card.width < 1600 and 300 < card.height < 1000, card.size
+    return card
 
 
 def rating_ids(message: dict) -> list[str]:
@@ -44,12 +54,14 @@ async def test_poem_embed_rating_and_restart(fake_discord, bots, bot_settings):
     assert rating_ids(message) == [f"lianju:rate:{poem_id}:{stars}" for stars in range(1, 6)]
     [poem] = await stored(bot_settings, Poem, Poem.id == poem_id)
     assert poem.lines == lines and poem.message_id == int(message["id"])
+    poem_card(fake_discord, message)  # the poem card: a PNG of sensible size, the embed's image
 
     click = await fake_discord.click(message, f"lianju:rate:{poem_id}:4")
     [thanks] = await click.followed_up()
     assert click.response_type == UPDATE_MESSAGE
     assert thanks["flags"] & EPHEMERAL and "4 ★" in thanks["content"]
     assert "1 人评分 · 平均 4.0 ★" in fake_discord.messages[int(message["id"])]["embeds"][0]["footer"]["text"]
+    poem_card(fake_discord, fake_discord.messages[int(message["id"])])  # the rating keeps the card in the embed
 
     # Restart: a new bot process state, the same database; the old message's buttons still work.
     await bots.stop(bot)
@@ -112,3 +124,26 @@ async def test_poems_at_work_finish_before_the_bot_stops(fake_discord, bots, bot
     assert bot.services.database.engine.pool.checkedout() == 0  # every unit of work handed its connection back
     poems = await stored(bot_settings, Poem)
     assert sorted(poem.message_id for poem in poems) == sorted(int(record.original["id"]) for record in records)
+
+
+async def test_a_poem_from_a_first_line_with_its_card(fake_discord, bots, bot_settings):
+    await bots.start(bot_settings)
+    record = await (await fake_discord.command("poem", {"first_line": "白日依山尽", "form": "wulv"})).answered()
+    message = record.original
+    lines = [line.rstrip("，。") for line in message["embeds"][0]["description"].split("\n")]
+    assert lines[0] == "白日依山尽" and len(lines) == 8
+    report = check("，".join(lines), "wulv")
+    assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient
+    # eight columns and the title's: wider than a quatrain's card
+    assert poem_card(fake_discord, message).width > 900
+
+    cases = [
+        ({"first_line": "白日依山"}, "zh-CN", "起句须为一句五言或七言"),
+        ({"first_line": "white sun"}, "en-US", "First line: Only Chinese characters"),
+        ({"first_line": "平平平平平"}, "zh-TW", "第4字「平」應爲仄聲"),
+        ({"first_line": "朝辞白帝彩云间", "form": "wujue"}, "zh-CN", "每句 5 字"),
+    ]
+    for options, locale, expected in cases:
+        refused = await (await fake_discord.command("poem", options, locale=locale)).answered()
+        assert refused.ephemeral and expected in refused.original["content"], refused.original["content"]
+    assert fake_discord.violations == []

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.discord.views import guild_id_of, poem_embed, rating_view
+from bot.discord.views import guild_id_of, poem_message, rating_view
 from bot.occasions import occasion_for
 from bot.services import Person, PoemRequest
 
@@ -82,7 +82,8 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
             PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
         )
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
-        message = await channel.send(embed=poem_embed(card), view=rating_view(card.poem_id))
+        embed, files = await poem_message(card)
+        message = await channel.send(embed=embed, files=files, view=rating_view(card.poem_id))
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
 
 

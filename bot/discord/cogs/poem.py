@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.discord.views import person_of, poem_embed, rating_view
+from bot.discord.views import person_of, poem_message, rating_view
 from bot.services import PoemRequest
 
 FORM_CHOICES = [
@@ -23,28 +23,37 @@ class PoemCog(commands.Cog):
 
     @app_commands.command(name=_("cmd.poem"), description=_("cmd.poem.desc"))
     @app_commands.rename(
-        theme=_("opt.theme"), form=_("opt.form"), acrostic=_("opt.acrostic"), temperature=_("opt.temperature")
+        theme=_("opt.theme"),
+        form=_("opt.form"),
+        acrostic=_("opt.acrostic"),
+        temperature=_("opt.temperature"),
+        first_line=_("opt.poem_opening"),
     )
     @app_commands.describe(
         theme=_("opt.theme.desc"),
         form=_("opt.form.desc"),
         acrostic=_("opt.acrostic.desc"),
         temperature=_("opt.temperature.desc"),
+        first_line=_("opt.poem_opening.desc"),
     )
     @app_commands.choices(form=FORM_CHOICES)
     async def poem(
         self,
         interaction: discord.Interaction,
-        theme: str,
+        theme: str = "",  # optional since a first line may say what the poem is about
         form: str = "auto",
         acrostic: str | None = None,
         temperature: app_commands.Range[float, 0.1, 1.5] | None = None,
+        first_line: str | None = None,
     ) -> None:
-        request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature)
+        request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature, first_line=first_line)
         self.bot.services.check_poem_request(request)  # bad input: a private answer, not a public "thinking…"
         await interaction.response.defer(thinking=True)
         card = await self.bot.services.write_poem(request, person_of(interaction))
-        message = await interaction.edit_original_response(embed=poem_embed(card), view=rating_view(card.poem_id))
+        embed, files = await poem_message(card)
+        message = await interaction.edit_original_response(
+            embed=embed, attachments=files, view=rating_view(card.poem_id)
+        )
         await self.bot.services.attach_message(card.poem_id, message.channel.id, message.id)
 
 

@@ -1,0 +1,65 @@
+"""The poem card: a PNG of the poem in columns, rhymes marked, 繁體 on request."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from bot.card import FONT_PATH, CardOptions, render_card, rhyme_lines, traditional_where_drawable
+
+DENGLOU = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
+BAIDI = ["朝辞白帝彩云间", "千里江陵一日还", "两岸猿声啼不住", "轻舟已过万重山"]
+
+
+def test_rhyme_lines_are_the_even_lines_and_a_rhyming_first_line():
+    assert rhyme_lines(DENGLOU, "下平声十一尤", "wujue") == [1, 3]
+    assert rhyme_lines(BAIDI, "上平声十五删", "qijue") == [0, 1, 3]
+    assert rhyme_lines(BAIDI, None, "qijue") == []
+
+
+def test_a_card_is_a_png_one_column_per_line():
+    quatrain = Image.open(io.BytesIO(render_card(DENGLOU, CardOptions(title="登鹳雀楼", model_version="v0"))))
+    assert quatrain.format == "PNG"
+    regulated = Image.open(io.BytesIO(render_card(DENGLOU * 2, CardOptions(model_version="v0"))))
+    assert regulated.width > quatrain.width and 400 < quatrain.width < 1200 and 300 < quatrain.height < 900
+    # the poem's characters are ink on paper: dark pixels in every line's column
+    assert quatrain.convert("L").getextrema()[0] < 60
+
+
+def test_traditional_and_marks_change_the_drawing():
+    plain = render_card(BAIDI, CardOptions(model_version="v0"))
+    assert render_card(BAIDI, CardOptions(model_version="v0", traditional=True)) != plain
+    marked = render_card(BAIDI, CardOptions(model_version="v0", rhyme_group="上平声十五删", form="qijue"))
+    red = [pixel for pixel in Image.open(io.BytesIO(marked)).convert("RGB").getdata() if pixel[0] > 150 > pixel[1]]
+    unmarked = [pixel for pixel in Image.open(io.BytesIO(plain)).convert("RGB").getdata() if pixel[0] > 150 > pixel[1]]
+    assert len(red) > len(unmarked)  # the rings beside 间, 还 and 山
+
+
+def test_the_font_covers_the_vocabulary_and_is_small():
+    import json
+
+    from fontTools.ttLib import TTFont
+
+    from engine.text import to_traditional
+
+    assert FONT_PATH.stat().st_size < 6_000_000
+    vocab = json.loads((FONT_PATH.parents[2] / "engine/weights/default/tokenizer.json").read_text())["model"]["vocab"]
+    chars = "".join(token for token in vocab if len(token) == 1 and "\u4e00" <= token <= "\u9fff")
+    covered = TTFont(FONT_PATH).getBestCmap()
+    assert [c for c in chars if ord(c) not in covered] == []
+    # every 繁體 form is drawn, or the simplified one where the font has none (毶 → 𣯶)
+    assert all(ord(c) in covered for c in traditional_where_drawable(chars))
+    assert traditional_where_drawable("轻舟毶") == "輕舟毶" and to_traditional("毶") == "𣯶"
+
+
+async def test_the_card_is_attached_unless_turned_off():
+    from bot.discord.views import CARD_FILENAME, poem_message
+    from bot.services import PoemCard
+
+    card = PoemCard(1, "登楼", DENGLOU, "wujue", "下平声十一尤", "v0", 0, None, "zh-TW")
+    embed, files = await poem_message(card)
+    assert embed.image.url == f"attachment://{CARD_FILENAME}" and [f.filename for f in files] == [CARD_FILENAME]
+    assert files[0].fp.read().startswith(b"\x89PNG")
+    embed, files = await poem_message(card, with_card=False)  # the server turned the card off
+    assert files == [] and embed.image.url is None
