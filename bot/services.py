@@ -34,7 +34,7 @@ from engine.text import to_traditional
 from storage import repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import ModelVersion, PoemOrigin, Script
+from storage.models import GameKind, ModelVersion, PoemOrigin, Script
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,34 @@ class Person:
     @property
     def as_user(self) -> repo.DiscordUser:
         return repo.DiscordUser(self.id, self.display_name)
+
+
+# What a server may choose for a turn; the bot's own defaults (LIANJU_*_TURN_SECONDS) may be shorter.
+TURN_SECONDS_RANGE = (5, 3600)
+POEM_FORMS = ("auto", "wujue", "qijue", "wulv", "qilv")
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A server's settings with the bot's defaults filled in: what the cogs and the games use."""
+
+    turn_seconds: dict[GameKind, int]
+    default_form: str  # of /poem
+    post_locale: str | None  # the language of the bot's channel posts; None: each channel's last player's
+    poem_card: bool  # whether poems carry the card image
+
+    def describe(self, locale: object) -> str:
+        kinds = "、".join(
+            f"{i18n.text(f'game.{kind.value}', locale)} {seconds}s" for kind, seconds in self.turn_seconds.items()
+        )
+        return i18n.text(
+            "settings.show",
+            locale,
+            turns=kinds,
+            form=i18n.text(f"form.{self.default_form}", locale),
+            language=i18n.text(f"language.{self.post_locale or 'players'}", locale),
+            card=i18n.text("settings.on" if self.poem_card else "settings.off", locale),
+        )
 
 
 @dataclass(frozen=True)
@@ -244,7 +272,7 @@ class Services:
         guild = await repo.get_guild(session, poem.guild_id) if poem.guild_id else None
         requester = await repo.get_user(session, poem.requester_id) if poem.requester_id else None
         traditional = any(who is not None and who.script == Script.TRADITIONAL for who in (guild, requester))
-        locale = guild.locale if guild else i18n.ZH_CN
+        locale = guild.locale if guild and guild.locale else i18n.ZH_CN
         if traditional and i18n.normalise_locale(locale) != i18n.EN:
             locale = i18n.ZH_TW
         convert = to_traditional if traditional else str
@@ -302,6 +330,74 @@ class Services:
                 await repo.configure_guild(session, person.guild_id, script=style)
             else:
                 await repo.upsert_user(session, person.as_user, script=style)
+
+    # --- server settings -------------------------------------------------------------------------
+
+    def default_turn_seconds(self, kind: GameKind) -> int:
+        defaults = {
+            GameKind.CHAIN: self.settings.chain_turn_seconds,
+            GameKind.FEIHUA: self.settings.feihua_turn_seconds,
+            GameKind.DUILIAN: self.settings.duilian_turn_seconds,
+        }
+        return defaults[kind]
+
+    async def guild_settings(self, guild_id: int | None) -> GuildSettings:
+        """The server's settings, the bot's defaults where it chose nothing (and outside any server)."""
+        guild = None
+        if guild_id is not None:
+            async with self.database.unit_of_work() as session:
+                guild = await repo.get_guild(session, guild_id)
+        chosen = guild.turn_seconds if guild else {}
+        return GuildSettings(
+            turn_seconds={kind: chosen.get(kind.value, self.default_turn_seconds(kind)) for kind in GameKind},
+            default_form=guild.default_form if guild else "auto",
+            post_locale=guild.locale if guild else None,
+            poem_card=guild.poem_card if guild else True,
+        )
+
+    async def set_turn_seconds(self, guild_id: int | None, kind: GameKind, seconds: int) -> GuildSettings:
+        low, high = TURN_SECONDS_RANGE
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+            raise UserError("settings.bad_turn_seconds", low=low, high=high)
+        chosen = dict((await self._guild(guild_id)).turn_seconds)
+        chosen[kind.value] = seconds
+        return await self._configure(guild_id, turn_seconds=chosen)
+
+    async def set_default_form(self, guild_id: int | None, form: str) -> GuildSettings:
+        if form not in POEM_FORMS:
+            raise UserError("settings.bad_form", forms=", ".join(POEM_FORMS))
+        return await self._configure(guild_id, default_form=form)
+
+    async def set_post_locale(self, guild_id: int | None, locale: str | None) -> GuildSettings:
+        """The language of the bot's channel posts; None: each channel's last player's."""
+        if locale is not None and locale not in i18n.LOCALES:
+            raise UserError("settings.bad_language", languages=", ".join(i18n.LOCALES))
+        return await self._configure(guild_id, locale=locale)
+
+    async def set_poem_card(self, guild_id: int | None, on: bool) -> GuildSettings:
+        return await self._configure(guild_id, poem_card=on)
+
+    async def _guild(self, guild_id: int | None):
+        if guild_id is None:
+            raise UserError("error.guild_only")
+        async with self.database.unit_of_work() as session:
+            return await repo.configure_guild(session, guild_id)
+
+    async def _configure(self, guild_id: int | None, **changes: object) -> GuildSettings:
+        if guild_id is None:
+            raise UserError("error.guild_only")
+        async with self.database.unit_of_work() as session:
+            await repo.configure_guild(session, guild_id, **changes)
+        return await self.guild_settings(guild_id)
+
+    async def remember_channel_locale(self, channel_id: int, guild_id: int | None, locale: str) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.remember_channel_locale(session, channel_id, guild_id, locale)
+
+    async def channel_locale(self, channel_id: int) -> str:
+        """The language of the bot's posts in a channel: the server's choice, else the last player's."""
+        async with self.database.unit_of_work() as session:
+            return await repo.channel_locale(session, channel_id) or i18n.ZH_CN
 
     # --- the daily poem --------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         occasion = occasion_for(local_date)
         me = self.bot.user
         assert me is not None  # the scheduler runs only while the bot is logged in
-        author = Person(me.id, me.name, guild.locale, guild_id, guild.daily_channel_id)
+        author = Person(me.id, me.name, guild.locale or i18n.ZH_CN, guild_id, guild.daily_channel_id)
         card = await services.write_poem(
             PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
         )

@@ -36,10 +36,12 @@ class PoemCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         theme: str,
-        form: str = "auto",
+        form: str | None = None,
         acrostic: str | None = None,
         temperature: app_commands.Range[float, 0.1, 1.5] | None = None,
     ) -> None:
+        if form is None:
+            form = (await self.bot.services.guild_settings(interaction.guild_id)).default_form
         request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature)
         self.bot.services.check_poem_request(request)  # bad input: a private answer, not a public "thinking…"
         await interaction.response.defer(thinking=True)
