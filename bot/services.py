@@ -359,9 +359,10 @@ class Services:
         low, high = TURN_SECONDS_RANGE
         if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
             raise UserError("settings.bad_turn_seconds", low=low, high=high)
-        chosen = dict((await self._guild(guild_id)).turn_seconds)
-        chosen[kind.value] = seconds
-        return await self._configure(guild_id, turn_seconds=chosen)
+        async with self.database.unit_of_work() as session:
+            guild = await repo.configure_guild(session, self._guild_id(guild_id))  # created on first use
+            await repo.configure_guild(session, guild.id, turn_seconds={**guild.turn_seconds, kind.value: seconds})
+        return await self.guild_settings(guild_id)
 
     async def set_default_form(self, guild_id: int | None, form: str) -> GuildSettings:
         if form not in POEM_FORMS:
@@ -377,17 +378,15 @@ class Services:
     async def set_poem_card(self, guild_id: int | None, on: bool) -> GuildSettings:
         return await self._configure(guild_id, poem_card=on)
 
-    async def _guild(self, guild_id: int | None):
+    @staticmethod
+    def _guild_id(guild_id: int | None) -> int:
         if guild_id is None:
             raise UserError("error.guild_only")
-        async with self.database.unit_of_work() as session:
-            return await repo.configure_guild(session, guild_id)
+        return guild_id
 
     async def _configure(self, guild_id: int | None, **changes: object) -> GuildSettings:
-        if guild_id is None:
-            raise UserError("error.guild_only")
         async with self.database.unit_of_work() as session:
-            await repo.configure_guild(session, guild_id, **changes)
+            await repo.configure_guild(session, self._guild_id(guild_id), **changes)
         return await self.guild_settings(guild_id)
 
     async def remember_channel_locale(self, channel_id: int, guild_id: int | None, locale: str) -> None:
