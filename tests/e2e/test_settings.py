@@ -18,7 +18,8 @@ async def settings(fake, subcommand: str, options: dict | None = None, **extra) 
 async def test_settings_are_for_managers_and_poem_takes_the_servers_form(fake_discord, bots, bot_settings):
     await bots.start(bot_settings)
     [command] = [command for command in fake_discord.commands if command["name"] == "settings"]
-    assert str(command["default_member_permissions"]) == MANAGE_GUILD and command["name_localizations"]["zh-TW"] == "設定"
+    assert str(command["default_member_permissions"]) == MANAGE_GUILD
+    assert command["name_localizations"]["zh-TW"] == "設定"
 
     shown = await settings(fake_discord, "show")
     assert "联句 120s、飞花令 60s、对对联 120s" in shown and "自动" in shown and "诗卡：开" in shown
