@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.learning import FinetuneResult, finetune_in_process
 from bot.occasions import Occasion
 from engine.batching import Busy
-from engine.forms import JINTI_FORMS
+from engine.forms import JINTI_FORMS, parse_form
 from engine.poet import Poet, PoetError
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
@@ -77,7 +77,8 @@ class Person:
 
 # What a server may choose for a turn; the bot's own defaults (LIANJU_*_TURN_SECONDS) may be shorter.
 TURN_SECONDS_RANGE = (5, 3600)
-POEM_FORMS = ("auto", "wujue", "qijue", "wulv", "qilv")
+AUTO_FORM = ("auto", "自动", "自動")  # /poem picks the form itself
+FOLLOW_PLAYERS = "players"  # the post language that is each channel's last player's
 
 
 @dataclass(frozen=True)
@@ -365,9 +366,14 @@ class Services:
         return await self.guild_settings(guild_id)
 
     async def set_default_form(self, guild_id: int | None, form: str) -> GuildSettings:
-        if form not in POEM_FORMS:
-            raise UserError("settings.bad_form", forms=", ".join(POEM_FORMS))
-        return await self._configure(guild_id, default_form=form)
+        """auto, or a form by any of its names (qijue, 七绝, 七言绝句)."""
+        if form.strip().lower() in AUTO_FORM:
+            return await self._configure(guild_id, default_form="auto")
+        try:
+            chosen = parse_form(form)
+        except ValueError:
+            raise UserError("settings.bad_form", forms="auto, 五绝, 七绝, 五律, 七律") from None
+        return await self._configure(guild_id, default_form=chosen.name)
 
     async def set_post_locale(self, guild_id: int | None, locale: str | None) -> GuildSettings:
         """The language of the bot's channel posts; None: each channel's last player's."""

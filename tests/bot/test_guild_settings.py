@@ -55,6 +55,8 @@ async def test_a_turn_length_out_of_bounds_is_refused(services, seconds):
 async def test_unknown_choices_and_no_server_are_refused(services):
     with pytest.raises(UserError, match="settings.bad_form"):
         await services.set_default_form(GUILD, "sonnet")
+    assert (await services.set_default_form(GUILD, "七律")).default_form == "qilv"
+    assert (await services.set_default_form(GUILD, "自动")).default_form == "auto"
     with pytest.raises(UserError) as refused:
         await services.set_post_locale(GUILD, "fr")
     assert "zh-CN, zh-TW, en" in refused.value.message("en")

@@ -11,11 +11,10 @@ from bot.discord.app import LianjuBot
 from bot.discord.cogs.poem import FORM_CHOICES
 from bot.discord.i18n import command_text as _
 from bot.discord.views import guild_id_of
-from bot.services import TURN_SECONDS_RANGE, GuildSettings
+from bot.services import FOLLOW_PLAYERS, TURN_SECONDS_RANGE, GuildSettings
 from storage.models import GameKind
 
 GAME_CHOICES = [app_commands.Choice(name=_(f"game.{kind.value}"), value=kind.value) for kind in GameKind]
-FOLLOW_PLAYERS = "players"
 LANGUAGE_CHOICES = [
     app_commands.Choice(name=_(f"language.{locale}"), value=locale) for locale in (*i18n.LOCALES, FOLLOW_PLAYERS)
 ]
