@@ -72,7 +72,7 @@ class GamePosts:
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
         await interaction.edit_original_response(content=text)
         if outcome.poem_id is not None:
-            await self.post_poem(channel_of(person), outcome, person.locale)
+            await self.post_poem(channel_of(person), outcome, await self.services.channel_locale(channel_of(person)))
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id)
