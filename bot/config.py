@@ -59,6 +59,15 @@ class Settings(StorageSettings):
     )
     poem_candidates: int = Field(default=8, ge=1, le=32, description="Candidates sampled per /poem; the best is shown.")
     poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
+    chain_turn_seconds: int = Field(
+        default=120, ge=1, le=3600, description="A 联句 turn's seconds where the server and the start chose none."
+    )
+    feihua_turn_seconds: int = Field(
+        default=60, ge=1, le=3600, description="A 飞花令 turn's seconds where the server and the start chose none."
+    )
+    duilian_turn_seconds: int = Field(
+        default=120, ge=1, le=3600, description="A 对对联 round's seconds where the server and the start chose none."
+    )
     model_check_seconds: int = Field(
         default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
     )

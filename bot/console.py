@@ -3,6 +3,7 @@
     /poem 月                      /poem 春江 form=七绝 acrostic=春江花月
     /rate 3 5                     /top [week|month|all]     /mypoems
     /model [info|rollback]        /help                     /quit
+    /settings [turn 联句|飞花令|对对联 秒数 | form 七律 | language zh-CN|zh-TW|en|players | card on|off]
     /chain start 七绝 [严] [opening=白日依山尽] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
     /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
     /feihua start 月 [strength=weak|medium|strong] [bot=no]   /feihua join 杜甫   /feihua line …   /feihua stop
@@ -25,12 +26,14 @@ from bot.config import Settings
 from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame
 from bot.games.service import GameService, game_service
 from bot.games.texts import bot_name, describe, poem_credits, status_text, words
-from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
+from bot.services import FOLLOW_PLAYERS, PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
 from engine.prosody import Reason
-from storage.models import utcnow
+from storage.models import GameKind, utcnow
 
 CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real account has
 CONSOLE_CHANNEL_ID = 1  # the console's one table
+CONSOLE_GUILD_ID = 1  # the console's settings are kept as a server's
+SETTINGS_USAGE = "/settings [turn GAME SECONDS | form FORM | language zh-CN|zh-TW|en|players | card on|off]"
 HELP = (__doc__ or "").split("\n\n")[1]
 
 Command = Callable[[list[str], dict[str, str]], Awaitable[str]]
@@ -135,6 +138,7 @@ class Console:
             "/top": self.top,
             "/mypoems": self.mypoems,
             "/model": self.model,
+            "/settings": self.settings,
             **games.commands,
         }
 
@@ -159,9 +163,10 @@ class Console:
             return error.message(self.person.locale)
 
     async def poem(self, words: list[str], options: dict[str, str]) -> str:
+        form = options.get("form") or (await self.services.guild_settings(CONSOLE_GUILD_ID)).default_form
         request = PoemRequest(
             theme=" ".join(words),
-            form=options.get("form", "auto"),
+            form=form,
             acrostic=options.get("acrostic"),
             temperature=_number(options["temperature"], float) if "temperature" in options else None,
         )
@@ -207,6 +212,27 @@ class Console:
             return "/model [info|rollback]"
         return (await self.services.follow_registry()).describe(self.person.locale)
 
+    async def settings(self, words: list[str], options: dict[str, str]) -> str:
+        """The console's own settings, as a server manager sets theirs with /settings."""
+        services, guild = self.services, CONSOLE_GUILD_ID
+        match words:
+            case [] | ["show"]:
+                chosen = await services.guild_settings(guild)
+            case ["turn", game, seconds]:
+                kind = game_kind(game)
+                if kind is None:
+                    return SETTINGS_USAGE
+                chosen = await services.set_turn_seconds(guild, kind, _number(seconds, int))
+            case ["form", form]:
+                chosen = await services.set_default_form(guild, form)
+            case ["language", language]:
+                chosen = await services.set_post_locale(guild, None if language == FOLLOW_PLAYERS else language)
+            case ["card", ("on" | "off") as switch]:
+                chosen = await services.set_poem_card(guild, switch == "on")
+            case _:
+                return SETTINGS_USAGE
+        return chosen.describe(self.person.locale)
+
     async def run(self, lines: TextIO, prompt: bool) -> None:
         while True:
             if prompt:
@@ -218,6 +244,18 @@ class Console:
             reply = await self.handle(line.strip())
             if reply:
                 print(reply, file=self.out, flush=True)
+
+
+def game_kind(name: str) -> GameKind | None:
+    """A game by its command (chain) or its Chinese name (联句)."""
+    for kind in GameKind:
+        if name in (
+            kind.value,
+            i18n.text(f"game.{kind.value}", i18n.ZH_CN),
+            i18n.text(f"game.{kind.value}", i18n.ZH_TW),
+        ):
+            return kind
+    return None
 
 
 def _number(text: str, kind: type[Number]) -> Number:

@@ -27,14 +27,14 @@ from bot.config import Settings
 from bot.learning import FinetuneResult, finetune_in_process
 from bot.occasions import Occasion
 from engine.batching import Busy
-from engine.forms import JINTI_FORMS
+from engine.forms import JINTI_FORMS, parse_form
 from engine.poet import Poet, PoetError
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
 from storage import repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import ModelVersion, PoemOrigin, Script
+from storage.models import GameKind, ModelVersion, PoemOrigin, Script
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,35 @@ class Person:
         return repo.DiscordUser(self.id, self.display_name)
 
 
+# What a server may choose for a turn; the bot's own defaults (LIANJU_*_TURN_SECONDS) may be shorter.
+TURN_SECONDS_RANGE = (5, 3600)
+AUTO_FORM = ("auto", "自动", "自動")  # /poem picks the form itself
+FOLLOW_PLAYERS = "players"  # the post language that is each channel's last player's
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """A server's settings with the bot's defaults filled in: what the cogs and the games use."""
+
+    turn_seconds: dict[GameKind, int]
+    default_form: str  # of /poem
+    post_locale: str | None  # the language of the bot's channel posts; None: each channel's last player's
+    poem_card: bool  # whether poems carry the card image
+
+    def describe(self, locale: object) -> str:
+        kinds = "、".join(
+            f"{i18n.text(f'game.{kind.value}', locale)} {seconds}s" for kind, seconds in self.turn_seconds.items()
+        )
+        return i18n.text(
+            "settings.show",
+            locale,
+            turns=kinds,
+            form=i18n.text(f"form.{self.default_form}", locale),
+            language=i18n.text(f"language.{self.post_locale or 'players'}", locale),
+            card=i18n.text("settings.on" if self.poem_card else "settings.off", locale),
+        )
+
+
 @dataclass(frozen=True)
 class PoemRequest:
     theme: str = ""  # may be left empty when a first line is given: the poem is about what the line says
@@ -98,6 +127,7 @@ class PoemCard:
     rating_mean: float | None
     locale: str  # the language of the labels around the poem
     occasion: str | None = None
+    guild_id: int | None = None  # the server it was written in, whose settings say how it is shown
 
     @property
     def body(self) -> str:
@@ -246,7 +276,7 @@ class Services:
         guild = await repo.get_guild(session, poem.guild_id) if poem.guild_id else None
         requester = await repo.get_user(session, poem.requester_id) if poem.requester_id else None
         traditional = any(who is not None and who.script == Script.TRADITIONAL for who in (guild, requester))
-        locale = guild.locale if guild else i18n.ZH_CN
+        locale = guild.locale if guild and guild.locale else i18n.ZH_CN
         if traditional and i18n.normalise_locale(locale) != i18n.EN:
             locale = i18n.ZH_TW
         convert = to_traditional if traditional else str
@@ -261,6 +291,7 @@ class Services:
             rating_mean=summary.mean,
             locale=i18n.normalise_locale(locale),
             occasion=occasion.name if occasion else None,
+            guild_id=poem.guild_id,
         )
 
     async def card(self, poem_id: int) -> PoemCard:
@@ -304,6 +335,78 @@ class Services:
                 await repo.configure_guild(session, person.guild_id, script=style)
             else:
                 await repo.upsert_user(session, person.as_user, script=style)
+
+    # --- server settings -------------------------------------------------------------------------
+
+    def default_turn_seconds(self, kind: GameKind) -> int:
+        defaults = {
+            GameKind.CHAIN: self.settings.chain_turn_seconds,
+            GameKind.FEIHUA: self.settings.feihua_turn_seconds,
+            GameKind.DUILIAN: self.settings.duilian_turn_seconds,
+        }
+        return defaults[kind]
+
+    async def guild_settings(self, guild_id: int | None) -> GuildSettings:
+        """The server's settings, the bot's defaults where it chose nothing (and outside any server)."""
+        guild = None
+        if guild_id is not None:
+            async with self.database.unit_of_work() as session:
+                guild = await repo.get_guild(session, guild_id)
+        chosen = guild.turn_seconds if guild else {}
+        return GuildSettings(
+            turn_seconds={kind: chosen.get(kind.value, self.default_turn_seconds(kind)) for kind in GameKind},
+            default_form=guild.default_form if guild else "auto",
+            post_locale=guild.locale if guild else None,
+            poem_card=guild.poem_card if guild else True,
+        )
+
+    async def set_turn_seconds(self, guild_id: int | None, kind: GameKind, seconds: int) -> GuildSettings:
+        low, high = TURN_SECONDS_RANGE
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+            raise UserError("settings.bad_turn_seconds", low=low, high=high)
+        async with self.database.unit_of_work() as session:
+            guild = await repo.configure_guild(session, self._guild_id(guild_id))  # created on first use
+            await repo.configure_guild(session, guild.id, turn_seconds={**guild.turn_seconds, kind.value: seconds})
+        return await self.guild_settings(guild_id)
+
+    async def set_default_form(self, guild_id: int | None, form: str) -> GuildSettings:
+        """auto, or a form by any of its names (qijue, 七绝, 七言绝句)."""
+        if form.strip().lower() in AUTO_FORM:
+            return await self._configure(guild_id, default_form="auto")
+        try:
+            chosen = parse_form(form)
+        except ValueError:
+            raise UserError("settings.bad_form", forms="auto, 五绝, 七绝, 五律, 七律") from None
+        return await self._configure(guild_id, default_form=chosen.name)
+
+    async def set_post_locale(self, guild_id: int | None, locale: str | None) -> GuildSettings:
+        """The language of the bot's channel posts; None: each channel's last player's."""
+        if locale is not None and locale not in i18n.LOCALES:
+            raise UserError("settings.bad_language", languages=", ".join(i18n.LOCALES))
+        return await self._configure(guild_id, locale=locale)
+
+    async def set_poem_card(self, guild_id: int | None, on: bool) -> GuildSettings:
+        return await self._configure(guild_id, poem_card=on)
+
+    @staticmethod
+    def _guild_id(guild_id: int | None) -> int:
+        if guild_id is None:
+            raise UserError("error.guild_only")
+        return guild_id
+
+    async def _configure(self, guild_id: int | None, **changes: object) -> GuildSettings:
+        async with self.database.unit_of_work() as session:
+            await repo.configure_guild(session, self._guild_id(guild_id), **changes)
+        return await self.guild_settings(guild_id)
+
+    async def remember_channel_locale(self, channel_id: int, guild_id: int | None, locale: str) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.remember_channel_locale(session, channel_id, guild_id, locale)
+
+    async def channel_locale(self, channel_id: int) -> str:
+        """The language of the bot's posts in a channel: the server's choice, else the last player's."""
+        async with self.database.unit_of_work() as session:
+            return await repo.channel_locale(session, channel_id) or i18n.ZH_CN
 
     # --- the daily poem --------------------------------------------------------------------------
 

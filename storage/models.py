@@ -151,14 +151,29 @@ class Guild(Base):
     __tablename__ = "guilds"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # Discord guild id
-    locale: Mapped[str] = mapped_column(String(limits.SHORT_LABEL_MAX), default="zh-CN")
+    # The language of the bot's posts in the guild's channels; None: each channel's last player's language.
+    locale: Mapped[str | None] = mapped_column(String(limits.SHORT_LABEL_MAX))
     script: Mapped[Script] = mapped_column(stored_enum(Script, "script"), default=Script.SIMPLIFIED)
     daily_channel_id: Mapped[int | None] = mapped_column(BigInteger)  # no daily poem when unset
     daily_time: Mapped[time] = mapped_column(Time, default=time(8, 0))  # local time in `timezone`
     timezone: Mapped[str] = mapped_column(String(limits.TIMEZONE_MAX), default="Asia/Shanghai")
-    default_form: Mapped[str] = mapped_column(String(limits.SHORT_LABEL_MAX), default="qijue")
-    turn_seconds: Mapped[int] = mapped_column(Integer, default=120)  # games' time per turn
+    default_form: Mapped[str] = mapped_column(String(limits.SHORT_LABEL_MAX), default="auto")  # of /poem
+    # Time per turn by game kind (GameKind values); a game not named here takes the bot's default.
+    turn_seconds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    poem_card: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_text("true"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Channel(Base):
+    """What the bot remembers of a channel: the language of the last person who played there, which
+    its posts use when the guild chose none (so posts after a restart speak as before)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # Discord channel id
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)  # None: a direct message or the console
+    locale: Mapped[str] = mapped_column(String(limits.SHORT_LABEL_MAX))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -1,9 +1,10 @@
 """How the games speak in Discord, and the base every game cog shares.
 
 Replies to a move go to the person who moved; what happens without anyone asking (a reminder, a
-timeout, the bot's move) is posted in the channel, in the language of the last person who played
-there. A finished 联句 is posted whole with each line's author and rating buttons. `GameCog` gives
-every game's command group its join, line, status and stop; a game's cog adds how it starts.
+timeout, the bot's move) is posted in the channel, in the language the server chose in /settings,
+else in that of the last person who played there (kept in storage, so it outlives a restart). A
+finished 联句 is posted whole with each line's author and rating buttons. `GameCog` gives every
+game's command group its join, line, status and stop; a game's cog adds how it starts.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class GamePosts:
     def __init__(self, bot: LianjuBot, services: Services) -> None:
         self.bot = bot
         self.services = services
-        # The language of the last person who played in a channel: what the channel's posts use.
+        # The language of the last person who played in each channel, as last stored.
         self.locales: dict[int, str] = {}
 
     def name_in(self, locale: object) -> Names:
@@ -47,9 +48,12 @@ class GamePosts:
 
         return name
 
-    def seen(self, person: Person) -> str:
-        self.locales[channel_of(person)] = person.locale
-        return person.locale
+    async def seen(self, person: Person) -> None:
+        """Remember the language of whoever plays in a channel (stored only when it changes)."""
+        channel_id = channel_of(person)
+        if self.locales.get(channel_id) != person.locale:
+            await self.services.remember_channel_locale(channel_id, person.guild_id, person.locale)
+            self.locales[channel_id] = person.locale
 
     async def act(
         self, interaction: discord.Interaction, move: Move, *, thinking: bool = False, show_line: bool = True
@@ -57,7 +61,7 @@ class GamePosts:
         """Every game command's shape: defer, note who moved (and their language), move, answer."""
         await interaction.response.defer(thinking=thinking)
         person = person_of(interaction)
-        self.seen(person)
+        await self.seen(person)
         await self.reply(interaction, person, await move(person), show_line)
 
     async def reply(
@@ -68,13 +72,13 @@ class GamePosts:
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
         await interaction.edit_original_response(content=text)
         if outcome.poem_id is not None:
-            await self.post_poem(channel_of(person), outcome, person.locale)
+            await self.post_poem(channel_of(person), outcome, await self.services.channel_locale(channel_of(person)))
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id)
 
     async def post_outcome(self, channel_id: int, outcome: Outcome) -> None:
-        locale = self.locales.get(channel_id, i18n.ZH_CN)
+        locale = await self.services.channel_locale(channel_id)
         text = describe(outcome, locale, self.name_in(locale))
         if text:
             await self._channel(channel_id).send(text)
@@ -82,14 +86,15 @@ class GamePosts:
             await self.post_poem(channel_id, outcome, locale)
 
     async def post_reminder(self, channel_id: int, turn: int | None, seconds_left: int) -> None:
-        locale = self.locales.get(channel_id, i18n.ZH_CN)
+        locale = await self.services.channel_locale(channel_id)
         await self._channel(channel_id).send(reminder(turn, seconds_left, locale, self.name_in(locale)))
 
     async def post_poem(self, channel_id: int, outcome: Outcome, locale: object) -> None:
         if outcome.poem_id is None:
             return
         card = await self.services.card(outcome.poem_id)
-        embed, files = await poem_message(card)
+        settings = await self.services.guild_settings(card.guild_id)
+        embed, files = await poem_message(card, with_card=settings.poem_card)
         if not card.title:
             embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
         message = await self._channel(channel_id).send(
@@ -113,6 +118,12 @@ class GameCog(commands.GroupCog):
 
     async def play(self, interaction: discord.Interaction, move: Move) -> None:
         await self.bot.posts.act(interaction, move, show_line=self.game.shows_line)
+
+    async def turn_seconds(self, person: Person, chosen: int | None) -> int:
+        """The seconds a new game's turns last: as started, else the server's setting, else the bot's default."""
+        if chosen is not None:
+            return chosen
+        return (await self.bot.services.guild_settings(person.guild_id)).turn_seconds[self.game.kind]
 
     @app_commands.command(name=_("cmd.game.join"), description=_("cmd.game.join.desc"))
     async def join(self, interaction: discord.Interaction) -> None:

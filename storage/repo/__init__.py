@@ -23,7 +23,14 @@ from storage.repo.games import (
     set_turn,
     start_game,
 )
-from storage.repo.guilds import GUILD_SETTINGS, configure_guild, get_guild, guilds_with_daily_poem
+from storage.repo.guilds import (
+    GUILD_SETTINGS,
+    channel_locale,
+    configure_guild,
+    get_guild,
+    guilds_with_daily_poem,
+    remember_channel_locale,
+)
 from storage.repo.people import DiscordUser, ForgetReport, forget_user, get_user, upsert_user
 from storage.repo.poems import NewPoem, attach_message, get_poem, save_poem, user_poems
 from storage.repo.ratings import (
@@ -61,6 +68,7 @@ __all__ = [
     "RatingSummary",
     "active_model",
     "attach_message",
+    "channel_locale",
     "claim_daily_post",
     "complete_daily_post",
     "configure_guild",
@@ -83,6 +91,7 @@ __all__ = [
     "rating_summary",
     "record_turn",
     "register_candidate",
+    "remember_channel_locale",
     "roll_back",
     "running_game",
     "save_poem",

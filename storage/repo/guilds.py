@@ -1,4 +1,5 @@
-"""Guilds: each server's settings (language, script, daily poem, turn clock)."""
+"""Guilds: each server's settings (language, script, daily poem, turn clock, poem card), and the
+language each channel's posts use."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import limits
 from storage.errors import InvalidInput
-from storage.models import Guild, Script
+from storage.models import Channel, GameKind, Guild, Script, utcnow
 from storage.repo.common import dialect_insert, parse_enum
 
 
@@ -20,14 +21,36 @@ def _daily_time(value: object) -> time:
     return value
 
 
+def _turn_seconds(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise InvalidInput("turn_seconds", f"expected seconds by game kind, got {value!r}")
+    return {
+        parse_enum("game kind", GameKind, kind).value: limits.integer(
+            "turn_seconds", seconds, 1, limits.TURN_SECONDS_MAX
+        )
+        for kind, seconds in value.items()
+    }
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(field, f"expected true or false, got {value!r}")
+    return value
+
+
+def _optional_label(field: str, value: object) -> str | None:
+    return None if value is None else limits.text(field, value, limits.SHORT_LABEL_MAX)
+
+
 GUILD_SETTINGS: dict[str, Callable[[object], object]] = {
-    "locale": lambda value: limits.text("locale", value, limits.SHORT_LABEL_MAX),
+    "locale": lambda value: _optional_label("locale", value),
     "script": lambda value: parse_enum("script", Script, value),
     "daily_channel_id": lambda value: limits.optional_snowflake("daily_channel_id", value),
     "daily_time": _daily_time,
     "timezone": limits.timezone_name,
     "default_form": lambda value: limits.text("default_form", value, limits.SHORT_LABEL_MAX),
-    "turn_seconds": lambda value: limits.integer("turn_seconds", value, 10, limits.TURN_SECONDS_MAX),
+    "turn_seconds": _turn_seconds,
+    "poem_card": lambda value: _flag("poem_card", value),
 }
 
 
@@ -53,3 +76,27 @@ async def get_guild(session: AsyncSession, guild_id: int) -> Guild | None:
 async def guilds_with_daily_poem(session: AsyncSession) -> list[Guild]:
     result = await session.scalars(select(Guild).where(Guild.daily_channel_id.is_not(None)).order_by(Guild.id))
     return list(result)
+
+
+async def remember_channel_locale(session: AsyncSession, channel_id: int, guild_id: int | None, locale: str) -> None:
+    """Note the language of the last person who played in a channel."""
+    values = dict(
+        id=limits.snowflake("channel id", channel_id),
+        guild_id=limits.optional_snowflake("guild id", guild_id),
+        locale=limits.text("locale", locale, limits.SHORT_LABEL_MAX),
+    )
+    insert = dialect_insert(session, Channel).values(**values)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[Channel.id], set_=dict(locale=values["locale"], updated_at=utcnow())
+        )
+    )
+
+
+async def channel_locale(session: AsyncSession, channel_id: int) -> str | None:
+    """The language of the channel's posts: its guild's choice, else its last player's; None when neither is known."""
+    channel = await session.get(Channel, limits.snowflake("channel id", channel_id))
+    if channel is None:
+        return None
+    guild = None if channel.guild_id is None else await session.get(Guild, channel.guild_id)
+    return guild.locale if guild is not None and guild.locale else channel.locale

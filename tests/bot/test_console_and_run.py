@@ -41,6 +41,20 @@ def test_console_speaks_english(tmp_path):
     assert "The theme is at most" in result.stdout
 
 
+def test_console_settings_are_shown_set_refused_and_used(tmp_path):
+    script = (
+        "/settings\n/settings turn 飞花令 30\n/settings turn chain 2\n/settings turn chess 30\n"
+        "/settings form 五律\n/settings language fr\n/settings card off\n/poem 月\n"
+    )
+    result = lianju(["console"], tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "联句 120s、飞花令 60s、对对联 120s" in out and "联句 120s、飞花令 30s、对对联 120s" in out
+    assert "每轮秒数须在 5 到 3600 之间。" in out and "/settings [turn GAME SECONDS" in out
+    assert "/作诗 默认体裁：五律" in out and "不认识这种语言；可选：zh-CN, zh-TW, en。" in out and "诗卡：关" in out
+    assert "五言律诗" in out  # /poem without a form takes the one set
+
+
 def test_run_without_a_token_says_what_to_do(tmp_path):
     result = lianju(["run"], tmp_path)
     assert result.returncode == 2

@@ -33,6 +33,14 @@ def bot_settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path / "data", discord_token=TOKEN)
 
 
+@pytest.fixture
+def game_settings(bot_settings, built_corpus):
+    """The bot's data folder with the fixture corpus built in it (飞花令 needs the line index)."""
+    bot_settings.corpus_dir.parent.mkdir(parents=True, exist_ok=True)
+    bot_settings.corpus_dir.symlink_to(built_corpus, target_is_directory=True)
+    return bot_settings
+
+
 class RunningBots:
     """Starts bots as tasks and stops them all at the end, so a failed test leaves nothing running."""
 

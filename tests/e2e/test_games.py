@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from fake_discord import CHANNEL_ID
 
 from engine.corpus import LineIndex
@@ -18,14 +17,6 @@ LI_BAI, DU_FU, WANG_WEI = (
     (1_300_000_000_000_000_012, "杜甫"),
     (1_300_000_000_000_000_013, "王维"),
 )
-
-
-@pytest.fixture
-def game_settings(bot_settings, built_corpus):
-    """The bot's data folder with the fixture corpus built in it (飞花令 needs the line index)."""
-    bot_settings.corpus_dir.parent.mkdir(parents=True, exist_ok=True)
-    bot_settings.corpus_dir.symlink_to(built_corpus, target_is_directory=True)
-    return bot_settings
 
 
 def corpus_line(built_corpus, key: str) -> str:

@@ -34,7 +34,7 @@ async def test_guild_settings_start_from_defaults_and_change(db):
     async with db.unit_of_work() as session:
         guild = await repo.configure_guild(session, GUILD)
     assert (guild.locale, guild.script, guild.daily_channel_id, guild.daily_time, guild.timezone) == (
-        "zh-CN",
+        None,  # the bot's posts follow the players until the server chooses a language
         Script.SIMPLIFIED,
         None,
         time(8, 0),
@@ -69,7 +69,7 @@ async def test_guild_settings_start_from_defaults_and_change(db):
         ({"timezone": "Mars/Olympus_Mons"}, "timezone: 'Mars/Olympus_Mons' is not an IANA time zone"),
         ({"timezone": "../../etc/passwd"}, "timezone: '../../etc/passwd' is not an IANA time zone"),
         ({"daily_time": "08:00"}, "daily_time: expected a local time of day"),
-        ({"turn_seconds": 5}, "turn_seconds: expected an integer from 10 to 86400"),
+        ({"turn_seconds": {"chain": 0}}, "turn_seconds: expected an integer from 1 to 86400"),
         ({"colour": "red"}, "guild settings: unknown ['colour']"),
         ({"locale": ""}, "locale: is empty"),
     ],

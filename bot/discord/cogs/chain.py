@@ -57,20 +57,21 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
         form: str = "qijue",
         lines: app_commands.Range[int, 4, 32] = 8,
         strictness: str = "lenient",
-        turn_seconds: app_commands.Range[int, 5, 3600] = 120,
+        turn_seconds: app_commands.Range[int, 5, 3600] | None = None,
         bot_plays: bool = True,
         opening: str | None = None,
         theme: str | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)  # the bot may write the opening line
         person = person_of(interaction)
-        self.bot.posts.seen(person)
+        await self.bot.posts.seen(person)
         try:
             shape = open_form(int(form[-1]), lines) if form.startswith("open") else chain_form(form)
         except ValueError:
             await self.bot.posts.reply(interaction, person, refusal(BAD_OPEN_LINES))
             return
-        request = ChainStart(ChainRules(shape, strictness == "strict", bot_plays, turn_seconds), opening, theme)
+        seconds = await self.turn_seconds(person, turn_seconds)
+        request = ChainStart(ChainRules(shape, strictness == "strict", bot_plays, seconds), opening, theme)
         outcome = await self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow())
         await self.bot.posts.reply(interaction, person, outcome)
 

@@ -77,12 +77,12 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         occasion = occasion_for(local_date)
         me = self.bot.user
         assert me is not None  # the scheduler runs only while the bot is logged in
-        author = Person(me.id, me.name, guild.locale, guild_id, guild.daily_channel_id)
+        author = Person(me.id, me.name, guild.locale or i18n.ZH_CN, guild_id, guild.daily_channel_id)
         card = await services.write_poem(
             PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
         )
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
-        embed, files = await poem_message(card)
+        embed, files = await poem_message(card, with_card=guild.poem_card)
         message = await channel.send(embed=embed, files=files, view=rating_view(card.poem_id))
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
 

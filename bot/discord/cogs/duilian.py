@@ -13,7 +13,9 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of
+from bot.games.common import Outcome
 from bot.games.duilian import DuilianGame, DuilianStart
+from bot.services import Person
 from storage.models import utcnow
 
 
@@ -24,15 +26,13 @@ class DuilianCog(GameCog, group_name=_("cmd.duilian"), group_description=_("cmd.
     @app_commands.rename(turn_seconds=_("opt.turn_seconds"))
     @app_commands.describe(turn_seconds=_("opt.turn_seconds.desc"))
     async def start(
-        self, interaction: discord.Interaction, turn_seconds: app_commands.Range[int, 5, 3600] = 120
+        self, interaction: discord.Interaction, turn_seconds: app_commands.Range[int, 5, 3600] | None = None
     ) -> None:
-        request = DuilianStart(turn_seconds)
-        await self.bot.posts.act(
-            interaction,
-            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
-            thinking=True,
-            show_line=False,
-        )
+        async def start(person: Person) -> Outcome:
+            request = DuilianStart(await self.turn_seconds(person, turn_seconds))
+            return await self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow())
+
+        await self.bot.posts.act(interaction, start, thinking=True, show_line=False)
 
     @app_commands.command(name=_("cmd.duilian.ask"), description=_("cmd.duilian.ask.desc"))
     @app_commands.rename(first_line=_("opt.first_line"))

@@ -9,7 +9,9 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of
+from bot.games.common import Outcome
 from bot.games.feihua import STRENGTHS, FeihuaGame, FeihuaStart
+from bot.services import Person
 from storage.models import utcnow
 
 STRENGTH_CHOICES = [app_commands.Choice(name=_(f"strength.{strength}"), value=strength) for strength in STRENGTHS]
@@ -35,13 +37,13 @@ class FeihuaCog(GameCog, group_name=_("cmd.feihua"), group_description=_("cmd.fe
         key: str,
         bot_plays: bool = True,
         strength: str = "medium",
-        turn_seconds: app_commands.Range[int, 5, 3600] = 60,
+        turn_seconds: app_commands.Range[int, 5, 3600] | None = None,
     ) -> None:
-        request = FeihuaStart(key, bot_plays, strength, turn_seconds)
-        await self.play(
-            interaction,
-            lambda person: self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow()),
-        )
+        async def start(person: Person) -> Outcome:
+            request = FeihuaStart(key, bot_plays, strength, await self.turn_seconds(person, turn_seconds))
+            return await self.bot.games.start(channel_of(person), person.guild_id, person.as_user, request, utcnow())
+
+        await self.play(interaction, start)
 
 
 async def setup(bot: LianjuBot) -> None:

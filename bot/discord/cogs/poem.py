@@ -41,16 +41,23 @@ class PoemCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         theme: str = "",  # optional since a first line may say what the poem is about
-        form: str = "auto",
+        form: str | None = None,
         acrostic: str | None = None,
         temperature: app_commands.Range[float, 0.1, 1.5] | None = None,
         first_line: str | None = None,
     ) -> None:
-        request = PoemRequest(theme=theme, form=form, acrostic=acrostic, temperature=temperature, first_line=first_line)
+        settings = await self.bot.services.guild_settings(interaction.guild_id)
+        request = PoemRequest(
+            theme=theme,
+            form=form or settings.default_form,
+            acrostic=acrostic,
+            temperature=temperature,
+            first_line=first_line,
+        )
         self.bot.services.check_poem_request(request)  # bad input: a private answer, not a public "thinking…"
         await interaction.response.defer(thinking=True)
         card = await self.bot.services.write_poem(request, person_of(interaction))
-        embed, files = await poem_message(card)
+        embed, files = await poem_message(card, with_card=settings.poem_card)
         message = await interaction.edit_original_response(
             embed=embed, attachments=files, view=rating_view(card.poem_id)
         )
