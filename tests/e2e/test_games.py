@@ -159,3 +159,20 @@ async def test_unloading_one_game_cog_leaves_the_shared_clock_running(fake_disco
     timed_out = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
     assert "李白出局" in timed_out["content"]
     assert fake_discord.violations == []
+
+
+async def test_a_moderator_who_does_not_play_stops_a_game(fake_discord, bots, game_settings):
+    await bots.start(game_settings)
+    assert "轮到李白" in await play(fake_discord, "feihua", "start", {"key": "花", "bot_plays": False})
+    record = await fake_discord.command(
+        "feihua",
+        {},
+        subcommand="stop",
+        user_id=WANG_WEI[0],
+        name_of_user=WANG_WEI[1],
+        permissions=str(1 << 13),  # Manage Messages
+    )
+    await record.answered(timeout=60)
+    assert "游戏已结束" in record.original["content"]
+    assert "没有进行中的游戏" in await play(fake_discord, "feihua", "status")
+    assert fake_discord.violations == []
