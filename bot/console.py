@@ -14,6 +14,7 @@ Lines come from stdin, so `echo "/poem 月" | lianju console` works too.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,12 +23,16 @@ from typing import TextIO, TypeVar
 
 from bot import i18n
 from bot.config import Settings
-from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame
+from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame, as_recorded
 from bot.games.service import GameService, game_service
 from bot.games.texts import bot_name, describe, poem_credits, status_text, words
 from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
 from engine.prosody import Reason
+from storage import limits
+from storage.errors import InvalidInput
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real account has
 CONSOLE_CHANNEL_ID = 1  # the console's one table
@@ -67,11 +72,25 @@ class ConsoleGames:
         seat = self.seats.get(who) if who is not None else None
         return bot_name(self.person.locale) if who == BOT else seat.display_name if seat else "?"
 
+    async def _running(self) -> TurnGame | None:
+        """The console table's game; every seat at it is the console person's, also those added
+        before a restart, so the seats are read from storage each time."""
+        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        if game is not None:
+            self.seats.update(game.players)
+        return game
+
     async def _seat(self) -> Player:
         """The console's seat whose turn it is (the first seat when it is nobody's)."""
-        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        game = await self._running()
         current = game.rotation.current if game else None
         return self.seats.get(current, self.person.as_user) if current is not None else self.person.as_user
+
+    def _new_seat(self, typed: list[str]) -> Player:
+        """The seat `/GAME join NAME` asks for: the seat of that name if there is one, else a new one."""
+        name = as_recorded(" ".join(typed)) or f"{self.person.display_name}{len(self.seats) + 1}"
+        known = next((seat for seat in self.seats.values() if seat.display_name == name), None)
+        return known or Player(max(self.seats) + 1, name)
 
     async def _told(self, outcome: Outcome, show_line: bool) -> str:
         """The outcome in words, then the bot's turns that follow it, and a finished poem."""
@@ -94,15 +113,14 @@ class ConsoleGames:
     async def play(self, game: type[TurnGame], typed: list[str], options: dict[str, str]) -> str:
         verb, rest = game.console_verb(typed)
         channel, now = CONSOLE_CHANNEL_ID, utcnow()
+        running = await self._running()
         if verb == "start":
             request = game.console_request(rest, options)
             if isinstance(request, Reason):
                 return words(request, self.person.locale)
             outcome = await self.service.start(channel, None, self.person.as_user, request, now)
         elif verb == "join":
-            seat = Player(
-                max(self.seats) + 1, " ".join(rest)[:100] or f"{self.person.display_name}{len(self.seats) + 1}"
-            )
+            seat = self._new_seat(rest)
             outcome = await self.service.join(channel, seat)
             if outcome.accepted:
                 self.seats[seat.id] = seat
@@ -111,12 +129,11 @@ class ConsoleGames:
         elif verb == "pass":
             outcome = await self.service.pass_turn(channel, await self._seat(), now)
         elif verb == "status":
-            return status_text(await self.service.status(channel), self.person.locale, self.name, now)
+            return status_text(running, self.person.locale, self.name, now)
         elif verb == "stop":
             outcome = await self.service.stop(channel, self.person.as_user, moderator=True)
         elif verb == "end":
             # The console has no clock: ending the turn is what its deadline would do.
-            running = await self.service.status(channel)
             outcome = await self.service.timeout(channel, (running.rotation.deadline if running else None) or now)
         elif verb == "ask":
             outcome = await self.service.ask(game.kind, " ".join(rest))
@@ -157,6 +174,11 @@ class Console:
             return await self.commands[name](positional, options)
         except UserError as error:
             return error.message(self.person.locale)
+        except InvalidInput as error:
+            return i18n.text("error.invalid", self.person.locale, problem=error.problem)
+        except Exception:  # the console goes on whatever a command ran into; the log has the details
+            log.exception("console command %r failed", line[:200])
+            return i18n.text("error.internal", self.person.locale)
 
     async def poem(self, words: list[str], options: dict[str, str]) -> str:
         request = PoemRequest(
@@ -222,9 +244,12 @@ class Console:
 
 def _number(text: str, kind: type[Number]) -> Number:
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise UserError("error.invalid", problem=f"{text[:20]!r}") from None
+    if not -limits.SNOWFLAKE_MAX <= value <= limits.SNOWFLAKE_MAX:  # beyond any id, star count or knob
+        raise UserError("error.invalid", problem=f"{text[:20]!r}")
+    return value
 
 
 async def run_console(settings: Settings, locale: str, display_name: str, lines: TextIO = sys.stdin) -> None:

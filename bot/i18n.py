@@ -193,6 +193,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "找不到这首诗了（第 {poem_id} 首）。",
         "en": "This poem (#{poem_id}) no longer exists.",
     },
+    "rating.bad_stars": {"zh": "星数须在 {low} 到 {high} 之间。", "en": "Stars must be from {low} to {high}."},
     "top.title": {"zh": "佳作 · {period}", "en": "Top poems · {period}"},
     "top.empty": {"zh": "{period}还没有评过分的诗。", "en": "No rated poems {period} yet."},
     "top.entry": {

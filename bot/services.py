@@ -31,7 +31,7 @@ from engine.forms import JINTI_FORMS
 from engine.poet import Poet, PoetError
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
-from storage import repo
+from storage import limits, repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import ModelVersion, PoemOrigin, Script
@@ -275,6 +275,10 @@ class Services:
     # --- ratings ---------------------------------------------------------------------------------
 
     async def rate(self, poem_id: int, person: Person, stars: int) -> PoemCard:
+        if not limits.STARS_MIN <= stars <= limits.STARS_MAX:
+            raise UserError("rating.bad_stars", low=limits.STARS_MIN, high=limits.STARS_MAX)
+        if not 0 < poem_id <= limits.SNOWFLAKE_MAX:  # no such id can be stored
+            raise UserError("rating.unknown_poem", poem_id=poem_id)
         async with self.database.unit_of_work() as session:
             try:
                 await repo.rate(session, poem_id, person.as_user, stars)
