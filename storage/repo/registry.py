@@ -164,10 +164,11 @@ async def finish_finetune_run(
 
 
 async def last_finetune_run(session: AsyncSession) -> FinetuneRun | None:
-    """The most recent fine-tune run that finished (promoted, rejected or failed)."""
+    """The most recent fine-tune run that trained to the end (promoted or rejected): the feedback since
+    then is new. A failed run used none of it, so the next run learns from it."""
     return await session.scalar(
         select(FinetuneRun)
-        .where(FinetuneRun.outcome != FinetuneOutcome.RUNNING)
+        .where(FinetuneRun.outcome.in_([FinetuneOutcome.PROMOTED, FinetuneOutcome.REJECTED]))
         .order_by(FinetuneRun.started_at.desc(), FinetuneRun.id.desc())
         .limit(1)
     )
