@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame, as_recorded
 from bot.games.service import GameService, game_service
 from bot.games.texts import bot_name, describe, poem_credits, status_text, words
-from bot.services import PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
+from bot.services import PERIODS, ModelReport, Person, PoemCard, PoemRequest, Services, UserError, top_entry
 from engine.prosody import Reason
 from storage import limits
 from storage.errors import InvalidInput
@@ -256,6 +256,8 @@ async def run_console(settings: Settings, locale: str, display_name: str, lines:
     services = await Services.start(settings)
     try:
         person = Person(CONSOLE_USER_ID, display_name[:100] or "console", i18n.normalise_locale(locale))
+        if services.unloadable is not None:  # serving an earlier model: say so, and how to roll back
+            print(ModelReport(services.model, services.unloadable).describe(person.locale), flush=True)
         await Console(services, person).run(lines, prompt=lines.isatty())
     finally:
         await services.close()

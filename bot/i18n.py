@@ -225,8 +225,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "model.no_metrics": {"zh": "尚无（出厂模型）", "en": "none yet (the shipped model)"},
     "model.unloadable": {
-        "zh": "注意：注册表里的当前模型 {name}（{path}）加载不了（{problem}），仍在用 {served}。",
-        "en": "Note: the registry's active model {name} ({path}) cannot be loaded ({problem}); still serving {served}.",
+        "zh": "注意：注册表里的当前模型 {name}（{path}）加载不了（{problem}），仍在用 {served}。"
+        "运行 `lianju models rollback`（或 /model rollback）回到上一个模型。",
+        "en": "Note: the registry's active model {name} ({path}) cannot be loaded ({problem}); still serving {served}. "
+        "Run `lianju models rollback` (or /model rollback) to go back to the previous model.",
     },
     "model.rolled_back": {"zh": "已回滚。", "en": "Rolled back."},
     "model.no_rollback": {

@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot import i18n
 from bot.config import Settings
 from bot.learning import FinetuneResult, finetune_in_process
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 TEMPERATURE_RANGE = (0.1, 1.5)
 METRICS_CHARS = 1500  # a model report stays far below Discord's 2000 characters
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+
+
+class ModelUnavailable(Exception):
+    """Neither the active model nor any model active before it can be loaded."""
 
 
 class UserError(Exception):
@@ -160,17 +166,15 @@ class Services:
     async def start(cls, settings: Settings) -> Services:
         database = Database.connect(settings.database_url)
         try:
-            upgrade = settings.upgrade_schema
-            if upgrade is None:  # automatic for the embedded SQLite; PostgreSQL is migrated on purpose
-                upgrade = database.engine.dialect.name == "sqlite"
-            await ensure_schema(database.engine, upgrade=upgrade)
+            await prepare_schema(settings, database.engine)
             async with database.unit_of_work() as session:
-                model = await repo.ensure_default_model(session, str(settings.model_dir))
-            poet = Poet(Path(model.path), settings.backend, settings.corpus_lines, version=model.name)
+                active = await repo.ensure_default_model(session, str(settings.model_dir))
+                earlier = await repo.earlier_models(session)
+            poet, model, unloadable = _first_loadable(settings, [active, *earlier])
         except BaseException:
             await database.close()
             raise
-        return cls(settings, database, poet, model)
+        return cls(settings, database, poet, model, unloadable)
 
     async def close(self) -> None:
         if not self._closed:
@@ -394,6 +398,39 @@ class Services:
         result = await finetune_in_process(self.settings)
         await self.follow_registry()  # a promoted candidate is served at once, not at the next check
         return result
+
+
+async def prepare_schema(settings: Settings, engine: AsyncEngine) -> None:
+    """The schema at head before anything reads it: migrated automatically for the embedded SQLite,
+    refused with what to run for PostgreSQL, which is migrated on purpose (LIANJU_UPGRADE_SCHEMA)."""
+    upgrade = settings.upgrade_schema
+    if upgrade is None:
+        upgrade = engine.dialect.name == "sqlite"
+    await ensure_schema(engine, upgrade=upgrade)
+
+
+def _first_loadable(
+    settings: Settings, versions: list[ModelVersion]
+) -> tuple[Poet, ModelVersion, tuple[ModelVersion, str] | None]:
+    """The poet with the first of `versions` (the active one, then the ones active before it) that
+    loads; when the active one does not, it comes back as unloadable with why, so the bot serves
+    the last good model and says to roll back instead of not starting."""
+    active, unloadable = versions[0], None
+    for version in versions:
+        try:
+            poet = Poet(Path(version.path), settings.backend, settings.corpus_lines, version=version.name)
+        except Exception as error:  # whatever a broken folder raises, an earlier model may still load
+            problem = f"{type(error).__name__}: {error}"
+            log.error("cannot load model %s from %s (%s)", version.name, version.path, problem)
+            unloadable = unloadable or (active, problem)
+            continue
+        if unloadable is not None:
+            log.error("serving %s instead; run `lianju models rollback` to make it active", version.name)
+        return poet, version, unloadable
+    raise ModelUnavailable(
+        f"no model in the registry can be loaded (the active one, {active.name} at {active.path}: "
+        f"{unloadable[1] if unloadable else '?'}); fix the folder or promote a version that loads"
+    )
 
 
 _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")

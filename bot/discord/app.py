@@ -19,6 +19,7 @@ import pkgutil
 import signal
 from pathlib import Path
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -43,6 +44,10 @@ COGS = tuple(f"{cogs.__name__}.{module.name}" for module in pkgutil.iter_modules
 
 class TokenProblem(RuntimeError):
     """The token is missing or Discord refused it; the message says what to do."""
+
+
+class DiscordUnreachable(RuntimeError):
+    """No connection to Discord (no network, DNS, a firewall); the message says so."""
 
 
 class LianjuTree(app_commands.CommandTree["LianjuBot"]):
@@ -189,6 +194,10 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
             serving.result()  # raises what ended it
     except discord.LoginFailure:
         raise TokenProblem("Discord rejected LIANJU_DISCORD_TOKEN: reset the token in the Developer Portal") from None
+    except (aiohttp.ClientError, OSError) as error:  # aiohttp's connection errors are OSErrors too
+        raise DiscordUnreachable(
+            f"cannot reach Discord ({type(error).__name__}: {error}): check the network connection and try again"
+        ) from None
     finally:
         stopping.cancel()
         await bot.close()

@@ -117,6 +117,18 @@ async def roll_back(session: AsyncSession) -> ModelVersion:
     return previous
 
 
+async def earlier_models(session: AsyncSession) -> list[ModelVersion]:
+    """The versions that were active before the current one, the most recent first (what a roll back
+    would bring back, then what came before it)."""
+    return list(
+        await session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.status == ModelStatus.RETIRED, ModelVersion.promoted_at.is_not(None))
+            .order_by(ModelVersion.promoted_at.desc())
+        )
+    )
+
+
 async def list_models(session: AsyncSession) -> list[ModelVersion]:
     return list(await session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
 

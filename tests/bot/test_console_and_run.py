@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LIANJU = [sys.executable, "-c", "from bot.cli import app; app()"]
 
 
-def lianju(args: list[str], data_dir: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def lianju(
+    args: list[str], data_dir: Path, stdin: str = "", cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess:
     environment = {**os.environ, "LIANJU_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", **env}
     environment.pop("LIANJU_DISCORD_TOKEN", None) if "LIANJU_DISCORD_TOKEN" not in env else None
     return subprocess.run(
-        LIANJU + args, input=stdin, capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120
+        LIANJU + args, input=stdin, capture_output=True, text=True, cwd=cwd, env=environment, timeout=120
     )
 
 
