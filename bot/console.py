@@ -2,7 +2,7 @@
 
     /poem 月                      /poem 春江 form=七绝 acrostic=春江花月
     /rate 3 5                     /top [week|month|all]     /mypoems
-    /model [info|rollback]        /help                     /quit
+    /model [info|rollback]        /forgetme [yes]           /help      /quit
     /chain start 七绝 [严] [opening=白日依山尽] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
     /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
     /feihua start 月 [strength=weak|medium|strong] [bot=no]   /feihua join 杜甫   /feihua line …   /feihua stop
@@ -26,7 +26,17 @@ from bot.config import Settings
 from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame, as_recorded
 from bot.games.service import GameService, game_service
 from bot.games.texts import bot_name, describe, poem_credits, status_text, words
-from bot.services import PERIODS, ModelReport, Person, PoemCard, PoemRequest, Services, UserError, top_entry
+from bot.services import (
+    PERIODS,
+    ModelReport,
+    Person,
+    PoemCard,
+    PoemRequest,
+    Services,
+    UserError,
+    forgotten_text,
+    top_entry,
+)
 from engine.prosody import Reason
 from storage import limits
 from storage.errors import InvalidInput
@@ -152,6 +162,7 @@ class Console:
             "/top": self.top,
             "/mypoems": self.mypoems,
             "/model": self.model,
+            "/forgetme": self.forgetme,
             **games.commands,
         }
 
@@ -228,6 +239,12 @@ class Console:
         if words not in ([], ["info"]):
             return "/model [info|rollback]"
         return (await self.services.follow_registry()).describe(self.person.locale)
+
+    async def forgetme(self, words: list[str], options: dict[str, str]) -> str:
+        locale = self.person.locale
+        if words != ["yes"]:
+            return i18n.text("forget.confirm", locale) + "\n" + i18n.text("forget.console_confirm", locale)
+        return forgotten_text(await self.services.forget(self.person), locale)
 
     async def run(self, lines: TextIO, prompt: bool) -> None:
         while True:

@@ -254,6 +254,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "finetune.failed": {"zh": "微调失败，模型不变：{why}", "en": "The fine-tune failed; the model is unchanged: {why}"},
     "sync.done": {"zh": "已同步 {count} 条命令。", "en": "Synced {count} commands."},
+    "cmd.forgetme": {"zh": "删除我的数据", "en": "forgetme"},
+    "cmd.forgetme.desc": {
+        "zh": "删除机器人保存的关于你的一切（需确认）",
+        "en": "Delete everything the bot keeps about you (asks first)",
+    },
+    "forget.confirm": {
+        "zh": "将删除：你的资料、你的评分、你自己提交的诗、你在游戏中的座位，以及微调数据里你给的星。"
+        "保留但去掉你的名字：机器人为你写的诗、你在联句中写的句子、你在游戏中的回合。此操作无法撤销。",
+        "en": "This deletes your profile, your ratings, the poems you submitted, your seats in games and your "
+        "stars in the fine-tuning data. Kept without your name: poems the bot wrote for you, your lines in "
+        "shared poems, your game turns. This cannot be undone.",
+    },
+    "forget.console_confirm": {"zh": "确认请输入 /forgetme yes", "en": "To confirm, type /forgetme yes"},
+    "forget.button": {"zh": "确认删除我的数据", "en": "Delete my data"},
+    "forget.not_yours": {
+        "zh": "这个按钮只能由请求者本人使用。",
+        "en": "Only the person who asked can use this button.",
+    },
+    "forget.done": {
+        "zh": "已删除你的数据：{ratings} 条评分、{poems} 首诗；{anonymised} 处内容已去掉你的名字。",
+        "en": "Your data is deleted: {ratings} ratings, {poems} poems; your name is removed from {anonymised} more.",
+    },
     "error.busy": {"zh": "诗人正忙，请稍后再试。", "en": "The poet is busy; please try again in a moment."},
     "error.internal": {
         "zh": "出了点问题，这次没写成。请再试一次。",

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import i18n
 from bot.config import Settings
-from bot.learning import FinetuneResult, finetune_in_process
+from bot.learning import FinetuneResult, finetune_in_process, forget_rater
 from bot.occasions import Occasion
 from engine.batching import Busy
 from engine.forms import JINTI_FORMS
@@ -311,6 +311,18 @@ class Services:
             else:
                 await repo.upsert_user(session, person.as_user, script=style)
 
+    # --- privacy ---------------------------------------------------------------------------------
+
+    async def forget(self, person: Person) -> repo.ForgetReport:
+        """Remove the person's data everywhere it is kept: their rows in the database (what they made
+        with others stays, without their name: storage.repo.forget_user), their stars in the
+        fine-tune's feedback stores, and the deleted rows' bytes in the database's files."""
+        async with self.database.unit_of_work() as session:
+            report = await repo.forget_user(session, person.id)
+        await asyncio.to_thread(forget_rater, self.settings, person.id)
+        await self.database.erase_deleted()
+        return report
+
     # --- the daily poem --------------------------------------------------------------------------
 
     async def set_daily(self, guild_id: int, channel_id: int, time_text: str, timezone_name: str):
@@ -434,6 +446,17 @@ def _first_loadable(
 
 
 _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")
+
+
+def forgotten_text(report: repo.ForgetReport, locale: object) -> str:
+    """What /forgetme did, in the person's language."""
+    return i18n.text(
+        "forget.done",
+        locale,
+        ratings=report.ratings_deleted,
+        poems=report.poems_deleted,
+        anonymised=report.poems_unlinked + report.lines_anonymised + report.turns_anonymised,
+    )
 
 
 def top_entry(rank: int, entry: repo.RatedPoem, locale: object) -> str:
