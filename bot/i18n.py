@@ -1,13 +1,14 @@
 """Every string people read, in one place: zh-CN, zh-TW and English.
 
 Messages are written in simplified Chinese and English; zh-TW is the simplified text converted
-with OpenCC s2t unless an entry spells it out. `text(key, locale, **values)` formats a reply. The
-command names and descriptions are here too; bot.discord.i18n hands them to Discord.
+with OpenCC s2twp (Taiwan's words: 伺服器, 設定, 預設) unless an entry spells it out.
+`text(key, locale, **values)` formats a reply. The command names and descriptions are here too;
+bot.discord.i18n hands them to Discord.
 """
 
 from __future__ import annotations
 
-from engine.text import to_traditional
+from engine.text import to_taiwan
 
 ZH_CN, ZH_TW, EN = "zh-CN", "zh-TW", "en"
 LOCALES = (ZH_CN, ZH_TW, EN)
@@ -312,7 +313,7 @@ def text(key: str, locale: object, **values: object) -> str:
     if which == EN:
         template = entry["en"]
     elif which == ZH_TW:
-        template = entry.get(ZH_TW) or to_traditional(entry["zh"])
+        template = entry.get(ZH_TW) or to_taiwan(entry["zh"])
     else:
         template = entry["zh"]
     return template.format(**values)
@@ -321,4 +322,4 @@ def text(key: str, locale: object, **values: object) -> str:
 def bilingual(locale: object, zh: str, en: str) -> str:
     """A message that arrives already written in both languages (the engine's PoetError)."""
     which = normalise_locale(locale)
-    return en if which == EN else to_traditional(zh) if which == ZH_TW else zh
+    return en if which == EN else to_taiwan(zh) if which == ZH_TW else zh

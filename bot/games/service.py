@@ -162,7 +162,8 @@ class GameService:
                 return opening
             outcome = await _run(lambda _game: opening.first_move(), opening.game)
             if not outcome.accepted:
-                return outcome
+                # No game was created: why the opening was refused, nothing of turns or tries left.
+                return Outcome(accepted=False, reasons=outcome.reasons)
             return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
 
     async def _store_new(

@@ -70,7 +70,7 @@ async def test_bad_input_gets_a_localised_reply(fake_discord, bots, bot_settings
     cases = [
         ({"theme": "月" * 300}, "zh-CN", "主题最多"),
         ({"theme": "🌙"}, "en-US", "needs at least one Chinese character"),
-        ({"theme": "月", "acrostic": ""}, "zh-TW", "藏頭不能爲空"),
+        ({"theme": "月", "acrostic": ""}, "zh-TW", "藏頭不能為空"),
         ({"theme": "moon"}, "zh-CN", "至少一个汉字"),
         ({"theme": "月\x00\x07"}, "en-US", None),  # control characters are dropped: a poem on 月
         ({"theme": "月", "temperature": 9.0}, "en-US", "temperature must be between"),
