@@ -59,6 +59,12 @@ class Settings(StorageSettings):
     )
     poem_candidates: int = Field(default=8, ge=1, le=32, description="Candidates sampled per /poem; the best is shown.")
     poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
+    poems_per_minute: int = Field(
+        default=3, ge=0, description="How many /poem one person may ask for in a minute; 0: no limit."
+    )
+    game_starts_per_minute: int = Field(
+        default=2, ge=0, description="How many games one person may start in a minute; 0: no limit."
+    )
     model_check_seconds: int = Field(
         default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
     )

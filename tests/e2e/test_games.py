@@ -122,6 +122,7 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
         f"<@{WANG_WEI[0]}>",
     ]
     assert [line.split("　—— ")[0] for line in credits][1:] == ["江枫渔火对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]
+    assert poem["mentions"] == []  # the credits name the poets without pinging them
     embed = poem["embeds"][0]
     assert embed["title"].startswith("联句") and len(embed["description"].split("\n")) == 4
     poem_id = int(embed["footer"]["text"].split("第 ")[1].split(" 首")[0])
