@@ -25,6 +25,8 @@ app.add_typer(corpus_app, name="corpus")
 console = Console()
 errors = Console(stderr=True)
 
+SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}")
@@ -108,7 +110,7 @@ def poem(
         str | None, typer.Option(help="起句: the poem's first line (5 or 7 characters); the rest is written to it.")
     ] = None,
     n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many poems.")] = 1,
-    seed: Annotated[int | None, typer.Option(help="Same seed, same poem.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="Same seed, same poem.")] = None,
     candidates: Annotated[int, typer.Option(min=1, max=32, help="Candidates sampled per poem; the best is kept.")] = 8,
     temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
     tone_mode: Annotated[str, typer.Option(help="strict, lenient or off.")] = "strict",
@@ -228,7 +230,9 @@ def train(
 
 @app.command("eval")
 def evaluate_model(
-    model: Annotated[Path, typer.Option(help="A from_pretrained directory.")] = Path("engine/weights/default"),
+    model: Annotated[
+        Path | None, typer.Option(help="A from_pretrained directory; default: LIANJU_MODEL_DIR (the shipped model).")
+    ] = None,
     corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
     samples: Annotated[int, typer.Option(min=1, max=10_000, help="Unconstrained samples per form.")] = 100,
     ids: Annotated[Path | None, typer.Option(help="Held-out poem ids; default: the frozen list.")] = None,
@@ -252,6 +256,7 @@ def evaluate_model(
     With --meaning: the yardsticks of meaning (engine/yardsticks.py) for our poems and real ones."""
     from engine.evaluate import HELDOUT_IDS, evaluate
 
+    model = model or get_settings().model_dir
     corpus = corpus or get_settings().corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
@@ -631,10 +636,12 @@ app.add_typer(models_app, name="models")
 
 def _registry(change):
     """Run `change(session)` in one unit of work on the configured database; returns its result."""
+    from bot.services import prepare_schema
     from storage import repo
     from storage.db import Database
 
     async def work(engine):
+        await prepare_schema(get_settings(), engine)
         database = Database(engine)
         async with database.unit_of_work() as session:
             await repo.ensure_default_model(session, str(get_settings().model_dir))
@@ -668,9 +675,12 @@ def models_list() -> None:
 
 @models_app.command("promote")
 def models_promote(name: Annotated[str, typer.Argument(help="The version to make active.")]) -> None:
-    """Make a version active (the running bot picks it up without a restart)."""
+    """Make a version active (the running bot picks it up without a restart); a folder that does not load is refused."""
+    import asyncio
+
     from sqlalchemy import select
 
+    from engine.poet import try_loading
     from storage import repo
     from storage.models import ModelVersion
 
@@ -678,6 +688,10 @@ def models_promote(name: Annotated[str, typer.Argument(help="The version to make
         version = await session.scalar(select(ModelVersion).where(ModelVersion.name == name))
         if version is None:
             fail(f"no model version named {name!r}; `lianju models list` shows them")
+        try:
+            await asyncio.to_thread(try_loading, Path(version.path), get_settings().backend)
+        except Exception as error:  # whatever a broken folder raises; the bot would fail the same way
+            fail(f"{name} at {version.path} does not load ({type(error).__name__}: {error}); it stays as it is")
         return await repo.promote(session, version.id)
 
     console.print(f"{_registry(promote).name} is active")
@@ -725,13 +739,14 @@ def run() -> None:
     import asyncio
     import logging
 
-    from bot.discord.app import TokenProblem, run_bot
+    from bot.discord.app import DiscordUnreachable, TokenProblem, run_bot
+    from bot.services import ModelUnavailable
     from storage.errors import StorageError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(run_bot(get_settings()))
-    except (TokenProblem, StorageError) as error:
+    except (TokenProblem, DiscordUnreachable, ModelUnavailable, StorageError) as error:
         fail(str(error))
 
 
@@ -744,9 +759,10 @@ def console_command(
     import asyncio
 
     from bot.console import run_console
+    from bot.services import ModelUnavailable
     from storage.errors import StorageError
 
     try:
         asyncio.run(run_console(get_settings(), locale, name))
-    except StorageError as error:
+    except (ModelUnavailable, StorageError) as error:
         fail(str(error))

@@ -68,6 +68,12 @@ class Settings(StorageSettings):
     duilian_turn_seconds: int = Field(
         default=120, ge=1, le=3600, description="A 对对联 round's seconds where the server and the start chose none."
     )
+    poems_per_minute: int = Field(
+        default=3, ge=0, description="How many /poem one person may ask for in a minute; 0: no limit."
+    )
+    game_starts_per_minute: int = Field(
+        default=2, ge=0, description="How many games one person may start in a minute; 0: no limit."
+    )
     model_check_seconds: int = Field(
         default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
     )

@@ -2,7 +2,7 @@
 
     /poem 月                      /poem 春江 form=七绝 acrostic=春江花月
     /rate 3 5                     /top [week|month|all]     /mypoems
-    /model [info|rollback]        /help                     /quit
+    /model [info|rollback]        /forgetme [yes]           /help      /quit
     /settings [turn 联句|飞花令|对对联 秒数 | form 七律 | language zh-CN|zh-TW|en|players | card on|off]
     /chain start 七绝 [严] [opening=白日依山尽] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
     /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
@@ -15,6 +15,7 @@ Lines come from stdin, so `echo "/poem 月" | lianju console` works too.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,12 +24,27 @@ from typing import TextIO, TypeVar
 
 from bot import i18n
 from bot.config import Settings
-from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame
+from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame, as_recorded
 from bot.games.service import GameService, game_service
 from bot.games.texts import bot_name, describe, poem_credits, status_text, words
-from bot.services import FOLLOW_PLAYERS, PERIODS, Person, PoemCard, PoemRequest, Services, UserError, top_entry
+from bot.services import (
+    FOLLOW_PLAYERS,
+    PERIODS,
+    ModelReport,
+    Person,
+    PoemCard,
+    PoemRequest,
+    Services,
+    UserError,
+    forgotten_text,
+    top_entry,
+)
 from engine.prosody import Reason
+from storage import limits
+from storage.errors import InvalidInput
 from storage.models import GameKind, utcnow
+
+log = logging.getLogger(__name__)
 
 CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real account has
 CONSOLE_CHANNEL_ID = 1  # the console's one table
@@ -70,11 +86,25 @@ class ConsoleGames:
         seat = self.seats.get(who) if who is not None else None
         return bot_name(self.person.locale) if who == BOT else seat.display_name if seat else "?"
 
+    async def _running(self) -> TurnGame | None:
+        """The console table's game; every seat at it is the console person's, also those added
+        before a restart, so the seats are read from storage each time."""
+        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        if game is not None:
+            self.seats.update(game.players)
+        return game
+
     async def _seat(self) -> Player:
         """The console's seat whose turn it is (the first seat when it is nobody's)."""
-        game = await self.service.status(CONSOLE_CHANNEL_ID)
+        game = await self._running()
         current = game.rotation.current if game else None
         return self.seats.get(current, self.person.as_user) if current is not None else self.person.as_user
+
+    def _new_seat(self, typed: list[str]) -> Player:
+        """The seat `/GAME join NAME` asks for: the seat of that name if there is one, else a new one."""
+        name = as_recorded(" ".join(typed)) or f"{self.person.display_name}{len(self.seats) + 1}"
+        known = next((seat for seat in self.seats.values() if seat.display_name == name), None)
+        return known or Player(max(self.seats) + 1, name)
 
     async def _told(self, outcome: Outcome, show_line: bool) -> str:
         """The outcome in words, then the bot's turns that follow it, and a finished poem."""
@@ -97,15 +127,14 @@ class ConsoleGames:
     async def play(self, game: type[TurnGame], typed: list[str], options: dict[str, str]) -> str:
         verb, rest = game.console_verb(typed)
         channel, now = CONSOLE_CHANNEL_ID, utcnow()
+        running = await self._running()
         if verb == "start":
             request = game.console_request(rest, options)
             if isinstance(request, Reason):
                 return words(request, self.person.locale)
             outcome = await self.service.start(channel, None, self.person.as_user, request, now)
         elif verb == "join":
-            seat = Player(
-                max(self.seats) + 1, " ".join(rest)[:100] or f"{self.person.display_name}{len(self.seats) + 1}"
-            )
+            seat = self._new_seat(rest)
             outcome = await self.service.join(channel, seat)
             if outcome.accepted:
                 self.seats[seat.id] = seat
@@ -114,12 +143,11 @@ class ConsoleGames:
         elif verb == "pass":
             outcome = await self.service.pass_turn(channel, await self._seat(), now)
         elif verb == "status":
-            return status_text(await self.service.status(channel), self.person.locale, self.name, now)
+            return status_text(running, self.person.locale, self.name, now)
         elif verb == "stop":
             outcome = await self.service.stop(channel, self.person.as_user, moderator=True)
         elif verb == "end":
             # The console has no clock: ending the turn is what its deadline would do.
-            running = await self.service.status(channel)
             outcome = await self.service.timeout(channel, (running.rotation.deadline if running else None) or now)
         elif verb == "ask":
             outcome = await self.service.ask(game.kind, " ".join(rest))
@@ -139,6 +167,7 @@ class Console:
             "/mypoems": self.mypoems,
             "/model": self.model,
             "/settings": self.settings,
+            "/forgetme": self.forgetme,
             **games.commands,
         }
 
@@ -161,6 +190,11 @@ class Console:
             return await self.commands[name](positional, options)
         except UserError as error:
             return error.message(self.person.locale)
+        except InvalidInput as error:
+            return i18n.text("error.invalid", self.person.locale, problem=error.problem)
+        except Exception:  # the console goes on whatever a command ran into; the log has the details
+            log.exception("console command %r failed", line[:200])
+            return i18n.text("error.internal", self.person.locale)
 
     async def poem(self, words: list[str], options: dict[str, str]) -> str:
         form = options.get("form") or (await self.services.guild_settings(CONSOLE_GUILD_ID)).default_form
@@ -233,6 +267,12 @@ class Console:
                 return SETTINGS_USAGE
         return chosen.describe(self.person.locale)
 
+    async def forgetme(self, words: list[str], options: dict[str, str]) -> str:
+        locale = self.person.locale
+        if words != ["yes"]:
+            return i18n.text("forget.confirm", locale) + "\n" + i18n.text("forget.console_confirm", locale)
+        return forgotten_text(await self.services.forget(self.person), locale)
+
     async def run(self, lines: TextIO, prompt: bool) -> None:
         while True:
             if prompt:
@@ -260,15 +300,20 @@ def game_kind(name: str) -> GameKind | None:
 
 def _number(text: str, kind: type[Number]) -> Number:
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise UserError("error.invalid", problem=f"{text[:20]!r}") from None
+    if not -limits.SNOWFLAKE_MAX <= value <= limits.SNOWFLAKE_MAX:  # beyond any id, star count or knob
+        raise UserError("error.invalid", problem=f"{text[:20]!r}")
+    return value
 
 
 async def run_console(settings: Settings, locale: str, display_name: str, lines: TextIO = sys.stdin) -> None:
     services = await Services.start(settings)
     try:
         person = Person(CONSOLE_USER_ID, display_name[:100] or "console", i18n.normalise_locale(locale))
+        if services.unloadable is not None:  # serving an earlier model: say so, and how to roll back
+            print(ModelReport(services.model, services.unloadable).describe(person.locale), flush=True)
         await Console(services, person).run(lines, prompt=lines.isatty())
     finally:
         await services.close()

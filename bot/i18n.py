@@ -1,13 +1,14 @@
 """Every string people read, in one place: zh-CN, zh-TW and English.
 
 Messages are written in simplified Chinese and English; zh-TW is the simplified text converted
-with OpenCC s2t unless an entry spells it out. `text(key, locale, **values)` formats a reply. The
-command names and descriptions are here too; bot.discord.i18n hands them to Discord.
+with OpenCC s2twp (Taiwan's words: 伺服器, 設定, 預設) unless an entry spells it out.
+`text(key, locale, **values)` formats a reply. The command names and descriptions are here too;
+bot.discord.i18n hands them to Discord.
 """
 
 from __future__ import annotations
 
-from engine.text import to_traditional
+from engine.text import to_taiwan
 
 ZH_CN, ZH_TW, EN = "zh-CN", "zh-TW", "en"
 LOCALES = (ZH_CN, ZH_TW, EN)
@@ -279,6 +280,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "找不到这首诗了（第 {poem_id} 首）。",
         "en": "This poem (#{poem_id}) no longer exists.",
     },
+    "rating.bad_stars": {"zh": "星数须在 {low} 到 {high} 之间。", "en": "Stars must be from {low} to {high}."},
     "top.title": {"zh": "佳作 · {period}", "en": "Top poems · {period}"},
     "top.empty": {"zh": "{period}还没有评过分的诗。", "en": "No rated poems {period} yet."},
     "top.entry": {
@@ -310,8 +312,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "model.no_metrics": {"zh": "尚无（出厂模型）", "en": "none yet (the shipped model)"},
     "model.unloadable": {
-        "zh": "注意：注册表里的当前模型 {name}（{path}）加载不了（{problem}），仍在用 {served}。",
-        "en": "Note: the registry's active model {name} ({path}) cannot be loaded ({problem}); still serving {served}.",
+        "zh": "注意：注册表里的当前模型 {name}（{path}）加载不了（{problem}），仍在用 {served}。"
+        "运行 `lianju models rollback`（或 /model rollback）回到上一个模型。",
+        "en": "Note: the registry's active model {name} ({path}) cannot be loaded ({problem}); still serving {served}. "
+        "Run `lianju models rollback` (or /model rollback) to go back to the previous model.",
     },
     "model.rolled_back": {"zh": "已回滚。", "en": "Rolled back."},
     "model.no_rollback": {
@@ -354,6 +358,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "不认识这种语言；可选：{languages}。",
         "en": "Unknown language; choose one of: {languages}.",
     },
+    "cmd.forgetme": {"zh": "删除我的数据", "en": "forgetme"},
+    "cmd.forgetme.desc": {
+        "zh": "删除机器人保存的关于你的一切（需确认）",
+        "en": "Delete everything the bot keeps about you (asks first)",
+    },
+    "forget.confirm": {
+        "zh": "将删除：你的资料、你的评分、你自己提交的诗、你在游戏中的座位，以及微调数据里你给的星。"
+        "保留但去掉你的名字：机器人为你写的诗、你在联句中写的句子、你在游戏中的回合。此操作无法撤销。",
+        "en": "This deletes your profile, your ratings, the poems you submitted, your seats in games and your "
+        "stars in the fine-tuning data. Kept without your name: poems the bot wrote for you, your lines in "
+        "shared poems, your game turns. This cannot be undone.",
+    },
+    "forget.console_confirm": {"zh": "确认请输入 /forgetme yes", "en": "To confirm, type /forgetme yes"},
+    "forget.button": {"zh": "确认删除我的数据", "en": "Delete my data"},
+    "forget.not_yours": {
+        "zh": "这个按钮只能由请求者本人使用。",
+        "en": "Only the person who asked can use this button.",
+    },
+    "forget.done": {
+        "zh": "已删除你的数据：{ratings} 条评分、{poems} 首诗；{anonymised} 处内容已去掉你的名字。",
+        "en": "Your data is deleted: {ratings} ratings, {poems} poems; your name is removed from {anonymised} more.",
+    },
     "error.busy": {"zh": "诗人正忙，请稍后再试。", "en": "The poet is busy; please try again in a moment."},
     "error.internal": {
         "zh": "出了点问题，这次没写成。请再试一次。",
@@ -390,7 +416,7 @@ def text(key: str, locale: object, **values: object) -> str:
     if which == EN:
         template = entry["en"]
     elif which == ZH_TW:
-        template = entry.get(ZH_TW) or to_traditional(entry["zh"])
+        template = entry.get(ZH_TW) or to_taiwan(entry["zh"])
     else:
         template = entry["zh"]
     return template.format(**values)
@@ -399,4 +425,4 @@ def text(key: str, locale: object, **values: object) -> str:
 def bilingual(locale: object, zh: str, en: str) -> str:
     """A message that arrives already written in both languages (the engine's PoetError)."""
     which = normalise_locale(locale)
-    return en if which == EN else to_traditional(zh) if which == ZH_TW else zh
+    return en if which == EN else to_taiwan(zh) if which == ZH_TW else zh

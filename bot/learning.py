@@ -82,6 +82,29 @@ def _remember(settings: Settings, poems: list[RatedPoem], name: str = "feedback.
     return known + fresh
 
 
+FEEDBACK_STORES = ("feedback.jsonl", "negatives.jsonl")  # the rated poems kept for later runs, with who rated them
+
+
+def forget_rater(settings: Settings, user_id: int) -> int:
+    """Take one person's stars out of every feedback store; the poems stay with the others' ratings
+    (a poem only they rated goes). Returns how many ratings were removed."""
+    removed = 0
+    for name in FEEDBACK_STORES:
+        store = _models_dir(settings) / name
+        if not store.exists():
+            continue
+        kept = []
+        for poem in (_from_json(line) for line in store.read_text("utf-8").splitlines() if line.strip()):
+            if poem.ratings.pop(user_id, None) is not None:
+                removed += 1
+            if poem.ratings:
+                kept.append(poem)
+        rewritten = store.with_suffix(".tmp")
+        rewritten.write_text("".join(json.dumps(asdict(poem), ensure_ascii=False) + "\n" for poem in kept), "utf-8")
+        rewritten.replace(store)  # whole or not at all, whatever happens while writing
+    return removed
+
+
 async def run_finetune(
     settings: Settings,
     *,
@@ -137,7 +160,7 @@ async def _train_and_gate(
         run = await repo.start_finetune_run(session, active.id, counts, log_path=str(log))
     try:
         feedback = _remember(settings, selection.positives)
-        _remember(settings, selection.negatives, "negatives.jsonl")  # for a later preference method
+        _remember(settings, selection.negatives, FEEDBACK_STORES[1])  # for a later preference method
         counts |= finetune(
             Path(active.path),
             candidate,

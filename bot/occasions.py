@@ -17,6 +17,12 @@ FESTIVAL_THEMES = {
     "重阳节": "重阳",
     "除夕": "除夕",
     "元旦节": "新岁",
+    # Days the old poets wrote on that lunar-python counts among its "other" festivals.
+    "人日": "人日",
+    "上巳节": "上巳",
+    "寒食节": "寒食",
+    "中元节": "中元",
+    "腊八节": "腊八",
 }
 SOLAR_FESTIVALS = {"元旦节"}  # the one Gregorian festival among them
 
@@ -37,7 +43,12 @@ class Occasion:
 def occasion_for(day: date) -> Occasion:
     solar = Solar.fromYmd(day.year, day.month, day.day)
     lunar = solar.getLunar()
-    for festival in (*lunar.getFestivals(), *(f for f in solar.getFestivals() if f in SOLAR_FESTIVALS)):
+    festivals = (
+        *lunar.getFestivals(),
+        *lunar.getOtherFestivals(),
+        *(f for f in solar.getFestivals() if f in SOLAR_FESTIVALS),
+    )
+    for festival in festivals:
         if festival in FESTIVAL_THEMES:
             return Occasion(FESTIVAL_THEMES[festival], festival)
     term = lunar.getJieQi()

@@ -22,16 +22,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot import i18n
 from bot.config import Settings
-from bot.learning import FinetuneResult, finetune_in_process
+from bot.learning import FinetuneResult, finetune_in_process, forget_rater
 from bot.occasions import Occasion
 from engine.batching import Busy
 from engine.forms import JINTI_FORMS, parse_form
 from engine.poet import Poet, PoetError
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
-from storage import repo
+from storage import limits, repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import GameKind, ModelVersion, PoemOrigin, Script
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 TEMPERATURE_RANGE = (0.1, 1.5)
 METRICS_CHARS = 1500  # a model report stays far below Discord's 2000 characters
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+
+
+class ModelUnavailable(Exception):
+    """Neither the active model nor any model active before it can be loaded."""
 
 
 class UserError(Exception):
@@ -191,17 +197,15 @@ class Services:
     async def start(cls, settings: Settings) -> Services:
         database = Database.connect(settings.database_url)
         try:
-            upgrade = settings.upgrade_schema
-            if upgrade is None:  # automatic for the embedded SQLite; PostgreSQL is migrated on purpose
-                upgrade = database.engine.dialect.name == "sqlite"
-            await ensure_schema(database.engine, upgrade=upgrade)
+            await prepare_schema(settings, database.engine)
             async with database.unit_of_work() as session:
-                model = await repo.ensure_default_model(session, str(settings.model_dir))
-            poet = Poet(Path(model.path), settings.backend, settings.corpus_lines, version=model.name)
+                active = await repo.ensure_default_model(session, str(settings.model_dir))
+                earlier = await repo.earlier_models(session)
+            poet, model, unloadable = _first_loadable(settings, [active, *earlier])
         except BaseException:
             await database.close()
             raise
-        return cls(settings, database, poet, model)
+        return cls(settings, database, poet, model, unloadable)
 
     async def close(self) -> None:
         if not self._closed:
@@ -308,6 +312,10 @@ class Services:
     # --- ratings ---------------------------------------------------------------------------------
 
     async def rate(self, poem_id: int, person: Person, stars: int) -> PoemCard:
+        if not limits.STARS_MIN <= stars <= limits.STARS_MAX:
+            raise UserError("rating.bad_stars", low=limits.STARS_MIN, high=limits.STARS_MAX)
+        if not 0 < poem_id <= limits.SNOWFLAKE_MAX:  # no such id can be stored
+            raise UserError("rating.unknown_poem", poem_id=poem_id)
         async with self.database.unit_of_work() as session:
             try:
                 await repo.rate(session, poem_id, person.as_user, stars)
@@ -408,6 +416,18 @@ class Services:
         async with self.database.unit_of_work() as session:
             return await repo.channel_locale(session, channel_id) or i18n.ZH_CN
 
+    # --- privacy ---------------------------------------------------------------------------------
+
+    async def forget(self, person: Person) -> repo.ForgetReport:
+        """Remove the person's data everywhere it is kept: their rows in the database (what they made
+        with others stays, without their name: storage.repo.forget_user), their stars in the
+        fine-tune's feedback stores, and the deleted rows' bytes in the database's files."""
+        async with self.database.unit_of_work() as session:
+            report = await repo.forget_user(session, person.id)
+        await asyncio.to_thread(forget_rater, self.settings, person.id)
+        await self.database.erase_deleted()
+        return report
+
     # --- the daily poem --------------------------------------------------------------------------
 
     async def set_daily(self, guild_id: int, channel_id: int, time_text: str, timezone_name: str):
@@ -497,7 +517,51 @@ class Services:
         return result
 
 
+async def prepare_schema(settings: Settings, engine: AsyncEngine) -> None:
+    """The schema at head before anything reads it: migrated automatically for the embedded SQLite,
+    refused with what to run for PostgreSQL, which is migrated on purpose (LIANJU_UPGRADE_SCHEMA)."""
+    upgrade = settings.upgrade_schema
+    if upgrade is None:
+        upgrade = engine.dialect.name == "sqlite"
+    await ensure_schema(engine, upgrade=upgrade)
+
+
+def _first_loadable(
+    settings: Settings, versions: list[ModelVersion]
+) -> tuple[Poet, ModelVersion, tuple[ModelVersion, str] | None]:
+    """The poet with the first of `versions` (the active one, then the ones active before it) that
+    loads; when the active one does not, it comes back as unloadable with why, so the bot serves
+    the last good model and says to roll back instead of not starting."""
+    active, unloadable = versions[0], None
+    for version in versions:
+        try:
+            poet = Poet(Path(version.path), settings.backend, settings.corpus_lines, version=version.name)
+        except Exception as error:  # whatever a broken folder raises, an earlier model may still load
+            problem = f"{type(error).__name__}: {error}"
+            log.error("cannot load model %s from %s (%s)", version.name, version.path, problem)
+            unloadable = unloadable or (active, problem)
+            continue
+        if unloadable is not None:
+            log.error("serving %s instead; run `lianju models rollback` to make it active", version.name)
+        return poet, version, unloadable
+    raise ModelUnavailable(
+        f"no model in the registry can be loaded (the active one, {active.name} at {active.path}: "
+        f"{unloadable[1] if unloadable else '?'}); fix the folder or promote a version that loads"
+    )
+
+
 _TIME = re.compile(r"^\s*(\d{1,2})\s*[:：点點]\s*(\d{2})?\s*分?\s*$")
+
+
+def forgotten_text(report: repo.ForgetReport, locale: object) -> str:
+    """What /forgetme did, in the person's language."""
+    return i18n.text(
+        "forget.done",
+        locale,
+        ratings=report.ratings_deleted,
+        poems=report.poems_deleted,
+        anonymised=report.poems_unlinked + report.lines_anonymised + report.turns_anonymised,
+    )
 
 
 def top_entry(rank: int, entry: repo.RatedPoem, locale: object) -> str:

@@ -41,12 +41,23 @@ def _s2t() -> opencc.OpenCC:
     return opencc.OpenCC("s2t")
 
 
+@lru_cache(maxsize=1)
+def _s2twp() -> opencc.OpenCC:
+    return opencc.OpenCC("s2twp")
+
+
 def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
 def to_traditional(text: str) -> str:
     return _s2t().convert(text)
+
+
+def to_taiwan(text: str) -> str:
+    """Traditional characters and Taiwan's words (服务器 → 伺服器, 设置 → 設定, 默认 → 預設): for
+    what the bot says to zh-TW readers. Poems keep their words and go through to_traditional."""
+    return _s2twp().convert(text)
 
 
 def strip_invisible(text: str) -> str:

@@ -92,6 +92,21 @@ class Database:
         async with self._sessions.begin() as session:
             yield session
 
+    async def erase_deleted(self) -> None:
+        """Make deleted rows unreadable in the database's files too. SQLite keeps a deleted row's bytes
+        in free pages and in its write-ahead log until they are reused; VACUUM rewrites the file
+        without them and the TRUNCATE checkpoint empties the log. (A PostgreSQL server's files are
+        not the data folder's, and its autovacuum reclaims dead rows on its own.)"""
+        if self.engine.dialect.name != "sqlite":
+            return
+        async with self.engine.connect() as connection:
+            # On the driver's own connection: SQLAlchemy's would open a transaction (BEGIN IMMEDIATE,
+            # see _begin_immediate), inside which SQLite refuses to VACUUM.
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None, "an open connection has its driver's connection"
+            await driver.execute("VACUUM")
+            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def close(self) -> None:
         await self.engine.dispose()
 

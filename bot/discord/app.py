@@ -17,8 +17,11 @@ import json
 import logging
 import pkgutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -38,11 +41,31 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 10.0
 # Every module of bot.discord.cogs is an extension; they share nothing but the bot's attributes.
+T = TypeVar("T")
 COGS = tuple(f"{cogs.__name__}.{module.name}" for module in pkgutil.iter_modules(cogs.__path__))
 
 
 class TokenProblem(RuntimeError):
     """The token is missing or Discord refused it; the message says what to do."""
+
+
+class DiscordUnreachable(RuntimeError):
+    """No connection to Discord (no network, DNS, a firewall); the message says so."""
+
+
+def per_user_per_minute(limit: Callable[[Settings], int]) -> Callable[[T], T]:
+    """A command's per-user limit, `limit(the bot's settings)` uses a minute (0: none); one over it
+    is answered with error.cooldown (LianjuTree.on_error)."""
+
+    def cooldown(interaction: discord.Interaction[LianjuBot]) -> app_commands.Cooldown | None:
+        uses = limit(interaction.client.settings)
+        return app_commands.Cooldown(uses, 60.0) if uses else None
+
+    # discord.py keeps the buckets with the command class, for the process: the bot is part of the key,
+    # so a bot started again in the same process (the tests do) starts with its own counts.
+    return app_commands.checks.dynamic_cooldown(
+        cooldown, key=lambda interaction: (id(interaction.client), interaction.user.id)
+    )
 
 
 class LianjuTree(app_commands.CommandTree["LianjuBot"]):
@@ -91,6 +114,8 @@ class LianjuBot(commands.AutoShardedBot):
             shard_count=settings.shard_count,
             owner_ids=set(settings.owner_ids) or None,
             help_command=None,
+            # Nobody is pinged unless a message says whom (a game pings the player whose turn it is).
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         self.settings = settings
         self.translator = LianjuTranslator()  # the commands' Chinese names, for Discord and for the sync hash
@@ -189,9 +214,18 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
             serving.result()  # raises what ended it
     except discord.LoginFailure:
         raise TokenProblem("Discord rejected LIANJU_DISCORD_TOKEN: reset the token in the Developer Portal") from None
+    except (aiohttp.ClientError, OSError) as error:  # aiohttp's connection errors are OSErrors too
+        raise DiscordUnreachable(
+            f"cannot reach Discord ({type(error).__name__}: {error}): check the network connection and try again"
+        ) from None
     finally:
         stopping.cancel()
         await bot.close()
         if not serving.done():
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
+
+
+# The commands that cost the poet's time, limited per person (LIANJU_POEMS_PER_MINUTE, LIANJU_GAME_STARTS_PER_MINUTE).
+POEM_LIMIT = per_user_per_minute(lambda settings: settings.poems_per_minute)
+GAME_START_LIMIT = per_user_per_minute(lambda settings: settings.game_starts_per_minute)

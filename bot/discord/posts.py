@@ -35,6 +35,14 @@ CHAIN_TITLE = ("联句", "Linked verse")
 Move = Callable[[Person], Awaitable[Outcome]]
 
 
+def notifying(turn: int | None) -> discord.AllowedMentions:
+    """Ping only the player whose turn it is; names in credits and notes stay silent (the bot's
+    default pings nobody: LianjuBot)."""
+    if turn is None or turn == BOT:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=[discord.Object(turn)])
+
+
 class GamePosts:
     def __init__(self, bot: LianjuBot, services: Services) -> None:
         self.bot = bot
@@ -70,7 +78,7 @@ class GamePosts:
         """Answer a move (the interaction was deferred), follow the game's clock, post a finished poem."""
         self.bot.clock.follow(channel_of(person), outcome)
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
-        await interaction.edit_original_response(content=text)
+        await interaction.edit_original_response(content=text, allowed_mentions=notifying(outcome.turn))
         if outcome.poem_id is not None:
             await self.post_poem(channel_of(person), outcome, await self.services.channel_locale(channel_of(person)))
 
@@ -81,13 +89,15 @@ class GamePosts:
         locale = await self.services.channel_locale(channel_id)
         text = describe(outcome, locale, self.name_in(locale))
         if text:
-            await self._channel(channel_id).send(text)
+            await self._channel(channel_id).send(text, allowed_mentions=notifying(outcome.turn))
         if outcome.poem_id is not None:
             await self.post_poem(channel_id, outcome, locale)
 
     async def post_reminder(self, channel_id: int, turn: int | None, seconds_left: int) -> None:
         locale = await self.services.channel_locale(channel_id)
-        await self._channel(channel_id).send(reminder(turn, seconds_left, locale, self.name_in(locale)))
+        await self._channel(channel_id).send(
+            reminder(turn, seconds_left, locale, self.name_in(locale)), allowed_mentions=notifying(turn)
+        )
 
     async def post_poem(self, channel_id: int, outcome: Outcome, locale: object) -> None:
         if outcome.poem_id is None:

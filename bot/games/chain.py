@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.games.common import (
-    BAD_NUMBER,
     BOT,
     NO_POET,
     PASS_MARK,
     TIMEOUT_MARK,
+    TURN_SECONDS,
     YES,
     GameResources,
     LinePoet,
@@ -33,6 +33,7 @@ from bot.games.common import (
     TurnGame,
     as_recorded,
     note,
+    number_option,
     refusal,
     register,
     say,
@@ -158,11 +159,12 @@ class ChainGame(TurnGame):
     def console_request(cls, words: list[str], options: dict[str, str]) -> ChainStart | Reason:
         """`/chain start 七绝 [严] [opening=…] [theme=…] [bot=no] [turn=120]`, `/chain start open7 lines=12`."""
         name = words[0] if words else "qijue"
-        try:
-            lines = int(options.get("lines", 8))
-            turn = int(options.get("turn", 120))
-        except ValueError:
-            return BAD_NUMBER
+        lines = number_option(options, "lines", 8, range(1, OPEN_LINES.stop))
+        turn = number_option(options, "turn", 120, TURN_SECONDS)
+        if isinstance(lines, Reason):
+            return lines
+        if isinstance(turn, Reason):
+            return turn
         try:
             shape = open_form(int(name[-1]), lines) if name in ("open5", "open7") else chain_form(name)
         except ValueError:

@@ -36,6 +36,7 @@ GIVE_UP_MARK = "（认输）"
 # The console's yes to an option such as bot=yes; a number it cannot read.
 YES = ("yes", "y", "true", "1", "是")
 BAD_NUMBER = Reason("bad_number", "数字看不懂。", "That is not a number.")
+TURN_SECONDS = range(5, limits.TURN_SECONDS_MAX + 1)  # a console turn= (the Discord option allows 5 to 3600)
 
 # When the model could not be loaded, games go on without the bot's lines.
 NO_POET = Reason(
@@ -63,6 +64,18 @@ class Lines(Protocol):
     def find(self, line: str) -> list[LineHit]: ...
 
     def containing(self, chars: str, limit: int = 20) -> list[LineHit]: ...
+
+
+def number_option(options: dict[str, str], name: str, default: int, allowed: range) -> int | Reason:
+    """A console option such as turn=120 as a number within `allowed`, or why it is not one."""
+    try:
+        value = int(options.get(name, default))
+    except ValueError:
+        return BAD_NUMBER
+    if value not in allowed:
+        low, high = allowed.start, allowed.stop - 1
+        return say("out_of_range", f"{name} 须在 {low} 到 {high} 之间。", f"{name} must be from {low} to {high}.")
+    return value
 
 
 def say(code: str, zh: str, en: str) -> Reason:

@@ -19,10 +19,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bot.games.common import (
-    BAD_NUMBER,
     BOT,
     GIVE_UP_MARK,
     TIMEOUT_MARK,
+    TURN_SECONDS,
     YES,
     GameResources,
     LinePoet,
@@ -38,6 +38,7 @@ from bot.games.common import (
     cite_en,
     cite_zh,
     note,
+    number_option,
     refusal,
     register,
     say,
@@ -166,10 +167,9 @@ class FeihuaGame(TurnGame):
         strength = options.get("strength", "medium")
         if strength not in STRENGTHS:
             return say("bad_strength", "strength=" + "|".join(STRENGTHS), "strength=" + "|".join(STRENGTHS))
-        try:
-            turn = int(options.get("turn", 60))
-        except ValueError:
-            return BAD_NUMBER
+        turn = number_option(options, "turn", 60, TURN_SECONDS)
+        if isinstance(turn, Reason):
+            return turn
         return FeihuaStart(" ".join(words), options.get("bot", "yes").lower() in YES, strength, turn)
 
     def status_lines(self, say: Say, name: Names) -> list[str]:

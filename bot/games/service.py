@@ -141,8 +141,10 @@ class GameService:
             if not outcome.moves and not outcome.accepted:
                 outcome.game_id = row.id
                 return outcome  # a refusal that changes nothing
-            # A newcomer (a join, or anyone answering a 对对联) takes the next seat.
-            if outcome.by is not None and outcome.by != BOT and outcome.by not in {p.user_id for p in row.players}:
+            # A newcomer (a join, or anyone answering a 对对联) takes the next seat; a moderator who
+            # stops a game they do not play in moves without joining it.
+            seated = {seat.user_id for seat in row.players}
+            if outcome.by is not None and outcome.by in game.players and outcome.by not in seated:
                 await repo.join_game(session, row.id, game.players[outcome.by])
             return await self._commit(session, row, game, outcome)
 
@@ -160,7 +162,8 @@ class GameService:
                 return opening
             outcome = await _run(lambda _game: opening.first_move(), opening.game)
             if not outcome.accepted:
-                return outcome
+                # No game was created: why the opening was refused, nothing of turns or tries left.
+                return Outcome(accepted=False, reasons=outcome.reasons)
             return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
 
     async def _store_new(

@@ -45,6 +45,7 @@ from storage.repo.ratings import (
 from storage.repo.registry import (
     DEFAULT_MODEL_NAME,
     active_model,
+    earlier_models,
     ensure_default_model,
     finish_finetune_run,
     last_finetune_run,
@@ -83,6 +84,7 @@ __all__ = [
     "get_user",
     "guilds_with_daily_poem",
     "join_game",
+    "earlier_models",
     "last_finetune_run",
     "list_models",
     "promote",

@@ -117,6 +117,18 @@ async def roll_back(session: AsyncSession) -> ModelVersion:
     return previous
 
 
+async def earlier_models(session: AsyncSession) -> list[ModelVersion]:
+    """The versions that were active before the current one, the most recent first (what a roll back
+    would bring back, then what came before it)."""
+    return list(
+        await session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.status == ModelStatus.RETIRED, ModelVersion.promoted_at.is_not(None))
+            .order_by(ModelVersion.promoted_at.desc())
+        )
+    )
+
+
 async def list_models(session: AsyncSession) -> list[ModelVersion]:
     return list(await session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
 
@@ -164,10 +176,11 @@ async def finish_finetune_run(
 
 
 async def last_finetune_run(session: AsyncSession) -> FinetuneRun | None:
-    """The most recent fine-tune run that finished (promoted, rejected or failed)."""
+    """The most recent fine-tune run that trained to the end (promoted or rejected): the feedback since
+    then is new. A failed run used none of it, so the next run learns from it."""
     return await session.scalar(
         select(FinetuneRun)
-        .where(FinetuneRun.outcome != FinetuneOutcome.RUNNING)
+        .where(FinetuneRun.outcome.in_([FinetuneOutcome.PROMOTED, FinetuneOutcome.REJECTED]))
         .order_by(FinetuneRun.started_at.desc(), FinetuneRun.id.desc())
         .limit(1)
     )

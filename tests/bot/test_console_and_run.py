@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 LIANJU = [sys.executable, "-c", "from bot.cli import app; app()"]
 
 
-def lianju(args: list[str], data_dir: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+def lianju(
+    args: list[str], data_dir: Path, stdin: str = "", cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess:
     environment = {**os.environ, "LIANJU_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", **env}
     environment.pop("LIANJU_DISCORD_TOKEN", None) if "LIANJU_DISCORD_TOKEN" not in env else None
     return subprocess.run(
-        LIANJU + args, input=stdin, capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120
+        LIANJU + args, input=stdin, capture_output=True, text=True, cwd=cwd, env=environment, timeout=120
     )
 
 
@@ -31,7 +33,7 @@ def test_console_writes_rates_and_refuses_bad_input(tmp_path):
     assert len(poem_lines[0].rstrip("，。")) == 5
     assert "你给第 1 首评了 4 ★。" in out and "1 人评分 · 平均 4.0 ★" in out
     assert "主题需要至少一个汉字。" in out and "藏头不能为空。" in out
-    assert "输入不合要求" in out  # 9 stars
+    assert "星数须在 1 到 5 之间。" in out  # 9 stars
     assert "1. 《月》 4.0 ★（1 人）" in out and "#1 《月》" in out and "当前模型：v0" in out
     assert (tmp_path / "lianju.sqlite").is_file()  # SQLite by default, in the data folder
 

@@ -30,7 +30,8 @@ async def fake_discord(monkeypatch):
 
 @pytest.fixture
 def bot_settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", discord_token=TOKEN)
+    # No per-user limits: a test asks as one person faster than anyone would (test_safety tests them).
+    return Settings(data_dir=tmp_path / "data", discord_token=TOKEN, poems_per_minute=0, game_starts_per_minute=0)
 
 
 @pytest.fixture

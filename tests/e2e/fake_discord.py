@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,16 @@ def reply(data) -> web.Response:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def pinged(payload: dict) -> list[dict]:
+    """The users a message notifies, as Discord decides: those its content mentions that its
+    allowed_mentions lets through (without allowed_mentions, every one)."""
+    mentioned = [int(user) for user in re.findall(r"<@!?([0-9]+)>", payload.get("content") or "")]
+    allowed = payload.get("allowed_mentions")
+    if allowed is not None and "users" not in allowed.get("parse", []):
+        mentioned = [user for user in mentioned if str(user) in {str(u) for u in allowed.get("users", [])}]
+    return [{"id": str(user), "username": str(user), "discriminator": "0"} for user in dict.fromkeys(mentioned)]
 
 
 def message_problems(payload: dict) -> list[str]:
@@ -331,7 +342,7 @@ class FakeDiscord:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [],
+            "mentions": pinged(payload),
             "mention_roles": [],
             "attachments": self._attachments(files or []),
             "embeds": payload.get("embeds") or [],
@@ -357,6 +368,8 @@ class FakeDiscord:
         message.update(
             {key: value if value is not None else ([] if key != "content" else "") for key, value in merged.items()}
         )
+        if message["flags"] & LOADING:  # a deferred answer's first content notifies like a new message
+            message["mentions"] = pinged(payload)
         message["flags"] &= ~LOADING
         message["edited_timestamp"] = now_iso()
         return message

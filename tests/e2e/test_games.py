@@ -113,6 +113,7 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
         f"<@{WANG_WEI[0]}>",
     ]
     assert [line.split("　—— ")[0] for line in credits][1:] == ["江枫渔火对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]
+    assert poem["mentions"] == []  # the credits name the poets without pinging them
     embed = poem["embeds"][0]
     assert embed["title"].startswith("联句") and len(embed["description"].split("\n")) == 4
     assert embed["image"]["url"] == "attachment://poem.png"  # the poem card, drawn from the finished poem
@@ -151,4 +152,21 @@ async def test_unloading_one_game_cog_leaves_the_shared_clock_running(fake_disco
     await bot.unload_extension("bot.discord.cogs.duilian")
     timed_out = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
     assert "李白出局" in timed_out["content"]
+    assert fake_discord.violations == []
+
+
+async def test_a_moderator_who_does_not_play_stops_a_game(fake_discord, bots, game_settings):
+    await bots.start(game_settings)
+    assert "轮到李白" in await play(fake_discord, "feihua", "start", {"key": "花", "bot_plays": False})
+    record = await fake_discord.command(
+        "feihua",
+        {},
+        subcommand="stop",
+        user_id=WANG_WEI[0],
+        name_of_user=WANG_WEI[1],
+        permissions=str(1 << 13),  # Manage Messages
+    )
+    await record.answered(timeout=60)
+    assert "游戏已结束" in record.original["content"]
+    assert "没有进行中的游戏" in await play(fake_discord, "feihua", "status")
     assert fake_discord.violations == []

@@ -82,7 +82,7 @@ async def test_bad_input_gets_a_localised_reply(fake_discord, bots, bot_settings
     cases = [
         ({"theme": "月" * 300}, "zh-CN", "主题最多"),
         ({"theme": "🌙"}, "en-US", "needs at least one Chinese character"),
-        ({"theme": "月", "acrostic": ""}, "zh-TW", "藏頭不能爲空"),
+        ({"theme": "月", "acrostic": ""}, "zh-TW", "藏頭不能為空"),
         ({"theme": "moon"}, "zh-CN", "至少一个汉字"),
         ({"theme": "月\x00\x07"}, "en-US", None),  # control characters are dropped: a poem on 月
         ({"theme": "月", "temperature": 9.0}, "en-US", "temperature must be between"),
@@ -140,7 +140,7 @@ async def test_a_poem_from_a_first_line_with_its_card(fake_discord, bots, bot_se
     cases = [
         ({"first_line": "白日依山"}, "zh-CN", "起句须为一句五言或七言"),
         ({"first_line": "white sun"}, "en-US", "First line: Only Chinese characters"),
-        ({"first_line": "平平平平平"}, "zh-TW", "第4字「平」應爲仄聲"),
+        ({"first_line": "平平平平平"}, "zh-TW", "第4字「平」應為仄聲"),  # s2twp: 為, not 爲
         ({"first_line": "朝辞白帝彩云间", "form": "wujue"}, "zh-CN", "每句 5 字"),
     ]
     for options, locale, expected in cases:

@@ -114,3 +114,16 @@ async def test_a_finetune_run_records_data_gates_and_outcome(db):
         await in_unit(db, repo.finish_finetune_run, run.id, "failed", detail=detail + "!")
     with pytest.raises(InvalidInput, match="outcome: a finished run is promoted, rejected or failed"):
         await in_unit(db, repo.finish_finetune_run, run.id, "running")
+
+
+async def test_a_failed_finetune_run_does_not_move_the_since_the_last_run_marker(db):
+    async with db.unit_of_work() as session:
+        v0 = await repo.ensure_default_model(session, "/models/v0")
+        rejected = await repo.start_finetune_run(session, v0.id, {"positives": 20})
+        await repo.finish_finetune_run(session, rejected.id, FinetuneOutcome.REJECTED)
+    async with db.unit_of_work() as session:
+        failed = await repo.start_finetune_run(session, v0.id, {"positives": 20})
+        await repo.finish_finetune_run(session, failed.id, FinetuneOutcome.FAILED, detail="out of memory")
+        await repo.start_finetune_run(session, v0.id, {"positives": 20})  # still running
+    async with db.unit_of_work() as session:
+        assert (await repo.last_finetune_run(session)).id == rejected.id

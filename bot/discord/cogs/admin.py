@@ -38,9 +38,16 @@ def outcome_text(result: FinetuneResult, locale: object, active: str) -> str:
     return i18n.text(f"finetune.{result.outcome}", locale, why=result.message[:REASON_CHARS])
 
 
+# Hidden from members: Discord shows these groups only to administrators (a server can grant them
+# to others); the owner-only commands in them check for the owner as well.
+ADMINISTRATORS = discord.Permissions(administrator=True)
+
+
 class AdminCog(commands.Cog):
-    model = app_commands.Group(name=_("cmd.model"), description=_("cmd.model.desc"))
-    lianju = app_commands.Group(name=_("cmd.lianju"), description=_("cmd.lianju.desc"))
+    model = app_commands.Group(name=_("cmd.model"), description=_("cmd.model.desc"), default_permissions=ADMINISTRATORS)
+    lianju = app_commands.Group(
+        name=_("cmd.lianju"), description=_("cmd.lianju.desc"), default_permissions=ADMINISTRATORS
+    )
 
     def __init__(self, bot: LianjuBot) -> None:
         self.bot = bot

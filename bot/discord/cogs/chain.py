@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.discord.app import LianjuBot
+from bot.discord.app import GAME_START_LIMIT, LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of, person_of
@@ -32,6 +32,7 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
     game = ChainGame
 
     @app_commands.command(name=_("cmd.chain.start"), description=_("cmd.chain.start.desc"))
+    @GAME_START_LIMIT
     @app_commands.rename(
         form=_("opt.form"),
         lines=_("opt.lines"),

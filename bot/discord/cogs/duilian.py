@@ -9,7 +9,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.discord.app import LianjuBot
+from bot.discord.app import GAME_START_LIMIT, LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of
@@ -23,6 +23,7 @@ class DuilianCog(GameCog, group_name=_("cmd.duilian"), group_description=_("cmd.
     game = DuilianGame
 
     @app_commands.command(name=_("cmd.duilian.start"), description=_("cmd.duilian.start.desc"))
+    @GAME_START_LIMIT
     @app_commands.rename(turn_seconds=_("opt.turn_seconds"))
     @app_commands.describe(turn_seconds=_("opt.turn_seconds.desc"))
     async def start(

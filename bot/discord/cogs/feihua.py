@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.discord.app import LianjuBot
+from bot.discord.app import GAME_START_LIMIT, LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of
@@ -21,6 +21,7 @@ class FeihuaCog(GameCog, group_name=_("cmd.feihua"), group_description=_("cmd.fe
     game = FeihuaGame
 
     @app_commands.command(name=_("cmd.feihua.start"), description=_("cmd.feihua.start.desc"))
+    @GAME_START_LIMIT
     @app_commands.rename(
         key=_("opt.key"), bot_plays=_("opt.bot_plays"), strength=_("opt.strength"), turn_seconds=_("opt.turn_seconds")
     )

@@ -7,7 +7,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.app import LianjuBot
+from bot.discord.app import POEM_LIMIT, LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import person_of, poem_message, rating_view
 from bot.services import PoemRequest
@@ -22,6 +22,7 @@ class PoemCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name=_("cmd.poem"), description=_("cmd.poem.desc"))
+    @POEM_LIMIT
     @app_commands.rename(
         theme=_("opt.theme"),
         form=_("opt.form"),
