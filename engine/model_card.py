@@ -267,7 +267,8 @@ def _table(rows: dict[str, str]) -> str:
 
 
 def _prompt_format(specials: list[str]) -> str:
-    formats = [line.strip() for line in (prompts.__doc__ or "").splitlines() if line.startswith("    ")]
+    # the examples are the indented lines of the module docstring
+    formats = [line.strip() for line in (prompts.__doc__ or "").splitlines() if line.startswith("  ")]
     missing = [token for token in prompts.SPECIAL_TOKENS if token not in specials]
     lines = [
         "One token per character; control tokens say the task and the form. What follows `<sep>` is what the "
