@@ -1,6 +1,6 @@
 """20 simultaneous /poem through the fake Discord: how fast each is acknowledged and answered.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bot.py [--users 20]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bot.py [--users 20] [--no-card]
 
 The real bot (bot.discord.app.create_bot) runs as a task against tests/e2e/fake_discord.py on
 127.0.0.1, with the model at LIANJU_MODEL_DIR (default engine/weights/default), SQLite in a
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # This file is bench/bot.py: its own folder must not shadow the `bot` package.
 sys.path[0:1] = [str(ROOT), str(ROOT / "tests" / "e2e")]
 
-from fake_discord import TOKEN, FakeDiscord  # noqa: E402
+from fake_discord import GUILD_ID, TOKEN, FakeDiscord  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.discord.app import create_bot  # noqa: E402
@@ -38,7 +38,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def main(users: int) -> None:
+async def main(users: int, card: bool) -> None:
     fake = FakeDiscord()
     await fake.start()
     Route.BASE = fake.api_base
@@ -48,6 +48,7 @@ async def main(users: int) -> None:
         bot = create_bot(settings)
         serving = asyncio.create_task(bot.start(TOKEN))
         await asyncio.wait_for(bot.wait_until_ready(), 60)
+        await bot.services.set_poem_card(GUILD_ID, card)
         records = await asyncio.gather(
             *(
                 fake.command("poem", {"theme": THEMES[n % len(THEMES)]}, user_id=1_300_000_000_000_000_000 + n)
@@ -63,7 +64,8 @@ async def main(users: int) -> None:
     embeds = sum(bool(record.original["embeds"]) for record in records)
     print(f"model: {settings.model_dir.resolve()} ({bot.services.model.name})")
     print(
-        f"{users} simultaneous /poem: {embeds} poems, {sum(a < 3 for a in acks)} acknowledged within 3 s, "
+        f"{users} simultaneous /poem (poem card {'on' if card else 'off'}): {embeds} poems, "
+        f"{sum(a < 3 for a in acks)} acknowledged within 3 s, "
         f"violations: {fake.violations or 'none'}"
     )
     for name, values in (("acknowledgement", acks), ("final answer", answers)):
@@ -76,4 +78,6 @@ async def main(users: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=20)
-    asyncio.run(main(parser.parse_args().users))
+    parser.add_argument("--no-card", action="store_true", help="the server's poem card switched off")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.users, card=not arguments.no_card))
