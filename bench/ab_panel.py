@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from panel import poem_text  # noqa: E402
+from panel import PanelError, load_ours, poem_text  # noqa: E402
 
 INSTRUCTIONS = """# Which poem is better?
 
@@ -45,13 +45,12 @@ app = typer.Typer(
 )
 
 
-def read_poems(path: Path) -> dict[tuple[str, str], list[str]]:
-    poems = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            poems[(record["theme"], record["form"])] = record["lines"]
-    return poems
+def read_poems(path: Path, option: str) -> dict[tuple[str, str], list[str]]:
+    """Our poems by (theme, form), read and checked as bench/panel.py reads them."""
+    try:
+        return {(poem.theme, poem.form): poem.lines for poem in load_ours(path)}
+    except PanelError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
 
 
 @app.command()
@@ -62,7 +61,7 @@ def make(
     seed: int = 7,
 ) -> None:
     """Write pairs.md for raters and pairs_key.json beside it."""
-    poems_a, poems_b = read_poems(a), read_poems(b)
+    poems_a, poems_b = read_poems(a, "--a"), read_poems(b, "--b")
     shared = [slot for slot in poems_a if slot in poems_b]
     # where both versions chose the same poem there is nothing to judge
     slots = [slot for slot in shared if poems_a[slot] != poems_b[slot]]
