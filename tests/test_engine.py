@@ -181,12 +181,12 @@ def test_the_theme_is_written_into_the_poem(poet):
 def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     def followed(plan_boost: float) -> float:
         poems = [
-            run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2, plan_boost=plan_boost))
-            for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅"))
+            run(poet.compose(theme, form="qijue", seed=seed, n_candidates=2, plan_boost=plan_boost))
+            for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅", "山", "送别"))
         ]
         for poem in poems:
             plan = poem.params["plan"]
-            assert len(plan["keywords"]) == 8 and plan["season"]
+            assert len(plan["keywords"]) == 4 and plan["season"]
             other_seasons = set("春夏秋冬") - {plan["season"]}
             assert not other_seasons & set(poem.text), (poem.text, plan)
         return sum(poem.scores["plan_followed"] for poem in poems) / len(poems)
@@ -195,6 +195,15 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     # whole word, where a model that ignores the plan scores near 0.1); the boost only adds to that
     unaided = followed(plan_boost=0.0)
     assert unaided >= 0.6 and followed(plan_boost=6.0) >= unaided
+
+
+def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
+    unplanned = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2))
+    assert unplanned.params["plan"] is None and unplanned.scores["theme_in_poem"]
+    named = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2, keywords=("画船",)))
+    assert named.params["plan"]["keywords"][0] == "画船" and len(named.params["plan"]["keywords"]) == 8
+    quatrain = run(poet.compose("西湖", form="qijue", seed=3, n_candidates=2))
+    assert len(quatrain.params["plan"]["keywords"]) == 4
 
 
 def test_shipped_novelty_filter_knows_famous_lines(poet):
@@ -266,8 +275,9 @@ def test_a_poem_begins_with_the_first_line_given(poet, first_line, form, tone_mo
     assert JINTI_FORMS[poem.form].chars_per_line == len(first_line)
     report = check(poem.text, poem.form)
     assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient, report.reasons
-    # the plan's word for the first line is one of the line's own; the others plan the rest
-    assert poem.params["plan"]["keywords"][0] in first_line
+    # a quatrain's plan word for the first line is one of the line's own; the others plan the rest
+    plan = poem.params["plan"]
+    assert plan is None if len(poem.lines) == 8 else plan["keywords"][0] in first_line
     if first_line[-1] == "间":  # a 七言 first line that rhymes fixes the rhyme group
         assert report.rhyme_group == "上平声十五删" and poem.relaxed == []
 
@@ -477,7 +487,7 @@ def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():
 
 def test_cli_poem_json_and_errors():
     done = subprocess.run(
-        [str(LIANJU), "poem", "月", "--json", "--n", "2", "--seed", "1", "--candidates", "2"],
+        [str(LIANJU), "poem", "月", "--form", "wujue", "--json", "--n", "2", "--seed", "1", "--candidates", "2"],
         capture_output=True,
         text=True,
     )
