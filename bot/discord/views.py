@@ -86,7 +86,7 @@ async def poem_message(card: PoemCard, *, with_card: bool = True) -> tuple[disco
         form=card.form,
         model_version=card.model_name,
     )
-    png = await asyncio.to_thread(render_card, card.lines, options)  # tens of ms of drawing: off the event loop
+    png = await asyncio.to_thread(render_card, card.lines, options)  # ~5 ms of CPU (bench/card.py): off the event loop
     embed.set_image(url=f"attachment://{CARD_FILENAME}")
     return embed, [discord.File(io.BytesIO(png), CARD_FILENAME)]
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
-from PIL import Image
+from PIL import Image, ImageChops
 
-from bot.card import FONT_PATH, CardOptions, render_card, rhyme_lines, traditional_where_drawable
+from bot.card import (
+    COLUMN,
+    FONT_PATH,
+    INK,
+    MARGIN,
+    TITLE_INK,
+    CardOptions,
+    draw_card,
+    render_card,
+    rhyme_lines,
+    traditional_where_drawable,
+)
 
 DENGLOU = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
 BAIDI = ["朝辞白帝彩云间", "千里江陵一日还", "两岸猿声啼不住", "轻舟已过万重山"]
@@ -36,6 +48,37 @@ def test_traditional_and_marks_change_the_drawing():
     assert len(red) > len(unmarked)  # the rings beside 间, 还 and 山
 
 
+def test_a_glyph_drawn_again_keeps_its_own_ink_and_size():
+    # the title 白日 is drawn before the poem's 白 and 日: the glyphs are cached per character and size, the ink
+    # laid on when drawn, so the poem's must still come out in the poem's ink, at the poem's size
+    card = draw_card(DENGLOU, CardOptions(title="白日", model_version="v0"))
+    right = card.width - MARGIN
+    title = card.crop((right - COLUMN, MARGIN, right, card.height // 2))
+    first_line = card.crop((right - 2 * COLUMN, MARGIN, right - COLUMN, card.height // 2))
+    title_colours = {colour for _, colour in title.getcolors(65536) or []}
+    line_colours = {colour for _, colour in first_line.getcolors(65536) or []}
+    assert TITLE_INK in title_colours and INK not in title_colours
+    assert INK in line_colours and TITLE_INK not in line_colours
+
+    def glyph_width(column: Image.Image) -> int:  # of the first character, 白 in both columns
+        box = column.crop((0, 0, COLUMN, 60)).convert("L").point(lambda value: 255 * (value < 128)).getbbox()
+        assert box is not None
+        return box[2] - box[0]
+
+    assert glyph_width(first_line) > glyph_width(title) + 8
+    assert draw_card(DENGLOU, CardOptions(title="白日", model_version="v0")).tobytes() == card.tobytes()
+
+
+def test_the_png_keeps_every_colour_drawn():
+    # the PNG is stored in the card's own palette: every pixel drawn must find its colour there, nearly exactly
+    options = CardOptions(title="早发白帝城", rhyme_group="上平声十五删", form="qijue", model_version="v2026-11-28")
+    for traditional in (False, True):
+        drawn = draw_card(BAIDI, replace(options, traditional=traditional))
+        stored = Image.open(io.BytesIO(render_card(BAIDI, replace(options, traditional=traditional))))
+        assert stored.size == drawn.size
+        assert max(high for _, high in ImageChops.difference(drawn, stored.convert("RGB")).getextrema()) <= 6
+
+
 def test_the_font_covers_the_vocabulary_and_is_small():
     import json
 
@@ -63,3 +106,18 @@ async def test_the_card_is_attached_unless_turned_off():
     assert files[0].fp.read().startswith(b"\x89PNG")
     embed, files = await poem_message(card, with_card=False)  # the server turned the card off
     assert files == [] and embed.image.url is None
+
+
+def test_cards_drawn_in_parallel_threads_are_those_drawn_one_by_one():
+    # the bot draws each card in a worker thread (asyncio.to_thread), the glyph masks and the palette shared:
+    # eight threads start from empty caches and must draw what one thread draws
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.card import _glyph, _palette
+
+    options = [CardOptions(title="早发白帝城", traditional=bool(n % 2), model_version="v0") for n in range(8)]
+    _glyph.cache_clear()
+    _palette.cache_clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda option: render_card(BAIDI, option), options))
+    assert together == [render_card(BAIDI, option) for option in options]
