@@ -137,7 +137,7 @@ class _Request:
     user_keywords: tuple[str, ...]  # simplified, only characters the model knows
     opening: str | None = None  # the user's first line (起句), written as given
     opening_types: frozenset[str] = frozenset()  # the first-line types (engine.prosody) it can be
-    plan_source: str = ""  # what the plan's words come from when not the theme: a first line given alone
+    theme_given: bool = True  # False: the theme is the first line's own word, and the line leads unplanned
     keywords_named: bool = False  # the user named keywords of their own (a 律诗 is planned only then)
 
 
@@ -298,11 +298,12 @@ class Poet:
 
     def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
         """One keyword per line from the theme's topic words, the user's keywords first; None for a
-        律诗 without keywords of the user's (MAX_PLANNED_LINES)."""
-        if model.planner is None or (form.line_count > MAX_PLANNED_LINES and not request.keywords_named):
+        first line given alone, and for a 律诗 without keywords of the user's (MAX_PLANNED_LINES)."""
+        if model.planner is None or not request.theme_given:
             return None
-        source = request.plan_source or request.theme
-        return model.planner.plan(source, form.line_count, rng, user_keywords=request.user_keywords)
+        if form.line_count > MAX_PLANNED_LINES and not request.keywords_named:
+            return None
+        return model.planner.plan(request.theme, form.line_count, rng, user_keywords=request.user_keywords)
 
     def check_request(self, theme: str, **options) -> None:
         """Raise the PoetError `compose(theme, **options)` would raise, at once and without
@@ -331,11 +332,12 @@ class Poet:
                 "tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off."
             )
         opening = None if first_line is None else self._opening(model, first_line)
-        plan_source = ""
+        theme_given = True
         if opening and not strip_invisible(theme).strip():
-            # The line says what the poem is about: its word is the title, and the plan draws on the
-            # words of the whole line (床前明月光 → 清光, 素娥, 乌鹊; 床前 alone gave 珊瑚, 斤斧).
-            theme, plan_source = self._opening_keyword(opening), opening
+            # The line says what the poem is about: its word is the title, and the poem follows the line
+            # with no plan. Plans drawn from the line's words (白日依山尽 → 轩, 民, 庭; 朝辞白帝彩云间 →
+            # 匆匆, 依然, 公孙) lost to no plan 29 to 51 (bench/panels/2026-11-28-first-line-plan-vs-none).
+            theme, theme_given = self._opening_keyword(opening), False
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
@@ -376,7 +378,7 @@ class Poet:
             user_keywords,
             opening,
             opening_types,
-            plan_source,
+            theme_given,
             keywords_named=keywords_named,
         )
 

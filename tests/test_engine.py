@@ -275,9 +275,8 @@ def test_a_poem_begins_with_the_first_line_given(poet, first_line, form, tone_mo
     assert JINTI_FORMS[poem.form].chars_per_line == len(first_line)
     report = check(poem.text, poem.form)
     assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient, report.reasons
-    # a quatrain's plan word for the first line is one of the line's own; the others plan the rest
-    plan = poem.params["plan"]
-    assert plan is None if len(poem.lines) == 8 else plan["keywords"][0] in first_line
+    # a first line given alone leads the poem: no plan, the line's own word as its title
+    assert poem.params["plan"] is None and poem.params["theme"] in first_line
     if first_line[-1] == "间":  # a 七言 first line that rhymes fixes the rhyme group
         assert report.rhyme_group == "上平声十五删" and poem.relaxed == []
 
@@ -286,6 +285,8 @@ def test_a_first_line_ending_in_a_rhyme_sets_the_rhyme_group(poet):
     for seed in (1, 2, 3):
         poem = run(poet.compose("秋", first_line="床前明月光", form="wujue", seed=seed))
         assert poem.lines[0] == "床前明月光"
+        # with a theme, a quatrain is planned, its first word one of the line's own
+        assert poem.params["plan"]["keywords"][0] in "床前明月光"
         assert check(poem.text).rhyme_group == "下平声七阳"
 
 
