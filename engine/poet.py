@@ -47,6 +47,7 @@ from engine.text import is_han, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
 
 MAX_THEME_CHARS = 12
+MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one word
 MAX_CANDIDATES = 32
 # Added to the logits of the theme's characters until one is written. The theme is the prompt's
 # keywords, as in training, but the model alone wrote it into 35 of 58 poems; with 3.0 into 58 of 58,
@@ -255,10 +256,17 @@ class Poet:
             ),
         )
         ids = model.masks.ids
-        # With a plan, a theme of several characters is carried by the plan's words: favouring each
-        # of its characters wrote 长城 as 长者 and 长夜. A one-character theme (月) is still favoured.
-        boosted = request.theme if plan is None or len(request.theme) == 1 else ""
-        theme_ids = tuple(ids[c] for c in dict.fromkeys(boosted) if c in ids)
+        # A theme of one character (月) is favoured until written. One of several is carried by the plan's
+        # words when there is a plan, else favoured as one word: favouring each of its characters wrote
+        # 长城 as 长者 and 长夜, 西湖 as 西东. A long one (春江花月夜) is no word: any of its characters.
+        theme_chars, theme_word = "", ()
+        if len(request.theme) == 1:
+            theme_chars = request.theme
+        elif plan is None and len(request.theme) <= MAX_THEME_WORD and all(c in ids for c in request.theme):
+            theme_word = tuple(ids[c] for c in request.theme)
+        elif plan is None:
+            theme_chars = request.theme
+        theme_ids = tuple(ids[c] for c in dict.fromkeys(theme_chars) if c in ids)
         plan_ids = tuple(tuple(ids[c] for c in keyword if c in ids) for keyword in plan.keywords) if plan else ()
         avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         rows = []
@@ -273,6 +281,7 @@ class Poet:
                     request.params,
                     seed * 1000 + index,
                     theme=theme_ids,
+                    theme_word=theme_word,
                     plan=plan_ids,
                     line_ends=frozenset(model.masks.line_ends),
                     avoid=avoid,
@@ -523,7 +532,8 @@ class Poet:
             report = check(text, form)
             copied = [line for line in self._copied(lines) if line != request.opening]  # the user's own line
             repeated = len(set(lines)) < len(lines)
-            theme_in_poem = request.theme in text if plan else any(c in text for c in request.theme)
+            whole = plan is not None or len(request.theme) <= MAX_THEME_WORD
+            theme_in_poem = request.theme in text if whole else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
             total = (

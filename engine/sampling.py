@@ -79,6 +79,7 @@ class Row:
     params: SamplingParams
     seed: int
     theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
+    theme_word: tuple[int, ...] = ()  # a theme of several characters, favoured as one word until the poem holds it
     plan: tuple[tuple[int, ...], ...] = ()  # per line, its plan word's tokens to favour (params.plan_boost)
     line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
@@ -129,6 +130,8 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         scores.index_add_(0, written, torch.full(written.shape, -params.repeat_cost))
     if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
         scores[list(row.theme)] += params.theme_boost
+    if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
+        _favour_word(scores, row, row.theme_word, params.theme_boost)
     if row.plan and params.plan_boost:
         _favour_plan_word(scores, row, params.plan_boost)
     if row.avoid:
@@ -143,17 +146,22 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
     return int(top_ids[min(bisect_right(cumulative, drawn), kept - 1)])
 
 
+def _holds(tokens: list[int], word: tuple[int, ...]) -> bool:
+    return any(tuple(tokens[i : i + len(word)]) == word for i in range(len(tokens) - len(word) + 1))
+
+
 def _favour_plan_word(scores: torch.Tensor, row: Row, boost: float) -> None:
-    """Favour the line's plan word as a whole, where the line's rhythm lets a word begin (五言 reads
-    2+3, 七言 2+2+3: 梧桐 on the second and third slots reads 平梧 桐绿城): its first character
-    where the rest can follow it (not on the line's last slot, nor where the tones or the rhyme
-    forbid the second), and right after a first part of it, the next character."""
     line, written = row.current_line()
-    if line >= len(row.plan) or not row.plan[line]:
-        return
-    word = row.plan[line]
-    if any(tuple(written[i : i + len(word)]) == word for i in range(len(written) - len(word) + 1)):
-        return  # the line holds it
+    if line < len(row.plan) and row.plan[line] and not _holds(written, row.plan[line]):
+        _favour_word(scores, row, row.plan[line], boost)
+
+
+def _favour_word(scores: torch.Tensor, row: Row, word: tuple[int, ...], boost: float) -> None:
+    """Favour a word as a whole, where the line's rhythm lets a word begin (五言 reads 2+3, 七言
+    2+2+3: 梧桐 on the second and third slots reads 平梧 桐绿城): its first character where the rest
+    can follow it (not on the line's last slot, nor where the tones or the rhyme forbid the second),
+    and right after a first part of it, the next character."""
+    _, written = row.current_line()
     part = next((k for k in range(len(word) - 1, 0, -1) if tuple(written[-k:]) == word[:k]), 0)
     if part:
         if not row.word_starts or len(written) - part in row.word_starts:

@@ -199,7 +199,11 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
 
 def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
     unplanned = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2))
-    assert unplanned.params["plan"] is None and unplanned.scores["theme_in_poem"]
+    assert unplanned.params["plan"] is None
+    # with no plan to carry it, a theme of several characters is written whole (not 长者 for 长城)
+    for seed, theme in enumerate(("西湖", "长城", "登高", "边塞")):
+        poem = run(poet.compose(theme, form="wulv", seed=seed, n_candidates=1))
+        assert theme in poem.text and poem.scores["theme_in_poem"], poem.text
     named = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2, keywords=("画船",)))
     assert named.params["plan"]["keywords"][0] == "画船" and len(named.params["plan"]["keywords"]) == 8
     quatrain = run(poet.compose("西湖", form="qijue", seed=3, n_candidates=2))
