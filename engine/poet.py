@@ -68,6 +68,9 @@ WORD_STARTS = {5: frozenset({0, 2, 3}), 7: frozenset({0, 2, 4, 5})}
 # of 80 for the plan), and the plan keeps a quatrain on its theme (bench/panels/2026-11-28-plan-vs-none,
 # 2026-11-28-soft-plan-vs-none).
 MAX_PLANNED_LINES = 4
+# In the ranking, per nat of mean log-likelihood. Prosody is the same in nearly every candidate, so
+# likelihood already decides among those that hold their plan and theme: 2.0 changed 2 of 80 choices.
+LIKELIHOOD_WEIGHT = 0.5
 PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keyword
 # No MMI term in the ranking (log P(poem) − λ·log P(each line alone), Li et al. 2016): with λ 0.5 it
 # changed the chosen poem in 18 of 80 slots, and readers preferred the poem without it in 27 of those
@@ -538,7 +541,7 @@ class Poet:
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
             total = (
                 prosody
-                + 0.5 * row.mean_log_likelihood
+                + LIKELIHOOD_WEIGHT * row.mean_log_likelihood
                 + 0.3 * theme_in_poem
                 + PLAN_WEIGHT * planned
                 - 10 * (bool(copied) or repeated)
