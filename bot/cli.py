@@ -162,8 +162,8 @@ def _print_poem(result) -> None:
     novelty = "" if result.scores["novelty_checked"] else " · novelty unchecked (no corpus_lines.bloom)"
     plan = result.params.get("plan")
     if plan:
-        season = f" · {plan['season']}" if plan["season"] else ""
-        console.print(f"  [dim]意象 {' · '.join(plan['keywords'])}{season}[/]")
+        shown = [*plan["keywords"], *(when for when in (plan["season"], plan["time"]) if when)]
+        console.print(f"  [dim]{'意象' if plan['keywords'] else '时令'} {' · '.join(shown)}[/]")
     console.print(f"  [dim]格律 {checks} · seed {result.seed} · model {result.model_version}{novelty}[/]")
 
 

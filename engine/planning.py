@@ -38,7 +38,7 @@ def classes_of(word: str, classes: dict[str, str]) -> set[str]:
 
 @dataclass(frozen=True)
 class Plan:
-    keywords: tuple[str, ...]  # one per line, in line order
+    keywords: tuple[str, ...]  # one per line, in line order; none in a plan of the setting only
     season: str | None
     time: str | None
     source: str  # the topic list it came from: the theme, its parts, or a season's
@@ -87,14 +87,29 @@ class Planner:
             return rng.choice(list(classes)) if classes is SEASONS else None
         return rng.choices(list(weights), weights=list(weights.values()))[0]
 
-    def plan(self, theme: str, line_count: int, rng: random.Random, user_keywords: tuple[str, ...] = ()) -> Plan:
+    def _setting(
+        self, theme: str, line_count: int, rng: random.Random
+    ) -> tuple[list[tuple[str, float]], str, str | None, str | None]:
+        """The theme's words (or a season's, when the corpus has too few), their source, the season and the time."""
         words, source = self.lexicon.topic_words(theme), theme
         if len(words) < line_count:
             # a theme the corpus never titles a poem with: plan in a season, keep the theme in the prompt
             source = rng.choice(list(SEASONS))
             words = words + self.lexicon.topic_words(source)
-        season = self._choose_class(theme, words, SEASONS, rng)
-        time = self._choose_class(theme, words, TIMES, rng)
+        return (
+            words,
+            source,
+            self._choose_class(theme, words, SEASONS, rng),
+            self._choose_class(theme, words, TIMES, rng),
+        )
+
+    def setting_only(self, theme: str, line_count: int, rng: random.Random) -> Plan:
+        """A plan with no keywords: only the season and time of day the poem keeps to."""
+        _, source, season, time = self._setting(theme, line_count, rng)
+        return Plan((), season, time, source)
+
+    def plan(self, theme: str, line_count: int, rng: random.Random, user_keywords: tuple[str, ...] = ()) -> Plan:
+        words, source, season, time = self._setting(theme, line_count, rng)
 
         def fitting_words(pool: list[tuple[str, float]]) -> list[tuple[str, float]]:
             return [

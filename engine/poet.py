@@ -81,7 +81,7 @@ AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
 def plan_followed(lines: list[str], plan: Plan | None) -> float:
     """The share of lines that hold their plan word whole (白月 for 白云 is not the plan followed)."""
-    if not plan:
+    if not plan or not plan.keywords:
         return 0.0
     return sum(keyword in line for line, keyword in zip(lines, plan.keywords)) / len(lines)
 
@@ -252,10 +252,11 @@ class Poet:
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
         plan = self._plan(model, request, chosen, rng)
+        planned_words = plan.keywords if plan else ()
         prompt = self._encode(
             model,
             prompts.poem_prompt(
-                chosen.name, request.words, request.heads, plan.keywords if plan and model.reads_plans else None
+                chosen.name, request.words, request.heads, planned_words if model.reads_plans else None
             ),
         )
         ids = model.masks.ids
@@ -265,12 +266,12 @@ class Poet:
         theme_chars, theme_word = "", ()
         if len(request.theme) == 1:
             theme_chars = request.theme
-        elif plan is None and len(request.theme) <= MAX_THEME_WORD and all(c in ids for c in request.theme):
+        elif not planned_words and len(request.theme) <= MAX_THEME_WORD and all(c in ids for c in request.theme):
             theme_word = tuple(ids[c] for c in request.theme)
-        elif plan is None:
+        elif not planned_words:
             theme_chars = request.theme
         theme_ids = tuple(ids[c] for c in dict.fromkeys(theme_chars) if c in ids)
-        plan_ids = tuple(tuple(ids[c] for c in keyword if c in ids) for keyword in plan.keywords) if plan else ()
+        plan_ids = tuple(tuple(ids[c] for c in keyword if c in ids) for keyword in planned_words)
         avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         rows = []
         for index in range(n_candidates):
@@ -310,11 +311,13 @@ class Poet:
 
     def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
         """One keyword per line from the theme's topic words, the user's keywords first; None for a
-        first line given alone, and for a 律诗 without keywords of the user's (MAX_PLANNED_LINES)."""
+        first line given alone, and only a season and time for a 律诗 without keywords of the user's
+        (MAX_PLANNED_LINES)."""
         if model.planner is None or not request.theme_given:
             return None
         if form.line_count > MAX_PLANNED_LINES and not request.keywords_named:
-            return None
+            # no keywords, but one season: 6 of 40 unplanned 律诗 said 春 and 秋 (or 青春 and 秋风)
+            return model.planner.setting_only(request.theme, form.line_count, rng)
         return model.planner.plan(request.theme, form.line_count, rng, user_keywords=request.user_keywords)
 
     def check_request(self, theme: str, **options) -> None:
@@ -535,7 +538,7 @@ class Poet:
             report = check(text, form)
             copied = [line for line in self._copied(lines) if line != request.opening]  # the user's own line
             repeated = len(set(lines)) < len(lines)
-            whole = plan is not None or len(request.theme) <= MAX_THEME_WORD
+            whole = bool(plan and plan.keywords) or len(request.theme) <= MAX_THEME_WORD
             theme_in_poem = request.theme in text if whole else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok

@@ -198,8 +198,10 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
 
 
 def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
-    unplanned = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2))
-    assert unplanned.params["plan"] is None
+    unplanned = run(poet.compose("中秋", form="qilv", seed=3, n_candidates=2))
+    # no keywords, only the season it keeps to: the other seasons' names stay out
+    assert unplanned.params["plan"]["keywords"] == [] and unplanned.params["plan"]["season"] == "秋"
+    assert not set("春夏冬") & set(unplanned.text), unplanned.text
     # with no plan to carry it, a theme of several characters is written whole (not 长者 for 长城)
     for seed, theme in enumerate(("西湖", "长城", "登高", "边塞")):
         poem = run(poet.compose(theme, form="wulv", seed=seed, n_candidates=1))
