@@ -27,6 +27,7 @@ TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
 # Words holding one of these say what the poet feels, not what is seen.
 FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念别泣叹怨惆怅寂寞乡")
 CANDIDATES = 32  # topic words a plan draws from
+TOPIC_WORDS = 16  # the theme's words a plan of the setting only leans on
 # The rarest words a plan may hold: log(poems / poems using it), 7.5 ≈ 180 of the 320k train poems.
 # Rarer topic words were mostly fragments the model writes badly (忍负, 变作, 屐登, 居好 from 山居好).
 MAX_PLAN_IDF = 7.5
@@ -42,6 +43,7 @@ class Plan:
     season: str | None
     time: str | None
     source: str  # the topic list it came from: the theme, its parts, or a season's
+    topic: tuple[str, ...] = ()  # a plan of the setting only: the theme's words, favoured lightly anywhere
 
     def to_dict(self) -> dict:
         return {**asdict(self), "keywords": list(self.keywords)}
@@ -103,27 +105,35 @@ class Planner:
             self._choose_class(theme, words, TIMES, rng),
         )
 
+    def _fitting(
+        self, pool: list[tuple[str, float]], theme: str, season: str | None, time: str | None
+    ) -> list[tuple[str, float]]:
+        """The words of the pool a plan in this season and time may hold."""
+        return [
+            (word, score)
+            for word, score in pool
+            if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)
+        ]
+
     def setting_only(self, theme: str, line_count: int, rng: random.Random) -> Plan:
-        """A plan with no keywords: only the season and time of day the poem keeps to."""
-        _, source, season, time = self._setting(theme, line_count, rng)
-        return Plan((), season, time, source)
+        """A plan with no keywords: the season and time of day the poem keeps to, and the theme's
+        words that fit them, for the poem to lean on wherever it likes."""
+        words, source, season, time = self._setting(theme, line_count, rng)
+        topic = [w for w, _ in self._fitting(words, theme, season, time) if len(w) == 2][:TOPIC_WORDS]
+        return Plan((), season, time, source, tuple(topic))
 
     def plan(self, theme: str, line_count: int, rng: random.Random, user_keywords: tuple[str, ...] = ()) -> Plan:
         words, source, season, time = self._setting(theme, line_count, rng)
-
-        def fitting_words(pool: list[tuple[str, float]]) -> list[tuple[str, float]]:
-            return [
-                (word, score)
-                for word, score in pool
-                if self._usable(word, theme) and self._fits(word, SEASONS, season) and self._fits(word, TIMES, time)
-            ]
-
-        fitting = fitting_words(words)
+        fitting = self._fitting(words, theme, season, time)
         if season and sum(len(w) == 2 for w, _ in fitting) < line_count:
             # a theme with few words of its own (羁旅) borrows the season's, at half weight, before
             # falling back on single characters
             known = {w for w, _ in fitting}
-            fitting += [(w, s / 2) for w, s in fitting_words(self.lexicon.topic_words(season)) if w not in known]
+            fitting += [
+                (w, s / 2)
+                for w, s in self._fitting(self.lexicon.topic_words(season), theme, season, time)
+                if w not in known
+            ]
         # two-character words carry an image (画舫, 湖光); single characters (卜, 常) mostly do not,
         # and only fill a plan the theme's words cannot
         words_only = [(w, s) for w, s in fitting if len(w) == 2]

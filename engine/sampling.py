@@ -46,6 +46,7 @@ class SamplingParams:
     # subtracted from a character's logit for each time the poem already holds it: 近体 avoids 重字,
     # real poems repeat 2-3% of their characters and ours, with the repetition penalty alone, 7-10%
     repeat_cost: float = 0.0
+    topic_boost: float = 0.0  # added to the logits of the characters of a row's topic words, every step
 
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
@@ -62,6 +63,8 @@ class SamplingParams:
             raise ValueError("plan_boost must be between 0 and 10")
         if not 0.0 <= self.repeat_cost <= 10.0:
             raise ValueError("repeat_cost must be between 0 and 10")
+        if not 0.0 <= self.topic_boost <= 10.0:
+            raise ValueError("topic_boost must be between 0 and 10")
 
 
 # Subtracted from the logits of a row's avoided tokens: never chosen while anything else is allowed,
@@ -80,6 +83,7 @@ class Row:
     seed: int
     theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
     theme_word: tuple[int, ...] = ()  # a theme of several characters, favoured as one word until the poem holds it
+    topic: tuple[int, ...] = ()  # the characters of the theme's words, favoured lightly (params.topic_boost)
     plan: tuple[tuple[int, ...], ...] = ()  # per line, its plan word's tokens to favour (params.plan_boost)
     line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
@@ -130,6 +134,8 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         scores.index_add_(0, written, torch.full(written.shape, -params.repeat_cost))
     if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
         scores[list(row.theme)] += params.theme_boost
+    if row.topic and params.topic_boost:
+        scores[list(row.topic)] += params.topic_boost
     if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
         _favour_word(scores, row, row.theme_word, params.theme_boost)
     if row.plan and params.plan_boost:

@@ -204,12 +204,25 @@ def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
     assert not set("春夏冬") & set(unplanned.text), unplanned.text
     # with no plan to carry it, a theme of several characters is written whole (not 长者 for 长城)
     for seed, theme in enumerate(("西湖", "长城", "登高", "边塞")):
-        poem = run(poet.compose(theme, form="wulv", seed=seed, n_candidates=1))
+        poem = run(poet.compose(theme, form="wulv", seed=seed, n_candidates=4))
         assert theme in poem.text and poem.scores["theme_in_poem"], poem.text
     named = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2, keywords=("画船",)))
     assert named.params["plan"]["keywords"][0] == "画船" and len(named.params["plan"]["keywords"]) == 8
     quatrain = run(poet.compose("西湖", form="qijue", seed=3, n_candidates=2))
     assert len(quatrain.params["plan"]["keywords"]) == 4
+
+
+def test_an_unplanned_lushi_leans_on_its_themes_words(poet):
+    def topic_share(topic_boost: float) -> float:
+        poems = [
+            run(poet.compose(theme, form="wulv", seed=seed, n_candidates=2, topic_boost=topic_boost))
+            for seed, theme in enumerate(("月", "梅", "登高", "西湖"))
+        ]
+        assert all(len(poem.params["plan"]["topic"]) >= 4 for poem in poems)
+        topic = [set("".join(poem.params["plan"]["topic"])) for poem in poems]
+        return sum(sum(c in chars for c in poem.text) for poem, chars in zip(poems, topic)) / (4 * 40)
+
+    assert topic_share(3.0) > topic_share(0.0) + 0.05
 
 
 def test_shipped_novelty_filter_knows_famous_lines(poet):
