@@ -19,6 +19,7 @@ from engine.forms import JINTI_FORMS
 from engine.novelty import CorpusLines
 from engine.poet import Poet, PoetError
 from engine.prosody import PING, ZE, char_tone, check, check_couplet, tone_patterns
+from engine.tokenizer import load_tokenizer
 
 LIANJU = Path(sys.executable).with_name("lianju")
 
@@ -37,9 +38,9 @@ def run(coroutine):
 def _same_function(logits: torch.Tensor, reference: torch.Tensor, int8: bool) -> bool:
     if not int8:
         return bool(torch.allclose(logits, reference, atol=1e-4))
-    # int8 weights move logits a little: the next-token distributions must still agree. With the weights of
-    # 2026-11-28 int8 moves these arbitrary-token rows by KL up to 0.09 (0.01 before): its held-out NLL is 0.25%
-    # above fp32's (4.338 against 4.327, bench/engine.py), where the previous weights were 0.05% above.
+    # int8 weights move logits a little: the next-token distributions must still agree. On the poem text below
+    # int8 moves them by KL up to 0.05 with the weights of session 5 (held-out NLL 4.1435 against fp32's 4.141,
+    # bench/engine.py); a string of arbitrary tokens, which no poem holds, moved one row by 0.59.
     reference_log_probs = torch.log_softmax(reference, -1)
     divergence = (reference_log_probs.exp() * (reference_log_probs - torch.log_softmax(logits, -1))).sum()
     return float(divergence) < 0.15
@@ -52,18 +53,25 @@ def test_decoders_match_transformers_with_left_padding(kind):
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
     int8 = kind == "lean-int8"
     lean = TransformersBackend(model, kind) if kind == "transformers" else LeanLlama(model, int8=int8)
-    prompts = [[2, 5, 10, 300, 301, 4], [2, 5, 11, 4]]
+    tokenizer = load_tokenizer(SHIPPED_MODEL)
+
+    def ids(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False)
+
+    # two prompts two tokens apart in length, so that one is left-padded by two
+    prompts = [ids("<bos><poem><wujue>月<sep>床前明月"), ids("<bos><poem><qijue><sep>白日依")]
+    nexts, pairs = [ids("光"), ids("山")], [ids("，疑"), ids("尽，")]
     for pads in (torch.tensor([0, 2]), torch.tensor([0, 0])):
         rows = prompts if pads.any() else [prompts[0], prompts[0][:2] + prompts[1]]
         input_ids = torch.tensor([[0] * int(pad) + row for pad, row in zip(pads, rows)])
         logits = lean.prefill(input_ids, pads)
-        following = lean.step(torch.tensor([[400], [401]]))
+        following = lean.step(torch.tensor(nexts))
         # several tokens in one step, as the sampler feeds a forced line-end mark with the character before it
-        after_two = lean.step(torch.tensor([[402, 403], [404, 405]]))
+        after_two = lean.step(torch.tensor(pairs))
         with torch.no_grad():
             for row, prompt in enumerate(rows):
-                extended = prompt + [400 + row]
-                twice_extended = extended + [402 + 2 * row, 403 + 2 * row]
+                extended = prompt + nexts[row]
+                twice_extended = extended + pairs[row]
                 for ours, sequence in ((logits, prompt), (following, extended), (after_two, twice_extended)):
                     reference = model(input_ids=torch.tensor([sequence])).logits[0, -1]
                     assert _same_function(ours[row], reference, int8), (pads, row, sequence)
