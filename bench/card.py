@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,17 +37,20 @@ WARM_UP = 5
 VERSIONS = ["v0", "v20261128-124500"]  # the shipped model's name and a fine-tuned one's
 
 
-def vocabulary() -> list[str]:
+@lru_cache(maxsize=1)
+def vocabulary() -> tuple[list[str], dict[str, list[str]]]:
+    """The model's Han characters, and those of each 平水韵 level group."""
     vocab = json.loads((SHIPPED_MODEL / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-    return sorted(token for token in vocab if len(token) == 1 and "\u4e00" <= token <= "\u9fff")
-
-
-def random_cards(form_name: str, count: int, rng: random.Random) -> list[tuple[list[str], CardOptions]]:
-    chars = vocabulary()
+    chars = sorted(token for token in vocab if len(token) == 1 and "\u4e00" <= token <= "\u9fff")
     by_group: dict[str, list[str]] = defaultdict(list)
     for char in chars:
         for group in level_groups(char):
             by_group[group.label].append(char)
+    return chars, by_group
+
+
+def random_cards(form_name: str, count: int, rng: random.Random) -> list[tuple[list[str], CardOptions]]:
+    chars, by_group = vocabulary()
     groups = sorted(label for label, members in by_group.items() if len(members) >= 8)
     form = JINTI_FORMS[form_name]
     cards = []
