@@ -24,6 +24,14 @@ from engine.lexicon import FUNCTION_CHARS, Lexicon
 # (春宵, 秋夜) belongs to both and fits a plan holding either.
 SEASONS = {"春": "春桃杏莺", "夏": "夏荷蝉暑莲", "秋": "秋菊雁霜枫蛩", "冬": "冬雪腊"}
 TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
+# Words whose mark names no season or time: 秋千 is the swing of 寒食 and 清明 (counted as autumn, it
+# set one 寒食 poem in five in autumn, with 春 kept out), 千秋 and 春秋 are ages, 麦秋 is early summer,
+# 富春 宜春 江夏 秋浦 夏口 are places, 华夏 夷夏 夏禹 夏后 the country and its first kings, 早晚 is
+# "sooner or later", 岁晚 the year's end.
+UNMARKED_WORDS = frozenset(
+    {"秋千", "千秋", "春秋", "秋毫", "麦秋", "富春", "宜春", "江夏", "秋浦", "夏口", "华夏", "夷夏", "夏禹", "夏后"}
+    | {"早晚", "岁晚"}
+)
 # Words holding one of these say what the poet feels, not what is seen.
 FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念别泣叹怨惆怅寂寞乡")
 CANDIDATES = 32  # topic words a plan draws from
@@ -34,6 +42,8 @@ MAX_PLAN_IDF = 7.5
 
 
 def classes_of(word: str, classes: dict[str, str]) -> set[str]:
+    if word in UNMARKED_WORDS:
+        return set()
     return {name for name, marks in classes.items() if any(c in marks for c in word)}
 
 
@@ -50,8 +60,10 @@ class Plan:
 
     @property
     def avoided_seasons(self) -> str:
-        """The names of the other seasons, which the poem should not say."""
-        return "".join(name for name in SEASONS if self.season and name != self.season)
+        """The names of the other seasons, which the poem should not say (unless a plan word holds
+        one: 秋千 in a spring plan)."""
+        planned = "".join(self.keywords)
+        return "".join(name for name in SEASONS if self.season and name != self.season and name not in planned)
 
 
 class Planner:

@@ -148,3 +148,16 @@ def test_rare_topic_words_stay_out_of_plans_but_a_users_keyword_stays_in():
     assert any("六桥" in planner.plan("西湖", 8, random.Random(seed)).keywords for seed in range(10))
     lexicon.idf["六桥"] = MAX_PLAN_IDF + 1.0
     assert planner.plan("西湖", 4, random.Random(0), user_keywords=("六桥",)).keywords[0] == "六桥"
+
+
+def test_a_words_season_character_that_names_no_season_marks_nothing():
+    """寒食 is a spring festival: its swing (秋千) must not set the poem in autumn."""
+    words = [("秋千", 1.0), ("清明", 0.9), ("禁火", 0.8), ("杏花", 0.5), ("梨花", 0.5), ("佳节", 0.4), ("家家", 0.3)]
+    lexicon = Lexicon(idf={w: 3.0 for w, _ in words}, topics={"寒食": words}, topic_poems={"寒食": 500})
+    plans = [Planner(lexicon).plan("寒食", 4, random.Random(seed)) for seed in range(20)]
+    assert {plan.season for plan in plans} == {"春"}
+    with_swing = [plan for plan in plans if "秋千" in plan.keywords]
+    assert with_swing, "the swing is the festival's most telling word"
+    # the poem may write its plan word, though 秋 names another season
+    assert all(plan.avoided_seasons == "夏冬" for plan in with_swing)
+    assert all(plan.avoided_seasons == "夏秋冬" for plan in plans if plan not in with_swing)
