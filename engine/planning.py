@@ -25,13 +25,10 @@ from engine.lexicon import FUNCTION_CHARS, Lexicon
 SEASONS = {"春": "春桃杏莺", "夏": "夏荷蝉暑莲", "秋": "秋菊雁霜枫蛩", "冬": "冬雪腊"}
 TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
 # Words whose mark names no season or time: 秋千 is the swing of 寒食 and 清明 (counted as autumn, it
-# set one 寒食 poem in five in autumn, with 春 kept out), 千秋 and 春秋 are ages, 麦秋 is early summer,
+# set one 寒食 poem in five in autumn, with 春 kept out), 千秋 and 春秋 are ages, 秋毫 a hair's tip, 麦秋 early summer,
 # 富春 宜春 江夏 秋浦 夏口 are places, 华夏 夷夏 夏禹 夏后 the country and its first kings, 早晚 is
 # "sooner or later", 岁晚 the year's end.
-UNMARKED_WORDS = frozenset(
-    {"秋千", "千秋", "春秋", "秋毫", "麦秋", "富春", "宜春", "江夏", "秋浦", "夏口", "华夏", "夷夏", "夏禹", "夏后"}
-    | {"早晚", "岁晚"}
-)
+UNMARKED_WORDS = frozenset("秋千 千秋 春秋 秋毫 麦秋 富春 宜春 江夏 秋浦 夏口 华夏 夷夏 夏禹 夏后 早晚 岁晚".split())
 # Words holding one of these say what the poet feels, not what is seen.
 FEELING_CHARS = frozenset("愁思情泪梦归忆恨怀伤悲念别泣叹怨惆怅寂寞乡")
 CANDIDATES = 32  # topic words a plan draws from
