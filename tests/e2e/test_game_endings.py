@@ -79,7 +79,8 @@ async def test_a_feihua_ends_at_a_deadline_after_a_restart_in_its_players_langua
     fake_discord, bots, quick_settings, built_corpus
 ):
     bot = await bots.start(quick_settings)
-    started = await play(fake_discord, "feihua", "start", {"key": "月"}, locale="en-US")
+    # A strong bot always finds a line; a weaker one gives up by chance and would end the game before the restart.
+    started = await play(fake_discord, "feihua", "start", {"key": "月", "strength": "strong"}, locale="en-US")
     assert "It is 李白's turn" in started
     recited = await play(fake_discord, "feihua", "line", {"line": corpus_line(built_corpus, "月")}, locale="en-US")
     assert "It is the bot's turn" in recited
