@@ -47,6 +47,7 @@ class SamplingParams:
     # real poems repeat 2-3% of their characters and ours, with the repetition penalty alone, 7-10%
     repeat_cost: float = 0.0
     topic_boost: float = 0.0  # added to the logits of the characters of a row's topic words, every step
+    function_cost: float = 0.0  # subtracted from the logits of a row's grammatical characters, every step
 
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
@@ -65,6 +66,8 @@ class SamplingParams:
             raise ValueError("repeat_cost must be between 0 and 10")
         if not 0.0 <= self.topic_boost <= 10.0:
             raise ValueError("topic_boost must be between 0 and 10")
+        if not 0.0 <= self.function_cost <= 10.0:
+            raise ValueError("function_cost must be between 0 and 10")
 
 
 # Subtracted from the logits of a row's avoided tokens: never chosen while anything else is allowed,
@@ -84,6 +87,7 @@ class Row:
     theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
     theme_word: tuple[int, ...] = ()  # a theme of several characters, favoured as one word until the poem holds it
     topic: tuple[int, ...] = ()  # the characters of the theme's words, favoured lightly (params.topic_boost)
+    grammatical: tuple[int, ...] = ()  # particles, negations, adverbs: charged params.function_cost
     plan: tuple[tuple[int, ...], ...] = ()  # per line, its plan word's tokens to favour (params.plan_boost)
     line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
@@ -136,6 +140,8 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         scores[list(row.theme)] += params.theme_boost
     if row.topic and params.topic_boost:
         scores[list(row.topic)] += params.topic_boost
+    if row.grammatical and params.function_cost:
+        scores[list(row.grammatical)] -= params.function_cost
     if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
         _favour_word(scores, row, row.theme_word, params.theme_boost)
     if row.plan and params.plan_boost:

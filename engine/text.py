@@ -12,6 +12,11 @@ from functools import lru_cache
 
 import opencc
 
+# Grammatical characters: particles, pronouns, negations and adverbs, which carry a line's syntax and
+# none of its images. The yardsticks leave them out of co-occurrence (that 不 and 有 share a poem says
+# nothing of what it is about); the poet charges them in a 律诗 written without plan words.
+GRAMMATICAL_CHARS = "之乎者也矣焉哉兮而以于於其与亦又且则乃所此彼是为不无有何谁自已未将莫皆更犹但只却还可能欲若如似"
+
 # Punctuation that ends a line (句) in classical verse, full- and half-width.
 LINE_BREAKS = "，。？！；：、,.?!;:\n\r\t "
 _LINE_SPLIT = re.compile(f"[{re.escape(LINE_BREAKS)}]+")

@@ -56,6 +56,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.forms import JINTI_FORMS
+from engine.text import GRAMMATICAL_CHARS
 
 DEV_THEMES: tuple[str, ...] = (
     "月",
@@ -131,8 +132,6 @@ MIN_CEILING_POEMS = 3
 FLOOR_PER_THEME = 30
 # Frankenpoems drawn per poem for the lift: our few poems make few, so several draws steady it.
 FRANKEN_ROUNDS = 5
-# Grammatical characters: that 不 and 有 share a poem says nothing about what the poem is about.
-FUNCTION_CHARS = "之乎者也矣焉哉兮而以于於其与亦又且则乃所此彼是为不无有何谁自已未将莫皆更犹但只却还可能欲若如似"
 STATS_VERSION = 2
 _PAIR_SHIFT = 21  # every code point fits in 21 bits, so a pair of them fits in one int64
 
@@ -189,7 +188,7 @@ class Stats:
     def __post_init__(self) -> None:
         self.index = {char: i for i, char in enumerate(self.vocab)}
         self.theme_rows = {theme: i for i, theme in enumerate(self.themes)}
-        self.content = np.array([char not in FUNCTION_CHARS for char in self.vocab], dtype=bool)
+        self.content = np.array([char not in GRAMMATICAL_CHARS for char in self.vocab], dtype=bool)
 
     # -- theme --------------------------------------------------------------------------------
 
@@ -352,7 +351,7 @@ def compute_stats(
     ids[known] = at[known]
     lengths = np.array([len(text) + 1 for text in texts])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    content = np.array([char not in FUNCTION_CHARS for char in vocab], dtype=bool)
+    content = np.array([char not in GRAMMATICAL_CHARS for char in vocab], dtype=bool)
 
     doc_freq = np.zeros(size, dtype=np.int64)
     cooc = np.zeros(size * size, dtype=np.int32)
@@ -415,7 +414,7 @@ def read_records(corpus: Path) -> Iterable[dict]:
 def cache_key(corpus: Path) -> str:
     """Changes when the corpus is rebuilt, or when what the statistics mean changes."""
     recipe = json.dumps(
-        [STATS_VERSION, VOCAB_SIZE, MIN_ATTESTED, CLICHE_PAIRS, FUNCTION_CHARS, CANDIDATE_THEMES], ensure_ascii=False
+        [STATS_VERSION, VOCAB_SIZE, MIN_ATTESTED, CLICHE_PAIRS, GRAMMATICAL_CHARS, CANDIDATE_THEMES], ensure_ascii=False
     )
     summary = (corpus / "summary.json").read_bytes()
     return hashlib.sha1(summary + recipe.encode()).hexdigest()

@@ -17,8 +17,9 @@ from engine.batching import Batcher, Busy
 from engine.constraints import PoemConstraint, PoemPlan
 from engine.forms import JINTI_FORMS
 from engine.novelty import CorpusLines
-from engine.poet import Poet, PoetError
+from engine.poet import FUNCTION_COST, Poet, PoetError
 from engine.prosody import PING, ZE, char_tone, check, check_couplet, tone_patterns
+from engine.text import GRAMMATICAL_CHARS
 from engine.tokenizer import load_tokenizer
 
 LIANJU = Path(sys.executable).with_name("lianju")
@@ -231,6 +232,21 @@ def test_an_unplanned_lushi_leans_on_its_themes_words(poet):
         return sum(sum(c in chars for c in poem.text) for poem, chars in zip(poems, topic)) / (4 * 40)
 
     assert topic_share(3.0) > topic_share(0.0) + 0.05
+
+
+def test_an_unplanned_lushi_spends_fewer_characters_on_grammar(poet):
+    def grammatical_share(function_cost: float) -> float:
+        poems = [
+            run(poet.compose(theme, form="qilv", seed=seed, n_candidates=2, function_cost=function_cost))
+            for seed, theme in enumerate(("月", "梅", "登高", "西湖", "春", "江", "送别", "边塞"))
+        ]
+        assert all(poem.params["plan"]["keywords"] == [] for poem in poems)
+        return sum(c in GRAMMATICAL_CHARS for poem in poems for c in "".join(poem.lines)) / (8 * 56)
+
+    assert grammatical_share(FUNCTION_COST) < grammatical_share(0.0) - 0.02
+    # a planned quatrain's plan words fill its lines: the cost leaves it as it was
+    planned = [run(poet.compose("西湖", form="qijue", seed=4, function_cost=cost)).lines for cost in (0.0, 2.0)]
+    assert planned[0] == planned[1]
 
 
 def test_shipped_novelty_filter_knows_famous_lines(poet):

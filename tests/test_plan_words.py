@@ -99,6 +99,23 @@ def test_each_earlier_occurrence_of_a_character_costs():
         SamplingParams(repeat_cost=-1.0)
 
 
+def test_grammatical_characters_cost_only_in_rows_that_name_them():
+    logits = torch.full((VOCAB,), -10.0)
+    logits[5], logits[6] = 1.0, 0.5  # 5 (a particle, say) is the likelier
+
+    def chosen(cost: float, grammatical: tuple[int, ...] = (5,)) -> int:
+        params = SamplingParams(temperature=0.05, repetition_penalty=1.0, function_cost=cost)
+        row = Row([], FreeLine(), params, 0, grammatical=grammatical)
+        return _choose(logits.clone(), row, torch.Generator().manual_seed(0))
+
+    assert chosen(0.0) == 5
+    assert chosen(0.4) == 5  # 1.0 - 0.4 > 0.5
+    assert chosen(0.6) == 6
+    assert chosen(0.6, grammatical=()) == 5  # a planned poem's rows name none
+    with pytest.raises(ValueError):
+        SamplingParams(function_cost=11.0)
+
+
 @pytest.fixture(scope="module")
 def poet():
     poet = Poet(SHIPPED_MODEL, "cpu-int8", get_settings().corpus_lines)
