@@ -1,6 +1,10 @@
-"""The generator of the function-cost panels: one poem per dev theme and form, with a cost on every
-grammatical character in every poem (planned or not), as the experiment ran before engine.poet had
-FUNCTION_COST; compose's own cost is set to 0 so that only this one applies.
+"""The generator of the function-cost and number-cost panels: one poem per dev theme and form, with a
+cost on every character of a class in every poem (planned or not).
+
+    gen.py MODEL OUT COST [grammatical|numerals]
+
+grammatical (the default): as the experiment ran before engine.poet had FUNCTION_COST, so compose's own
+cost is set to 0 and only this one applies. numerals: on top of compose's defaults (FUNCTION_COST included).
 
     FORMS=wulv,qilv SEED=2000 OMP_NUM_THREADS=1 LIANJU_DATA_DIR=/tmp/ljdata .venv/bin/python \\
         bench/panels/2026-11-28-function-cost/gen.py engine/weights/default poems-B.jsonl 0.5
@@ -19,32 +23,35 @@ from engine.poet import Poet
 from engine.text import GRAMMATICAL_CHARS
 from engine.yardsticks import DEV_THEMES
 
+NUMERALS = "一二三四五六七八九十百千万两"
 model, out, cost = sys.argv[1], sys.argv[2], float(sys.argv[3])
+charged_class = sys.argv[4] if len(sys.argv) > 4 else "grammatical"
+CHARS, OWN_COST = (NUMERALS, {}) if charged_class == "numerals" else (GRAMMATICAL_CHARS, {"function_cost": 0.0})
 FORMS = os.environ.get("FORMS", "wujue,qijue,wulv,qilv").split(",")
 SEED = int(os.environ.get("SEED", "1000"))
 choose = sampling._choose
-grammatical = torch.tensor([], dtype=torch.long)
+charged = torch.tensor([], dtype=torch.long)
 
 
-def charged(logits, row, generator):
+def with_cost(logits, row, generator):
     if cost:
         logits = logits.clone()
-        logits[grammatical] -= cost
+        logits[charged] -= cost
     return choose(logits, row, generator)
 
 
-sampling._choose = charged
+sampling._choose = with_cost
 
 
 async def main():
-    global grammatical
+    global charged
     poet = Poet(Path(model), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
     ids = poet.model.masks.ids
-    grammatical = torch.tensor([ids[c] for c in GRAMMATICAL_CHARS if c in ids])
+    charged = torch.tensor([ids[c] for c in CHARS if c in ids])
     with open(out, "w") as handle:
         for i, theme in enumerate(DEV_THEMES):
             for form in FORMS:
-                poem = await poet.compose(theme, form=form, seed=SEED + i, function_cost=0.0)
+                poem = await poet.compose(theme, form=form, seed=SEED + i, **OWN_COST)
                 handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
     await poet.close()
 
