@@ -45,12 +45,19 @@ app = typer.Typer(
 )
 
 
-def read_poems(path: Path, option: str) -> dict[tuple[str, str], list[str]]:
-    """Our poems by (theme, form), read and checked as bench/panel.py reads them."""
+def read_poems(path: Path, option: str) -> dict[tuple[str, str, int], list[str]]:
+    """Our poems by (theme, form, round), read and checked as bench/panel.py reads them; the round counts
+    earlier poems of the same theme and form, so one file may hold several rounds of seeds."""
     try:
-        return {(poem.theme, poem.form): poem.lines for poem in load_ours(path)}
+        poems = load_ours(path)
     except PanelError as error:
         raise typer.BadParameter(str(error), param_hint=option) from None
+    rounds: Counter[tuple[str, str]] = Counter()
+    slots = {}
+    for poem in poems:
+        slots[(poem.theme, poem.form, rounds[(poem.theme, poem.form)])] = poem.lines
+        rounds[(poem.theme, poem.form)] += 1
+    return slots
 
 
 @app.command()
@@ -70,9 +77,10 @@ def make(
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     blocks, key = [], {}
-    for number, (theme, form) in enumerate(slots, 1):
+    for number, slot in enumerate(slots, 1):
         pair_id = f"Q{number:03d}"
-        sides = [("A", poems_a[(theme, form)]), ("B", poems_b[(theme, form)])]
+        theme, form, _ = slot
+        sides = [("A", poems_a[slot]), ("B", poems_b[slot])]
         rng.shuffle(sides)
         blocks.append(f"- {pair_id}　题：{theme}\n  1. {poem_text(sides[0][1])}\n  2. {poem_text(sides[1][1])}")
         key[pair_id] = {"1": sides[0][0], "2": sides[1][0], "theme": theme, "form": form}

@@ -1,0 +1,65 @@
+"""bench/ab_panel.py: pairs of our poems, one per slot where the two variants differ, and the tally."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+AB_PANEL_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "ab_panel.py"
+
+
+def _load_ab_panel():
+    spec = importlib.util.spec_from_file_location("bench_ab_panel", AB_PANEL_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ab_panel = _load_ab_panel()
+
+
+def invoke(*args: object):
+    return CliRunner().invoke(ab_panel.app, [str(arg) for arg in args])
+
+
+def write_poems(path: Path, poems: list[list[str]]) -> Path:
+    records = [{"theme": "月", "form": "wujue", "lines": lines} for lines in poems]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+SAME = ["明月照高楼", "清光满玉钩", "故人千里外", "何处寄离愁"]
+A_ONLY = ["明月出东山", "清辉照客还", "相思千里外", "独坐夜深闲"]
+B_ONLY = ["月落乌啼处", "霜天客未眠", "江枫渔火外", "钟到夜船边"]
+
+
+def test_rounds_of_one_theme_and_form_are_slots_of_their_own(tmp_path):
+    # three rounds (seeds) of the same theme and form: the first alike, the second and third different
+    a = write_poems(tmp_path / "a.jsonl", [SAME, A_ONLY, SAME])
+    b = write_poems(tmp_path / "b.jsonl", [SAME, B_ONLY, A_ONLY])
+    folder = tmp_path / "panel"
+    made = invoke("make", "--a", a, "--b", b, "--folder", folder, "--seed", 3)
+    assert made.exit_code == 0, made.output
+    key = json.loads((folder / "pairs_key.json").read_text(encoding="utf-8"))["pairs"]
+    assert sorted(key) == ["Q001", "Q002"]  # the round both chose alike is left out
+    sheet = (folder / "pairs.md").read_text(encoding="utf-8")
+    shown = re.findall(r"  [12]\. (\S+)", sheet)
+    assert sorted(shown) == sorted(
+        [
+            "".join(f"{line}{'，' if i % 2 == 0 else '。'}" for i, line in enumerate(p))
+            for p in (A_ONLY, B_ONLY, SAME, A_ONLY)
+        ]
+    )
+
+    # a rater who always picks B's poem
+    answers = [{"id": pair_id, "better": 1 if sides["1"] == "B" else 2} for pair_id, sides in key.items()]
+    (folder / "pair-ratings-x.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
+    tallied = invoke("tally", "--folder", folder)
+    assert tallied.exit_code == 0, tallied.output
+    assert "rater x: A 0, B 2 of 2 (wujue 0:2)" in tallied.output
