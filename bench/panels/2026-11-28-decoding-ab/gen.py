@@ -2,7 +2,7 @@
 `lianju eval --meaning --poems` and `bench/ab_panel.py make`.
 
 Besides `compose`'s own options, the JSON may hold switches for what `compose` does not expose:
-"forms" (a list, default all four), "no_plan" (the served model's planner removed: the theme as the
+"forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the served model's planner removed: the theme as the
 prompt's keywords only), and engine.poet constants to override for the run: "PLAN_WEIGHT",
 "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES".
 """
@@ -22,6 +22,7 @@ CONSTANTS = ("PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES")
 async def main(model, out, options):
     forms = options.pop("forms", ["wujue", "qijue", "wulv", "qilv"])
     no_plan = options.pop("no_plan", False)
+    seed_base = options.pop("seed_base", 1000)
     for name in CONSTANTS:
         if name in options:
             setattr(engine.poet, name, options.pop(name))
@@ -31,7 +32,7 @@ async def main(model, out, options):
     with open(out, "w") as handle:
         for i, theme in enumerate(DEV_THEMES):
             for form in forms:
-                poem = await poet.compose(theme, form=form, seed=1000 + i, **options)
+                poem = await poet.compose(theme, form=form, seed=seed_base + i, **options)
                 handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
     await poet.close()
 
