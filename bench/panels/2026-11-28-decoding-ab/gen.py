@@ -2,9 +2,9 @@
 `lianju eval --meaning --poems` and `bench/ab_panel.py make`.
 
 Besides `compose`'s own options, the JSON may hold switches for what `compose` does not expose:
-"forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the served model's planner removed: the theme as the
-prompt's keywords only), and engine.poet constants to override for the run: "PLAN_WEIGHT",
-"LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES".
+"forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the
+served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
+override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES".
 """
 
 import asyncio
