@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 import engine.poet
-from engine.poet import Poet
-from engine.yardsticks import DEV_THEMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from dev_poems import load_poet, write_dev_poems  # noqa: E402
 
 CONSTANTS = ("PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES")
 
@@ -26,15 +27,10 @@ async def main(model, out, options):
     for name in CONSTANTS:
         if name in options:
             setattr(engine.poet, name, options.pop(name))
-    poet = Poet(Path(model), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
+    poet = load_poet(model)
     if no_plan:
         poet.model.planner = None
-    with open(out, "w") as handle:
-        for i, theme in enumerate(DEV_THEMES):
-            for form in forms:
-                poem = await poet.compose(theme, form=form, seed=seed_base + i, **options)
-                handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
-    await poet.close()
+    await write_dev_poems(poet, out, forms, seed_base, **options)
 
 
 asyncio.run(main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3])))

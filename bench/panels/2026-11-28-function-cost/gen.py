@@ -11,7 +11,6 @@ cost is set to 0 and only this one applies. numerals: on top of compose's defaul
 """
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,9 +18,10 @@ from pathlib import Path
 import torch
 
 import engine.sampling as sampling
-from engine.poet import Poet
 from engine.text import GRAMMATICAL_CHARS
-from engine.yardsticks import DEV_THEMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from dev_poems import load_poet, write_dev_poems  # noqa: E402
 
 NUMERALS = "一二三四五六七八九十百千万两"
 model, out, cost = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -45,15 +45,10 @@ sampling._choose = with_cost
 
 async def main():
     global charged
-    poet = Poet(Path(model), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
+    poet = load_poet(model)
     ids = poet.model.masks.ids
     charged = torch.tensor([ids[c] for c in CHARS if c in ids])
-    with open(out, "w") as handle:
-        for i, theme in enumerate(DEV_THEMES):
-            for form in FORMS:
-                poem = await poet.compose(theme, form=form, seed=SEED + i, **OWN_COST)
-                handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
-    await poet.close()
+    await write_dev_poems(poet, out, FORMS, SEED, **OWN_COST)
 
 
 asyncio.run(main())

@@ -1,7 +1,6 @@
 """Quatrain plans ranked by the model: N plans from the planner, the one the model finds likeliest."""
 
 import asyncio
-import json
 import os
 import random
 import sys
@@ -11,7 +10,9 @@ import torch
 
 from engine import prompts
 from engine.poet import Poet
-from engine.yardsticks import DEV_THEMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from dev_poems import load_poet, write_dev_poems  # noqa: E402
 
 model_dir, out, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 FORMS = os.environ.get("FORMS", "wujue,qijue").split(",")
@@ -39,14 +40,4 @@ def ranked(self, model, request, form, rng):
 Poet._plan = ranked
 
 
-async def main():
-    poet = Poet(Path(model_dir), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
-    with open(out, "w") as handle:
-        for i, theme in enumerate(DEV_THEMES):
-            for form in FORMS:
-                poem = await poet.compose(theme, form=form, seed=SEED + i)
-                handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
-    await poet.close()
-
-
-asyncio.run(main())
+asyncio.run(write_dev_poems(load_poet(model_dir), out, FORMS, SEED))

@@ -8,7 +8,6 @@ season's topic list (engine.lexicon, its first 48) holds, less a few that reader
 """
 
 import asyncio
-import json
 import os
 import sys
 from collections import defaultdict
@@ -17,12 +16,15 @@ from pathlib import Path
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
 from engine.planning import SEASONS, UNMARKED_WORDS, classes_of
 from engine.poet import Poet
-from engine.yardsticks import DEV_THEMES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from dev_poems import load_poet, write_dev_poems  # noqa: E402
 
 NOT_HEARD_AS_A_SEASON = set("风光 月色 清光 萧萧 居好 惊岁 天公 忽忽 芳草 微凉".split())
+lexicon = Lexicon.load(SHIPPED_LEXICON)
 owners = defaultdict(set)
 for season in SEASONS:
-    for word, _ in Lexicon.load(SHIPPED_LEXICON).topic_words(season)[:48]:
+    for word, _ in lexicon.topic_words(season)[:48]:
         if len(word) == 2:
             owners[word].add(season)
 MARK_WORDS = {
@@ -61,14 +63,4 @@ def without_clash(self, model, rows, candidates, form, request, seed, plan):
 Poet._best_poem = without_clash
 
 
-async def main():
-    poet = Poet(Path(model_dir), "cpu-int8", Path("engine/weights/corpus_lines.bloom"))
-    with open(out, "w") as handle:
-        for i, theme in enumerate(DEV_THEMES):
-            for form in ("wujue", "qijue", "wulv", "qilv"):
-                poem = await poet.compose(theme, form=form, seed=SEED + i)
-                handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")
-    await poet.close()
-
-
-asyncio.run(main())
+asyncio.run(write_dev_poems(load_poet(model_dir), out, seed_base=SEED))
