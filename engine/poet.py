@@ -42,6 +42,7 @@ from engine.prosody import (
     prepare_lines,
     tone_patterns,
 )
+from engine.reader import Reader, features, poem_text
 from engine.sampling import Row, SamplingParams
 from engine.text import GRAMMATICAL_CHARS, is_han, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
@@ -86,6 +87,9 @@ PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keywo
 # No MMI term in the ranking (log P(poem) − λ·log P(each line alone), Li et al. 2016): with λ 0.5 it
 # changed the chosen poem in 18 of 80 slots, and readers preferred the poem without it in 27 of those
 # 36 judgements (bench/panels/2026-11-28-mmi); it also cost a forward pass per request.
+# In the ranking, per unit of the reader's score (engine.reader: a difference of 1 is a choice readers
+# make 73% of the time).
+READER_WEIGHT = 1.0
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
@@ -168,6 +172,7 @@ class ServedModel:
     batcher: Batcher
     planner: Planner | None  # None without a lexicon
     reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
+    reader: Reader | None  # None when the folder has no reader fitted to these weights (engine.reader)
 
 
 def try_loading(model_dir: Path, backend: str = "auto") -> None:
@@ -208,7 +213,15 @@ class Poet:
         masks = VocabularyMasks(tokenizer)
         planner = Planner(self.lexicon, known={t for t in masks.ids if len(t) == 1}) if self.lexicon else None
         return ServedModel(
-            model_dir, version, tokenizer, masks, backend, batcher, planner, reads_plans=prompts.PLAN in masks.ids
+            model_dir,
+            version,
+            tokenizer,
+            masks,
+            backend,
+            batcher,
+            planner,
+            reads_plans=prompts.PLAN in masks.ids,
+            reader=Reader.load(model_dir),
         )
 
     async def swap(self, model_dir: Path, version: str) -> None:
@@ -314,7 +327,17 @@ class Poet:
             )
         rows = await model.batcher.run(rows)
         candidates = [self._lines(model, row) for row in rows]
-        return self._best_poem(model, rows, candidates, chosen, request, seed, plan)
+        liked = await asyncio.get_running_loop().run_in_executor(
+            self.torch_thread, self._reader_scores, model, candidates, chosen
+        )
+        return self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked)
+
+    def _reader_scores(self, model: ServedModel, candidates: list[list[str]], form: Form) -> list[float]:
+        """How much readers would like each candidate (engine.reader); zeros without a reader."""
+        if model.reader is None:
+            return [0.0] * len(candidates)
+        ids = [self._encode(model, poem_text(lines, form.name)) for lines in candidates]
+        return model.reader.scores(features(model.backend, ids))
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
         text = self._decode(model, row.tokens)
@@ -555,9 +578,10 @@ class Poet:
         request: _Request,
         seed: int,
         plan: Plan | None,
+        liked: list[float],
     ) -> Poem:
         scored = []
-        for row, lines in zip(rows, candidates):
+        for row, lines, reader_score in zip(rows, candidates, liked):
             text = prompts.poem_body(lines)
             report = check(text, form)
             copied = [line for line in self._copied(lines) if line != request.opening]  # the user's own line
@@ -571,6 +595,7 @@ class Poet:
                 + LIKELIHOOD_WEIGHT * row.mean_log_likelihood
                 + 0.3 * theme_in_poem
                 + PLAN_WEIGHT * planned
+                + READER_WEIGHT * reader_score
                 - 10 * (bool(copied) or repeated)
             )
             scored.append(
@@ -585,6 +610,7 @@ class Poet:
                         "mean_log_likelihood": round(row.mean_log_likelihood, 4),
                         "theme_in_poem": theme_in_poem,
                         "plan_followed": round(planned, 4),
+                        "reader": round(reader_score, 4),
                         "copied_lines": copied,
                         "repeated_lines": repeated,
                         "novelty_checked": self.corpus_lines is not None,

@@ -45,6 +45,9 @@ class LeanBackend:
     def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.decoder.all_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
 
+    def final_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.decoder.final_states(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
+
 
 class TransformersBackend:
     """transformers' own forward with its KV cache: the GPU path, quantized or not."""
@@ -71,6 +74,10 @@ class TransformersBackend:
     @torch.inference_mode()
     def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids.to(self.device)).logits.float().cpu()
+
+    @torch.inference_mode()
+    def final_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model.model(input_ids=input_ids.to(self.device)).last_hidden_state.float().cpu()
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -86,6 +86,7 @@ class LeanLlama:
         self.embed = model.model.embed_tokens.weight.detach().float()  # (V, C)
         # (..., C) → (..., V), with the final norm's weight folded in
         self.lm_head = projection(model.lm_head.weight * (model.model.norm.weight * norm_scale), int8)
+        self.final_norm = model.model.norm.weight.detach().float() * norm_scale  # (C,)
         self.blocks = [_Block(layer, self, norm_scale, int8) for layer in model.model.layers]
         rotary = model.model.rotary_emb
         angles = torch.arange(max_length, dtype=torch.float32)[:, None] * rotary.inv_freq.float()[None]  # (P, D/2)
@@ -103,6 +104,13 @@ class LeanLlama:
         """Start afresh with these (left-padded) sequences; the logits after every position."""
         self._reset(input_ids.shape[0], pad_lengths)
         return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))  # (B, T, V)
+
+    @torch.inference_mode()
+    def final_states(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
+        """Start afresh with these (left-padded) sequences; the last layer's normed states, as LlamaModel's
+        last_hidden_state."""
+        self._reset(input_ids.shape[0], pad_lengths)
+        return _unit(self._forward(input_ids), self.norm_eps) * self.final_norm  # (B, T, C)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
