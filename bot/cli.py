@@ -111,7 +111,12 @@ def poem(
     ] = None,
     n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many poems.")] = 1,
     seed: Annotated[int | None, typer.Option(min=0, max=SEED_MAX, help="Same seed, same poem.")] = None,
-    candidates: Annotated[int, typer.Option(min=1, max=32, help="Candidates sampled per poem; the best is kept.")] = 8,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=32, help="Candidates sampled per poem (default: engine.poet.CANDIDATES); the best is kept."
+        ),
+    ] = None,
     temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
     tone_mode: Annotated[str, typer.Option(help="strict, lenient or off.")] = "strict",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per poem, with its prosody report.")] = False,
@@ -120,7 +125,7 @@ def poem(
     import asyncio
 
     from engine.backends import BackendUnavailable
-    from engine.poet import Poet, PoetError
+    from engine.poet import CANDIDATES, Poet, PoetError
 
     settings = get_settings()
 
@@ -133,7 +138,7 @@ def poem(
                     form=form,
                     acrostic=acrostic,
                     first_line=first_line,
-                    n_candidates=candidates,
+                    n_candidates=candidates or CANDIDATES,
                     temperature=temperature,
                     seed=None if seed is None else seed + index,
                     tone_mode=tone_mode,

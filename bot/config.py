@@ -57,7 +57,10 @@ class Settings(StorageSettings):
     daily_misfire_grace_s: int = Field(
         default=3600, ge=1, description="How late a daily poem may still be posted after the bot was down."
     )
-    poem_candidates: int = Field(default=8, ge=1, le=32, description="Candidates sampled per /poem; the best is shown.")
+    # engine.poet.CANDIDATES (not imported: it would load torch with the settings); tests/test_reader.py checks
+    poem_candidates: int = Field(
+        default=16, ge=1, le=32, description="Candidates sampled per /poem; the best is shown."
+    )
     poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
     chain_turn_seconds: int = Field(
         default=120, ge=1, le=3600, description="A 联句 turn's seconds where the server and the start chose none."

@@ -50,6 +50,11 @@ class Batcher:
         self._worker: asyncio.Task | None = None
         self.batches_run = 0
 
+    @property
+    def rows_in_flight(self) -> int:
+        """Rows waiting for a batch or in the one running."""
+        return sum(len(job.rows) for job in (*self.pending, *self.running))
+
     async def run(self, rows: list[Row]) -> list[Row]:
         if sum(len(job.rows) for job in self.pending) + len(rows) > self.max_queued_rows:
             raise Busy("the poet is busy; try again in a moment")

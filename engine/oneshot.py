@@ -22,7 +22,7 @@ a clock (--deadline-minutes), each phase skipped, saying so, when what is left w
    log and curve; then held-out NLL (engine.evaluate's: the frozen test poems given only
    `<poem><form><sep>`), of the new model and of the shipped one;
 5. with bitsandbytes importable, the GPU backends (cuda-bf16, cuda-nf4, cuda-int8) through the
-   poet as the bot uses it: one poem per form (8 candidates) at batch 1, poems/s at 16 and 64
+   poet as the bot uses it: one poem per form (the bot's candidates) at batch 1, poems/s at 16 and 64
    concurrent requests, held-out NLL of each backend's own logits.
 
 What comes back in --out ($OUT): the model's *.safetensors shards, model-meta.tar (config,
@@ -514,7 +514,7 @@ def backend_nll(backend, items: list[tuple[list[int], int]], pad_id: int, batch_
 
 
 async def measure_backend(model_dir: Path, kind: str, items, repeats: int = 3) -> dict:
-    """As bench/engine.py: one poem per form as the bot asks (8 candidates), poems/s at 16 and 64
+    """As bench/engine.py: one poem per form as the bot asks (its candidates), poems/s at 16 and 64
     concurrent requests (one candidate each, a 七律), held-out NLL of the backend's logits."""
     from engine.evaluate import THEMES
     from engine.forms import JINTI_FORMS
@@ -533,7 +533,7 @@ async def measure_backend(model_dir: Path, kind: str, items, repeats: int = 3) -
                 seconds.append(time.perf_counter() - started)
                 reports.append(check(poem.text, form))
             per_form[form] = {
-                "poem_with_8_candidates_s": round(statistics.median(seconds), 4),
+                "poem_as_the_bot_asks_s": round(statistics.median(seconds), 4),
                 "scans": sum(r.format_ok and r.rhyme_ok and r.tone_ok_lenient for r in reports) / repeats,
                 "example": poem.text,
             }

@@ -50,6 +50,15 @@ from engine.tokenizer import load_tokenizer
 MAX_THEME_CHARS = 12
 MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one word
 MAX_CANDIDATES = 32
+# Sixteen candidates ranked with the reader (engine.reader) against eight ranked without it: readers chose
+# the sixteen's poem 183 of 320 times (z = +2.57; quatrains 100 to 60, 律诗 82 to 78;
+# bench/panels/2026-11-28-reader-16); eight with the reader alone, 98 of 182 (…-reader). A 七律 of sixteen
+# takes about 0.3 s on two cores.
+CANDIDATES = 16
+# Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): a
+# request gets its candidates while the rows already waiting or running leave room for them in one batch,
+# and never fewer than this.
+MIN_CANDIDATES_UNDER_LOAD = 4
 # Added to the logits of the theme's characters until one is written. The theme is the prompt's
 # keywords, as in training, but the model alone wrote it into 35 of 58 poems; with 3.0 into 58 of 58,
 # at no cost in mean log-likelihood (2.0 still missed rare themes such as 灯, 笛; bench/RESULTS.md).
@@ -245,7 +254,7 @@ class Poet:
         acrostic: str | None = None,
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
-        n_candidates: int = 8,
+        n_candidates: int = CANDIDATES,
         temperature: float = 0.9,
         top_k: int = 40,
         top_p: float = 0.92,
@@ -305,7 +314,7 @@ class Poet:
         setting_only = plan is not None and not plan.keywords
         grammatical = tuple(ids[c] for c in GRAMMATICAL_CHARS if c in ids) if setting_only else ()
         rows = []
-        for index in range(n_candidates):
+        for index in range(self._affordable(model, n_candidates)):
             pattern = PoemPlan(
                 chosen, self._pattern(chosen, rng, request.opening_types), tone_mode, request.heads, request.opening
             )
@@ -338,6 +347,10 @@ class Poet:
             return [0.0] * len(candidates)
         ids = [self._encode(model, poem_text(lines, form.name)) for lines in candidates]
         return model.reader.scores(features(model.backend, ids))
+
+    def _affordable(self, model: ServedModel, wanted: int) -> int:
+        room = self.max_batch_rows - model.batcher.rows_in_flight
+        return min(wanted, max(room, MIN_CANDIDATES_UNDER_LOAD))
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
         text = self._decode(model, row.tokens)
@@ -376,7 +389,7 @@ class Poet:
         acrostic: str | None = None,
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
-        n_candidates: int = 8,
+        n_candidates: int = CANDIDATES,
         temperature: float = 0.9,
         top_k: int = 40,
         top_p: float = 0.92,

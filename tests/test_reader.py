@@ -130,3 +130,27 @@ def test_bench_reader_gathers_ab_choices_and_leaves_whole_sheets_out(tmp_path):
 @pytest.mark.parametrize("form", ["wujue", "qilv"])
 def test_reader_text_is_the_bare_poem_prompt(form):
     assert poem_text(["一二三四五"], form) == f"<bos><poem><{form}><sep>一二三四五，"
+
+
+def test_the_bot_asks_for_the_engines_candidates():
+    from bot.config import Settings
+    from engine.poet import CANDIDATES
+
+    assert Settings().poem_candidates == CANDIDATES
+
+
+def test_under_a_burst_later_requests_get_fewer_candidates():
+    """While the rows in flight fill a batch, a request samples only MIN_CANDIDATES_UNDER_LOAD."""
+    poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=32)
+
+    async def burst():
+        return await asyncio.gather(*(poet.compose("月", form="wujue", seed=i, n_candidates=16) for i in range(5)))
+
+    try:
+        counts = [poem.scores["candidates"] for poem in asyncio.run(burst())]
+        least = engine.poet.MIN_CANDIDATES_UNDER_LOAD
+        assert counts == [16, 16, least, least, least]
+        # alone again, a request gets all it asks for
+        assert asyncio.run(poet.compose("月", form="wujue", seed=9, n_candidates=16)).scores["candidates"] == 16
+    finally:
+        asyncio.run(poet.close())
