@@ -32,6 +32,7 @@ from engine.forms import JINTI_FORMS
 from engine.lexicon import Lexicon
 from engine.model_card import finish_model_folder
 from engine.prosody import check
+from engine.reader import carry_over
 from engine.tokenizer import load_tokenizer
 from engine.train import (
     TrainConfig,
@@ -218,6 +219,7 @@ def finetune(
     out.mkdir(parents=True, exist_ok=True)
     _merged(model, base, method, out / "adapters").to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
+    carry_over(base, out)
     finish_model_folder(
         out,
         {

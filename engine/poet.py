@@ -5,7 +5,8 @@
 
 compose samples `n_candidates` poems in one batch under hard constraints (engine.constraints),
 drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
-identical lines, and keeps the best by prosody score plus length-normalised log-likelihood.
+identical lines, and keeps the best by prosody score, length-normalised log-likelihood, the plan,
+and the reader (engine.reader: a model of which poem readers choose).
 The theme is conditioned on three ways: its characters are the prompt's keywords (as in
 training), they get THEME_BOOST added to their logits until one of them is written, and the
 ranking rewards a poem that has one.

@@ -11,8 +11,10 @@ A poem's features are the model's own final hidden states for the poem read on i
 (`<bos><poem><form><sep>` and the body): their mean over positions and the last position's, 2·C
 numbers. The language model stays frozen and only those 2·C weights are learned, so a few
 thousand choices are enough, and the reader is a small JSON file beside the weights (reader.json),
-valid only for the weights it was fitted on (their sha256): a fine-tuned model ranks without it
-until a reader is fitted to it (bench/reader.py).
+valid only for the weights it was fitted on (their sha256). A fine-tune (engine.finetune) carries its base's
+reader over to the new weights, marked as carried: a few hundred rated poems move the states little, and
+without it the fine-tuned model would rank as models did before the reader; `bench/reader.py --model` fits
+one of its own.
 
 Written by hand rather than with scikit-learn: twenty lines of L-BFGS on a convex loss, not a
 dependency for the bot.
@@ -91,6 +93,7 @@ class Reader:
     weights_sha256: str  # of the model.safetensors whose states it reads
     choices: int  # how many readers' choices it was fitted on
     l2: float
+    carried_from: str | None = None  # the sha256 of the weights it was fitted on, when carried to a fine-tune
 
     def scores(self, states: torch.Tensor) -> list[float]:
         return (states @ self.weights).tolist()  # (N, 2C) @ (2C,) → (N,)
@@ -100,6 +103,7 @@ class Reader:
             "weights_sha256": self.weights_sha256,
             "choices": self.choices,
             "l2": self.l2,
+            "carried_from": self.carried_from,
             "weights": [round(w, 7) for w in self.weights.tolist()],
         }
         (model_dir / READER_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
@@ -113,4 +117,18 @@ class Reader:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data["weights_sha256"] != weights_digest(model_dir):
             return None
-        return cls(torch.tensor(data["weights"]), data["weights_sha256"], data["choices"], data["l2"])
+        return cls(
+            torch.tensor(data["weights"]), data["weights_sha256"], data["choices"], data["l2"], data.get("carried_from")
+        )
+
+
+def carry_over(base: Path, fine_tuned: Path) -> bool:
+    """Give a fine-tune of `base` the base's reader (see the module's docstring); False when the base has none."""
+    reader = Reader.load(base)
+    if reader is None:
+        return False
+    fitted_on = reader.carried_from or reader.weights_sha256
+    Reader(reader.weights, weights_digest(fine_tuned), reader.choices, reader.l2, carried_from=fitted_on).save(
+        fine_tuned
+    )
+    return True

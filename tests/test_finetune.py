@@ -2,13 +2,16 @@
 
 import asyncio
 import random
+import shutil
 
 import pytest
+import torch
 from transformers import AutoModelForCausalLM
 
 from engine.finetune import RatedPoem, finetune, run_gates, select
 from engine.poet import Poet
 from engine.prosody import check
+from engine.reader import Reader, weights_digest
 from engine.train import read_jsonl
 
 
@@ -144,3 +147,17 @@ def test_qlora_needs_a_gpu_and_unknown_methods_are_refused(tiny_model, built_cor
             finetune(tiny_model, tmp_path / "q", feedback, built_corpus, method="qlora", progress=False)
     with pytest.raises(ValueError, match="unknown fine-tune method"):
         finetune(tiny_model, tmp_path / "x", feedback, built_corpus, method="adapters", progress=False)
+
+
+def test_a_fine_tune_carries_its_bases_reader(tiny_model, built_corpus, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    width = AutoModelForCausalLM.from_pretrained(base).config.hidden_size
+    Reader(torch.arange(2 * width, dtype=torch.float32), weights_digest(base), choices=7, l2=1.0).save(base)
+    finetune(base, tmp_path / "tuned", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
+    carried = Reader.load(tmp_path / "tuned")
+    assert carried is not None and carried.carried_from == weights_digest(base) != carried.weights_sha256
+    assert torch.equal(carried.weights, torch.arange(2 * width, dtype=torch.float32)) and carried.choices == 7
+    # a base without a reader gives none
+    finetune(tiny_model, tmp_path / "plain", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
+    assert Reader.load(tmp_path / "plain") is None
