@@ -1,4 +1,4 @@
-"""Every candidate the engine ranks (8 per request), for sheets of pairs to be judged by readers.
+"""Every candidate the engine ranks (eight per request), for sheets of pairs to be judged by readers.
 
     candidates.py MODEL OUT COUNT SEED      # COUNT requests, each a random theme and form; seeds SEED, SEED+1, …
 
@@ -24,6 +24,7 @@ EXTRA = """梅花 春日 秋日 夜坐 江村 登楼 题画 赠别 晚眺 泛舟
 题壁 游山 观梅 赏花 对雪 对月 望月 听雨 独坐 夜归 江南 塞下 从军 出塞 宫词 隐居 归田 读书 老 病 酒醒""".split()
 THEMES = [t for t in list(DEV_THEMES) + EXTRA if not any(a in t or t in a for a in ACCEPTANCE_THEMES)]
 FORMS = ["wujue", "qijue", "wulv", "qilv"]
+CANDIDATES = 8  # make_sheets.py reads the file eight rows a request
 captured: list[list[dict]] = []
 rank = engine.poet.Poet._best_poem
 
@@ -43,7 +44,7 @@ async def main(model: str, out: str, count: int, seed: int) -> None:
     with open(out, "w", encoding="utf-8") as handle:
         for index in range(count):
             theme, form = rng.choice(THEMES), rng.choice(FORMS)
-            await poet.compose(theme, form=form, seed=seed + index)
+            await poet.compose(theme, form=form, seed=seed + index, n_candidates=CANDIDATES)
             for candidate in captured.pop():
                 handle.write(json.dumps({**candidate, "theme": theme}, ensure_ascii=False) + "\n")
     await poet.close()
