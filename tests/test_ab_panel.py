@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
+from bench_scripts import load_bench_script
 from typer.testing import CliRunner
 
-AB_PANEL_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "ab_panel.py"
-
-
-def _load_ab_panel():
-    spec = importlib.util.spec_from_file_location("bench_ab_panel", AB_PANEL_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ab_panel = _load_ab_panel()
+ab_panel = load_bench_script("ab_panel")
 
 
 def invoke(*args: object):

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from bench_scripts import load_bench_script
 from typer.testing import CliRunner
 
-PANEL_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "panel.py"
 SHEET_LINE = re.compile(r"- (P\d{3})　题：(\S+)　([\u4e00-\u9fff，。]+)")
 
 
-def _load_panel():
-    spec = importlib.util.spec_from_file_location("bench_panel", PANEL_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-panel = _load_panel()
+panel = load_bench_script("panel")
 
 
 def invoke(*args: str):

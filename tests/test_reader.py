@@ -4,14 +4,12 @@ and bench/reader.py, which gathers the choices from the panels."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from bench_scripts import load_bench_script
 from transformers import AutoModelForCausalLM
 
 import engine.poet
@@ -21,16 +19,6 @@ from engine.backends.lean import LeanLlama
 from engine.poet import Poet
 from engine.reader import READER_FILE, Reader, features, fit, poem_text, weights_digest
 from engine.tokenizer import load_tokenizer
-
-READER_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "reader.py"
-
-
-def _load_bench_reader():
-    spec = importlib.util.spec_from_file_location("bench_reader", READER_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_fit_learns_what_the_readers_prefer():
@@ -111,7 +99,7 @@ def test_the_ranking_follows_the_reader(monkeypatch):
 
 
 def test_bench_reader_gathers_ab_choices_and_leaves_whole_sheets_out(tmp_path):
-    bench_reader = _load_bench_reader()
+    bench_reader = load_bench_script("reader")
     ab = tmp_path / "ab"
     ab.mkdir()
     (ab / "pairs.md").write_text(
