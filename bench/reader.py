@@ -28,6 +28,7 @@ import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
 from engine.backends import load_backend  # noqa: E402
+from engine.forms import form_for_shape  # noqa: E402
 from engine.reader import Reader, features, fit, poem_text, weights_digest  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 
@@ -35,7 +36,6 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from panel import spearman  # noqa: E402
 
 PANELS = Path(__file__).resolve().parent / "panels"
-FORMS = {(5, 4): "wujue", (7, 4): "qijue", (5, 8): "wulv", (7, 8): "qilv"}
 FOLDS = 5
 # Cross-validated on 4,912 choices: 0.01 → 0.578 of held-out choices, 0.3 → 0.598, 1.0 → 0.605, 3.0 → 0.600, 10 → 0.595.
 DEFAULT_L2 = 1.0
@@ -43,6 +43,13 @@ DEFAULT_L2 = 1.0
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit a model's reader to the panels' choices.")
 
 Poem = tuple[str, ...]
+
+
+def _form(poem: Poem) -> str:
+    form = form_for_shape([len(line) for line in poem])
+    if form is None:
+        raise ValueError(f"not a 近体 poem: {'，'.join(poem)}")
+    return form.name
 
 
 def _split(text: str) -> Poem:
@@ -108,10 +115,7 @@ class Featurizer:
     def __call__(self, poems: list[Poem]) -> torch.Tensor:
         new = [poem for poem in dict.fromkeys(poems) if poem not in self.cache]
         if new:
-            ids = [
-                self.tokenizer.encode(poem_text(poem, FORMS[(len(poem[0]), len(poem))]), add_special_tokens=False)
-                for poem in new
-            ]
+            ids = [self.tokenizer.encode(poem_text(poem, _form(poem)), add_special_tokens=False) for poem in new]
             self.cache.update(zip(new, features(self.backend, ids)))
         return torch.stack([self.cache[poem] for poem in poems])  # (N, 2C)
 

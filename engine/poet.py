@@ -339,20 +339,23 @@ class Poet:
             )
         rows = await model.batcher.run(rows)
         candidates = [self._lines(model, row) for row in rows]
-        liked = await asyncio.get_running_loop().run_in_executor(
-            self.torch_thread, self._reader_scores, model, candidates, chosen
-        )
+        liked = [0.0] * len(candidates)  # without a reader, no trip to the torch thread
+        if model.reader is not None:
+            liked = await asyncio.get_running_loop().run_in_executor(
+                self.torch_thread, self._reader_scores, model, model.reader, candidates, chosen
+            )
         return self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked)
 
-    def _reader_scores(self, model: ServedModel, candidates: list[list[str]], form: Form) -> list[float]:
-        """How much readers would like each candidate (engine.reader); zeros without a reader."""
-        if model.reader is None:
-            return [0.0] * len(candidates)
+    def _reader_scores(
+        self, model: ServedModel, reader: Reader, candidates: list[list[str]], form: Form
+    ) -> list[float]:
+        """How much readers would like each candidate (engine.reader)."""
         ids = [self._encode(model, poem_text(lines, form.name)) for lines in candidates]
-        return model.reader.scores(features(model.backend, ids))
+        return reader.scores(features(model.backend, ids))
 
-    def _affordable(self, model: ServedModel, wanted: int) -> int:
-        room = self.max_batch_rows - model.batcher.rows_in_flight
+    @staticmethod
+    def _affordable(model: ServedModel, wanted: int) -> int:
+        room = model.batcher.max_rows - model.batcher.rows_in_flight
         return min(wanted, max(room, MIN_CANDIDATES_UNDER_LOAD))
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:

@@ -78,7 +78,7 @@ def fit(better: torch.Tensor, worse: torch.Tensor, l2: float) -> torch.Tensor:
 
     def loss() -> torch.Tensor:
         optimizer.zero_grad()
-        # a choice and its mirror image together, so no side is favoured: −log σ(d·w) over the choices
+        # −log σ(d·w) over the choices; without an intercept the loss is the same for a pair read either way
         value = torch.nn.functional.softplus(-(difference @ weights)).mean() + l2 / 2 * weights.square().sum()
         value.backward()
         return value
