@@ -29,7 +29,7 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
 from engine.backends import load_backend  # noqa: E402
 from engine.forms import form_for_shape  # noqa: E402
-from engine.reader import Reader, features, fit, poem_text, weights_digest  # noqa: E402
+from engine.reader import Reader, fit, poem_text, read, weights_digest  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 
 sys.path.insert(1, str(Path(__file__).resolve().parent))
@@ -105,19 +105,26 @@ def sheet_scores(panels: Path = PANELS) -> dict[str, dict[Poem, float]]:
 
 
 class Featurizer:
-    """Features of poems through one model, each poem computed once."""
+    """Both readers' features of poems through one model (engine.reader.read), each poem read once."""
 
     def __init__(self, model_dir: Path):
         self.tokenizer = load_tokenizer(model_dir)
         self.backend = load_backend(model_dir, "cpu-fp32")
-        self.cache: dict[Poem, torch.Tensor] = {}
+        self.cache: dict[Poem, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def __call__(self, poems: list[Poem]) -> torch.Tensor:
+    def _read(self, poems: list[Poem]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         new = [poem for poem in dict.fromkeys(poems) if poem not in self.cache]
         if new:
             ids = [self.tokenizer.encode(poem_text(poem, _form(poem)), add_special_tokens=False) for poem in new]
-            self.cache.update(zip(new, features(self.backend, ids)))
-        return torch.stack([self.cache[poem] for poem in poems])  # (N, 2C)
+            readings = read(self.backend, ids, [[len(line) for line in poem] for poem in new])
+            self.cache.update(zip(new, zip(readings.poems, readings.lines)))
+        return [self.cache[poem] for poem in poems]
+
+    def __call__(self, poems: list[Poem]) -> torch.Tensor:
+        return torch.stack([whole for whole, _ in self._read(poems)])  # (N, 2C)
+
+    def lines(self, poems: list[Poem]) -> list[torch.Tensor]:
+        return [lines for _, lines in self._read(poems)]  # per poem (its lines, F)
 
 
 def _fit(featurize: Featurizer, chosen: list[tuple[str, Poem, Poem]], l2: float) -> torch.Tensor:

@@ -116,7 +116,9 @@ class PoemPlan:
     pattern: TonePattern
     tone_mode: str = "strict"
     acrostic: str | None = None
-    opening: str | None = None  # a first line given by the user, written as it is
+    # the poem's first characters, written as given: a first line of the user's, or the lines kept when
+    # a poem is written again from a failing line on (engine.poet)
+    opening: str | None = None
     rhyme_group: str | None = None  # fixed in advance; else the first rhyme character chooses
     banned: frozenset[str] = frozenset()
 
@@ -179,8 +181,8 @@ class PoemConstraint:
             return masks.eos
         if position == chars:
             return masks.line_ends[line % 2]
-        if self.opening_ids and line == 0:  # its rhyme, when it has one, chooses the group
-            return self.opening_ids[position]
+        if line * chars + position < len(self.opening_ids):  # a rhyme in it chooses the group
+            return self.opening_ids[line * chars + position]
         if self.acrostic_ids and position == 0:
             return self.acrostic_ids[line]
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
@@ -43,7 +43,7 @@ from engine.prosody import (
     prepare_lines,
     tone_patterns,
 )
-from engine.reader import Reader, features, poem_text
+from engine.reader import LineReader, Reader, poem_text, read
 from engine.sampling import Row, SamplingParams
 from engine.text import GRAMMATICAL_CHARS, is_han, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
@@ -102,6 +102,15 @@ PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keywo
 # must not drown the other terms: 0.5 against 1.0, readers chose 0.5's poem 141 of 232 times (z = +3.28);
 # 3.0 against 1.0, 22 of 84 (bench/panels/2026-11-28-reader-weight-*).
 READER_WEIGHT = 0.5
+# In the ranking, per line a reader is expected to mark as failing (engine.reader's line reader). Against
+# the same ranking without it, readers chose the poem of weight 2.0 225 of 378 times (59.5%, z = +3.70) and
+# of 1.0 176 of 304 (57.9%, z = +2.75; bench/panels/2026-11-28-line-reader*).
+LINE_READER_WEIGHT = 2.0
+# The poem chosen is written again from its first line the line reader expects readers to mark (a chance
+# above REWRITE_CHANCE) on, the lines before it kept, as many candidates as the first time, all ranked
+# together (the poem as it was among them); at most REWRITES times.
+REWRITES = 0
+REWRITE_CHANCE = 0.5
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
@@ -185,6 +194,7 @@ class ServedModel:
     planner: Planner | None  # None without a lexicon
     reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
     reader: Reader | None  # None when the folder has no reader fitted to these weights (engine.reader)
+    line_reader: LineReader | None  # likewise
 
 
 def try_loading(model_dir: Path, backend: str = "auto") -> None:
@@ -234,6 +244,7 @@ class Poet:
             planner,
             reads_plans=prompts.PLAN in masks.ids,
             reader=Reader.load(model_dir),
+            line_reader=LineReader.load(model_dir),
         )
 
     async def swap(self, model_dir: Path, version: str) -> None:
@@ -316,42 +327,74 @@ class Poet:
         avoid = tuple(ids[c] for c in plan.avoided_seasons if c in ids) if plan else ()
         setting_only = plan is not None and not plan.keywords
         grammatical = tuple(ids[c] for c in GRAMMATICAL_CHARS if c in ids) if setting_only else ()
-        rows = []
-        for index in range(self._affordable(model, n_candidates)):
-            pattern = PoemPlan(
+
+        def new_row(poem_plan: PoemPlan, row_seed: int) -> Row:
+            return Row(
+                prompt,
+                PoemConstraint(model.masks, poem_plan),
+                request.params,
+                row_seed,
+                theme=theme_ids,
+                theme_word=theme_word,
+                topic=topic_ids,
+                grammatical=grammatical,
+                plan=plan_ids,
+                line_ends=frozenset(model.masks.line_ends),
+                avoid=avoid,
+                word_starts=WORD_STARTS[chosen.chars_per_line],
+            )
+
+        poem_plans = [
+            PoemPlan(
                 chosen, self._pattern(chosen, rng, request.opening_types), tone_mode, request.heads, request.opening
             )
-            rows.append(
-                Row(
-                    prompt,
-                    PoemConstraint(model.masks, pattern),
-                    request.params,
-                    seed * 1000 + index,
-                    theme=theme_ids,
-                    theme_word=theme_word,
-                    topic=topic_ids,
-                    grammatical=grammatical,
-                    plan=plan_ids,
-                    line_ends=frozenset(model.masks.line_ends),
-                    avoid=avoid,
-                    word_starts=WORD_STARTS[chosen.chars_per_line],
-                )
-            )
-        rows = await model.batcher.run(rows)
+            for _ in range(self._affordable(model, n_candidates))
+        ]
+        rows = await model.batcher.run([new_row(poem_plan, seed * 1000 + i) for i, poem_plan in enumerate(poem_plans)])
         candidates = [self._lines(model, row) for row in rows]
-        liked = [0.0] * len(candidates)  # without a reader, no trip to the torch thread
-        if model.reader is not None:
-            liked = await asyncio.get_running_loop().run_in_executor(
-                self.torch_thread, self._reader_scores, model, model.reader, candidates, chosen
-            )
-        return self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked)
+        liked, failing = await self._read_all(model, candidates, chosen)
+        poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
+        rewritten: list[int] = []
+        given = len(request.opening or "") // chosen.chars_per_line
+        for attempt in range(1, REWRITES + 1):
+            # the first line a reader would likely mark, after the user's own
+            line_failing = poem.scores["failing_lines"]
+            line = next((n for n, chance in enumerate(line_failing) if n >= given and chance > REWRITE_CHANCE), None)
+            if line is None:
+                break
+            kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
+            more = [
+                new_row(kept, seed * 1000 + 100 * attempt + i) for i in range(self._affordable(model, n_candidates))
+            ]
+            more = await model.batcher.run(more)
+            rows += more
+            poem_plans += [kept] * len(more)
+            candidates += [self._lines(model, row) for row in more]
+            more_liked, more_failing = await self._read_all(model, candidates[-len(more) :], chosen)
+            liked, failing = liked + more_liked, failing + more_failing
+            poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
+            rewritten.append(line + 1)
+        poem.scores["rewritten_from_lines"] = rewritten
+        return poem
 
-    def _reader_scores(
-        self, model: ServedModel, reader: Reader, candidates: list[list[str]], form: Form
-    ) -> list[float]:
-        """How much readers would like each candidate (engine.reader)."""
+    async def _read_all(
+        self, model: ServedModel, candidates: list[list[str]], form: Form
+    ) -> tuple[list[float], list[list[float]]]:
+        """`_read` on the torch thread; without readers, no trip to it."""
+        if model.reader is None and model.line_reader is None:
+            return [0.0] * len(candidates), [[] for _ in candidates]
+        return await asyncio.get_running_loop().run_in_executor(self.torch_thread, self._read, model, candidates, form)
+
+    def _read(
+        self, model: ServedModel, candidates: list[list[str]], form: Form
+    ) -> tuple[list[float], list[list[float]]]:
+        """How much readers would like each candidate (engine.reader), and the chance they would mark each
+        of its lines as failing (the line reader); 0 and none without the reader in question."""
         ids = [self._encode(model, poem_text(lines, form.name)) for lines in candidates]
-        return reader.scores(features(model.backend, ids))
+        readings = read(model.backend, ids, [[len(line) for line in lines] for lines in candidates])
+        liked = model.reader.scores(readings.poems) if model.reader else [0.0] * len(candidates)
+        failing = [model.line_reader.failing(lines).tolist() if model.line_reader else [] for lines in readings.lines]
+        return liked, failing
 
     @staticmethod
     def _affordable(model: ServedModel, wanted: int) -> int:
@@ -598,9 +641,10 @@ class Poet:
         seed: int,
         plan: Plan | None,
         liked: list[float],
+        failing: list[list[float]],
     ) -> Poem:
         scored = []
-        for row, lines, reader_score in zip(rows, candidates, liked):
+        for row, lines, reader_score, line_failing in zip(rows, candidates, liked, failing):
             text = prompts.poem_body(lines)
             report = check(text, form)
             copied = [line for line in self._copied(lines) if line != request.opening]  # the user's own line
@@ -615,6 +659,7 @@ class Poet:
                 + 0.3 * theme_in_poem
                 + PLAN_WEIGHT * planned
                 + READER_WEIGHT * reader_score
+                - LINE_READER_WEIGHT * sum(line_failing)
                 - 10 * (bool(copied) or repeated)
             )
             scored.append(
@@ -630,6 +675,7 @@ class Poet:
                         "theme_in_poem": theme_in_poem,
                         "plan_followed": round(planned, 4),
                         "reader": round(reader_score, 4),
+                        "failing_lines": [round(chance, 3) for chance in line_failing],
                         "copied_lines": copied,
                         "repeated_lines": repeated,
                         "novelty_checked": self.corpus_lines is not None,

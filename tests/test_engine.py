@@ -136,6 +136,23 @@ def test_unrhymed_lines_end_on_what_readers_hear_as_oblique(poet):
         )
 
 
+def test_an_opening_of_several_lines_is_written_as_given_and_its_rhyme_holds(poet):
+    """The lines kept when a poem is written again from a failing line: every character forced, the
+    marks between them in place, and the rhyme they chose binding the lines after."""
+    masks = poet.model.masks
+    form = JINTI_FORMS["wujue"]
+    pattern = next(p for p in tone_patterns(form) if not p.rhymed_first)
+    constraint = PoemConstraint(masks, PoemPlan(form, pattern, "strict", opening="白日依山尽黄河入海流"))
+    generated: list[int] = []
+    while (token := constraint.forced(generated)) is not None:
+        generated.append(token)
+    assert poet._decode(poet.model, generated) == "白日依山尽，黄河入海流。"
+    generated += [masks.ids[c] for c in "欲穷千里目"] + [masks.line_ends[0]] + [masks.ids[c] for c in "更上一层"]
+    rhymes = constraint.allowed(generated)
+    assert rhymes[masks.ids["楼"]] and not rhymes[masks.ids["流"]]  # 尤 as 流 set it; 流 itself is used
+    assert not rhymes[masks.ids["山"]]
+
+
 @pytest.mark.parametrize("form", list(JINTI_FORMS))
 def test_composed_poems_scan(poet, form):
     poems = [run(poet.compose(theme, form=form, seed=seed, n_candidates=4)) for seed, theme in enumerate("月春江")]

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM
 from engine.finetune import RatedPoem, finetune, run_gates, select
 from engine.poet import Poet
 from engine.prosody import check
-from engine.reader import Reader, weights_digest
+from engine.reader import LineReader, Reader, weights_digest
 from engine.train import read_jsonl
 
 
@@ -149,15 +149,21 @@ def test_qlora_needs_a_gpu_and_unknown_methods_are_refused(tiny_model, built_cor
         finetune(tiny_model, tmp_path / "x", feedback, built_corpus, method="adapters", progress=False)
 
 
-def test_a_fine_tune_carries_its_bases_reader(tiny_model, built_corpus, tmp_path):
+def test_a_fine_tune_carries_its_bases_readers(tiny_model, built_corpus, tmp_path):
     base = tmp_path / "base"
     shutil.copytree(tiny_model, base)
     width = AutoModelForCausalLM.from_pretrained(base).config.hidden_size
     Reader(torch.arange(2 * width, dtype=torch.float32), weights_digest(base), choices=7, l2=1.0).save(base)
+    line_weights = torch.arange(2 * width + 6, dtype=torch.float32)
+    features = torch.zeros(2 * width + 6), torch.ones(2 * width + 6)
+    LineReader(line_weights, -2.0, *features, weights_digest(base), lines=11, l2=0.03).save(base)
     finetune(base, tmp_path / "tuned", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
     carried = Reader.load(tmp_path / "tuned")
     assert carried is not None and carried.carried_from == weights_digest(base) != carried.weights_sha256
     assert torch.equal(carried.weights, torch.arange(2 * width, dtype=torch.float32)) and carried.choices == 7
+    carried_lines = LineReader.load(tmp_path / "tuned")
+    assert carried_lines is not None and carried_lines.carried_from == weights_digest(base)
+    assert torch.equal(carried_lines.weights, line_weights) and carried_lines.lines == 11
     # a base without a reader gives none
     finetune(tiny_model, tmp_path / "plain", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
-    assert Reader.load(tmp_path / "plain") is None
+    assert Reader.load(tmp_path / "plain") is None and LineReader.load(tmp_path / "plain") is None

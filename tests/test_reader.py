@@ -1,5 +1,6 @@
-"""The reader (engine/reader.py): fitted to readers' choices, tied to its weights, used in the ranking;
-and bench/reader.py, which gathers the choices from the panels."""
+"""The readers (engine/reader.py): fitted to readers' choices and to the lines they mark, tied to their
+weights, used in the ranking; and bench/reader.py and bench/line_reader.py, which gather their data from
+the panels."""
 
 from __future__ import annotations
 
@@ -17,7 +18,17 @@ from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import load_backend
 from engine.backends.lean import LeanLlama
 from engine.poet import Poet
-from engine.reader import READER_FILE, Reader, features, fit, poem_text, weights_digest
+from engine.reader import (
+    LINE_READER_FILE,
+    READER_FILE,
+    LineReader,
+    Reader,
+    fit,
+    line_features,
+    poem_text,
+    read,
+    weights_digest,
+)
 from engine.tokenizer import load_tokenizer
 
 
@@ -40,25 +51,56 @@ def test_fit_learns_what_the_readers_prefer():
     assert fit(better, worse, l2=100.0).norm() < fit(better, worse, l2=1.0).norm()
 
 
-def test_lean_final_states_are_llamas_last_hidden_state():
+def test_lean_states_and_logits_are_llamas():
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
     tokenizer = load_tokenizer(SHIPPED_MODEL)
     ids = torch.tensor([tokenizer.encode(poem_text(["床前明月光", "疑是地上霜"], "wujue"), add_special_tokens=False)])
     with torch.no_grad():
-        reference = model.model(input_ids=ids).last_hidden_state
-    assert torch.allclose(LeanLlama(model).final_states(ids, torch.zeros(1, dtype=torch.long)), reference, atol=1e-4)
+        reference = model(input_ids=ids, output_hidden_states=True)
+    states, logits = LeanLlama(model).states_and_logits(ids, torch.zeros(1, dtype=torch.long))
+    assert torch.allclose(states, reference.hidden_states[-1], atol=1e-4)
+    assert torch.allclose(logits, reference.logits, atol=1e-3)
 
 
-def test_features_keep_the_order_of_poems_of_different_lengths():
+def test_readings_keep_the_order_of_poems_of_different_lengths():
     backend = load_backend(SHIPPED_MODEL, "cpu-fp32")
     tokenizer = load_tokenizer(SHIPPED_MODEL)
-    poems = [(["床前明月光", "疑是地上霜"], "wujue"), (["朝辞白帝彩云间", "千里江陵一日还"], "qijue")]
+    poems = [(["床前明月光", "疑是地上霜"], "wujue"), (["朝辞白帝彩云间", "千里江陵一日还", "两岸猿声啼不住"], "qijue")]
     ids = [tokenizer.encode(poem_text(lines, form), add_special_tokens=False) for lines, form in poems]
-    together = features(backend, [ids[0], ids[1], ids[0]])
-    assert together.shape == (3, 2 * 384)
-    assert torch.allclose(together[0], features(backend, [ids[0]])[0], atol=1e-5)
-    assert torch.allclose(together[1], features(backend, [ids[1]])[0], atol=1e-5)
-    assert torch.allclose(together[0], together[2])
+    lengths = [[len(line) for line in lines] for lines, _ in poems]
+    together = read(backend, [ids[0], ids[1], ids[0]], [lengths[0], lengths[1], lengths[0]])
+    assert together.poems.shape == (3, 2 * 384)
+    assert [lines.shape for lines in together.lines] == [(2, 2 * 384 + 6), (3, 2 * 384 + 6), (2, 2 * 384 + 6)]
+    alone = read(backend, [ids[1]], [lengths[1]])
+    assert torch.allclose(together.poems[1], alone.poems[0], atol=1e-5)
+    assert torch.allclose(together.lines[1], alone.lines[0], atol=1e-4)
+    assert torch.allclose(together.poems[0], together.poems[2])
+
+
+def test_line_features_read_each_line_and_its_place():
+    """Two lines of 2 characters after a prompt of 3 tokens: each line's mean state, its end mark's state,
+    its characters' log-probabilities, and where it stands."""
+    states = torch.arange(9.0)[:, None].repeat(1, 2)  # (T, C=2): state t is (t, t)
+    log_probs = -torch.arange(9.0) / 10  # (T,)
+    features = line_features(states, log_probs, [2, 2])
+    # line one: tokens 3 and 4, its mark 5; line two: 6 and 7, its mark 8
+    assert features[0].tolist() == pytest.approx([3.5, 3.5, 5, 5, -0.35, -0.4, -0.4, 0, 0, 0])
+    assert features[1].tolist() == pytest.approx([6.5, 6.5, 8, 8, -0.65, -0.7, -0.7, 1, 0, 1])
+
+
+def test_the_line_reader_learns_which_lines_fail():
+    """Lines marked by a hidden rule (the marks a share of raters, as raters disagree) are ranked on new
+    lines; the fit works on features of any scale."""
+    generator = torch.Generator().manual_seed(0)
+    rule = torch.randn(12, generator=generator)
+    features = torch.randn(1200, 12, generator=generator) * torch.logspace(-2, 2, 12)  # scales a hundredfold apart
+    chance = torch.sigmoid(features / torch.logspace(-2, 2, 12) @ rule - 1.0)
+    shares = (torch.rand(1200, 3, generator=generator) < chance[:, None]).float().mean(1)  # three raters each
+    reader = LineReader.fit(features[:1000], shares[:1000], l2=0.01, weights_sha256="x")
+    predicted = reader.failing(features[1000:])
+    truly = chance[1000:]
+    assert torch.corrcoef(torch.stack([predicted, truly]))[0, 1] > 0.9
+    assert abs(float(predicted.mean() - shares[1000:].mean())) < 0.05
 
 
 def test_a_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
@@ -75,10 +117,27 @@ def test_a_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
     assert Reader.load(folder) is None
 
 
-def test_the_shipped_model_has_its_reader():
+def test_a_line_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL, folder)
+    LineReader(torch.ones(2), -1.0, torch.zeros(2), torch.ones(2), weights_digest(folder), lines=9, l2=0.1).save(folder)
+    loaded = LineReader.load(folder)
+    assert loaded is not None and loaded.lines == 9
+    assert loaded.failing(torch.tensor([[0.5, 0.5], [0.0, 0.0]])).tolist() == pytest.approx([0.5, 0.2689], abs=1e-4)
+    with open(folder / "model.safetensors", "ab") as handle:
+        handle.write(b"\0")
+    assert LineReader.load(folder) is None
+    (folder / LINE_READER_FILE).unlink()
+    assert LineReader.load(folder) is None
+
+
+def test_the_shipped_model_has_its_readers():
     reader = Reader.load(SHIPPED_MODEL)
     assert reader is not None, "engine/weights/default/reader.json is missing or was fitted on other weights"
     assert reader.choices > 1000
+    line_reader = LineReader.load(SHIPPED_MODEL)
+    assert line_reader is not None, "engine/weights/default/line_reader.json is missing or was fitted on other weights"
+    assert line_reader.lines > 5000
 
 
 def test_the_ranking_follows_the_reader(monkeypatch):
@@ -96,6 +155,72 @@ def test_the_ranking_follows_the_reader(monkeypatch):
         assert "reader" in asyncio.run(poet.compose("秋", form="qijue", seed=5)).scores
     finally:
         asyncio.run(poet.close())
+
+
+def test_the_ranking_follows_the_line_reader(monkeypatch):
+    """With its weight overwhelming, the poem chosen has the fewest expected failing lines of the
+    candidates; turned against it, the most."""
+    poet = Poet(SHIPPED_MODEL, "cpu-fp32", get_settings().corpus_lines)
+    try:
+        chosen = {}
+        for sign in (1, -1):
+            monkeypatch.setattr(engine.poet, "LINE_READER_WEIGHT", sign * 100.0)
+            chosen[sign] = asyncio.run(poet.compose("秋", form="qijue", seed=5, n_candidates=8))
+        fewest, most = (sum(chosen[sign].scores["failing_lines"]) for sign in (1, -1))
+        assert chosen[1].lines != chosen[-1].lines and fewest < most
+        assert len(chosen[1].scores["failing_lines"]) == 4
+    finally:
+        asyncio.run(poet.close())
+
+
+def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
+    """Every candidate's third line read as failing: the poem chosen is written again from there with its
+    first two lines kept, and the new candidates are ranked with the old."""
+    poet = Poet(SHIPPED_MODEL, "cpu-fp32", get_settings().corpus_lines)
+    ranked: list[list[list[str]]] = []
+    best_poem = Poet._best_poem
+
+    def recording(self, model, rows, candidates, *rest):
+        ranked.append([list(lines) for lines in candidates])
+        return best_poem(self, model, rows, candidates, *rest)
+
+    def third_line_fails(self, model, candidates, form):
+        return [0.0] * len(candidates), [[0.1, 0.1, 0.9, 0.1] for _ in candidates]
+
+    monkeypatch.setattr(Poet, "_best_poem", recording)
+    monkeypatch.setattr(Poet, "_read", third_line_fails)
+    monkeypatch.setattr(engine.poet, "REWRITES", 1)
+    try:
+        poem = asyncio.run(poet.compose("秋", form="wujue", seed=3, n_candidates=6))
+        first, second = ranked
+        kept = next(lines for lines in first if lines[:2] == poem.lines[:2])  # the first pass's choice
+        assert len(first) == 6 and len(second) == 12 and second[:6] == first
+        assert all(lines[:2] == kept[:2] for lines in second[6:])
+        assert any(lines[2:] != kept[2:] for lines in second[6:])
+        assert poem.scores["rewritten_from_lines"] == [3] and poem.scores["candidates"] == 12
+        # a first line of the user's is never written again: the rewrite starts after it
+        monkeypatch.setattr(
+            Poet,
+            "_read",
+            lambda self, model, candidates, form: ([0.0] * len(candidates), [[0.9] * 4 for _ in candidates]),
+        )
+        given = asyncio.run(poet.compose("", first_line="床前明月光", form="wujue", seed=4, n_candidates=4))
+        assert given.lines[0] == "床前明月光" and given.scores["rewritten_from_lines"] == [2]
+    finally:
+        asyncio.run(poet.close())
+
+
+def test_bench_line_reader_gathers_marks_and_counts_each_raters_share(tmp_path):
+    bench_line_reader = load_bench_script("line_reader")
+    sheet = tmp_path / "sheet"
+    sheet.mkdir()
+    key = {"L001": {"lines": ["明月照高楼", "清光满玉钩", "月落乌啼处", "霜天客未眠"], "theme": "月", "form": "wujue"}}
+    (sheet / "lines_key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    (sheet / "flags-a.jsonl").write_text(json.dumps({"id": "L001", "bad": [2, 4]}) + "\n", encoding="utf-8")
+    (sheet / "flags-b.jsonl").write_text(json.dumps({"id": "L001", "bad": [4]}) + "\n", encoding="utf-8")
+    assert bench_line_reader.marks(tmp_path) == [("sheet", tuple(key["L001"]["lines"]), [0.0, 0.5, 0.0, 1.0])]
+    assert bench_line_reader.auc([0.9, 0.1, 0.8, 0.2], [True, False, True, False]) == 1.0
+    assert bench_line_reader.auc([0.1, 0.9, 0.5, 0.5], [True, False, True, False]) == 0.125
 
 
 def test_bench_reader_gathers_ab_choices_and_leaves_whole_sheets_out(tmp_path):

@@ -45,8 +45,8 @@ class LeanBackend:
     def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.decoder.all_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
 
-    def final_states(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.decoder.final_states(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
+    def states_and_logits(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder.states_and_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
 
 
 class TransformersBackend:
@@ -76,8 +76,9 @@ class TransformersBackend:
         return self.model(input_ids=input_ids.to(self.device)).logits.float().cpu()
 
     @torch.inference_mode()
-    def final_states(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.model.model(input_ids=input_ids.to(self.device)).last_hidden_state.float().cpu()
+    def states_and_logits(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        states = self.model.model(input_ids=input_ids.to(self.device)).last_hidden_state  # (B, T, C)
+        return states.float().cpu(), self.model.lm_head(states).float().cpu()  # (B, T, C), (B, T, V)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:

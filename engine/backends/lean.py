@@ -106,11 +106,14 @@ class LeanLlama:
         return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))  # (B, T, V)
 
     @torch.inference_mode()
-    def final_states(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
+    def states_and_logits(
+        self, input_ids: torch.Tensor, pad_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Start afresh with these (left-padded) sequences; the last layer's normed states, as LlamaModel's
-        last_hidden_state."""
+        last_hidden_state, and the logits after every position."""
         self._reset(input_ids.shape[0], pad_lengths)
-        return _unit(self._forward(input_ids), self.norm_eps) * self.final_norm  # (B, T, C)
+        unit = _unit(self._forward(input_ids), self.norm_eps)  # (B, T, C); lm_head holds the final norm's weight
+        return unit * self.final_norm, self.lm_head(unit)  # (B, T, C), (B, T, V)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,8 @@
 Besides `compose`'s own options, the JSON may hold switches for what `compose` does not expose:
 "forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the
 served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
-override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT".
+override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT",
+"LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE".
 """
 
 import asyncio
@@ -17,7 +18,15 @@ import engine.poet
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
 from dev_poems import load_poet, write_dev_poems  # noqa: E402
 
-CONSTANTS = ("PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT")
+CONSTANTS = (
+    "PLAN_WEIGHT",
+    "LIKELIHOOD_WEIGHT",
+    "MAX_PLANNED_LINES",
+    "READER_WEIGHT",
+    "LINE_READER_WEIGHT",
+    "REWRITES",
+    "REWRITE_CHANCE",
+)
 
 
 async def main(model, out, options):

@@ -29,8 +29,8 @@ captured: list[list[dict]] = []
 rank = engine.poet.Poet._best_poem
 
 
-def capture(self, model, rows, candidates, form, request, seed, plan, liked):
-    poem = rank(self, model, rows, candidates, form, request, seed, plan, liked)
+def capture(self, model, rows, candidates, form, request, seed, plan, liked, failing):
+    poem = rank(self, model, rows, candidates, form, request, seed, plan, liked, failing)
     captured.append([{"lines": lines, "form": form.name, "chosen": lines == poem.lines} for lines in candidates])
     return poem
 

@@ -52,12 +52,13 @@ def other_seasons(lines, plan) -> int:
     return len(seasons_in("".join(lines)) - {plan.season} - seasons_in("".join(plan.keywords)))
 
 
-def without_clash(self, model, rows, candidates, form, request, seed, plan, liked):
+def without_clash(self, model, rows, candidates, form, request, seed, plan, liked, failing):
     counts = [other_seasons(lines, plan) for lines in candidates]
     if on and min(counts) < max(counts):
         keep = [i for i, count in enumerate(counts) if count == min(counts)]
-        rows, candidates, liked = [rows[i] for i in keep], [candidates[i] for i in keep], [liked[i] for i in keep]
-    return choose_best(self, model, rows, candidates, form, request, seed, plan, liked)
+        rows, candidates = [rows[i] for i in keep], [candidates[i] for i in keep]
+        liked, failing = [liked[i] for i in keep], [failing[i] for i in keep]
+    return choose_best(self, model, rows, candidates, form, request, seed, plan, liked, failing)
 
 
 Poet._best_poem = without_clash
