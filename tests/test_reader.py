@@ -206,6 +206,8 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         )
         given = asyncio.run(poet.compose("", first_line="床前明月光", form="wujue", seed=4, n_candidates=4))
         assert given.lines[0] == "床前明月光" and given.scores["rewritten_from_lines"] == [2]
+        # a 律诗 is not written again
+        assert asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4)).scores["rewritten_from_lines"] == []
     finally:
         asyncio.run(poet.close())
 
@@ -252,8 +254,10 @@ def test_the_bot_asks_for_the_engines_candidates():
     assert Settings().poem_candidates == CANDIDATES
 
 
-def test_under_a_burst_later_requests_get_fewer_candidates():
-    """While the rows in flight fill a batch, a request samples only MIN_CANDIDATES_UNDER_LOAD."""
+def test_under_a_burst_later_requests_get_fewer_candidates(monkeypatch):
+    """While the rows in flight fill a batch, a request samples only MIN_CANDIDATES_UNDER_LOAD, and is
+    not rewritten."""
+    monkeypatch.setattr(engine.poet, "REWRITES", 0)
     poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=32)
 
     async def burst():
@@ -265,5 +269,19 @@ def test_under_a_burst_later_requests_get_fewer_candidates():
         assert counts == [16, 16, least, least, least]
         # alone again, a request gets all it asks for
         assert asyncio.run(poet.compose("月", form="wujue", seed=9, n_candidates=16)).scores["candidates"] == 16
+        # every poem would be rewritten, but a rewrite starts only when no other rows are in flight
+        monkeypatch.setattr(engine.poet, "REWRITES", 1)
+        monkeypatch.setattr(engine.poet, "REWRITE_CHANCE", -1.0)
+        batcher = poet.model.batcher
+        submitted, run = [], batcher.run
+
+        async def recording(rows):
+            submitted.append((rows[0].seed % 1000 >= 100, batcher.rows_in_flight))
+            return await run(rows)
+
+        monkeypatch.setattr(batcher, "run", recording)
+        rewritten = [poem.scores["rewritten_from_lines"] for poem in asyncio.run(burst())]
+        assert [waiting for rewrite, waiting in submitted if rewrite] == [0] * sum(map(len, rewritten))
+        assert 0 < sum(map(len, rewritten)) < 5  # the first ones finished while others were still waiting
     finally:
         asyncio.run(poet.close())
