@@ -657,6 +657,10 @@ class Poet:
             theme_in_poem = request.theme in text if whole else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
+            # the tones the request asked for: a poem that breaks them (an acrostic head where 孤平's guard
+            # wanted a 平) loses to any that keeps them, whatever the readers would say of it
+            tones_kept = {"strict": report.tone_ok, "lenient": report.tone_ok_lenient}.get(request.tone_mode, True)
+            scans = bool(tones_kept and report.rhyme_ok and report.format_ok)
             total = (
                 prosody
                 + LIKELIHOOD_WEIGHT * row.mean_log_likelihood
@@ -668,7 +672,7 @@ class Poet:
             )
             scored.append(
                 (
-                    total,
+                    (scans, total),
                     row,
                     lines,
                     report,
@@ -687,7 +691,7 @@ class Poet:
                     },
                 )
             )
-        total, row, lines, report, scores = max(scored, key=lambda item: item[0])
+        _, row, lines, report, scores = max(scored, key=lambda item: item[0])
         return Poem(
             lines=lines,
             form=form.name,

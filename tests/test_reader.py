@@ -173,6 +173,22 @@ def test_the_ranking_follows_the_line_reader(monkeypatch):
         asyncio.run(poet.close())
 
 
+def test_no_reader_outranks_the_tones(monkeypatch):
+    """Acrostic heads forced where 孤平's guard wants a 平 leave candidates that break the tones: however
+    much the readers are made to like those, a poem that keeps the tones is chosen."""
+    poet = Poet(SHIPPED_MODEL, "cpu-int8", get_settings().corpus_lines)
+    monkeypatch.setattr(engine.poet, "REWRITES", 0)
+    try:
+        for weight in (100.0, -100.0):
+            monkeypatch.setattr(engine.poet, "LINE_READER_WEIGHT", weight)
+            monkeypatch.setattr(engine.poet, "READER_WEIGHT", -weight)
+            for seed in range(4):
+                poem = asyncio.run(poet.compose("归", form="wujue", acrostic="明月清风", seed=10_000 + seed))
+                assert poem.report["tone_ok"], poem.text
+    finally:
+        asyncio.run(poet.close())
+
+
 def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
     """Every candidate's third line read as failing: the poem chosen is written again from there with its
     first two lines kept, and the new candidates are ranked with the old."""
