@@ -109,12 +109,12 @@ LINE_READER_WEIGHT = 2.0
 # A quatrain chosen is written again from its first line the line reader expects readers to mark (a chance
 # above REWRITE_CHANCE) on, the lines before it kept, as many candidates as the first time, all ranked
 # together (the poem as it was among them); at most REWRITES times. Readers chose the rewritten quatrains
-# 107 of 158 times (七绝 74 to 28); 律诗 they were even (91 of 176), and rewriting one costs 0.2-0.4 s
-# (bench/panels/2026-11-28-rewrite), so a 律诗 (more than MAX_REWRITTEN_LINES) is not rewritten. Nor is a
-# poem while other requests' rows are in flight: 20 requests at once had p99 3.56 s with rewrites.
+# 107 of 158 times (七绝 74 to 28); 律诗 they were even (91 of 176, bench/panels/2026-11-28-rewrite), and a
+# 律诗 is rewritten only from one of its last LUSHI_REWRITTEN_TAIL lines. No poem is rewritten while other
+# requests' rows are in flight: 20 requests at once had p99 3.56 s with rewrites.
 REWRITES = 2
 REWRITE_CHANCE = 0.3
-MAX_REWRITTEN_LINES = 4
+LUSHI_REWRITTEN_TAIL = 0
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
@@ -359,11 +359,12 @@ class Poet:
         liked, failing = await self._read_all(model, candidates, chosen)
         poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
         rewritten: list[int] = []
-        given = len(request.opening or "") // chosen.chars_per_line
-        for attempt in range(1, REWRITES + 1 if chosen.line_count <= MAX_REWRITTEN_LINES else 1):
-            # the first line a reader would likely mark, after the user's own
+        given = len(request.opening or "") // chosen.chars_per_line  # the user's own lines stay
+        first = given if chosen.line_count <= 4 else max(given, chosen.line_count - LUSHI_REWRITTEN_TAIL)
+        for attempt in range(1, REWRITES + 1):
+            # the first line a reader would likely mark, of those that may be rewritten
             line_failing = poem.scores["failing_lines"]
-            line = next((n for n, chance in enumerate(line_failing) if n >= given and chance > REWRITE_CHANCE), None)
+            line = next((n for n, chance in enumerate(line_failing) if n >= first and chance > REWRITE_CHANCE), None)
             if line is None or model.batcher.rows_in_flight:
                 break  # nothing to mend, or other requests waiting: a rewrite must not delay them
             kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
