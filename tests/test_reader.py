@@ -140,35 +140,25 @@ def test_the_shipped_model_has_its_readers():
     assert line_reader.lines > 5000
 
 
-def test_the_ranking_follows_the_reader(monkeypatch):
-    """With the reader's weight overwhelming, the poem chosen is the candidate the reader likes most;
-    turned against it, the one it likes least."""
+@pytest.mark.parametrize(
+    "weight, liking",
+    [("READER_WEIGHT", lambda scores: scores["reader"]), ("LINE_READER_WEIGHT", lambda s: -sum(s["failing_lines"]))],
+)
+def test_the_ranking_follows_each_reader(monkeypatch, weight, liking):
+    """With a reader's weight overwhelming, the poem chosen is the candidate it likes most (the reader's
+    score; the fewest expected failing lines); turned against it, the one it likes least."""
     poet = Poet(SHIPPED_MODEL, "cpu-fp32", get_settings().corpus_lines)
+    monkeypatch.setattr(engine.poet, "REWRITES", 0)
     try:
         chosen = {}
         for sign in (1, -1):
-            monkeypatch.setattr(engine.poet, "READER_WEIGHT", sign * 100.0)
+            monkeypatch.setattr(engine.poet, weight, sign * 100.0)
             chosen[sign] = asyncio.run(poet.compose("秋", form="qijue", seed=5, n_candidates=8))
-        liked, disliked = chosen[1].scores["reader"], chosen[-1].scores["reader"]
-        assert chosen[1].lines != chosen[-1].lines and liked > disliked
-        monkeypatch.setattr(engine.poet, "READER_WEIGHT", 0.0)
-        assert "reader" in asyncio.run(poet.compose("秋", form="qijue", seed=5)).scores
-    finally:
-        asyncio.run(poet.close())
-
-
-def test_the_ranking_follows_the_line_reader(monkeypatch):
-    """With its weight overwhelming, the poem chosen has the fewest expected failing lines of the
-    candidates; turned against it, the most."""
-    poet = Poet(SHIPPED_MODEL, "cpu-fp32", get_settings().corpus_lines)
-    try:
-        chosen = {}
-        for sign in (1, -1):
-            monkeypatch.setattr(engine.poet, "LINE_READER_WEIGHT", sign * 100.0)
-            chosen[sign] = asyncio.run(poet.compose("秋", form="qijue", seed=5, n_candidates=8))
-        fewest, most = (sum(chosen[sign].scores["failing_lines"]) for sign in (1, -1))
-        assert chosen[1].lines != chosen[-1].lines and fewest < most
-        assert len(chosen[1].scores["failing_lines"]) == 4
+        assert chosen[1].lines != chosen[-1].lines and liking(chosen[1].scores) > liking(chosen[-1].scores)
+        # without weight, what the readers say is still reported
+        monkeypatch.setattr(engine.poet, weight, 0.0)
+        scores = asyncio.run(poet.compose("秋", form="qijue", seed=5)).scores
+        assert isinstance(scores["reader"], float) and len(scores["failing_lines"]) == 4
     finally:
         asyncio.run(poet.close())
 
