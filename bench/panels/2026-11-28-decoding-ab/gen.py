@@ -5,7 +5,8 @@ Besides `compose`'s own options, the JSON may hold switches for what `compose` d
 "forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the
 served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
 override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT",
-"LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL".
+"LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL",
+"LUSHI_REWRITE_CHANCE".
 """
 
 import asyncio
@@ -27,6 +28,7 @@ CONSTANTS = (
     "REWRITES",
     "REWRITE_CHANCE",
     "LUSHI_REWRITTEN_TAIL",
+    "LUSHI_REWRITE_CHANCE",
 )
 
 
