@@ -6,7 +6,7 @@ Besides `compose`'s own options, the JSON may hold switches for what `compose` d
 served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
 override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT",
 "LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL",
-"LUSHI_REWRITE_CHANCE".
+"LUSHI_REWRITE_CHANCE", "QUATRAIN_LAST_LINE_CHANCE".
 """
 
 import asyncio
@@ -29,6 +29,7 @@ CONSTANTS = (
     "REWRITE_CHANCE",
     "LUSHI_REWRITTEN_TAIL",
     "LUSHI_REWRITE_CHANCE",
+    "QUATRAIN_LAST_LINE_CHANCE",
 )
 
 
