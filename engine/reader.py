@@ -31,12 +31,13 @@ dependency for the bot.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol, Self
 
 import torch
 
@@ -54,8 +55,17 @@ class StateBackend(Protocol):
 
 
 def weights_digest(model_dir: Path) -> str:
+    """The sha256 of the folder's weights. Both readers check it when a model is loaded (and a fine-tune's
+    carry-over for each): the 26 MB are hashed once per version of the file (its size and mtime)."""
+    path = (model_dir / WEIGHTS_FILE).resolve()
+    stat = path.stat()
+    return _file_digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with open(model_dir / WEIGHTS_FILE, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -159,12 +169,37 @@ def _load_fitted(model_dir: Path, filename: str) -> dict | None:
     return data if data["weights_sha256"] == weights_digest(model_dir) else None
 
 
-def _rounded(values: torch.Tensor) -> list[float]:
-    return [round(value, 7) for value in values.tolist()]
+def _plain(value: object) -> object:
+    """A field as JSON holds it: tensors as lists and floats both to 7 places."""
+    if isinstance(value, torch.Tensor):
+        return [round(number, 7) for number in value.tolist()]
+    return round(value, 7) if isinstance(value, float) else value
 
 
 @dataclass
-class Reader:
+class _Fitted:
+    """A model of readers fitted on one model's states: saved beside its weights as JSON (tensors as lists),
+    and loaded only for those weights."""
+
+    FILE: ClassVar[str]
+
+    def save(self, model_dir: Path) -> None:
+        data = {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+        (model_dir / self.FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Self | None:
+        """The folder's reader of this kind, or None when it has none or one fitted on other weights."""
+        data = _load_fitted(model_dir, cls.FILE)
+        if data is None:
+            return None
+        values = {name: torch.tensor(value) if isinstance(value, list) else value for name, value in data.items()}
+        return cls(**{field.name: values[field.name] for field in fields(cls) if field.name in values})
+
+
+@dataclass
+class Reader(_Fitted):
+    FILE: ClassVar[str] = READER_FILE
     weights: torch.Tensor  # (2C,)
     weights_sha256: str  # of the model.safetensors whose states it reads
     choices: int  # how many readers' choices it was fitted on
@@ -174,29 +209,10 @@ class Reader:
     def scores(self, states: torch.Tensor) -> list[float]:
         return (states @ self.weights).tolist()  # (N, 2C) @ (2C,) → (N,)
 
-    def save(self, model_dir: Path) -> None:
-        data = {
-            "weights_sha256": self.weights_sha256,
-            "choices": self.choices,
-            "l2": self.l2,
-            "carried_from": self.carried_from,
-            "weights": _rounded(self.weights),
-        }
-        (model_dir / READER_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, model_dir: Path) -> Reader | None:
-        """The folder's reader, or None when it has none or one fitted on other weights."""
-        data = _load_fitted(model_dir, READER_FILE)
-        if data is None:
-            return None
-        return cls(
-            torch.tensor(data["weights"]), data["weights_sha256"], data["choices"], data["l2"], data.get("carried_from")
-        )
-
 
 @dataclass
-class LineReader:
+class LineReader(_Fitted):
+    FILE: ClassVar[str] = LINE_READER_FILE
     weights: torch.Tensor  # (F,), on standardised features
     bias: float
     center: torch.Tensor  # (F,): the features' mean over the marked lines
@@ -217,36 +233,6 @@ class LineReader:
     def failing(self, features: torch.Tensor) -> torch.Tensor:
         """(lines,) the chance a reader marks each line (features (lines, F)) as failing."""
         return torch.sigmoid((features - self.center) / self.scale @ self.weights + self.bias)
-
-    def save(self, model_dir: Path) -> None:
-        data = {
-            "weights_sha256": self.weights_sha256,
-            "lines": self.lines,
-            "l2": self.l2,
-            "carried_from": self.carried_from,
-            "bias": round(self.bias, 7),
-            "center": _rounded(self.center),
-            "scale": _rounded(self.scale),
-            "weights": _rounded(self.weights),
-        }
-        (model_dir / LINE_READER_FILE).write_text(json.dumps(data) + "\n", encoding="utf-8")
-
-    @classmethod
-    def load(cls, model_dir: Path) -> LineReader | None:
-        """The folder's line reader, or None when it has none or one fitted on other weights."""
-        data = _load_fitted(model_dir, LINE_READER_FILE)
-        if data is None:
-            return None
-        return cls(
-            torch.tensor(data["weights"]),
-            data["bias"],
-            torch.tensor(data["center"]),
-            torch.tensor(data["scale"]),
-            data["weights_sha256"],
-            data["lines"],
-            data["l2"],
-            data.get("carried_from"),
-        )
 
 
 def carry_over(base: Path, fine_tuned: Path) -> bool:
