@@ -18,6 +18,7 @@ import asyncio
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from math import inf
 from pathlib import Path
 from typing import cast
 
@@ -372,18 +373,11 @@ class Poet:
         liked, failing = await self._read_all(model, candidates, chosen)
         poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
         rewritten: list[int] = []
-        given = len(request.opening or "") // chosen.chars_per_line  # the user's own lines stay
-        first = given if chosen.line_count <= 4 else max(given, chosen.line_count - LUSHI_REWRITTEN_TAIL)
-
-        def threshold(line: int) -> float:
-            if chosen.line_count > 4:
-                return LUSHI_REWRITE_CHANCE
-            return QUATRAIN_LAST_LINE_CHANCE if line == chosen.line_count - 1 else REWRITE_CHANCE
-
+        thresholds = self._rewrite_thresholds(chosen, len(request.opening or "") // chosen.chars_per_line)
         for attempt in range(1, (REWRITES if chosen.line_count <= 4 else LUSHI_REWRITES) + 1):
             # the first line a reader would likely mark, of those that may be rewritten
             line_failing = poem.scores["failing_lines"]
-            line = next((n for n, chance in enumerate(line_failing) if n >= first and chance > threshold(n)), None)
+            line = next((n for n, chance in enumerate(line_failing) if chance > thresholds[n]), None)
             if line is None or model.batcher.rows_in_flight:
                 break  # nothing to mend, or other requests waiting: a rewrite must not delay them
             kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
@@ -400,6 +394,16 @@ class Poet:
             rewritten.append(line + 1)
         poem.scores["rewritten_from_lines"] = rewritten
         return poem
+
+    @staticmethod
+    def _rewrite_thresholds(form: Form, given: int) -> list[float]:
+        """Per line, the chance of being marked above which the poem is rewritten from it: never for the user's
+        own first lines (`given`) nor a 律诗's lines before its closing couplet (LUSHI_REWRITTEN_TAIL)."""
+        if form.line_count > 4:
+            chances = [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL) + [LUSHI_REWRITE_CHANCE] * LUSHI_REWRITTEN_TAIL
+        else:
+            chances = [REWRITE_CHANCE] * (form.line_count - 1) + [QUATRAIN_LAST_LINE_CHANCE]
+        return [inf] * given + chances[given:]
 
     async def _read_all(
         self, model: ServedModel, candidates: list[list[str]], form: Form
