@@ -7,6 +7,8 @@ then all write their poems the same way, through `write_dev_poems`.
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.poet import Poet
@@ -21,6 +23,14 @@ _COMMON_TITLES = """梅花 春日 秋日 夜坐 江村 登楼 题画 赠别 晚�
 题壁 游山 观梅 赏花 对雪 对月 望月 听雨 独坐 夜归 江南 塞下 从军 出塞 宫词 隐居 归田 读书 老 病 酒醒""".split()
 # the dev themes and those titles, none inside or around an acceptance theme
 WIDE_THEMES = [t for t in list(DEV_THEMES) + _COMMON_TITLES if not any(a in t or t in a for a in ACCEPTANCE_THEMES)]
+
+
+def wide_requests(count: int, seed: int) -> Iterator[tuple[str, str, int]]:
+    """`count` requests (theme, form, seed) over WIDE_THEMES and the four forms, drawn with random.Random(seed);
+    request i has seed `seed + i`."""
+    rng = random.Random(seed)
+    for index in range(count):
+        yield rng.choice(WIDE_THEMES), rng.choice(ALL_FORMS), seed + index
 
 
 def load_poet(model: str | Path) -> Poet:

@@ -6,23 +6,20 @@ that every request gets all its candidates and rewrites.
 
 import asyncio
 import json
-import random
 import sys
 from pathlib import Path
 
 import engine.poet  # noqa: F401  # before bench/ joins the path: bench/engine.py would shadow the package
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # bench/
-from dev_poems import ALL_FORMS, WIDE_THEMES, load_poet  # noqa: E402
+from dev_poems import load_poet, wide_requests  # noqa: E402
 
 
 async def main(model: str, out: str, count: int, seed: int) -> None:
     poet = load_poet(model)
-    rng = random.Random(seed)
     with open(out, "w", encoding="utf-8") as handle:
-        for index in range(count):
-            theme, form = rng.choice(WIDE_THEMES), rng.choice(ALL_FORMS)
-            poem = await poet.compose(theme, form=form, seed=seed + index)
+        for theme, form, request_seed in wide_requests(count, seed):
+            poem = await poet.compose(theme, form=form, seed=request_seed)
             handle.write(
                 json.dumps({"theme": theme, "form": poem.form, "lines": poem.lines}, ensure_ascii=False) + "\n"
             )

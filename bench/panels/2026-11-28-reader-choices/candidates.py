@@ -7,17 +7,14 @@ Themes: the development themes and about 130 common titles, none inside or aroun
 
 import asyncio
 import json
-import random
 import sys
 from pathlib import Path
 
 import engine.poet  # before bench/ joins the path: bench/engine.py would shadow the package
 
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # bench/
-from dev_poems import WIDE_THEMES, load_poet  # noqa: E402
+from dev_poems import load_poet, wide_requests  # noqa: E402
 
-THEMES = WIDE_THEMES
-FORMS = ["wujue", "qijue", "wulv", "qilv"]
 CANDIDATES = 8  # make_sheets.py reads the file eight rows a request
 captured: list[list[dict]] = []
 rank = engine.poet.Poet._best_poem
@@ -34,11 +31,9 @@ engine.poet.Poet._best_poem = capture
 
 async def main(model: str, out: str, count: int, seed: int) -> None:
     poet = load_poet(model)
-    rng = random.Random(seed)
     with open(out, "w", encoding="utf-8") as handle:
-        for index in range(count):
-            theme, form = rng.choice(THEMES), rng.choice(FORMS)
-            await poet.compose(theme, form=form, seed=seed + index, n_candidates=CANDIDATES)
+        for theme, form, request_seed in wide_requests(count, seed):
+            await poet.compose(theme, form=form, seed=request_seed, n_candidates=CANDIDATES)
             for candidate in captured.pop():
                 handle.write(json.dumps({**candidate, "theme": theme}, ensure_ascii=False) + "\n")
     await poet.close()
