@@ -16,7 +16,6 @@ raters who marked it. Three tests, none of them on data the fit saw:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from engine.reader import LineReader, weights_digest  # noqa: E402
 
 sys.path.insert(1, str(Path(__file__).resolve().parent))
+from line_sheets import read_sheets  # noqa: E402
 from panel import ranks, spearman  # noqa: E402
 from reader import PANELS, Featurizer, Poem, choices, sheet_scores  # noqa: E402
 
@@ -41,20 +41,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fit a model'
 
 def marks(panels: Path = PANELS) -> list[tuple[str, Poem, list[float]]]:
     """(sheet, poem, the share of its raters who marked each line) for every poem a rater marked."""
-    found = []
-    for key_file in sorted(panels.rglob("lines_key.json")):
-        key = json.loads(key_file.read_text(encoding="utf-8"))
-        marked: dict[str, list[set[int]]] = {}
-        for answers in sorted(key_file.parent.glob("flags-*.jsonl")):
-            for raw in answers.read_text(encoding="utf-8").splitlines():
-                answer = json.loads(raw) if raw.strip() else {}
-                if answer.get("id") in key and isinstance(answer.get("bad"), list):
-                    marked.setdefault(answer["id"], []).append({n for n in answer["bad"] if isinstance(n, int)})
-        for poem_id, readings in marked.items():
-            lines = key[poem_id]["lines"]
-            shares = [sum(number in bad for bad in readings) / len(readings) for number in range(1, len(lines) + 1)]
-            found.append((str(key_file.parent.relative_to(panels)), tuple(lines), shares))
-    return found
+    return [(sheet, tuple(poem.lines), poem.failing) for sheet, poem in read_sheets(panels)]
 
 
 def auc(scores: list[float], failing: list[bool]) -> float:

@@ -233,6 +233,41 @@ def train(
         console.print(f"model saved to {model_dir}")
 
 
+@app.command()
+def align(
+    marks: Annotated[Path, typer.Argument(help='Marked poems, JSONL: {"theme", "form", "lines", "failing"} each.')],
+    out: Annotated[Path, typer.Option(help="The aligned model folder to write.")],
+    model: Annotated[Path, typer.Option(help="The model to align.")] = Path("engine/weights/default"),
+    corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
+    steps: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    lr: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-5,
+    beta: Annotated[float, typer.Option(min=0.01, max=100.0)] = 1.0,
+    seed: int = 0,
+) -> None:
+    """Make the lines readers marked as failing less likely and those they passed more likely (KTO)."""
+    from engine.preference import AlignConfig, read_marks
+    from engine.preference import align as run_alignment
+
+    corpus = corpus or get_settings().corpus_dir
+    if not (corpus / "poems.jsonl").is_file():
+        fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    if not (model / "model.safetensors").is_file():
+        fail(f"no model at {model}: pass a model folder with --model")
+    if out.exists() and any(out.iterdir()):
+        fail(f"{out} is not empty: choose a new folder for the aligned model")
+    try:
+        summary = run_alignment(
+            model, out, read_marks(marks), corpus, AlignConfig(steps=steps, lr=lr, beta=beta, seed=seed)
+        )
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    console.print(
+        f"aligned on {summary['lines_passed']:,} passed and {summary['lines_failed']:,} failed lines; held-out NLL "
+        f"{summary['heldout_nll_before']} → {summary['heldout_nll_after']}; model saved to {out}\n"
+        "refit its readers for the best ranking: bench/reader.py --model OUT, bench/line_reader.py --model OUT"
+    )
+
+
 @app.command("eval")
 def evaluate_model(
     model: Annotated[

@@ -55,6 +55,12 @@ def poem_prompt(
     return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{SEP}"
 
 
+def line_in_poem(form: str, theme: str, lines: Sequence[str], number: int) -> tuple[str, str]:
+    """(prompt, completion) of line `number` of a poem written on `theme`: the poem's prompt and the lines
+    before it, then the line and its mark — the line as generation writes it (engine.preference learns from it)."""
+    return poem_prompt(form, [theme]) + poem_body(list(lines[:number])), lines[number] + LINE_ENDS[number % 2]
+
+
 def next_line_prompt(form: str, previous_lines: list[str]) -> str:
     return f"{BOS}{TASK_NEXT}{FORM_TOKENS[form]}{poem_body(previous_lines)}{SEP}"
 

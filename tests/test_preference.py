@@ -1,0 +1,195 @@
+"""Aligning the model to readers' marks (engine/preference.py, `lianju align`, bench/align.py)."""
+
+import json
+import random
+
+import pytest
+import torch
+from bench_scripts import load_bench_script
+from transformers import AutoModelForCausalLM
+from typer.testing import CliRunner
+
+from bot.cli import app
+from engine import prompts
+from engine.preference import (
+    AlignConfig,
+    MarkedPoem,
+    align,
+    completion_log_probs,
+    kto_loss,
+    line_examples,
+    read_marks,
+)
+from engine.reader import LINE_READER_FILE, weights_digest
+from engine.tokenizer import load_tokenizer
+from engine.train import read_jsonl, tokenize
+
+
+def test_kto_pulls_each_kind_its_way_and_saturates():
+    passed, failed = torch.tensor([True]), torch.tensor([False])
+    # a passed line made likelier costs less than one made less likely; a failed line the other way round
+    assert kto_loss(torch.tensor([1.0]), passed, 1.0, 1.0) < kto_loss(torch.tensor([-1.0]), passed, 1.0, 1.0)
+    assert kto_loss(torch.tensor([-1.0]), failed, 1.0, 1.0) < kto_loss(torch.tensor([1.0]), failed, 1.0, 1.0)
+    # far from the reference the pull fades (a sigmoid): no line is driven to nothing
+    ratios = torch.tensor([-20.0], requires_grad=True)
+    kto_loss(ratios, failed, 1.0, 1.0).backward()
+    assert ratios.grad is not None and abs(float(ratios.grad)) < 1e-6
+    # the weight of failed lines scales only them
+    both = torch.tensor([0.5, 0.5])
+    kinds = torch.tensor([True, False])
+    light, heavy = kto_loss(both, kinds, 1.0, 1.0), kto_loss(both, kinds, 1.0, 3.0)
+    assert float(heavy - light) == pytest.approx(float(1 - torch.sigmoid(torch.tensor(-0.5))), rel=1e-5)
+
+
+def test_line_examples_keep_the_lines_readers_agreed_on_as_generation_writes_them():
+    poem = MarkedPoem("月", "wujue", ["明月照高楼", "清光满玉钩", "月落乌啼处", "霜天客未眠"], [0.0, 1 / 3, 0.5, 0.0])
+    examples = line_examples([poem])
+    # line 2 (one reader of three) teaches nothing either way; line 3 (one of two) failed
+    assert [(line, wanted) for _, line, wanted in examples] == [
+        ("明月照高楼，", True),
+        ("月落乌啼处，", False),
+        ("霜天客未眠。", True),
+    ]
+    prompt = examples[1][0]
+    assert prompt == prompts.poem_prompt("wujue", ["月"]) + "明月照高楼，清光满玉钩。"
+
+
+def _write(path, rows):
+    path.write_text(
+        "".join((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n" for row in rows)
+    )
+    return path
+
+
+GOOD = {
+    "theme": "月",
+    "form": "wujue",
+    "lines": ["明月照高楼", "清光满玉钩", "月落乌啼处", "霜天客未眠"],
+    "failing": [0, 0, 1, 0],
+}
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("{not json", ":2: not a marked poem"),
+        ({**GOOD, "failing": [0, 0, 1]}, ":2: failing needs one share"),
+        ({**GOOD, "failing": [0, 0, 2, 0]}, ":2: failing needs one share"),
+        ({**GOOD, "failing": ["x", 0, 0, 0]}, ":2: failing needs one share"),
+        ({**GOOD, "form": "qijue"}, ":2: its lines are not a qijue"),
+        ({**GOOD, "form": "ci"}, ":2: its lines are not a ci"),
+        ({**GOOD, "lines": ["明月", "🌙🌙🌙🌙🌙", "", None]}, ":2: its lines are not a wujue"),
+        ({"theme": "月"}, ":2: not a marked poem"),
+        ("[1, 2]", ":2: not a marked poem"),
+    ],
+)
+def test_bad_marks_are_refused_naming_the_line(tmp_path, bad, message):
+    with pytest.raises(ValueError, match=message):
+        read_marks(_write(tmp_path / "marks.jsonl", [GOOD, bad]))
+
+
+def test_unreadable_or_empty_marks_are_refused(tmp_path):
+    assert read_marks(_write(tmp_path / "one.jsonl", [GOOD, ""]))[0].failing == [0, 0, 1, 0]
+    with pytest.raises(ValueError, match="holds no marked poems"):
+        read_marks(_write(tmp_path / "empty.jsonl", ["", "  "]))
+    with pytest.raises(ValueError, match="cannot read"):
+        read_marks(tmp_path)  # a folder
+    (tmp_path / "binary.jsonl").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="as UTF-8"):
+        read_marks(tmp_path / "binary.jsonl")
+
+
+def _marked(corpus, count, seed=0):
+    """Fixture quatrains with their last line marked failing by every reader and the others passed."""
+    records = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in ("wujue", "qijue")]
+    rng = random.Random(seed)
+    return [MarkedPoem("月", r["form"], r["lines"], [0.0, 0.0, 0.0, 1.0]) for r in rng.sample(records, count)]
+
+
+def _line_log_probs(model_dir, examples):
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
+    with torch.no_grad():
+        return completion_log_probs(model, items, tokenizer.pad_token_id, torch.device("cpu"))
+
+
+def test_align_makes_failed_lines_less_likely_than_passed_ones(tiny_model, built_corpus, tmp_path):
+    marks = _marked(built_corpus, 12)
+    summary = align(
+        tiny_model,
+        tmp_path / "aligned",
+        marks,
+        built_corpus,
+        AlignConfig(steps=30, lr=3e-3, batch_size=16, corpus_batch_size=4),
+        progress=False,
+    )
+    assert summary["lines_passed"] == 36 and summary["lines_failed"] == 12
+    examples = line_examples(marks)
+    change = _line_log_probs(tmp_path / "aligned", examples) - _line_log_probs(tiny_model, examples)
+    passed = torch.tensor([wanted for _, _, wanted in examples])
+    assert change[~passed].mean() < change[passed].mean() - 0.5
+    card = (tmp_path / "aligned" / "README.md").read_text()
+    assert "aligned to readers' marks" in card and "36 lines readers passed and 12 they failed" in card
+
+
+def test_align_needs_both_kinds_of_line(tiny_model, built_corpus, tmp_path):
+    every_line_passed = [MarkedPoem(p.theme, p.form, p.lines, [0.0] * 4) for p in _marked(built_corpus, 3)]
+    with pytest.raises(ValueError, match="lines readers passed and lines they failed"):
+        align(tiny_model, tmp_path / "x", every_line_passed, built_corpus, progress=False)
+
+
+def test_an_aligned_model_carries_its_bases_readers(tiny_model, built_corpus, tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    for path in tiny_model.iterdir():
+        if path.is_file():
+            (base / path.name).write_bytes(path.read_bytes())
+    (base / LINE_READER_FILE).write_text(json.dumps({"weights_sha256": weights_digest(base), "bias": 0.0}))
+    align(
+        base,
+        tmp_path / "aligned",
+        _marked(built_corpus, 4),
+        built_corpus,
+        AlignConfig(steps=1, batch_size=4, corpus_batch_size=2),
+        progress=False,
+    )
+    carried = json.loads((tmp_path / "aligned" / LINE_READER_FILE).read_text())
+    assert carried["weights_sha256"] == weights_digest(tmp_path / "aligned")
+    assert carried["carried_from"] == weights_digest(base)
+
+
+def test_cli_align_refuses_bad_input_without_a_traceback(tiny_model, built_corpus, tmp_path):
+    marks = _write(tmp_path / "marks.jsonl", [{**GOOD, "form": "qilv"}])
+    runner = CliRunner()
+    common = ["--model", str(tiny_model), "--corpus", str(built_corpus)]
+    for args, said in [
+        ([str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o1"), *common], "cannot read"),
+        ([str(marks), "--out", str(tmp_path / "o2"), *common], "its lines are not a qilv"),
+        (
+            [str(marks), "--out", str(tmp_path / "o3"), "--model", str(tmp_path), "--corpus", str(built_corpus)],
+            "no model at",
+        ),
+        ([str(marks), "--out", str(tmp_path), *common], "is not empty"),
+        ([str(marks), "--out", str(tmp_path / "o4"), "--corpus", str(tmp_path / "nothing")], "no corpus at"),
+    ]:
+        result = runner.invoke(app, ["align", *args])
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split()) and "Traceback" not in result.output  # rich wraps lines
+
+
+def test_bench_align_exports_marks_and_keeps_a_fifth_apart(tmp_path, monkeypatch):
+    bench_align = load_bench_script("align")
+    for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7"):
+        sheet = tmp_path / "panels" / name
+        sheet.mkdir(parents=True)
+        (sheet / "lines_key.json").write_text(
+            json.dumps({"L001": {k: GOOD[k] for k in ("theme", "form", "lines")}}, ensure_ascii=False)
+        )
+        (sheet / f"flags-{name}.jsonl").write_text(json.dumps({"id": "L001", "bad": [3]}) + "\n")
+    monkeypatch.setattr(bench_align, "PANELS", tmp_path / "panels")
+    bench_align.marks(tmp_path / "all.jsonl", None)
+    assert [p.failing for p in read_marks(tmp_path / "all.jsonl")] == [[0.0, 0.0, 1.0, 0.0]] * 7
+    bench_align.marks(tmp_path / "train.jsonl", tmp_path / "held.jsonl")
+    # which sheets are apart depends only on their names: of these, s7 (crc32 % 5 == 0)
+    assert len(read_marks(tmp_path / "train.jsonl")) == 6 and len(read_marks(tmp_path / "held.jsonl")) == 1
