@@ -93,13 +93,17 @@ def read_marks(path: Path) -> list[MarkedPoem]:
 
 
 def line_examples(poems: list[MarkedPoem]) -> list[tuple[str, str, bool]]:
-    """(prompt, line, desirable) for every line readers agreed on: passed by all, or failed by FAILING_SHARE."""
+    """(prompt, line, desirable) for every line readers agreed on: passed by all, or failed by FAILING_SHARE.
+    A line that rhymes (the second of a couplet) is learnt without its rhyme character and mark: generation does
+    not sample that character from the model's distribution but from the rhyme group's, so only its rank among
+    the group's characters matters there; counted whole, the failed lines taught the model to stop rhyming
+    (unconstrained rhyme 68-77% → 20-53%, real poems' rhyme characters 0.15 nats less likely)."""
     examples = []
     for poem in poems:
         for number, share in enumerate(poem.failing):
             if share == 0 or share >= FAILING_SHARE:
                 prompt, line = prompts.line_in_poem(poem.form, poem.theme, poem.lines, number)
-                examples.append((prompt, line, share == 0))
+                examples.append((prompt, line[:-2] if number % 2 else line, share == 0))
     return examples
 
 

@@ -44,11 +44,12 @@ def test_kto_pulls_each_kind_its_way_and_saturates():
 def test_line_examples_keep_the_lines_readers_agreed_on_as_generation_writes_them():
     poem = MarkedPoem("月", "wujue", ["明月照高楼", "清光满玉钩", "月落乌啼处", "霜天客未眠"], [0.0, 1 / 3, 0.5, 0.0])
     examples = line_examples([poem])
-    # line 2 (one reader of three) teaches nothing either way; line 3 (one of two) failed
+    # line 2 (one reader of three) teaches nothing either way; line 3 (one of two) failed; line 4 rhymes, and is
+    # learnt up to its rhyme character, which generation draws from the rhyme group
     assert [(line, wanted) for _, line, wanted in examples] == [
         ("明月照高楼，", True),
         ("月落乌啼处，", False),
-        ("霜天客未眠。", True),
+        ("霜天客未", True),
     ]
     prompt = examples[1][0]
     assert prompt == prompts.poem_prompt("wujue", ["月"]) + "明月照高楼，清光满玉钩。"
