@@ -24,7 +24,7 @@ import typer
 from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
-from engine.preference import completion_log_probs, line_examples, read_marks  # noqa: E402
+from engine.preference import all_completion_log_probs, line_examples, read_marks  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from engine.train import tokenize  # noqa: E402
 
@@ -57,12 +57,7 @@ def marks(
 
 def _line_log_probs(model_dir: Path, items: list[tuple[list[int], int]], pad_id: int) -> torch.Tensor:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    with torch.no_grad():
-        chunks = [
-            completion_log_probs(model, items[i : i + 256], pad_id, torch.device("cpu"))
-            for i in range(0, len(items), 256)
-        ]
-    return torch.cat(chunks)  # (N,)
+    return all_completion_log_probs(model, items, pad_id, torch.device("cpu"))  # (N,)
 
 
 @app.command()

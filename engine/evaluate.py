@@ -63,7 +63,11 @@ class EvalReport:
 
 def heldout_records(corpus: Path, ids_path: Path = HELDOUT_IDS) -> tuple[list[dict], str]:
     """The frozen held-out poems; the corpus's own test split when none of the ids is in it."""
-    poems = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]
+    return heldout_of([r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS], ids_path)
+
+
+def heldout_of(poems: list[dict], ids_path: Path = HELDOUT_IDS) -> tuple[list[dict], str]:
+    """heldout_records of 近体 poems already read (and their source)."""
     if ids_path.is_file():
         frozen = set(ids_path.read_text().split())
         chosen = [r for r in poems if r["id"] in frozen]

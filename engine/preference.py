@@ -28,7 +28,7 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM
 
 from engine import prompts
-from engine.evaluate import heldout_records, poems_nll
+from engine.evaluate import heldout_of, poems_nll
 from engine.forms import JINTI_FORMS, form_for_shape
 from engine.model_card import FACTS, finish_model_folder
 from engine.reader import carry_over
@@ -103,7 +103,8 @@ def line_examples(poems: list[MarkedPoem]) -> list[tuple[str, str, bool]]:
         for number, share in enumerate(poem.failing):
             if share == 0 or share >= FAILING_SHARE:
                 prompt, line = prompts.line_in_poem(poem.form, poem.theme, poem.lines, number)
-                examples.append((prompt, line[:-2] if number % 2 else line, share == 0))
+                rhymes = number % 2 == 1
+                examples.append((prompt, poem.lines[number][:-1] if rhymes else line, share == 0))
     return examples
 
 
@@ -121,6 +122,18 @@ def completion_log_probs(model, items: list[tuple[list[int], int]], pad_id: int,
     targets = batch["labels"][:, 1:]  # (N, T-1): -100 on the prompt and the padding
     chosen = torch.log_softmax(logits[:, :-1], -1).gather(-1, targets.clamp(min=0)[..., None])[..., 0]  # (N, T-1)
     return (chosen * (targets != -100)).sum(1)  # (N,)
+
+
+@torch.no_grad()
+def all_completion_log_probs(
+    model, items: list[tuple[list[int], int]], pad_id: int, device, progress: bool = False
+) -> torch.Tensor:
+    """completion_log_probs of any number of items, 256 at a time, without gradients."""
+    chunks = [
+        completion_log_probs(model, items[start : start + 256], pad_id, device)
+        for start in tqdm(range(0, len(items), 256), desc="reading lines", disable=not progress)
+    ]
+    return torch.cat(chunks)  # (N,)
 
 
 def align(
@@ -142,18 +155,14 @@ def align(
     # the reference: the base's log-probability of every line, once
     model.eval()
     # in the precision the steps run in, so that a line the model has not moved has a log-ratio of exactly 0
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
-        reference = torch.cat(
-            [
-                completion_log_probs(model, items[start : start + 256], tokenizer.pad_token_id, device)
-                for start in tqdm(range(0, len(items), 256), desc="reference", disable=not progress)
-            ]
-        )  # (N,)
-    held_out = [(r["form"], r["lines"]) for r in heldout_records(corpus)[0]]
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        reference = all_completion_log_probs(model, items, tokenizer.pad_token_id, device, progress)  # (N,)
+    poems_read = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]  # once: it is large
+    held_out = [(r["form"], r["lines"]) for r in heldout_of(poems_read)[0]]
     nll_before = poems_nll(model, tokenizer, held_out, device, False)
 
     # corpus poems in the training format (plans, keywords, acrostics), for the usual next-token loss
-    records = [r for r in read_jsonl(corpus / "poems.jsonl") if r["split"] == "train" and r["form"] in JINTI_FORMS]
+    records = [r for r in poems_read if r["split"] == "train"]
     if not records:
         raise ValueError(f"{corpus} holds no 近体 poems in its train split to keep the model on the language")
     lexicon = load_lexicon(corpus, records)

@@ -15,7 +15,7 @@ from engine.preference import (
     AlignConfig,
     MarkedPoem,
     align,
-    completion_log_probs,
+    all_completion_log_probs,
     kto_loss,
     line_examples,
     read_marks,
@@ -111,8 +111,7 @@ def _line_log_probs(model_dir, examples):
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
-    with torch.no_grad():
-        return completion_log_probs(model, items, tokenizer.pad_token_id, torch.device("cpu"))
+    return all_completion_log_probs(model, items, tokenizer.pad_token_id, torch.device("cpu"))
 
 
 def test_align_makes_failed_lines_less_likely_than_passed_ones(tiny_model, built_corpus, tmp_path):
