@@ -71,7 +71,8 @@ def check(
     tokenizer = load_tokenizer(base)
     items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
     passed = torch.tensor([wanted for _, _, wanted in examples])  # (N,)
-    characters = torch.tensor([len(line) - 1 for _, line, _ in examples], dtype=torch.float32)  # (N,): no end mark
+    # (N,): one token per character or mark of the completion (a rhyming line's has neither its rhyme nor its mark)
+    tokens = torch.tensor([len(line) for _, line, _ in examples], dtype=torch.float32)
     before = _line_log_probs(base, items, tokenizer.pad_token_id)
     after = _line_log_probs(aligned, items, tokenizer.pad_token_id)
     change = after - before  # (N,)
@@ -80,9 +81,7 @@ def check(
     print(f"mean change of log-probability: passed {change[passed].mean():+.3f}, failed {change[~passed].mean():+.3f}")
     print(f"AUC of the fall, failed above passed: {auc((-change).tolist(), failed):.3f}")
     for name, log_probs in (("base", before), ("aligned", after)):
-        print(
-            f"AUC of low log-probability per character, {name}: {auc((-log_probs / characters).tolist(), failed):.3f}"
-        )
+        print(f"AUC of low log-probability per token, {name}: {auc((-log_probs / tokens).tolist(), failed):.3f}")
 
 
 if __name__ == "__main__":

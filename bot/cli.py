@@ -253,8 +253,8 @@ def align(
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
     if not (model / "model.safetensors").is_file():
         fail(f"no model at {model}: pass a model folder with --model")
-    if out.exists() and any(out.iterdir()):
-        fail(f"{out} is not empty: choose a new folder for the aligned model")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        fail(f"{out} is not empty (or not a folder): choose a new folder for the aligned model")
     try:
         summary = run_alignment(
             model, out, read_marks(marks), corpus, AlignConfig(steps=steps, lr=lr, beta=beta, seed=seed)

@@ -171,6 +171,7 @@ def test_cli_align_refuses_bad_input_without_a_traceback(tiny_model, built_corpu
             "no model at",
         ),
         ([str(marks), "--out", str(tmp_path), *common], "is not empty"),
+        ([str(marks), "--out", str(marks), *common], "is not empty (or not a folder)"),
         ([str(marks), "--out", str(tmp_path / "o4"), "--corpus", str(tmp_path / "nothing")], "no corpus at"),
     ]:
         result = runner.invoke(app, ["align", *args])
