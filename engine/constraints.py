@@ -84,16 +84,21 @@ class VocabularyMasks:
         return mask
 
     def common_groups(self, rhyme_tokens: list[int]) -> frozenset[str] | None:
-        """The groups all these rhyme characters share, as heard or else as the book allows (a
-        player may have rhymed 行 as háng); None before the first one."""
+        """The groups all these rhyme characters (in line order) share, as heard or else as the book
+        allows (a player may have rhymed 行 as háng); None before the first one. When they share none,
+        those the ones after the first share: a first line's rhyme is optional in 近体, and a given
+        first line ending on a 平 of another group did not rhyme. Taken as rhyming, it had left every
+        group open, and the bot's 联句 lines then failed the judge, which asks the couplets to rhyme."""
         if not rhyme_tokens:
             return None
-        shared: frozenset[str] = frozenset()
-        for groups_of in (self.heard_groups_of, self.groups_of):
-            shared = frozenset.intersection(*(groups_of.get(token, frozenset()) for token in rhyme_tokens))
-            if shared:
+        for tokens in (rhyme_tokens, rhyme_tokens[1:]):
+            for groups_of in (self.heard_groups_of, self.groups_of):
+                shared = frozenset.intersection(*(groups_of.get(token, frozenset()) for token in tokens))
+                if shared:
+                    return shared
+            if len(tokens) == 1:
                 break
-        return shared
+        return frozenset()
 
     def rhyme_mask_after(self, rhyme_tokens: list[int]) -> torch.Tensor:
         """Characters that rhyme with all of these; any wide 平 group's before the first rhyme."""

@@ -771,9 +771,10 @@ class Poet:
             pattern_tone, guard = guarded_tone(plan, index, position)
             tones.append(pattern_tone or guard)
         rhyme = None
-        used_rhymes = frozenset(previous[ln][-1] for ln in plan.rhyme_lines if ln < index)
+        rhymes_in_order = [previous[ln][-1] for ln in plan.rhyme_lines if ln < index]  # the first line's first
+        used_rhymes = frozenset(rhymes_in_order)
         if index in plan.rhyme_lines:
-            rhyme = model.masks.rhyme_mask_after([model.masks.ids[c] for c in used_rhymes if c in model.masks.ids])
+            rhyme = model.masks.rhyme_mask_after([model.masks.ids[c] for c in rhymes_in_order if c in model.masks.ids])
         forced = {}
         if must_contain:
             char = _han_text(must_contain, "指定字", "required character", 1)

@@ -18,7 +18,7 @@ from engine.constraints import PoemConstraint, PoemPlan
 from engine.forms import JINTI_FORMS
 from engine.novelty import CorpusLines
 from engine.poet import FUNCTION_COST, Poet, PoetError
-from engine.prosody import PING, ZE, char_tone, check, check_couplet, tone_patterns
+from engine.prosody import PING, ZE, char_tone, check, check_couplet, level_groups, tone_patterns
 from engine.text import GRAMMATICAL_CHARS
 from engine.tokenizer import load_tokenizer
 
@@ -115,6 +115,18 @@ def test_rhymes_follow_how_the_first_rhyme_is_heard(poet):
     # a player who rhymed 行 with 忙 meant háng: the book's reading keeps the poem in 阳
     after_both = masks.rhyme_mask_after([ids["行"], ids["忙"]])
     assert after_both[ids["长"]] and not after_both[ids["明"]]
+
+
+def test_a_first_line_in_another_rhyme_group_does_not_open_every_group(poet):
+    masks = poet.model.masks
+    ids = masks.ids
+    # 秋 (尤) then 眠 (先): the first line did not rhyme; the poem rhymes in 先, as 眠 alone would have it
+    assert torch.equal(masks.rhyme_mask_after([ids["秋"], ids["眠"]]), masks.rhyme_mask_after([ids["眠"]]))
+    # a 联句's fourth line after such a first line rhymes with the second, which is what the game's judge asks
+    previous = ["月落乌啼霜满秋", "江枫渔火对愁眠", "姑苏城外寒山寺"]
+    for seed in range(4):
+        line = run(poet.continue_line(previous, "qijue", seed=seed))
+        assert any(group.label == "下平声一先" for group in level_groups(line[-1])), line
 
 
 def test_unrhymed_lines_end_on_what_readers_hear_as_oblique(poet):
