@@ -2,6 +2,7 @@
 
     bench/align.py marks --out marks.jsonl                          # every marked sheet under bench/panels
     bench/align.py marks --out train.jsonl --held-out held.jsonl    # a fifth of the sheets (by name) kept apart
+    bench/align.py marks --out own.jsonl --only '2026-11-29-line-flags-aligned/[ij]*'   # some sheets only
     lianju align train.jsonl --out /tmp/aligned
     bench/align.py check --base engine/weights/default --aligned /tmp/aligned --marks held.jsonl
 
@@ -16,6 +17,7 @@ import json
 import sys
 import zlib
 from dataclasses import asdict
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Annotated
 
@@ -42,13 +44,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Marks for `l
 def marks(
     out: Annotated[Path, typer.Option(help="The marked poems to train on, JSONL.")],
     held_out: Annotated[Path | None, typer.Option(help="Keep a fifth of the sheets apart, in this file.")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Only the sheets whose folder under bench/panels matches this pattern.")
+    ] = None,
 ) -> None:
     """Every poem a rater marked, with the share of its raters who marked each line."""
     kept: list[str] = []
     apart: list[str] = []
     for sheet, poem in read_sheets(PANELS):
+        if only is not None and not fnmatch(sheet, only):
+            continue
         kept_apart = held_out is not None and zlib.crc32(sheet.encode()) % FOLDS == 0
         (apart if kept_apart else kept).append(json.dumps(asdict(poem), ensure_ascii=False) + "\n")
+    if not kept:
+        raise typer.BadParameter(f"no marked sheet under {PANELS} matches {only!r}.", param_hint="--only")
     out.write_text("".join(kept), encoding="utf-8")
     if held_out is not None:
         held_out.write_text("".join(apart), encoding="utf-8")
