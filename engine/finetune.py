@@ -110,24 +110,29 @@ def select(
     return selection
 
 
-def feedback_examples(poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
+def feedback_examples(
+    poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon, rhymes_first: bool = True
+) -> list[tuple[str, str]]:
     return [
         example
         for poem in poems
         for example in prompts.training_examples(
-            {"lines": poem.lines, "form": poem.form, "title": poem.title}, rng, lexicon
+            {"lines": poem.lines, "form": poem.form, "title": poem.title}, rng, lexicon, rhymes_first
         )
     ]
 
 
-def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random):
-    """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems."""
+def training_mix(
+    feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random, rhymes_first: bool = True
+):
+    """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems; `rhymes_first`
+    as the model's tokenizer reads them (engine.prompts.reads_rhymes)."""
     records = read_jsonl(corpus / "poems.jsonl")
     lexicon = load_lexicon(corpus, records)
-    examples = feedback_examples(feedback, rng, lexicon)
+    examples = feedback_examples(feedback, rng, lexicon, rhymes_first)
     originals = [r for r in records if r["form"] in JINTI_FORMS and r["split"] == "train"]
     chosen = rng.sample(originals, k=min(len(originals), corpus_ratio * len(feedback)))
-    examples += [e for record in chosen for e in prompts.training_examples(record, rng, lexicon)]
+    examples += [e for record in chosen for e in prompts.training_examples(record, rng, lexicon, rhymes_first)]
     rng.shuffle(examples)
     return examples, len(chosen)
 
@@ -203,7 +208,8 @@ def finetune(
     device = pick_device()
     tokenizer = load_tokenizer(base)
     model = _trainable(base, method, device).train()
-    examples, originals = training_mix(feedback, corpus, corpus_ratio, rng)
+    rhymes_first = prompts.reads_rhymes(tokenizer.get_vocab())
+    examples, originals = training_mix(feedback, corpus, corpus_ratio, rng, rhymes_first)
     items = tokenize(tokenizer, examples)
     optimizer = make_optimizer(model, TrainConfig(corpus=corpus, out=out, lr=lr))
     steps = 0
