@@ -27,7 +27,6 @@ from transformers import AutoModelForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
 from engine.preference import all_completion_log_probs, line_examples, read_marks  # noqa: E402
-from engine.prompts import reads_rhymes  # noqa: E402
 from engine.tokenizer import load_tokenizer  # noqa: E402
 from engine.train import tokenize  # noqa: E402
 
@@ -77,8 +76,8 @@ def check(
     marks_file: Annotated[Path, typer.Option("--marks", help="Marked poems it was not trained on.")],
 ) -> None:
     """How the aligned model moved held-out lines that readers passed and failed."""
+    examples = line_examples(read_marks(marks_file))
     tokenizer = load_tokenizer(base)
-    examples = line_examples(read_marks(marks_file), reads_rhymes(tokenizer.get_vocab()))
     items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
     passed = torch.tensor([wanted for _, _, wanted in examples])  # (N,)
     # (N,): one token per character or mark of the completion (a rhyming line's has neither its rhyme nor its mark)

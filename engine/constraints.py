@@ -14,9 +14,6 @@ dropped in this order, and the poem records which were relaxed:
 
 The shape and the acrostic heads are never relaxed. Slots that leave no choice (line-end marks,
 acrostic heads, a first line the user gave, <eos>) are `forced`: the sampler writes them without asking the model.
-
-A model that reads rhymes (engine.prompts.RHYME) writes the poem's rhymes before the poem: one
-character of one wide group per even line, then <sep>; each even line then ends on its own, forced.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ import torch
 from transformers import LogitsProcessor
 
 from engine.forms import Form
-from engine.prompts import EOS, LINE_ENDS, SEP
+from engine.prompts import EOS, LINE_ENDS
 from engine.prosody import PING, ZE, TonePattern, char_tone, heard_groups, heard_tone, level_groups
 from engine.text import is_han
 
@@ -73,7 +70,6 @@ class VocabularyMasks:
         self.wide_groups = frozenset(label for label, ids in members.items() if len(ids) >= MIN_GROUP_SIZE)
         self.line_ends = tuple(self.ids[mark] for mark in LINE_ENDS)
         self.eos = self.ids[EOS]
-        self.sep = self.ids[SEP]
         self.plain_slots: dict[tuple, tuple[torch.Tensor, tuple[str, ...]]] = {}  # see PoemConstraint._plain_slot
 
     def _mask(self, ids) -> torch.Tensor:
@@ -130,17 +126,11 @@ class PoemPlan:
     opening: str | None = None
     rhyme_group: str | None = None  # fixed in advance; else the first rhyme character chooses
     banned: frozenset[str] = frozenset()
-    rhymes_first: bool = False  # the even lines' rhymes are written first, then <sep> (engine.prompts)
-
-    @property
-    def header(self) -> int:
-        """Tokens before the poem: its rhymes and <sep>, when they come first."""
-        return self.form.line_count // 2 + 1 if self.rhymes_first else 0
 
     @property
     def length(self) -> int:
-        """Tokens written: the rhymes first, if so, then characters, a mark after every line, and <eos>."""
-        return self.header + self.form.line_count * (self.form.chars_per_line + 1) + 1
+        """Tokens in the poem: characters, a mark after every line, and <eos>."""
+        return self.form.line_count * (self.form.chars_per_line + 1) + 1
 
     @property
     def rhyme_lines(self) -> tuple[int, ...]:
@@ -188,17 +178,10 @@ class PoemConstraint:
         self.fixed_group = masks.group_members[plan.rhyme_group] if plan.rhyme_group in masks.group_members else None
 
     def forced(self, generated: list[int]) -> int | None:
-        """The one token this slot takes, if the rules leave no choice: marks, heads, <eos>; a rhyme
-        written first, and the rhymes of the lines given."""
+        """The one token this slot takes, if the rules leave no choice: marks, heads, <eos>."""
         plan, masks = self.plan, self.masks
         chars = plan.form.chars_per_line
-        header = plan.header
-        if len(generated) < header:
-            if len(generated) == header - 1:
-                return masks.sep
-            given = 2 * len(generated) + 1  # the even line whose rhyme this is
-            return self.opening_ids[given * chars + chars - 1] if (given + 1) * chars <= len(self.opening_ids) else None
-        line, position = divmod(len(generated) - header, chars + 1)
+        line, position = divmod(len(generated), chars + 1)
         if line >= plan.form.line_count:
             return masks.eos
         if position == chars:
@@ -207,18 +190,13 @@ class PoemConstraint:
             return self.opening_ids[line * chars + position]
         if self.acrostic_ids and position == 0:
             return self.acrostic_ids[line]
-        if header and position == chars - 1 and line % 2:
-            return generated[line // 2]  # the rhyme it chose for this line
         return None
 
     def allowed(self, generated: list[int]) -> torch.Tensor:
         """The characters this slot may take; asked only where `forced` is None."""
         plan, masks = self.plan, self.masks
         chars = plan.form.chars_per_line
-        if len(generated) < plan.header:  # a rhyme chosen first: as a rhyming line's last character would be
-            line, position = 2 * len(generated) + 1, chars - 1
-        else:
-            line, position = divmod(len(generated) - plan.header, chars + 1)
+        line, position = divmod(len(generated), chars + 1)
         pattern_tone, guard = guarded_tone(plan, line, position)
         tone = pattern_tone if plan.tone_mode != "off" else None
         guard = guard if plan.tone_mode == "strict" else None
@@ -252,15 +230,9 @@ class PoemConstraint:
         return cache[key]
 
     def _rhyme_tokens(self, generated: list[int]) -> list[int]:
-        """The rhymes written so far, in line order: a given first line's, then those chosen first, or
-        those the lines written end on."""
-        plan = self.plan
-        chars = plan.form.chars_per_line
-        if plan.header:
-            first = self.opening_ids[chars - 1 : chars] if 0 in plan.rhyme_lines else []
-            return first + generated[: min(len(generated), plan.header - 1)]
+        chars = self.plan.form.chars_per_line
         done = len(generated) // (chars + 1)
-        return [generated[ln * (chars + 1) + chars - 1] for ln in plan.rhyme_lines if ln < done]
+        return [generated[ln * (chars + 1) + chars - 1] for ln in self.plan.rhyme_lines if ln < done]
 
 
 class LineConstraint:

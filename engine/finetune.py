@@ -110,29 +110,24 @@ def select(
     return selection
 
 
-def feedback_examples(
-    poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon, rhymes_first: bool = True
-) -> list[tuple[str, str]]:
+def feedback_examples(poems: list[RatedPoem], rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
     return [
         example
         for poem in poems
         for example in prompts.training_examples(
-            {"lines": poem.lines, "form": poem.form, "title": poem.title}, rng, lexicon, rhymes_first
+            {"lines": poem.lines, "form": poem.form, "title": poem.title}, rng, lexicon
         )
     ]
 
 
-def training_mix(
-    feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random, rhymes_first: bool = True
-):
-    """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems; `rhymes_first`
-    as the model's tokenizer reads them (engine.prompts.reads_rhymes)."""
+def training_mix(feedback: list[RatedPoem], corpus: Path, corpus_ratio: int, rng: random.Random):
+    """Feedback examples plus `corpus_ratio` times as many examples of original corpus poems."""
     records = read_jsonl(corpus / "poems.jsonl")
     lexicon = load_lexicon(corpus, records)
-    examples = feedback_examples(feedback, rng, lexicon, rhymes_first)
+    examples = feedback_examples(feedback, rng, lexicon)
     originals = [r for r in records if r["form"] in JINTI_FORMS and r["split"] == "train"]
     chosen = rng.sample(originals, k=min(len(originals), corpus_ratio * len(feedback)))
-    examples += [e for record in chosen for e in prompts.training_examples(record, rng, lexicon, rhymes_first)]
+    examples += [e for record in chosen for e in prompts.training_examples(record, rng, lexicon)]
     rng.shuffle(examples)
     return examples, len(chosen)
 
@@ -208,8 +203,7 @@ def finetune(
     device = pick_device()
     tokenizer = load_tokenizer(base)
     model = _trainable(base, method, device).train()
-    rhymes_first = prompts.reads_rhymes(tokenizer.get_vocab())
-    examples, originals = training_mix(feedback, corpus, corpus_ratio, rng, rhymes_first)
+    examples, originals = training_mix(feedback, corpus, corpus_ratio, rng)
     items = tokenize(tokenizer, examples)
     optimizer = make_optimizer(model, TrainConfig(corpus=corpus, out=out, lr=lr))
     steps = 0

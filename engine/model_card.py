@@ -277,11 +277,8 @@ def _prompt_format(specials: list[str]) -> str:
         *(f"    {line}" for line in formats),
         "",
         "Before `<plan>`: the theme, 1-3 characters or two-character words joined by 、 (or nothing), or "
-        "`<acrostic>` and the first character of each line. After `<plan>`: one keyword per line. After "
-        "`<rhyme>`, which the model writes itself unless the prompt ends on it: the last character of each even "
-        "line (the rhymes, one group), then `<sep>` and the poem; a prompt that ends on `<sep>` asks for the poem "
-        "alone. Lines end in ， and 。 alternately. Forms: `<wujue>` 五绝, `<qijue>` 七绝, `<wulv>` 五律, "
-        "`<qilv>` 七律.",
+        "`<acrostic>` and the first character of each line. After `<plan>`: one keyword per line. Lines end "
+        "in ， and 。 alternately. Forms: `<wujue>` 五绝, `<qijue>` 七绝, `<wulv>` 五律, `<qilv>` 七律.",
         "",
         f"This tokenizer's special tokens: {' '.join(f'`{token}`' for token in specials)}.",
     ]

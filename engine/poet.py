@@ -211,7 +211,6 @@ class ServedModel:
     batcher: Batcher
     planner: Planner | None  # None without a lexicon
     reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
-    reads_rhymes: bool  # trained to write a poem's rhymes before its lines, after <rhyme> (engine.prompts)
     reader: Reader | None  # None when the folder has no reader fitted to these weights (engine.reader)
     line_reader: LineReader | None  # likewise
 
@@ -262,7 +261,6 @@ class Poet:
             batcher,
             planner,
             reads_plans=prompts.PLAN in masks.ids,
-            reads_rhymes=prompts.RHYME in masks.ids,
             reader=Reader.load(model_dir),
             line_reader=LineReader.load(model_dir),
         )
@@ -327,11 +325,7 @@ class Poet:
         prompt = self._encode(
             model,
             prompts.poem_prompt(
-                chosen.name,
-                request.words,
-                request.heads,
-                planned_words if model.reads_plans else None,
-                rhymed=model.reads_rhymes,
+                chosen.name, request.words, request.heads, planned_words if model.reads_plans else None
             ),
         )
         ids = model.masks.ids
@@ -366,17 +360,11 @@ class Poet:
                 line_ends=frozenset(model.masks.line_ends),
                 avoid=avoid,
                 word_starts=WORD_STARTS[chosen.chars_per_line],
-                header=poem_plan.header,
             )
 
         poem_plans = [
             PoemPlan(
-                chosen,
-                self._pattern(chosen, rng, request.opening_types),
-                tone_mode,
-                request.heads,
-                request.opening,
-                rhymes_first=model.reads_rhymes,
+                chosen, self._pattern(chosen, rng, request.opening_types), tone_mode, request.heads, request.opening
             )
             for _ in range(self._affordable(model, n_candidates))
         ]
@@ -442,7 +430,7 @@ class Poet:
         return min(wanted, max(room, MIN_CANDIDATES_UNDER_LOAD))
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
-        text = self._decode(model, row.tokens[row.header :])
+        text = self._decode(model, row.tokens)
         return [line for line in text.replace("。", "，").split("，") if line]
 
     @staticmethod
@@ -743,7 +731,6 @@ class Poet:
                 "acrostic": request.heads,
                 "first_line": request.opening,
                 "plan": plan.to_dict() if plan else None,
-                "rhymes_chosen_first": row.header > 0,  # the model wrote the even lines' rhymes before the poem
                 "tone_mode": request.tone_mode,
                 "n_candidates": len(rows),
                 **asdict(request.params),

@@ -92,18 +92,17 @@ def read_marks(path: Path) -> list[MarkedPoem]:
     return poems
 
 
-def line_examples(poems: list[MarkedPoem], rhymes_first: bool = False) -> list[tuple[str, str, bool]]:
+def line_examples(poems: list[MarkedPoem]) -> list[tuple[str, str, bool]]:
     """(prompt, line, desirable) for every line readers agreed on: passed by all, or failed by FAILING_SHARE.
     A line that rhymes (the second of a couplet) is learnt without its rhyme character and mark: generation does
     not sample that character from the model's distribution but from the rhyme group's, so only its rank among
     the group's characters matters there; counted whole, the failed lines taught the model to stop rhyming
-    (unconstrained rhyme 68-77% → 20-53%, real poems' rhyme characters 0.15 nats less likely). `rhymes_first`:
-    each line after the poem's rhymes, as a model that reads them writes it (engine.prompts)."""
+    (unconstrained rhyme 68-77% → 20-53%, real poems' rhyme characters 0.15 nats less likely)."""
     examples = []
     for poem in poems:
         for number, share in enumerate(poem.failing):
             if share == 0 or share >= FAILING_SHARE:
-                prompt, line = prompts.line_in_poem(poem.form, poem.theme, poem.lines, number, rhymes_first)
+                prompt, line = prompts.line_in_poem(poem.form, poem.theme, poem.lines, number)
                 rhymes = number % 2 == 1
                 examples.append((prompt, poem.lines[number][:-1] if rhymes else line, share == 0))
     return examples
@@ -142,15 +141,14 @@ def align(
 ) -> dict:
     """Train `base` on the marked lines (KTO) and corpus poems into `out`, a model folder carrying the base's
     readers (engine.reader.carry_over; refit them on the new weights for the best ranking). Returns what it did."""
-    tokenizer = load_tokenizer(base)
-    rhymes_first = prompts.reads_rhymes(tokenizer.get_vocab())
-    examples = line_examples(marks, rhymes_first)
+    examples = line_examples(marks)
     desirable = [wanted for _, _, wanted in examples]
     if all(desirable) or not any(desirable):
         raise ValueError("the marks need lines readers passed and lines they failed, to learn which is which")
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     device = pick_device()
+    tokenizer = load_tokenizer(base)
     items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
 
@@ -183,7 +181,7 @@ def align(
         poems = [
             ex
             for record in rng.sample(records, min(config.corpus_batch_size, len(records)))
-            for ex in prompts.training_examples(record, rng, lexicon, rhymes_first)
+            for ex in prompts.training_examples(record, rng, lexicon)
         ]
         batch = {k: v.to(device) for k, v in collate(tokenize(tokenizer, poems), tokenizer.pad_token_id).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16):

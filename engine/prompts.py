@@ -1,27 +1,19 @@
 """The text format the model reads and writes. This is the one place it is defined.
 
-  poem      <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<rhyme>流楼<sep>白日依山尽，黄河入海流。…<eos>
+  poem      <bos><poem><wujue>登楼<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。欲穷千里目，更上一层楼。<eos>
   acrostic  <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
   next line <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
   couplet   <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
 
 Everything after <sep> is what the model learns to write (the prompt before it carries no
-loss), and the rhymes after <rhyme> too. Before <plan>: the theme, as 1-3 characters or
-2-character words that occur in the poem or its title, joined by 、, so `/poem 月` conditions
-on 月 (or nothing, or the acrostic heads). After <plan>: the plan, one keyword per line in order
-(engine.lexicon.Lexicon.line_keywords: each line's most salient word), so the model learns to
-write each line to its keyword given the lines before it; at request time engine.planning makes
-the plan from the theme. A quarter of the training prompts carry no plan, so the model still
-writes from the theme alone. Poem lines are separated by their punctuation, normalised: ，
-closes the first line of a couplet and 。 the second.
-
-After <rhyme>, in three poems in four: the poem's rhymes, the last characters of its even lines
-(the lines that must rhyme), which the model chooses itself before it writes a line. A poet picks
-the rhyme words first and writes each rhyming line towards its own; a model that wrote only left
-to right chose the words before a rhyme not knowing which character the rhyme group would force
-at the end, and readers marked those lines twice as often as the others (bench/panels/
-2026-11-29-line-flags-aligned). Without <rhyme> the poem follows <sep> as before, so a first line
-alone, and held-out NLL (measured from `<poem><form><sep>`), ask the same of every model.
+loss). Before <plan>: the theme, as 1-3 characters or 2-character words that occur in the poem or
+its title, joined by 、, so `/poem 月` conditions on 月 (or nothing, or the acrostic heads). After
+<plan>: the plan, one keyword per line in order (engine.lexicon.Lexicon.line_keywords: each
+line's most salient word), so the model learns to write each line to its keyword given the lines
+before it; at request time engine.planning makes the plan from the theme. A quarter of the
+training prompts carry no plan, so the model still writes from the theme alone (and held-out NLL,
+measured from `<poem><form><sep>`, stays comparable). Poem lines are separated by their punctuation,
+normalised: ， closes the first line of a couplet and 。 the second.
 """
 
 from __future__ import annotations
@@ -40,27 +32,12 @@ BOS, EOS, PAD, UNK, SEP = "<bos>", "<eos>", "<pad>", "<unk>", "<sep>"
 TASK_POEM, TASK_NEXT, TASK_PAIR = "<poem>", "<next>", "<pair>"
 ACROSTIC = "<acrostic>"
 PLAN = "<plan>"
-RHYME = "<rhyme>"  # the poem's rhymes follow, chosen before its lines
 FORM_TOKENS = {name: f"<{name}>" for name in ("wujue", "qijue", "wulv", "qilv", "couplet", "ci")}
 # New tokens go at the end: a model warm-started from an older vocabulary keeps every id it knows.
-SPECIAL_TOKENS = [
-    PAD,
-    UNK,
-    BOS,
-    EOS,
-    SEP,
-    TASK_POEM,
-    TASK_NEXT,
-    TASK_PAIR,
-    ACROSTIC,
-    *FORM_TOKENS.values(),
-    PLAN,
-    RHYME,
-]
+SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC, *FORM_TOKENS.values(), PLAN]
 LINE_ENDS = ("，", "。")  # the line separators
 KEYWORD_JOIN = "、"
 PLANNED_SHARE = 0.75  # of training poems whose prompt carries a plan
-RHYMED_SHARE = 0.75  # of training poems written after their rhymes
 
 # Characters too common to say what a poem is about; never chosen as its keywords.
 _NOT_KEYWORDS = set("不之一人无有何自来中上下为是此其如犹已相与而以于在我君今未亦又可皆还更谁几时所得见知多")
@@ -71,33 +48,17 @@ def poem_body(lines: list[str]) -> str:
 
 
 def poem_prompt(
-    form: str,
-    keywords: Sequence[str] = (),
-    acrostic: str | None = None,
-    plan: Sequence[str] | None = None,
-    rhymed: bool = False,
+    form: str, keywords: Sequence[str] = (), acrostic: str | None = None, plan: Sequence[str] | None = None
 ) -> str:
-    """The prompt of a poem; `rhymed`: it ends on <rhyme>, and what follows is the rhymes, <sep>, the poem."""
     theme = f"{ACROSTIC}{acrostic}" if acrostic else KEYWORD_JOIN.join(keywords)
     planned = f"{PLAN}{KEYWORD_JOIN.join(plan)}" if plan else ""
-    return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{RHYME if rhymed else SEP}"
+    return f"{BOS}{TASK_POEM}{FORM_TOKENS[form]}{theme}{planned}{SEP}"
 
 
-def rhymes_of(lines: Sequence[str]) -> str:
-    """The characters the poem's even lines end on: its rhymes, in order."""
-    return "".join(line[-1] for line in lines[1::2])
-
-
-def line_in_poem(
-    form: str, theme: str, lines: Sequence[str], number: int, rhymes_first: bool = False
-) -> tuple[str, str]:
-    """(prompt, completion) of line `number` of a poem written on `theme`: the poem's prompt (and its rhymes,
-    `rhymes_first`) and the lines before it, then the line and its mark — the line as generation writes it
-    (engine.preference learns from it)."""
-    head = (
-        poem_prompt(form, [theme], rhymed=True) + rhymes_of(lines) + SEP if rhymes_first else poem_prompt(form, [theme])
-    )
-    return head + poem_body(list(lines[:number])), lines[number] + LINE_ENDS[number % 2]
+def line_in_poem(form: str, theme: str, lines: Sequence[str], number: int) -> tuple[str, str]:
+    """(prompt, completion) of line `number` of a poem written on `theme`: the poem's prompt and the lines
+    before it, then the line and its mark — the line as generation writes it (engine.preference learns from it)."""
+    return poem_prompt(form, [theme]) + poem_body(list(lines[:number])), lines[number] + LINE_ENDS[number % 2]
 
 
 def next_line_prompt(form: str, previous_lines: list[str]) -> str:
@@ -127,28 +88,15 @@ def keywords_for(lines: list[str], title: str, rng: random.Random) -> list[str]:
     return rng.sample(candidates, k=min(len(candidates), rng.choice((1, 1, 2, 3))))
 
 
-def reads_rhymes(vocabulary) -> bool:
-    """Whether a tokenizer's model was trained on poems written after their rhymes (older ones were not)."""
-    return RHYME in vocabulary
-
-
-def training_examples(
-    record: dict, rng: random.Random, lexicon: Lexicon, rhymes_first: bool = True
-) -> list[tuple[str, str]]:
-    """(prompt, completion) pairs for one 近体 poem record: the poem, and sometimes a next line.
-    `rhymes_first`: some of the poems after their rhymes (a model whose tokenizer has <rhyme>)."""
+def training_examples(record: dict, rng: random.Random, lexicon: Lexicon) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs for one 近体 poem record: the poem, and sometimes a next line."""
     lines, form = record["lines"], record["form"]
     plan = lexicon.line_keywords(lines) if rng.random() < PLANNED_SHARE else None
-    rhymed = rng.random() < RHYMED_SHARE and rhymes_first
     if rng.random() < 0.15:
-        prompt = poem_prompt(form, acrostic="".join(line[0] for line in lines), plan=plan, rhymed=rhymed)
+        prompt = poem_prompt(form, acrostic="".join(line[0] for line in lines), plan=plan)
     else:
-        prompt = poem_prompt(form, keywords_for(lines, record["title"], rng), plan=plan, rhymed=rhymed)
-    if rhymed:  # <rhyme> itself is learnt too: the prompt ends before it
-        prompt, poem = prompt.removesuffix(RHYME), f"{RHYME}{rhymes_of(lines)}{SEP}{poem_body(lines)}{EOS}"
-    else:
-        poem = poem_body(lines) + EOS
-    examples = [(prompt, poem)]
+        prompt = poem_prompt(form, keywords_for(lines, record["title"], rng), plan=plan)
+    examples = [(prompt, poem_body(lines) + EOS)]
     if rng.random() < 0.2:
         cut = rng.randrange(1, len(lines))
         examples.append((next_line_prompt(form, lines[:cut]), lines[cut] + EOS))

@@ -92,7 +92,6 @@ class Row:
     line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
     word_starts: frozenset[int] = frozenset()  # where in a line a plan word may begin (its rhythm); empty: anywhere
-    header: int = 0  # tokens written before the poem (its rhymes and <sep>), chosen by the model alone
     tokens: list[int] = field(default_factory=list)
     log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
     choices: int = 0
@@ -106,7 +105,7 @@ class Row:
             self._scanned += 1
             if token in self.line_ends:
                 self._line, self._line_start = self._line + 1, self._scanned
-        return self._line, self.tokens[max(self._line_start, self.header) :]
+        return self._line, self.tokens[self._line_start :]
 
     @property
     def mean_log_likelihood(self) -> float:
@@ -128,8 +127,6 @@ class Row:
 def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
     params = row.params
     scores = torch.where(row.constraint.allowed(row.tokens), logits, -torch.inf)
-    if len(row.tokens) < row.header:
-        return _draw(scores, params, generator)  # the rhymes: what fits the theme and plan is the model's to say
     if row.tokens and params.repetition_penalty != 1.0:
         seen = torch.tensor(row.tokens)  # repeats are harmless: each writes the same value
         previous = scores[seen]
@@ -151,10 +148,6 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         _favour_plan_word(scores, row, params.plan_boost)
     if row.avoid:
         scores[list(row.avoid)] -= AVOID_PENALTY
-    return _draw(scores, params, generator)
-
-
-def _draw(scores: torch.Tensor, params: SamplingParams, generator: torch.Generator) -> int:
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
     top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
     cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -164,61 +163,6 @@ def test_an_opening_of_several_lines_is_written_as_given_and_its_rhyme_holds(poe
     rhymes = constraint.allowed(generated)
     assert rhymes[masks.ids["楼"]] and not rhymes[masks.ids["流"]]  # 尤 as 流 set it; 流 itself is used
     assert not rhymes[masks.ids["山"]]
-
-
-def _walk(constraint: PoemConstraint, pick=lambda options: options[len(options) // 2]) -> list[int]:
-    generated: list[int] = []
-    while len(generated) < constraint.length:
-        token = constraint.forced(generated)
-        generated.append(
-            token if token is not None else pick(constraint.allowed(generated).nonzero().flatten().tolist())
-        )
-    return generated
-
-
-def test_rhymes_chosen_first_end_the_even_lines_in_one_group(poet):
-    """A model that reads rhymes writes them before the poem: one character per even line, all of one
-    group and none twice, then <sep>; each even line then ends on its own, and a rhymed first line on
-    another character of the group."""
-    masks, tokenizer = poet.model.masks, poet.model.tokenizer
-    form = JINTI_FORMS["qilv"]
-    pattern = next(p for p in tone_patterns(form) if p.rhymed_first)
-    plan = PoemPlan(form, pattern, "strict", rhymes_first=True)
-    assert plan.header == 5 and plan.length == 5 + 8 * 8 + 1
-    for seed in range(3):
-        generated = _walk(PoemConstraint(masks, plan), random.Random(seed))
-        rhymes, sep, poem = generated[:4], generated[4], generated[5:]
-        assert sep == masks.ids["<sep>"] and len(set(rhymes)) == 4
-        lines = poet._decode(poet.model, poem).replace("。", "，").split("，")[:8]
-        assert [line[-1] for line in lines[1::2]] == tokenizer.convert_ids_to_tokens(rhymes)
-        assert lines[0][-1] not in tokenizer.convert_ids_to_tokens(rhymes)
-        report = check(poet._decode(poet.model, poem), "qilv")
-        assert report.format_ok and report.rhyme_ok and report.tone_ok, (lines, report.reasons)
-
-
-def test_rhymes_chosen_first_keep_the_rhymes_of_the_lines_given(poet):
-    masks = poet.model.masks
-    form = JINTI_FORMS["wujue"]
-    pattern = next(p for p in tone_patterns(form) if not p.rhymed_first)
-    plan = PoemPlan(form, pattern, "strict", opening="白日依山尽黄河入海流", rhymes_first=True)
-    constraint = PoemConstraint(masks, plan)
-    assert constraint.forced([]) == masks.ids["流"]  # the second line's, as given
-    rhymes = constraint.allowed([masks.ids["流"]])
-    assert rhymes[masks.ids["楼"]] and not rhymes[masks.ids["流"]] and not rhymes[masks.ids["山"]]
-    assert poet._decode(poet.model, _walk(constraint)[3:]).startswith("白日依山尽，黄河入海流。")
-
-
-def test_a_model_that_reads_rhymes_chooses_them_first(tiny_model):
-    tiny = Poet(tiny_model, "cpu-fp32")
-    try:
-        assert tiny.model.reads_rhymes  # trained on the format of engine.prompts
-        for form in ("wujue", "qilv"):
-            poem = run(tiny.compose("月", form=form, seed=3, n_candidates=2))
-            assert poem.params["rhymes_chosen_first"] and len(poem.lines) == JINTI_FORMS[form].line_count, poem.lines
-            report = check(poem.text, form)
-            assert report.format_ok and report.rhyme_ok, (poem.text, report.reasons)
-    finally:
-        run(tiny.close())
 
 
 @pytest.mark.parametrize("form", list(JINTI_FORMS))

@@ -45,17 +45,10 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
     records = [r for r in read_jsonl(built_corpus / "poems.jsonl") if r["form"] in ("wujue", "qijue", "wulv", "qilv")]
     lexicon = load_lexicon(built_corpus)
     rng = random.Random(0)
-    seen_acrostic = seen_next = seen_plan = seen_bare = seen_rhymed = 0
+    seen_acrostic = seen_next = seen_plan = seen_bare = 0
     for _ in range(20):
         for record in records:
             for prompt, completion in prompts.training_examples(record, rng, lexicon):
-                if completion.startswith(prompts.RHYME):
-                    # the rhymes of the even lines, learnt, then the poem: as an unrhymed prompt's after <sep>
-                    seen_rhymed += 1
-                    rhymes, completion = completion.removeprefix(prompts.RHYME).split(prompts.SEP)
-                    assert rhymes == "".join(line[-1] for line in record["lines"][1::2]), (rhymes, record["lines"])
-                    assert completion == prompts.poem_body(record["lines"]) + prompts.EOS
-                    prompt += prompts.SEP
                 assert prompt.startswith(prompts.BOS) and prompt.endswith(prompts.SEP)
                 assert completion.endswith(prompts.EOS)
                 body = prompt[
@@ -82,20 +75,6 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
     assert seen_acrostic and seen_next and seen_bare
     poems = sum(prompts.TASK_POEM in p for r in records for p, _ in prompts.training_examples(r, rng, lexicon))
     assert 0.6 < seen_plan / (20 * len(records)) < 0.9 and poems == len(records)
-    assert 0.6 < seen_rhymed / (20 * len(records)) < 0.9
-    # a model whose tokenizer predates <rhyme> gets none (engine.prompts.reads_rhymes)
-    assert not any(
-        prompts.RHYME in prompt + completion
-        for r in records
-        for prompt, completion in prompts.training_examples(r, rng, lexicon, rhymes_first=False)
-    )
-
-
-def test_a_line_in_a_poem_comes_after_its_rhymes_for_a_model_that_reads_them():
-    lines = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
-    prompt, line = prompts.line_in_poem("wujue", "登楼", lines, 2, rhymes_first=True)
-    assert prompt == "<bos><poem><wujue>登楼<rhyme>流楼<sep>白日依山尽，黄河入海流。" and line == "欲穷千里目，"
-    assert prompts.line_in_poem("wujue", "登楼", lines, 2)[0] == "<bos><poem><wujue>登楼<sep>白日依山尽，黄河入海流。"
 
 
 def test_tiny_training_produces_a_loadable_model_that_generates(tiny_model):
