@@ -71,8 +71,8 @@ def _line_log_probs(model_dir: Path, items: list[tuple[list[int], int]], pad_id:
 
 @app.command()
 def check(
-    base: Annotated[Path, typer.Option(help="The model before alignment.")],
-    aligned: Annotated[Path, typer.Option(help="The model after it.")],
+    base: Annotated[Path, typer.Option(help="The model before alignment.", exists=True, file_okay=False)],
+    aligned: Annotated[Path, typer.Option(help="The model after it.", exists=True, file_okay=False)],
     marks_file: Annotated[Path, typer.Option("--marks", help="Marked poems it was not trained on.")],
 ) -> None:
     """How the aligned model moved held-out lines that readers passed and failed."""

@@ -77,7 +77,9 @@ def held_out_auc(featurize: Featurizer, marked: list[tuple[str, Poem, list[float
 
 @app.command()
 def fit_command(
-    model: Annotated[Path, typer.Option(help="The model folder; line_reader.json is written into it.")],
+    model: Annotated[
+        Path, typer.Option(help="The model folder; line_reader.json is written into it.", exists=True, file_okay=False)
+    ],
     l2: Annotated[
         list[float] | None,
         typer.Option(help=f"L2 penalty (default {DEFAULT_L2}); several: each cross-validated, the best kept."),

@@ -161,7 +161,9 @@ def sheet_correlations(featurize: Featurizer, weights: torch.Tensor) -> dict[str
 
 @app.command()
 def fit_command(
-    model: Annotated[Path, typer.Option(help="The model folder; reader.json is written into it.")],
+    model: Annotated[
+        Path, typer.Option(help="The model folder; reader.json is written into it.", exists=True, file_okay=False)
+    ],
     l2: Annotated[
         list[float] | None, typer.Option(help="L2 penalty (default 1.0); several: each cross-validated, the best kept.")
     ] = None,

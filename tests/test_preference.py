@@ -194,3 +194,11 @@ def test_bench_align_exports_marks_and_keeps_a_fifth_apart(tmp_path, monkeypatch
     bench_align.marks(tmp_path / "train.jsonl", tmp_path / "held.jsonl")
     # which sheets are apart depends only on their names: of these, s7 (crc32 % 5 == 0)
     assert len(read_marks(tmp_path / "train.jsonl")) == 6 and len(read_marks(tmp_path / "held.jsonl")) == 1
+    bench_align.marks(tmp_path / "some.jsonl", None, only="s[12]")
+    assert len(read_marks(tmp_path / "some.jsonl")) == 2
+    runner = CliRunner()
+    refused = runner.invoke(bench_align.app, ["marks", "--out", str(tmp_path / "x.jsonl"), "--only", "nothing*"])
+    assert refused.exit_code == 2 and "matches" in refused.output and not (tmp_path / "x.jsonl").exists()
+    missing = str(tmp_path / "no-model")
+    refused = runner.invoke(bench_align.app, ["check", "--base", missing, "--aligned", missing, "--marks", missing])
+    assert refused.exit_code == 2 and "does not exist" in refused.output and refused.exception.__class__ is SystemExit
