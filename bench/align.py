@@ -57,7 +57,10 @@ def marks(
         kept_apart = held_out is not None and zlib.crc32(sheet.encode()) % FOLDS == 0
         (apart if kept_apart else kept).append(json.dumps(asdict(poem), ensure_ascii=False) + "\n")
     if not kept:
-        raise typer.BadParameter(f"no marked sheet under {PANELS} matches {only!r}.", param_hint="--only")
+        wanted = f" matches {only!r}" if only is not None else ""
+        raise typer.BadParameter(
+            f"no marked sheet under {PANELS}{wanted}.", param_hint="--only" if only is not None else None
+        )
     out.write_text("".join(kept), encoding="utf-8")
     if held_out is not None:
         held_out.write_text("".join(apart), encoding="utf-8")

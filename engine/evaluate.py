@@ -28,7 +28,7 @@ from engine.forms import JINTI_FORMS
 from engine.prosody import check
 from engine.text import split_lines
 from engine.tokenizer import load_tokenizer
-from engine.train import completion_loss, read_jsonl, tokenize, use_bf16
+from engine.train import completion_loss, jinti_records, tokenize, use_bf16
 
 HELDOUT_IDS = Path(__file__).with_name("heldout_test_ids.txt")
 THEMES = "月春秋山水风花雪江云夜雨柳梅酒归"
@@ -63,7 +63,7 @@ class EvalReport:
 
 def heldout_records(corpus: Path, ids_path: Path = HELDOUT_IDS) -> tuple[list[dict], str]:
     """The frozen held-out poems; the corpus's own test split when none of the ids is in it."""
-    return heldout_of([r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS], ids_path)
+    return heldout_of(jinti_records(corpus), ids_path)
 
 
 def heldout_of(poems: list[dict], ids_path: Path = HELDOUT_IDS) -> tuple[list[dict], str]:

@@ -33,7 +33,7 @@ from engine.forms import JINTI_FORMS, form_for_shape
 from engine.model_card import FACTS, finish_model_folder
 from engine.reader import carry_over
 from engine.tokenizer import load_tokenizer
-from engine.train import TrainConfig, collate, load_lexicon, make_optimizer, pick_device, read_jsonl, tokenize
+from engine.train import TrainConfig, collate, jinti_records, load_lexicon, make_optimizer, pick_device, tokenize
 
 # A line marked by at least this share of its readers (one of two) is one to avoid; a line no reader marked is one
 # to write. Lines between (one reader of three) teach nothing either way and are left out.
@@ -157,7 +157,7 @@ def align(
     # in the precision the steps run in, so that a line the model has not moved has a log-ratio of exactly 0
     with torch.autocast(device.type, dtype=torch.bfloat16):
         reference = all_completion_log_probs(model, items, tokenizer.pad_token_id, device, progress)  # (N,)
-    poems_read = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]  # once: it is large
+    poems_read = jinti_records(corpus)  # once: it is large
     held_out = [(r["form"], r["lines"]) for r in heldout_of(poems_read)[0]]
     nll_before = poems_nll(model, tokenizer, held_out, device, False)
 

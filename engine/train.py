@@ -92,9 +92,14 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
+def jinti_records(corpus: Path) -> list[dict]:
+    """The corpus's 近体 poem records, every split."""
+    return [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]
+
+
 def load_corpus(corpus: Path) -> dict[str, tuple[list[dict], list[dict]]]:
     """Per split: (近体 poem records, couplets)."""
-    poems = [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]
+    poems = jinti_records(corpus)
     couplets = read_jsonl(corpus / "couplets.jsonl")
     return {
         split: ([r for r in poems if r["split"] == split], [c for c in couplets if c["split"] == split])
