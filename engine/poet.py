@@ -28,7 +28,6 @@ from transformers import PreTrainedTokenizerFast
 from engine import prompts
 from engine.backends import LeanBackend, TransformersBackend, load_backend
 from engine.batching import Batcher
-from engine.endings import SHIPPED_ENDINGS, EndingLookahead
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
@@ -130,9 +129,6 @@ LUSHI_REWRITES = 1
 # chose those quatrains 201 of 334 times against 0.3 for every line (60.2%, z = +3.72;
 # bench/panels/2026-11-28-rewrite-quatrain-ending*).
 QUATRAIN_LAST_LINE_CHANCE = 0.15
-# Per nat of log-chance, at a line's second-to-last slot, that a real line goes on to an ending the last slot
-# allows (engine.endings).
-ENDING_WEIGHT = 2.0
 # How often each form is chosen when the user leaves it to us.
 AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
@@ -217,7 +213,6 @@ class ServedModel:
     reads_plans: bool  # trained on prompts with a <plan> (engine.prompts)
     reader: Reader | None  # None when the folder has no reader fitted to these weights (engine.reader)
     line_reader: LineReader | None  # likewise
-    endings: EndingLookahead | None  # None without the corpus's line endings
 
 
 def try_loading(model_dir: Path, backend: str = "auto") -> None:
@@ -236,13 +231,11 @@ class Poet:
         version: str | None = None,
         max_batch_rows: int = 64,
         lexicon: Path | None = SHIPPED_LEXICON,
-        line_endings: Path | None = SHIPPED_ENDINGS,
     ):
         self.backend_kind = backend
         self.max_batch_rows = max_batch_rows
         self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
         self.lexicon = Lexicon.load(lexicon) if lexicon and lexicon.is_file() else None
-        self.line_endings = line_endings if line_endings and line_endings.is_file() else None
         # Every torch call (loading, sampling, scoring) runs on this one thread. Each OS thread that
         # enters torch gets its own OpenMP team; two teams on two cores fight, and a 七律 measured
         # 0.42 s instead of 0.15 s once a second thread had touched torch.
@@ -270,7 +263,6 @@ class Poet:
             reads_plans=prompts.PLAN in masks.ids,
             reader=Reader.load(model_dir),
             line_reader=LineReader.load(model_dir),
-            endings=EndingLookahead.load(self.line_endings, masks.ids, masks.size) if self.line_endings else None,
         )
 
     async def swap(self, model_dir: Path, version: str) -> None:
@@ -305,7 +297,6 @@ class Poet:
         repeat_cost: float = REPEAT_COST,
         topic_boost: float = TOPIC_BOOST,
         function_cost: float = FUNCTION_COST,
-        ending_weight: float = ENDING_WEIGHT,
     ) -> Poem:
         model = self.model
         request = self._request(
@@ -325,7 +316,6 @@ class Poet:
             repeat_cost=repeat_cost,
             topic_boost=topic_boost,
             function_cost=function_cost,
-            ending_weight=ending_weight,
         )
         seed = random.randrange(2**31) if seed is None else seed
         rng = random.Random(seed)
@@ -370,7 +360,6 @@ class Poet:
                 line_ends=frozenset(model.masks.line_ends),
                 avoid=avoid,
                 word_starts=WORD_STARTS[chosen.chars_per_line],
-                endings=model.endings,
             )
 
         poem_plans = [
@@ -487,7 +476,6 @@ class Poet:
         repeat_cost: float = REPEAT_COST,
         topic_boost: float = TOPIC_BOOST,
         function_cost: float = FUNCTION_COST,
-        ending_weight: float = ENDING_WEIGHT,
     ) -> _Request:
         if tone_mode not in TONE_MODES:
             raise PoetError(
@@ -525,7 +513,6 @@ class Poet:
                 repeat_cost=repeat_cost,
                 topic_boost=topic_boost,
                 function_cost=function_cost,
-                ending_weight=ending_weight,
             )
         except ValueError as error:
             raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error

@@ -17,8 +17,6 @@ from typing import Protocol
 
 import torch
 
-from engine.endings import EndingLookahead
-
 
 class Constraint(Protocol):
     length: int  # tokens to generate, <eos> included
@@ -50,9 +48,6 @@ class SamplingParams:
     repeat_cost: float = 0.0
     topic_boost: float = 0.0  # added to the logits of the characters of a row's topic words, every step
     function_cost: float = 0.0  # subtracted from the logits of a row's grammatical characters, every step
-    # per nat of log-chance that a real line, with this character second-to-last, ends on one the last slot
-    # allows (engine.endings): a one-character lookahead at the rhyme
-    ending_weight: float = 0.0
 
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
@@ -73,8 +68,6 @@ class SamplingParams:
             raise ValueError("topic_boost must be between 0 and 10")
         if not 0.0 <= self.function_cost <= 10.0:
             raise ValueError("function_cost must be between 0 and 10")
-        if not 0.0 <= self.ending_weight <= 10.0:
-            raise ValueError("ending_weight must be between 0 and 10")
 
 
 # Subtracted from the logits of a row's avoided tokens: never chosen while anything else is allowed,
@@ -99,7 +92,6 @@ class Row:
     line_ends: frozenset[int] = frozenset()  # the tokens that close a line, to know which line is being written
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
     word_starts: frozenset[int] = frozenset()  # where in a line a plan word may begin (its rhythm); empty: anywhere
-    endings: EndingLookahead | None = None  # how real lines end, for params.ending_weight
     tokens: list[int] = field(default_factory=list)
     log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
     choices: int = 0
@@ -158,26 +150,12 @@ def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
         scores[list(row.avoid)] -= AVOID_PENALTY
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
     top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
-    if row.endings is not None and params.ending_weight and (last := _last_slot_allowed(row, top_ids)) is not None:
-        top_scores = top_scores + params.ending_weight * row.endings.log_chance(top_ids, last)
-        top_scores, order = top_scores.sort(descending=True)
-        top_ids = top_ids[order]
     cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()
     # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
     kept = min(bisect_left(cumulative, params.top_p) + 1, len(cumulative))
     # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
     drawn = float(torch.rand((), generator=generator)) * cumulative[kept - 1]
     return int(top_ids[min(bisect_right(cumulative, drawn), kept - 1)])
-
-
-def _last_slot_allowed(row: Row, candidates: torch.Tensor) -> torch.Tensor | None:
-    """What the next slot allows, when it is the last one chosen in its line (a mark or <eos>
-    follows it); else None. A slot's rules do not depend on the character before it, so any
-    candidate stands in for the one to be chosen."""
-    ahead = [*row.tokens, int(candidates[0])]
-    if row.constraint.forced(ahead) is not None or row.constraint.forced([*ahead, ahead[-1]]) is None:
-        return None
-    return row.constraint.allowed(ahead)
 
 
 def _holds(tokens: list[int], word: tuple[int, ...]) -> bool:
