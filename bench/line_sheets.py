@@ -1,16 +1,34 @@
 """Sheets of our poems for readers to mark, line by line, the lines that fail: the data of the line reader
-(bench/line_reader.py) and of the model's alignment to readers' marks (bench/align.py).
+(bench/line_reader.py) and of the model's alignment to readers' marks (bench/align.py); and the comparison of two
+sets of sheets.
 
 A sheet is a folder holding `lines.md` (the only file its rater sees) and `lines_key.json` (each item's poem,
 theme and form, and where it came from); the rater writes `flags-NAME.jsonl` beside them.
+
+    bench/line_sheets.py compare '2026-11-29-line-flags-aligned/j*11' '2026-11-29-line-flags-aligned/l*12' \
+        --raters-a 'flags-j?12.jsonl'
+
+`compare` pairs the poems of two sets of sheets by request (theme, form, seed: sheets written for the same requests)
+and reports the share of lines marked on each side and the mean difference per request. Raters drift between
+sessions by as much as a change is worth (the same 480 poems: 20.9% of lines marked in session 11, 22.9% in session
+12), so a comparison needs both sides read in one session: `--raters-a`/`--raters-b` choose which raters' files count.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import statistics
+import sys
 from pathlib import Path
+from typing import Annotated
 
-from engine.preference import MarkedPoem
+import typer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
+from engine.preference import MarkedPoem  # noqa: E402
+
+PANELS = Path(__file__).resolve().parent / "panels"
 
 INSTRUCTIONS = """# Which lines do not read?
 
@@ -64,3 +82,68 @@ def read_sheets(panels: Path) -> list[tuple[str, MarkedPoem]]:
                 )
             )
     return found
+
+
+Request = tuple[str, str, int]  # theme, form, seed
+
+
+def marked_shares(panels: Path, sheets: str, raters: str) -> dict[Request, tuple[float, float]]:
+    """Per request of the sheets matching `sheets` (a pattern under `panels`), read by the raters whose files match
+    `raters`: (share of its lines marked, share of its rhyming lines marked), averaged over its raters."""
+    readings: dict[Request, list[tuple[float, float]]] = {}
+    for key_file in sorted(panels.glob(f"{sheets}/lines_key.json")):
+        key = json.loads(key_file.read_text(encoding="utf-8"))
+        for answers in sorted(key_file.parent.glob(raters)):
+            for raw in answers.read_text(encoding="utf-8").splitlines():
+                answer = json.loads(raw) if raw.strip() else {}
+                poem = key.get(answer.get("id"))
+                if poem is None or not isinstance(answer.get("bad"), list):
+                    continue
+                bad = {n for n in answer["bad"] if isinstance(n, int)}
+                count = len(poem["lines"])
+                rhyming = range(2, count + 1, 2)  # the even lines: 近体's rhyme slots
+                share = len(bad & set(range(1, count + 1))) / count
+                rhyming_share = len(bad & set(rhyming)) / len(rhyming)
+                request = (poem["theme"], poem["form"], int(poem.get("seed", -1)))
+                readings.setdefault(request, []).append((share, rhyming_share))
+    return {
+        request: (statistics.mean(s for s, _ in shares), statistics.mean(r for _, r in shares))
+        for request, shares in readings.items()
+    }
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Line sheets: compare two sets.")
+
+
+@app.callback()
+def commands() -> None:
+    """A group, so that `compare` is named on the command line as the README writes it."""
+
+
+@app.command()
+def compare(
+    sheets_a: Annotated[str, typer.Argument(help="Sheet folders under bench/panels, a pattern.")],
+    sheets_b: Annotated[str, typer.Argument(help="The other side's sheet folders.")],
+    raters_a: Annotated[str, typer.Option(help="Which answer files of side A count.")] = "flags-*.jsonl",
+    raters_b: Annotated[str, typer.Option(help="Which answer files of side B count.")] = "flags-*.jsonl",
+    panels: Annotated[Path, typer.Option(hidden=True)] = PANELS,
+) -> None:
+    """Lines marked on each side, and B's share minus A's per request both sides wrote."""
+    sides = {"A": marked_shares(panels, sheets_a, raters_a), "B": marked_shares(panels, sheets_b, raters_b)}
+    for name, shares in sides.items():
+        if not shares:
+            raise typer.BadParameter(f"no answered sheets match side {name}'s patterns")
+        lines = statistics.mean(s for s, _ in shares.values())
+        rhyming = statistics.mean(r for _, r in shares.values())
+        print(f"{name}: {len(shares)} poems, {lines:.1%} of lines marked (rhyming lines {rhyming:.1%})")
+    common = sorted(sides["A"].keys() & sides["B"].keys())
+    if len(common) < 2:
+        print("fewer than two requests on both sides: no paired difference")
+        return
+    differences = [sides["B"][request][0] - sides["A"][request][0] for request in common]
+    error = statistics.stdev(differences) / math.sqrt(len(differences))
+    print(f"B - A over {len(common)} shared requests: {statistics.mean(differences):+.3f} (standard error {error:.3f})")
+
+
+if __name__ == "__main__":
+    app()

@@ -202,3 +202,26 @@ def test_bench_align_exports_marks_and_keeps_a_fifth_apart(tmp_path, monkeypatch
     missing = str(tmp_path / "no-model")
     refused = runner.invoke(bench_align.app, ["check", "--base", missing, "--aligned", missing, "--marks", missing])
     assert refused.exit_code == 2 and "does not exist" in refused.output and refused.exception.__class__ is SystemExit
+
+
+def test_bench_line_sheets_compares_two_sets_by_request(tmp_path):
+    line_sheets = load_bench_script("line_sheets")
+    poems = [dict(GOOD, seed=seed) for seed in (1, 2)]  # a quatrain: lines 2 and 4 rhyme
+    for side, marks in (("a", [[], [2]]), ("b", [[1, 2], [2, 4]])):
+        line_sheets.write_sheet(tmp_path / f"{side}1", poems)
+        answers = [json.dumps({"id": f"L{i:03d}", "bad": bad}) for i, bad in enumerate(marks, 1)]
+        (tmp_path / f"{side}1" / f"flags-{side}x.jsonl").write_text("\n".join(answers) + "\n")
+    # a second rater of side a's sheet, left out by --raters-a
+    (tmp_path / "a1" / "flags-other.jsonl").write_text(json.dumps({"id": "L001", "bad": [1, 2, 3, 4]}) + "\n")
+    shares = line_sheets.marked_shares(tmp_path, "a*", "flags-a?.jsonl")
+    assert shares == {(GOOD["theme"], GOOD["form"], 1): (0.0, 0.0), (GOOD["theme"], GOOD["form"], 2): (0.25, 0.5)}
+    both = line_sheets.marked_shares(tmp_path, "a*", "flags-*.jsonl")
+    assert both[(GOOD["theme"], GOOD["form"], 1)] == (0.5, 0.5)  # the mean of its two raters
+    runner = CliRunner()
+    args = ["compare", "a*", "b*", "--raters-a", "flags-a?.jsonl", "--panels", str(tmp_path)]
+    result = runner.invoke(line_sheets.app, args)
+    assert result.exit_code == 0, result.output
+    assert "B: 2 poems, 50.0% of lines marked (rhyming lines 75.0%)" in result.output
+    assert "B - A over 2 shared requests: +0.375" in result.output  # (0.5 - 0) and (0.5 - 0.25)
+    refused = runner.invoke(line_sheets.app, ["compare", "a*", "none*", "--panels", str(tmp_path)])
+    assert refused.exit_code == 2 and "side B" in refused.output and "Traceback" not in refused.output
