@@ -28,7 +28,8 @@ import typer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, before bench/ (bench/engine.py)
 from engine.preference import MarkedPoem  # noqa: E402
 
-PANELS = Path(__file__).resolve().parent / "panels"
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+from panel import PANELS_DIR  # noqa: E402
 
 INSTRUCTIONS = """# Which lines do not read?
 
@@ -58,6 +59,16 @@ def write_sheet(folder: Path, poems: list[dict]) -> None:
     (folder / "lines_key.json").write_text(json.dumps(key, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def answers(key: dict, answer_file: Path) -> list[tuple[str, set[int]]]:
+    """(poem id, the line numbers marked) for each answer in one rater's file that names a poem of the sheet's key."""
+    found = []
+    for raw in answer_file.read_text(encoding="utf-8").splitlines():
+        answer = json.loads(raw) if raw.strip() else {}
+        if answer.get("id") in key and isinstance(answer.get("bad"), list):
+            found.append((answer["id"], {n for n in answer["bad"] if isinstance(n, int)}))
+    return found
+
+
 def read_sheets(panels: Path) -> list[tuple[str, MarkedPoem]]:
     """(sheet, poem with the share of its raters who marked each line) for every poem a rater marked, in every
     sheet under `panels`."""
@@ -65,11 +76,9 @@ def read_sheets(panels: Path) -> list[tuple[str, MarkedPoem]]:
     for key_file in sorted(panels.rglob("lines_key.json")):
         key = json.loads(key_file.read_text(encoding="utf-8"))
         marked: dict[str, list[set[int]]] = {}
-        for answers in sorted(key_file.parent.glob("flags-*.jsonl")):
-            for raw in answers.read_text(encoding="utf-8").splitlines():
-                answer = json.loads(raw) if raw.strip() else {}
-                if answer.get("id") in key and isinstance(answer.get("bad"), list):
-                    marked.setdefault(answer["id"], []).append({n for n in answer["bad"] if isinstance(n, int)})
+        for answer_file in sorted(key_file.parent.glob("flags-*.jsonl")):
+            for poem_id, bad in answers(key, answer_file):
+                marked.setdefault(poem_id, []).append(bad)
         for poem_id, readings in marked.items():
             poem = key[poem_id]
             shares = [
@@ -93,13 +102,9 @@ def marked_shares(panels: Path, sheets: str, raters: str) -> dict[Request, tuple
     readings: dict[Request, list[tuple[float, float]]] = {}
     for key_file in sorted(panels.glob(f"{sheets}/lines_key.json")):
         key = json.loads(key_file.read_text(encoding="utf-8"))
-        for answers in sorted(key_file.parent.glob(raters)):
-            for raw in answers.read_text(encoding="utf-8").splitlines():
-                answer = json.loads(raw) if raw.strip() else {}
-                poem = key.get(answer.get("id"))
-                if poem is None or not isinstance(answer.get("bad"), list):
-                    continue
-                bad = {n for n in answer["bad"] if isinstance(n, int)}
+        for answer_file in sorted(key_file.parent.glob(raters)):
+            for poem_id, bad in answers(key, answer_file):
+                poem = key[poem_id]
                 count = len(poem["lines"])
                 rhyming = range(2, count + 1, 2)  # the even lines: 近体's rhyme slots
                 share = len(bad & set(range(1, count + 1))) / count
@@ -126,7 +131,7 @@ def compare(
     sheets_b: Annotated[str, typer.Argument(help="The other side's sheet folders.")],
     raters_a: Annotated[str, typer.Option(help="Which answer files of side A count.")] = "flags-*.jsonl",
     raters_b: Annotated[str, typer.Option(help="Which answer files of side B count.")] = "flags-*.jsonl",
-    panels: Annotated[Path, typer.Option(hidden=True)] = PANELS,
+    panels: Annotated[Path, typer.Option(hidden=True)] = PANELS_DIR,
 ) -> None:
     """Lines marked on each side, and B's share minus A's per request both sides wrote."""
     sides = {"A": marked_shares(panels, sheets_a, raters_a), "B": marked_shares(panels, sheets_b, raters_b)}

@@ -32,12 +32,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, before bench/ (bench/engine.py)
 from engine.finetune import RatedPoem, finetune, run_gates  # noqa: E402
 from engine.novelty import CorpusLines  # noqa: E402
-from engine.oneshot import CORPUS_LINES  # noqa: E402
+from engine.oneshot import CORPUS_LINES, SHIPPED_MODEL  # noqa: E402
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))  # bench/
 from dev_poems import load_poet, wide_requests  # noqa: E402
 
-SHIPPED = Path("engine/weights/default")
 # In the ranking of generated poems, per unit of the reader's score, against the line reader's expected share of
 # marked lines (the reader's scores spread over about ±1, the shares over 0.05-0.25).
 READER_WEIGHT = 0.1
@@ -49,7 +48,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Expert itera
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="JSONL of poems with their readers' scores; appended to.")],
-    model: Annotated[Path, typer.Option(help="The model folder to write with.")] = SHIPPED,
+    model: Annotated[Path, typer.Option(help="The model folder to write with.")] = SHIPPED_MODEL,
     count: Annotated[int, typer.Option(min=1, help="Requests in all (those already in OUT are skipped).")] = 2400,
     seed: Annotated[int, typer.Option(help="The requests' seed (dev_poems.wide_requests).")] = 95000,
 ) -> None:
@@ -88,7 +87,7 @@ def train(
     poems: Annotated[Path, typer.Argument(help="What `generate` wrote.")],
     out: Annotated[Path, typer.Option(help="The fine-tuned model folder to write.")],
     corpus: Annotated[Path, typer.Option(help="The built corpus (lianju corpus build).")],
-    model: Annotated[Path, typer.Option(help="The model the poems came from, fine-tuned.")] = SHIPPED,
+    model: Annotated[Path, typer.Option(help="The model the poems came from, fine-tuned.")] = SHIPPED_MODEL,
     keep: Annotated[float, typer.Option(min=0.05, max=1.0, help="The share of poems kept, best first.")] = 0.6,
     lr: Annotated[float, typer.Option(min=1e-7, max=1e-3)] = 5e-5,
     corpus_ratio: Annotated[int, typer.Option(min=0, max=10, help="Corpus poems per kept poem.")] = 2,
