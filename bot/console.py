@@ -135,17 +135,17 @@ class ConsoleGames:
             outcome = await self.service.start(channel, None, self.person.as_user, request, now)
         elif verb == "join":
             seat = self._new_seat(rest)
-            outcome = await self.service.join(channel, seat)
+            outcome = await self.service.join(channel, game.kind, seat)
             if outcome.accepted:
                 self.seats[seat.id] = seat
         elif verb == "line":
-            outcome = await self.service.submit(channel, await self._seat(), " ".join(rest), now)
+            outcome = await self.service.submit(channel, game.kind, await self._seat(), " ".join(rest), now)
         elif verb == "pass":
-            outcome = await self.service.pass_turn(channel, await self._seat(), now)
+            outcome = await self.service.pass_turn(channel, game.kind, await self._seat(), now)
         elif verb == "status":
             return status_text(running, self.person.locale, self.name, now)
         elif verb == "stop":
-            outcome = await self.service.stop(channel, self.person.as_user, moderator=True)
+            outcome = await self.service.stop(channel, game.kind, self.person.as_user, moderator=True)
         elif verb == "end":
             # The console has no clock: ending the turn is what its deadline would do.
             outcome = await self.service.timeout(channel, (running.rotation.deadline if running else None) or now)

@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -432,10 +431,8 @@ class Services:
 
     async def set_daily(self, guild_id: int, channel_id: int, time_text: str, timezone_name: str):
         at = parse_time_of_day(time_text)
-        try:
-            ZoneInfo(timezone_name.strip())
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UserError("daily.bad_timezone", value=timezone_name[:64]) from None
+        if not limits.is_timezone(timezone_name.strip()):
+            raise UserError("daily.bad_timezone", value=timezone_name[:64])
         async with self.database.unit_of_work() as session:
             return await repo.configure_guild(
                 session, guild_id, daily_channel_id=channel_id, daily_time=at, timezone=timezone_name.strip()

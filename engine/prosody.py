@@ -282,7 +282,11 @@ def prepare_lines(text: str) -> tuple[list[str], list[Reason]]:
                 f"Only Chinese characters and punctuation are allowed; found: {shown}",
             )
         ]
-    return split_lines(text), []
+    lines = split_lines(text)
+    if not lines:
+        # only punctuation: nothing for a rule to judge, and an empty list would crash the callers
+        return [], [_error("empty", "没有输入诗句。", "No poem given: the text holds no Chinese characters.")]
+    return lines, []
 
 
 def check(text: str, form: Form | str | None = None) -> CheckReport:

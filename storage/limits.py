@@ -121,12 +121,20 @@ def aware(field: str, value: object) -> datetime:
     return value
 
 
-def timezone_name(value: object) -> str:
-    name = text("timezone", value, TIMEZONE_MAX)
+def is_timezone(name: str) -> bool:
+    """Whether `name` is an IANA time zone. A region's folder (Asia) or an over-long name makes
+    ZoneInfo raise OSError rather than ZoneInfoNotFoundError, so both are caught."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput("timezone", f"{name!r} is not an IANA time zone such as Asia/Shanghai") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def timezone_name(value: object) -> str:
+    name = text("timezone", value, TIMEZONE_MAX)
+    if not is_timezone(name):
+        raise InvalidInput("timezone", f"{name!r} is not an IANA time zone such as Asia/Shanghai")
     return name
 
 

@@ -71,6 +71,7 @@ def test_wrong_shape_is_rejected_with_a_reason(poem, form, fragment):
     [
         ("", "empty"),
         ("   \n\u200b ", "empty"),
+        ("，。！", "empty"),
         ("月" * 10_000, "too_long"),
         ("床前明月光🌙，疑是地上霜。举头望明月，低头思故乡。", "non_han"),
         ("Moonlight before my bed", "non_han"),

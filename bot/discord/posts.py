@@ -137,7 +137,9 @@ class GameCog(commands.GroupCog):
 
     @app_commands.command(name=_("cmd.game.join"), description=_("cmd.game.join.desc"))
     async def join(self, interaction: discord.Interaction) -> None:
-        await self.play(interaction, lambda person: self.bot.games.join(channel_of(person), person.as_user))
+        await self.play(
+            interaction, lambda person: self.bot.games.join(channel_of(person), self.game.kind, person.as_user)
+        )
 
     @app_commands.command(name=_("cmd.game.line"), description=_("cmd.game.line.desc"))
     @app_commands.rename(line=_("opt.line"))
@@ -145,7 +147,8 @@ class GameCog(commands.GroupCog):
     async def line(self, interaction: discord.Interaction, line: str) -> None:
         # deferred by act: a 飞花令 near miss searches the corpus for a while
         await self.play(
-            interaction, lambda person: self.bot.games.submit(channel_of(person), person.as_user, line, utcnow())
+            interaction,
+            lambda person: self.bot.games.submit(channel_of(person), self.game.kind, person.as_user, line, utcnow()),
         )
 
     @app_commands.command(name=_("cmd.game.status"), description=_("cmd.game.status.desc"))
@@ -159,4 +162,7 @@ class GameCog(commands.GroupCog):
     @app_commands.command(name=_("cmd.game.stop"), description=_("cmd.game.stop.desc"))
     async def stop(self, interaction: discord.Interaction) -> None:
         moderator = bool(interaction.permissions.manage_messages)
-        await self.play(interaction, lambda person: self.bot.games.stop(channel_of(person), person.as_user, moderator))
+        await self.play(
+            interaction,
+            lambda person: self.bot.games.stop(channel_of(person), self.game.kind, person.as_user, moderator),
+        )

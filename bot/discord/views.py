@@ -122,8 +122,11 @@ class RatingButton(
         # One response updates the poem's footer; the thanks follow, visible only to the rater.
         embed = poem_embed(card)
         shown = interaction.message.embeds if interaction.message else []
-        if shown and shown[0].image.url:  # the card stays the embed's image
-            embed.set_image(url=shown[0].image.url)
+        if shown:
+            # The title as posted stays: a 联句's or a daily poem's is set where it was posted, not by the card.
+            embed.title = shown[0].title
+            if shown[0].image.url:  # the card stays the embed's image
+                embed.set_image(url=shown[0].image.url)
         await interaction.response.edit_message(embed=embed, view=rating_view(card.poem_id))
         await interaction.followup.send(
             i18n.text("rating.thanks", person.locale, poem_id=card.poem_id, stars=self.stars), ephemeral=True

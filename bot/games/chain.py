@@ -138,6 +138,7 @@ class ChainStart:
 @register
 class ChainGame(TurnGame):
     kind = GameKind.CHAIN
+    title = "联句"
     command = "chain"
     usage = "/chain start|join|line|pass|status|stop"
 

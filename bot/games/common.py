@@ -269,6 +269,7 @@ class TurnGame:
     is started from the console, and its status lines."""
 
     kind: ClassVar[GameKind]
+    title: ClassVar[str]  # its name, the same in every language: 联句, 飞花令, 对对联
     command: ClassVar[str]  # the console's /command (the Discord cog's group has the same name)
     usage: ClassVar[str]  # the console's one-line help for it
     takes_turns: ClassVar[bool] = True  # False: anyone may move until the deadline (对对联)

@@ -181,6 +181,7 @@ class DuilianGame(TurnGame):
     """One 上联, any number of answers from anyone until the deadline."""
 
     kind = GameKind.DUILIAN
+    title = "对对联"
     command = "duilian"
     usage = "/duilian [上联]|answer 下联|end|status|stop"
     takes_turns = False

@@ -144,6 +144,7 @@ class FeihuaStart:
 @register
 class FeihuaGame(TurnGame):
     kind = GameKind.FEIHUA
+    title = "飞花令"
     command = "feihua"
     usage = "/feihua start 字|join|line|status|stop"
 

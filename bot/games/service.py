@@ -130,12 +130,22 @@ class GameService:
             )
         return outcome
 
-    async def _play(self, channel_id: int, move: GameMove) -> Outcome:
-        """Load the channel's game, let `move(game)` (sync or async) change it, commit, answer."""
+    async def _play(self, channel_id: int, move: GameMove, kind: GameKind | None = None) -> Outcome:
+        """Load the channel's game, let `move(game)` (sync or async) change it, commit, answer. A
+        player's move names the game it is meant for (`kind`): one game's command never moves another."""
         async with self._locks[channel_id], self.db.unit_of_work() as session:
             row = await repo.running_game(session, channel_id)
             if row is None:
                 return refusal(NO_GAME)
+            if kind is not None and row.kind != kind and row.kind in self.games:
+                running = self.games[row.kind]
+                return refusal(
+                    say(
+                        "other_game",
+                        f"这个频道正在玩{running.title}：请用 /{running.command} 的命令，或等它结束。",
+                        f"This channel is playing {running.title}: use /{running.command}, or wait for it to end.",
+                    )
+                )
             game = self._restore(row, await self._players(session, row))
             outcome = await _run(move, game)
             if not outcome.moves and not outcome.accepted:
@@ -196,14 +206,16 @@ class GameService:
         """One exchange with the bot outside any game (the 下联 for a player's 上联); nothing is stored."""
         return await self.games[kind].ask(self.resources, text, seed)
 
-    async def join(self, channel_id: int, player: Player) -> Outcome:
-        return await self._play(channel_id, lambda game: game.join(player))
+    # A player's move names its game (the command's); the clock's moves act on whatever runs.
 
-    async def submit(self, channel_id: int, player: Player, text: str, now: datetime) -> Outcome:
-        return await self._play(channel_id, lambda game: game.submit(player, text, now))
+    async def join(self, channel_id: int, kind: GameKind, player: Player) -> Outcome:
+        return await self._play(channel_id, lambda game: game.join(player), kind)
 
-    async def pass_turn(self, channel_id: int, player: Player, now: datetime) -> Outcome:
-        return await self._play(channel_id, lambda game: game.pass_turn(player, now))
+    async def submit(self, channel_id: int, kind: GameKind, player: Player, text: str, now: datetime) -> Outcome:
+        return await self._play(channel_id, lambda game: game.submit(player, text, now), kind)
+
+    async def pass_turn(self, channel_id: int, kind: GameKind, player: Player, now: datetime) -> Outcome:
+        return await self._play(channel_id, lambda game: game.pass_turn(player, now), kind)
 
     async def timeout(self, channel_id: int, now: datetime) -> Outcome:
         return await self._play(channel_id, lambda game: game.timeout(now, self.resources.poet))
@@ -211,14 +223,27 @@ class GameService:
     async def bot_turn(self, channel_id: int, now: datetime) -> Outcome:
         return await self._play(channel_id, lambda game: game.bot_turn(now, self.resources.poet))
 
-    async def stop(self, channel_id: int, player: Player, moderator: bool = False) -> Outcome:
-        return await self._play(channel_id, lambda game: game.stop(player.id, moderator))
+    async def stop(self, channel_id: int, kind: GameKind, player: Player, moderator: bool = False) -> Outcome:
+        return await self._play(channel_id, lambda game: game.stop(player.id, moderator), kind)
 
     async def status(self, channel_id: int) -> TurnGame | None:
         """The channel's running game as it stands (a copy: changing it changes nothing)."""
         async with self.db.unit_of_work() as session:
             row = await repo.running_game(session, channel_id)
             return None if row is None else self._restore(row, await self._players(session, row))
+
+    async def forget_player(self, player_id: int) -> list[tuple[int, Outcome]]:
+        """Before /forgetme deletes a player's seats: every running game whose turn they hold moves
+        on at once, by the game's own rule for a turn that runs out, so that nobody waits for (or is
+        reminded about) a player who is gone. Returns (channel, outcome) for each game moved."""
+        async with self.db.unit_of_work() as session:
+            held = []
+            for row in await repo.games_to_resume(session):
+                rotation = self._restore(row, await self._players(session, row)).rotation
+                if rotation.current == player_id and rotation.deadline is not None:
+                    held.append((row.channel_id, rotation.deadline))
+        # Each timeout re-reads its game under the channel's lock; a turn that moved on meanwhile is not due.
+        return [(channel_id, await self.timeout(channel_id, deadline)) for channel_id, deadline in held]
 
     async def resume_all(self) -> list[Resumable]:
         """Running games and when each needs the scheduler, for rescheduling at start-up."""

@@ -35,12 +35,13 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     assert refused.original["flags"] & EPHEMERAL and "管理服务器" in refused.original["content"]
     assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
 
-    bad = await (
-        await fake_discord.command(
-            "daily", {**options, "timezone": "Mars/Olympus"}, subcommand="set", permissions=MANAGE_GUILD, locale="en-US"
-        )
-    ).answered()
-    assert "Unknown time zone" in bad.original["content"]
+    for unknown in ("Mars/Olympus", "Asia"):  # Asia is a folder of zones: ZoneInfo raises another error for it
+        bad = await (
+            await fake_discord.command(
+                "daily", {**options, "timezone": unknown}, subcommand="set", permissions=MANAGE_GUILD, locale="en-US"
+            )
+        ).answered()
+        assert "Unknown time zone" in bad.original["content"]
 
     done = await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
     assert "07:30" in done.original["content"] and "Asia/Taipei" in done.original["content"]
@@ -54,6 +55,10 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     assert len(post["components"][0]["components"]) == 5  # the rating buttons
     assert post["embeds"][0]["image"]["url"] == "attachment://poem.png"
     assert fake_discord.attachment(post, "poem.png").startswith(b"\x89PNG")  # the poem card
+    rating = post["components"][0]["components"][3]["custom_id"]
+    await (await fake_discord.click(post, rating)).followed_up()
+    rated = fake_discord.messages[int(post["id"])]["embeds"][0]
+    assert rated["title"] == post["embeds"][0]["title"] and "1 人评分" in rated["footer"]["text"]  # the title stays
 
     async def claims():
         database = Database.connect(bot_settings.database_url)

@@ -126,6 +126,7 @@ async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_setti
     await click.followed_up()
     rated = fake_discord.messages[int(poem["id"])]
     assert rated["content"] == poem["content"]  # the rating updates the embed; the credits stay
+    assert rated["embeds"][0]["title"] == embed["title"]  # and its 联句 title
     assert "1 人评分 · 平均 5.0 ★" in rated["embeds"][0]["footer"]["text"]
     assert "没有进行中的游戏" in await play(fake_discord, "chain", "status")
     top = await (await fake_discord.command("top", {"period": "all"})).answered()
@@ -169,4 +170,24 @@ async def test_a_moderator_who_does_not_play_stops_a_game(fake_discord, bots, ga
     await record.answered(timeout=60)
     assert "游戏已结束" in record.original["content"]
     assert "没有进行中的游戏" in await play(fake_discord, "feihua", "status")
+    assert fake_discord.violations == []
+
+
+async def test_forgetme_on_ones_own_turn_passes_it_and_pings_nobody_gone(fake_discord, bots, game_settings):
+    await bots.start(game_settings)
+    opening = {"form": "qijue", "opening": "江枫渔火对愁眠", "bot_plays": False, "turn_seconds": 8}
+    await play(fake_discord, "chain", "start", opening)
+    await play(fake_discord, "chain", "join", who=DU_FU)
+    assert "轮到杜甫" in await play(fake_discord, "chain", "line", {"line": "月落乌啼霜满天"})  # the second line
+    asked = await (await fake_discord.command("forgetme", user_id=DU_FU[0], name_of_user=DU_FU[1])).answered()
+    confirmed = await fake_discord.click(
+        asked.original, f"lianju:forget:{DU_FU[0]}", user_id=DU_FU[0], name_of_user=DU_FU[1]
+    )
+    await confirmed.answered()
+    # 杜甫's turn ran out at once, by the game's rule for a late turn: 李白 plays on, now, with a full turn.
+    moved_on = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
+    assert "轮到李白" in moved_on["content"]
+    assert "夜半钟声到客船" in await play(fake_discord, "chain", "line", {"line": "夜半钟声到客船"})
+    await asyncio.sleep(5)  # past the half-time reminder 杜甫's turn had scheduled
+    assert not [m for m in fake_discord.channel_messages if str(DU_FU[0]) in m["content"]]
     assert fake_discord.violations == []

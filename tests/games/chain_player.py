@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 
 from bot.config import SHIPPED_MODEL
+from bot.games.chain import ChainGame
 from bot.games.common import GameResources
 from bot.games.service import GameService
 from engine.poet import Poet
@@ -29,7 +30,7 @@ async def main(url: str, channel_id: int, moves: list[str]) -> None:
             outcome = await service.bot_turn(channel_id, NOW)
         else:
             player_id, text = move.split(":", 1)
-            outcome = await service.submit(channel_id, names[int(player_id)], text, NOW)
+            outcome = await service.submit(channel_id, ChainGame.kind, names[int(player_id)], text, NOW)
         code = outcome.reasons[0].code if outcome.reasons else "-"
         print(outcome.accepted, code, outcome.turn, flush=True)
     await poet.close()

@@ -15,7 +15,7 @@ from bot.games.common import BOT, GameResources, Player
 from bot.games.service import GameService
 from engine.prosody import check
 from storage import repo
-from storage.models import GameStatus, PoemOrigin
+from storage.models import GameKind, GameStatus, PoemOrigin
 
 FENGQIAO = ["月落乌啼霜满天", "江枫渔父对愁眠", "姑苏城外寒山寺", "夜半钟声到客船"]  # 下平声一先
 CHAIN_PLAYER = Path(__file__).with_name("chain_player.py")
@@ -68,6 +68,8 @@ def test_empty_input_is_refused_and_not_recorded():
         outcome = game.submit(LI_BAI, text, NOW)
         assert [reason.code for reason in outcome.reasons] == ["empty"] and outcome.moves == []
     assert game.rejections == 0 and game.rotation.current == LI_BAI.id
+    punctuation = game.submit(LI_BAI, "，。！", NOW)  # typed, so kept like any refused line, but no line to judge
+    assert [reason.code for reason in punctuation.reasons] == ["empty"] and game.rotation.current == LI_BAI.id
 
 
 def test_traditional_characters_and_stray_invisible_characters_are_normalised():
@@ -197,15 +199,18 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
     assert started.accepted and started.turn == BOT
     busy = await service.start(CHANNEL, GUILD, DU_FU, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     assert [reason.code for reason in busy.reasons] == ["busy"]
-    assert (await service.join(CHANNEL, DU_FU)).accepted  # seated before the bot, which plays last
+    other = await service.submit(CHANNEL, GameKind.DUILIAN, DU_FU, FENGQIAO[1], NOW)  # a 对对联 answer
+    assert [reason.code for reason in other.reasons] == ["other_game"] and "/chain" in other.reasons[0].zh
+    assert [r.code for r in (await service.stop(CHANNEL, GameKind.FEIHUA, LI_BAI)).reasons] == ["other_game"]
+    assert (await service.join(CHANNEL, ChainGame.kind, DU_FU)).accepted  # seated before the bot, which plays last
     assert (await service.bot_turn(CHANNEL, NOW)).turn == LI_BAI.id
-    wrong = await service.submit(CHANNEL, DU_FU, FENGQIAO[2], NOW)
+    wrong = await service.submit(CHANNEL, ChainGame.kind, DU_FU, FENGQIAO[2], NOW)
     assert [reason.code for reason in wrong.reasons] == ["not_your_turn"]
-    third = await service.submit(CHANNEL, LI_BAI, FENGQIAO[2], NOW)
+    third = await service.submit(CHANNEL, ChainGame.kind, LI_BAI, FENGQIAO[2], NOW)
     assert third.accepted and third.turn == DU_FU.id
     game = await service.status(CHANNEL)
     last = "夜半钟声到客" + game.lines[1][0][-1]  # rhymes with the bot's line, whatever its group
-    done = await service.submit(CHANNEL, DU_FU, last, NOW)
+    done = await service.submit(CHANNEL, ChainGame.kind, DU_FU, last, NOW)
     assert done.finished and done.poem_id is not None
 
     async with db.unit_of_work() as session:
@@ -226,9 +231,9 @@ async def test_turns_refusals_and_the_clock_are_stored(db):
     service = GameService(db, GameResources(poet=None))
     rules = ChainRules(chain_form("五绝"), bot_plays=False, turn_seconds=60)
     await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening="白日依山尽"), NOW)
-    await service.join(CHANNEL, DU_FU)  # seated after the opening: the starter plays on until then
+    await service.join(CHANNEL, ChainGame.kind, DU_FU)  # seated after the opening: the starter plays on until then
     for text in ("黄河入海", "白日依山尽", "黄河入海流"):
-        await service.submit(CHANNEL, LI_BAI, text, NOW + timedelta(seconds=10))
+        await service.submit(CHANNEL, ChainGame.kind, LI_BAI, text, NOW + timedelta(seconds=10))
     async with db.unit_of_work() as session:
         row = await repo.running_game(session, CHANNEL)
     assert [(t.line, t.player_id, t.accepted, t.reason and t.reason.split(":")[0]) for t in row.turns] == [
@@ -251,14 +256,16 @@ async def test_no_game_and_other_channels(db):
     refused = await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(zero_seconds, opening="白日依山尽"), NOW)
     assert [r.code for r in refused.reasons] == ["invalid_setting"] and "turn_seconds" in refused.reasons[0].en
     assert await service.status(CHANNEL) is None
-    assert [r.code for r in (await service.submit(OTHER_CHANNEL, LI_BAI, "白日依山尽", NOW)).reasons] == ["no_game"]
+    assert [
+        r.code for r in (await service.submit(OTHER_CHANNEL, ChainGame.kind, LI_BAI, "白日依山尽", NOW)).reasons
+    ] == ["no_game"]
 
 
 async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet):
     service = GameService(db, GameResources(poet))
     rules = ChainRules(chain_form("七绝"), strict=False, bot_plays=True)
     await service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening=FENGQIAO[0]), NOW)
-    await service.join(CHANNEL, DU_FU)  # the order is now 李白, 杜甫, the bot, whose turn it is
+    await service.join(CHANNEL, ChainGame.kind, DU_FU)  # the order is now 李白, 杜甫, the bot, whose turn it is
     assert (await service.status(CHANNEL)).rotation.current == BOT
     moves = [
         "bot",
@@ -291,7 +298,7 @@ async def test_a_game_goes_on_in_another_process_and_back(db, database_url, poet
     game = await resumed.status(CHANNEL)
     assert [author for _, author in game.lines] == [LI_BAI.id, BOT, LI_BAI.id]
     assert game.rejections == 2 and game.rotation.current == DU_FU.id
-    third = await resumed.submit(CHANNEL, DU_FU, "夜半钟声", NOW)  # the third refusal passes the turn
+    third = await resumed.submit(CHANNEL, ChainGame.kind, DU_FU, "夜半钟声", NOW)  # the third refusal passes the turn
     assert third.turn == BOT and "passed_after_rejections" in [note.code for note in third.notes]
     done = await resumed.bot_turn(CHANNEL, NOW)
     assert done.finished and [author for _, author in done.poem] == [LI_BAI.id, BOT, LI_BAI.id, BOT]

@@ -114,8 +114,8 @@ async def test_a_stored_round_survives_a_restart(db, line_index, built_corpus):
     assert started.accepted and started.citation is not None and line_index.find(started.line)
     assert started.deadline == NOW + timedelta(seconds=90)
     first = started.line
-    assert (await service.submit(CHANNEL, DU_FU, "一" * len(first), NOW)).accepted
-    assert codes(await service.submit(CHANNEL, WANG_WEI, "一二", NOW)) == ["length"]
+    assert (await service.submit(CHANNEL, DuilianGame.kind, DU_FU, "一" * len(first), NOW)).accepted
+    assert codes(await service.submit(CHANNEL, DuilianGame.kind, WANG_WEI, "一二", NOW)) == ["length"]
 
     restarted = GameService(db, GameResources(None, line_index, CoupletBook(built_corpus / "couplets.jsonl")))
     game = await restarted.status(CHANNEL)

@@ -73,6 +73,7 @@ def test_repeats_are_refused_without_penalty_and_empty_text_is_not_recorded(line
     assert codes(repeat) == ["repeat"] and [m.code for m in repeat.moves] == ["repeat"] and not game.rotation.out
     empty = game.submit(DU_FU, "\u200b ", NOW)
     assert codes(empty) == ["empty"] and empty.moves == [] and empty.turn == DU_FU.id
+    assert codes(game.submit(DU_FU, "，", NOW)) == ["empty"]  # punctuation alone: no line to judge
 
 
 def test_a_lone_player_who_fails_ends_the_game_without_a_winner(line_index):
@@ -103,17 +104,17 @@ async def test_stored_feihua_survives_a_restart_and_credits_the_winner(db, line_
     assert codes(await service.start(CHANNEL, GUILD, LI_BAI, FeihuaStart("花月"), NOW)) == ["key_length"]
     started = await service.start(CHANNEL, GUILD, LI_BAI, FeihuaStart("月", bot_plays=False, turn_seconds=30), NOW)
     assert started.accepted and started.turn == LI_BAI.id and started.deadline == NOW + timedelta(seconds=30)
-    await service.join(CHANNEL, DU_FU)
-    await service.join(CHANNEL, WANG_WEI)
-    assert (await service.submit(CHANNEL, LI_BAI, "明月松间照", NOW)).accepted
-    assert codes(await service.submit(CHANNEL, DU_FU, "床前明月光", NOW)) == ["near_miss"]
+    await service.join(CHANNEL, FeihuaGame.kind, DU_FU)
+    await service.join(CHANNEL, FeihuaGame.kind, WANG_WEI)
+    assert (await service.submit(CHANNEL, FeihuaGame.kind, LI_BAI, "明月松间照", NOW)).accepted
+    assert codes(await service.submit(CHANNEL, FeihuaGame.kind, DU_FU, "床前明月光", NOW)) == ["near_miss"]
 
     restarted = GameService(db, GameResources(None, line_index))  # as after a restart: everything from storage
     game = await restarted.status(CHANNEL)
     assert game.used == ["明月松间照"] and game.rotation.out == {DU_FU.id} and game.rotation.current == WANG_WEI.id
     [resumable] = await restarted.resume_all()
     assert resumable.deadline == NOW + timedelta(seconds=30) and resumable.turn == WANG_WEI.id
-    assert codes(await restarted.submit(CHANNEL, WANG_WEI, "明月松间照", NOW)) == ["repeat"]
+    assert codes(await restarted.submit(CHANNEL, FeihuaGame.kind, WANG_WEI, "明月松间照", NOW)) == ["repeat"]
     ended = await restarted.timeout(CHANNEL, NOW + timedelta(seconds=30))
     assert ended.finished and ended.winner == LI_BAI.id
     async with db.unit_of_work() as session:

@@ -7,7 +7,7 @@ from game_helpers import CHANNEL, DU_FU, GUILD, LI_BAI, NOW, WANG_WEI
 
 from bot.games.chain import ChainGame
 from bot.games.common import GameResources
-from bot.games.feihua import FeihuaStart
+from bot.games.feihua import FeihuaGame, FeihuaStart
 from bot.games.service import GameService
 from storage import repo
 from storage.models import GameStatus
@@ -16,11 +16,11 @@ from storage.models import GameStatus
 async def test_a_moderator_who_does_not_play_stops_the_game(db, line_index):
     service = GameService(db, GameResources(None, line_index))
     started = await service.start(CHANNEL, GUILD, LI_BAI, FeihuaStart("月", bot_plays=False), NOW)
-    await service.join(CHANNEL, DU_FU)
-    refused = await service.stop(CHANNEL, WANG_WEI)
+    await service.join(CHANNEL, FeihuaGame.kind, DU_FU)
+    refused = await service.stop(CHANNEL, FeihuaGame.kind, WANG_WEI)
     assert [reason.code for reason in refused.reasons] == ["not_starter"]
 
-    stopped = await service.stop(CHANNEL, WANG_WEI, moderator=True)
+    stopped = await service.stop(CHANNEL, FeihuaGame.kind, WANG_WEI, moderator=True)
     assert stopped.accepted and stopped.finished and stopped.abandoned
     assert await service.status(CHANNEL) is None
     async with db.unit_of_work() as session:

@@ -52,6 +52,7 @@ class EchoGame(TurnGame):
     """Players take turns saying anything; two lines end it."""
 
     kind = GameKind.DUILIAN  # storage keeps only the shipped kinds, so the test's registry lends it one
+    title = "回声"
     command = "echo"
     usage = "/echo start|join|line|status|stop"
 
@@ -97,14 +98,16 @@ async def test_a_game_registered_here_plays_through_the_service(db):
     service = GameService(db, GameResources(None), games=ECHO_ONLY)
     started = await service.start(CHANNEL, GUILD, LI_BAI, EchoStart(), NOW)
     assert started.accepted and started.game_id is not None
-    assert (await service.join(CHANNEL, DU_FU)).accepted
-    assert (await service.submit(CHANNEL, LI_BAI, "山", NOW)).accepted
-    assert [reason.code for reason in (await service.submit(CHANNEL, LI_BAI, "水", NOW)).reasons] == ["not_your_turn"]
+    assert (await service.join(CHANNEL, EchoGame.kind, DU_FU)).accepted
+    assert (await service.submit(CHANNEL, EchoGame.kind, LI_BAI, "山", NOW)).accepted
+    assert [reason.code for reason in (await service.submit(CHANNEL, EchoGame.kind, LI_BAI, "水", NOW)).reasons] == [
+        "not_your_turn"
+    ]
     restored = await GameService(db, GameResources(None), games=ECHO_ONLY).status(CHANNEL)
     assert isinstance(restored, EchoGame) and restored.said == ["山"] and restored.rotation.current == DU_FU.id
-    finished = await service.submit(CHANNEL, DU_FU, "水", NOW)
+    finished = await service.submit(CHANNEL, EchoGame.kind, DU_FU, "水", NOW)
     assert finished.finished and await service.status(CHANNEL) is None
-    assert (await service.pass_turn(CHANNEL, LI_BAI, NOW)).reasons[0].code == "no_game"
+    assert (await service.pass_turn(CHANNEL, EchoGame.kind, LI_BAI, NOW)).reasons[0].code == "no_game"
 
 
 async def test_a_game_registered_here_plays_in_the_console(db):
@@ -140,7 +143,7 @@ async def test_a_duilian_with_an_answer_reaches_its_deadline_through_the_clock(d
         started = await service.start(CHANNEL, GUILD, LI_BAI, DuilianStart(turn_seconds=1, seed=5), utcnow())
         assert started.accepted and started.line
         clock.follow(CHANNEL, started)
-        answered = await service.submit(CHANNEL, DU_FU, "明" * len(started.line), utcnow())
+        answered = await service.submit(CHANNEL, GameKind.DUILIAN, DU_FU, "明" * len(started.line), utcnow())
         assert answered.accepted and answered.score is not None
         clock.follow(CHANNEL, answered)
         await asyncio.wait_for(done.wait(), timeout=60)

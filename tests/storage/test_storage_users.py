@@ -68,6 +68,7 @@ async def test_guild_settings_start_from_defaults_and_change(db):
     [
         ({"timezone": "Mars/Olympus_Mons"}, "timezone: 'Mars/Olympus_Mons' is not an IANA time zone"),
         ({"timezone": "../../etc/passwd"}, "timezone: '../../etc/passwd' is not an IANA time zone"),
+        ({"timezone": "Asia"}, "timezone: 'Asia' is not an IANA time zone"),  # a folder of zones, not one
         ({"daily_time": "08:00"}, "daily_time: expected a local time of day"),
         ({"turn_seconds": {"chain": 0}}, "turn_seconds: expected an integer from 1 to 86400"),
         ({"colour": "red"}, "guild settings: unknown ['colour']"),

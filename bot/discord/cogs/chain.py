@@ -79,7 +79,8 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
     @app_commands.command(name=_("cmd.chain.pass"), description=_("cmd.chain.pass.desc"))
     async def pass_turn(self, interaction: discord.Interaction) -> None:
         await self.play(
-            interaction, lambda person: self.bot.games.pass_turn(channel_of(person), person.as_user, utcnow())
+            interaction,
+            lambda person: self.bot.games.pass_turn(channel_of(person), self.game.kind, person.as_user, utcnow()),
         )
 
 

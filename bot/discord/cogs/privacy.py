@@ -44,7 +44,11 @@ class ForgetButton(
             await interaction.response.send_message(i18n.text("forget.not_yours", person.locale), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await interaction.client.services.forget(person)
+        bot = interaction.client
+        for channel_id, outcome in await bot.games.forget_player(person.id):
+            bot.clock.follow(channel_id, outcome)  # the next turn's timers replace the reminder of theirs
+            await bot.posts.post_outcome(channel_id, outcome)
+        report = await bot.services.forget(person)
         await interaction.edit_original_response(content=forgotten_text(report, person.locale))
 
 
