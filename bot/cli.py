@@ -33,6 +33,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _model_folder(model: Path) -> Path:
+    from engine.poet import ModelFolderError, require_model_folder
+
+    try:
+        require_model_folder(model)
+    except ModelFolderError as error:
+        fail(str(error))
+    return model
+
+
+def _report_file(out: Path | None) -> Path | None:
+    """An --out file, refused before the work rather than after it."""
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        fail(f"--out {out} must be a file in an existing folder")
+    return out
+
+
 @app.command()
 def check(
     poem: Annotated[str, typer.Argument(help="The poem; lines split at punctuation or newlines. '-' reads stdin.")],
@@ -125,7 +142,7 @@ def poem(
     import asyncio
 
     from engine.backends import BackendUnavailable
-    from engine.poet import CANDIDATES, Poet, PoetError
+    from engine.poet import CANDIDATES, ModelFolderError, Poet, PoetError
 
     settings = get_settings()
 
@@ -140,7 +157,7 @@ def poem(
                     first_line=first_line,
                     n_candidates=candidates or CANDIDATES,
                     temperature=temperature,
-                    seed=None if seed is None else seed + index,
+                    seed=None if seed is None else (seed + index) % (SEED_MAX + 1),  # printed seeds stay reusable
                     tone_mode=tone_mode,
                 )
                 if as_json:
@@ -154,7 +171,7 @@ def poem(
         asyncio.run(write())
     except PoetError as error:
         fail(f"{error.zh}\n       {error.en}")
-    except (BackendUnavailable, OSError) as error:
+    except (BackendUnavailable, ModelFolderError, OSError) as error:
         fail(str(error))
 
 
@@ -207,6 +224,12 @@ def train(
     corpus = corpus or get_settings().corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    if init_from is not None:
+        _model_folder(init_from)
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file: the run is a folder")
+    if not resume and (out / "checkpoint").exists():
+        fail(f"{out} holds a run already: add --resume to go on with it, or choose a new --out")
     config = TrainConfig(
         corpus=corpus,
         out=out,
@@ -237,7 +260,9 @@ def train(
 def align(
     marks: Annotated[Path, typer.Argument(help='Marked poems, JSONL: {"theme", "form", "lines", "failing"} each.')],
     out: Annotated[Path, typer.Option(help="The aligned model folder to write.")],
-    model: Annotated[Path, typer.Option(help="The model to align.")] = Path("engine/weights/default"),
+    model: Annotated[
+        Path | None, typer.Option(help="The model to align; default: LIANJU_MODEL_DIR (the shipped model).")
+    ] = None,
     corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
     steps: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
     lr: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-5,
@@ -251,8 +276,7 @@ def align(
     corpus = corpus or get_settings().corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
-    if not (model / "model.safetensors").is_file():
-        fail(f"no model at {model}: pass a model folder with --model")
+    model = _model_folder(model or get_settings().model_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"{out} is not empty (or not a folder): choose a new folder for the aligned model")
     try:
@@ -300,11 +324,13 @@ def evaluate_model(
     corpus = corpus or get_settings().corpus_dir
     if not (corpus / "poems.jsonl").is_file():
         fail(f"no corpus at {corpus}: run `lianju corpus build` first (or pass --corpus)")
+    out = _report_file(out)
+    if ids is not None and not ids.is_file():
+        fail(f"--ids {ids} is not a file: a list of poem ids, one per line")
     if meaning:
         _evaluate_meaning(model, corpus, themes, per_theme, poems, out, seed)
         return
-    if not (model / "config.json").is_file():
-        fail(f"no model at {model}: pass --model with a directory holding config.json")
+    _model_folder(model)
     report = evaluate(model, corpus, samples, ids or HELDOUT_IDS, seed)
     if out:
         out.write_text(report.to_json())
@@ -346,8 +372,7 @@ def _evaluate_meaning(
     if poems is not None:
         ours = _read_meaning_poems(poems)
     else:
-        if not (model / "config.json").is_file():
-            fail(f"no model at {model}: pass --model with a directory holding config.json")
+        _model_folder(model)
         written = _write_meaning_poems(model, yardsticks.THEME_SETS[themes], per_theme, seed)
         saved = (
             out.with_name(out.stem + ".poems.jsonl")
@@ -404,7 +429,7 @@ def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, s
     from tqdm import tqdm
 
     from engine.backends import BackendUnavailable
-    from engine.poet import Poet, PoetError
+    from engine.poet import ModelFolderError, Poet, PoetError
     from engine.yardsticks import FORMS
 
     settings = get_settings()
@@ -437,7 +462,7 @@ def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, s
 
     try:
         return asyncio.run(write_all())
-    except (BackendUnavailable, OSError) as error:
+    except (BackendUnavailable, ModelFolderError, OSError) as error:
         fail(str(error))
 
 
@@ -497,7 +522,7 @@ def corpus_build(
     out = out or get_settings().corpus_dir
     try:
         summary = corpus_lib.build(source, out)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     table = Table(title=f"corpus → {out}", header_style="bold")
     table.add_column("form")
@@ -548,7 +573,10 @@ def corpus_crosscheck(
     source: Annotated[Path | None, typer.Option(help="A chinese-poetry dist/ folder; default: npm pack it.")] = None,
 ) -> None:
     """Agreement of our 平水韵 tones with the corpus's own `strains`, and the modern-tone fallback rate."""
-    result = corpus_lib.crosscheck_strains(_source_dir(source))
+    try:
+        result = corpus_lib.crosscheck_strains(_source_dir(source))
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
     table = Table(title="tones vs strains", header_style="bold")
     table.add_column("what")
     table.add_column("characters", justify="right")
@@ -806,3 +834,60 @@ def console_command(
         asyncio.run(run_console(get_settings(), locale, name))
     except (ModelUnavailable, StorageError) as error:
         fail(str(error))
+
+
+# Exit status of a failure no command foresaw (0-2 mean what `check` says they mean).
+UNEXPECTED_EXIT = 3
+
+
+def _unforeseen(error: Exception) -> tuple[str, int]:
+    """What to tell the user about an error that left a command: the families a user can fix
+    themselves (a setting, the database, the terminal's encoding) in one line each; anything else
+    with its traceback saved to a file rather than printed."""
+    import tempfile
+    import time
+    import traceback
+
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, ValidationError):  # get_settings(): a LIANJU_* variable (or .env line) of the wrong kind
+        bad = "; ".join(
+            f"LIANJU_{'_'.join(map(str, problem['loc'])).upper()}={problem.get('input')!r}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        return f"a setting cannot be used: {bad}. Fix the variable (or .env), or unset it for the default.", 2
+    if isinstance(error, DBAPIError):
+        url = get_settings().database_url
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        return (
+            f"the database at {url} cannot be used: {reason}. Check LIANJU_DATABASE_URL and that the server is "
+            "running; a damaged SQLite file can be moved aside (a new one is made on the next start).",
+            2,
+        )
+    if isinstance(error, OSError) and error.filename:  # a folder or file of the user's: a path to fix
+        return (
+            f"cannot use {error.filename}: {error.strerror}. "
+            "Check the path (LIANJU_DATA_DIR, --out …) and its permissions.",
+            2,
+        )
+    if isinstance(error, UnicodeError):
+        # argv and stdin are decoded with surrogateescape: bytes that are not UTF-8 fail when printed
+        return "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again.", 2
+    saved = Path(tempfile.gettempdir()) / f"lianju-error-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    saved.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+    return (
+        f"unexpected {type(error).__name__}: {error}. This is a bug in lianju; the details are in {saved} "
+        "(please attach them when you report it).",
+        UNEXPECTED_EXIT,
+    )
+
+
+def main() -> None:
+    """The `lianju` console script: the app, with no traceback ever reaching the user."""
+    try:
+        app(standalone_mode=True)
+    except Exception as error:  # every command's own errors are messages already; this is what is left
+        message, code = _unforeseen(error)
+        errors.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
+        sys.exit(code)

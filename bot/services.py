@@ -29,7 +29,7 @@ from bot.learning import FinetuneResult, finetune_in_process, forget_rater
 from bot.occasions import Occasion
 from engine.batching import Busy
 from engine.forms import JINTI_FORMS, parse_form
-from engine.poet import Poet, PoetError
+from engine.poet import Poet, PoetError, try_loading
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
 from storage import limits, repo
@@ -197,6 +197,10 @@ class Services:
         database = Database.connect(settings.database_url)
         try:
             await prepare_schema(settings, database.engine)
+            async with database.unit_of_work() as session:
+                first_start = await repo.active_model(session) is None
+            if first_start:
+                await _check_default_model(settings)
             async with database.unit_of_work() as session:
                 active = await repo.ensure_default_model(session, str(settings.model_dir))
                 earlier = await repo.earlier_models(session)
@@ -521,6 +525,18 @@ async def prepare_schema(settings: Settings, engine: AsyncEngine) -> None:
     if upgrade is None:
         upgrade = engine.dialect.name == "sqlite"
     await ensure_schema(engine, upgrade=upgrade)
+
+
+async def _check_default_model(settings: Settings) -> None:
+    """The folder the registry is about to record as v0 must load: once recorded, v0 is where the bot
+    falls back to for good, and a broken path there would outlive the setting that named it."""
+    try:
+        await asyncio.to_thread(try_loading, settings.model_dir, settings.backend)
+    except Exception as error:  # whatever a broken folder raises
+        raise ModelUnavailable(
+            f"the model at {settings.model_dir} does not load ({type(error).__name__}: {error}); nothing was "
+            "recorded: point LIANJU_MODEL_DIR at a model folder (unset: the shipped one) and start again"
+        ) from None
 
 
 def _first_loadable(

@@ -130,8 +130,16 @@ def clean(raw: dict, dynasty: str, kind: str) -> Cleaned:
 
 def _clean_file(job: tuple[str, str, str]) -> list[Cleaned]:
     path, dynasty, kind = job
-    with open(path, encoding="utf-8") as handle:
-        return [clean(raw, dynasty, kind) for raw in json.load(handle)]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            poems = json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a chinese-poetry JSON file ({error}): unpack the package again") from None
+    if not isinstance(poems, list) or not all(isinstance(raw, dict) for raw in poems):
+        raise ValueError(
+            f"{path} is not a chinese-poetry JSON file (expected a list of poems): unpack the package again"
+        )
+    return [clean(raw, dynasty, kind) for raw in poems]
 
 
 def source_files(source: Path) -> list[tuple[str, str, str]]:
@@ -165,8 +173,10 @@ class BuildSummary:
 
 
 def build(source: Path, out: Path, workers: int | None = None, progress: bool = True) -> BuildSummary:
-    """Build the corpus from a chinese-poetry dist/ folder into `out` (replaced atomically)."""
+    """Build the corpus from a chinese-poetry dist/ folder into `out` (replaced atomically). `out`
+    must be new, empty or an earlier corpus: any other folder is refused, never replaced."""
     started = time.monotonic()
+    _refuse_foreign_output(out)
     jobs = source_files(source)
     summary = BuildSummary()
     dropped: Counter[str] = Counter()
@@ -190,6 +200,8 @@ def build(source: Path, out: Path, workers: int | None = None, progress: bool = 
                 records.append(cleaned.record)
                 by_form[(summary.form_group(cleaned.record.form), cleaned.record.split)] += 1
 
+    if not records:
+        raise ValueError(f"no poems could be read under {source}: is it chinese-poetry's dist/ folder?")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".corpus-", dir=out.parent))
     staging.chmod(0o755)
@@ -274,9 +286,15 @@ def _write_sqlite(path: Path, records: list[Record], progress: bool) -> int:
     return line_id
 
 
+def _refuse_foreign_output(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file: the corpus is a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+        raise ValueError(f"{out} holds files that are not a corpus; it is not replaced: choose another --out")
+
+
 def _replace_dir(staging: Path, out: Path) -> None:
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
+    old = staging.with_name(staging.name + "-old")  # beside the unique staging folder: nobody else's name
     if out.exists():
         out.rename(old)
     staging.rename(out)
@@ -289,6 +307,10 @@ def fetch_package(spec: str, cache_dir: Path) -> Path:
     dist = target / "package" / "dist"
     if dist.is_dir():
         return dist
+    if spec.startswith("-"):  # npm would take it for an option
+        raise RuntimeError(
+            f"{spec!r} is not a package name: set LIANJU_CORPUS_PACKAGE to one such as chinese-poetry@2.0.1"
+        )
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError(
@@ -298,13 +320,15 @@ def fetch_package(spec: str, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         done = subprocess.run(
-            [npm, "pack", spec, "--silent", "--pack-destination", tmp],
+            [npm, "pack", spec, "--loglevel", "error", "--pack-destination", tmp],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
             raise RuntimeError(f"npm pack {spec} failed: {done.stderr.strip()[-500:]}")
-        tarball = next(Path(tmp).glob("*.tgz"))
+        tarball = next(Path(tmp).glob("*.tgz"), None)
+        if tarball is None:
+            raise RuntimeError(f"npm pack {spec} made no package: give a package such as chinese-poetry@2.0.1")
         unpacked = Path(tmp) / "unpacked"
         with tarfile.open(tarball) as archive:
             archive.extractall(unpacked, filter="data")
@@ -429,4 +453,8 @@ def crosscheck_strains(source: Path, progress: bool = True) -> StrainsAgreement:
                     result.fallback_agree += label in tone.tones
                 else:
                     result.unknown += 1
+    if not result.chars:
+        raise ValueError(
+            f"no 诗 under {source} have tones (strains/json) to compare: pass chinese-poetry's dist/ folder"
+        )
     return result

@@ -26,7 +26,7 @@ import torch
 from transformers import PreTrainedTokenizerFast
 
 from engine import prompts
-from engine.backends import LeanBackend, TransformersBackend, load_backend
+from engine.backends import BackendUnavailable, LeanBackend, TransformersBackend, load_backend
 from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import JINTI_FORMS, Form, parse_form
@@ -215,11 +215,29 @@ class ServedModel:
     line_reader: LineReader | None  # likewise
 
 
+class ModelFolderError(Exception):
+    """A model folder that is missing or does not load; the message says which, and what to do."""
+
+
+def require_model_folder(model_dir: Path) -> None:
+    """Refuse what is not a model folder before transformers sees it: from_pretrained takes a path
+    that does not exist for the name of a model on a hub, and tries to download it."""
+    missing = [name for name in ("config.json", "tokenizer.json") if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelFolderError(
+            f"{model_dir} is not a model folder (no {' or '.join(missing)}): point LIANJU_MODEL_DIR (or --model) "
+            "at a folder `lianju train` made, such as engine/weights/default"
+        )
+
+
 def try_loading(model_dir: Path, backend: str = "auto") -> None:
-    """Load the folder's tokenizer and model as the poet would, and drop them; raises what a broken
-    folder raises (a missing or corrupt config.json, weights or tokenizer.json)."""
+    """Load the folder's tokenizer, model and readers as the poet would, and drop them; raises what a
+    broken folder raises (a missing or corrupt config.json, weights, tokenizer.json or reader)."""
+    require_model_folder(model_dir)
     load_tokenizer(model_dir)
     load_backend(model_dir, backend)
+    Reader.load(model_dir)
+    LineReader.load(model_dir)
 
 
 class Poet:
@@ -241,7 +259,17 @@ class Poet:
         # 0.42 s instead of 0.15 s once a second thread had touched torch.
         self.torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lianju-torch")
         try:
+            require_model_folder(Path(model_dir))
             self.model = self.torch_thread.submit(self._load, Path(model_dir), version or Path(model_dir).name).result()
+        except (BackendUnavailable, ModelFolderError):
+            self.torch_thread.shutdown()
+            raise
+        except Exception as error:  # a damaged file: truncated weights, a reader.json cut short …
+            self.torch_thread.shutdown()
+            raise ModelFolderError(
+                f"the model at {model_dir} does not load ({type(error).__name__}: {error}): restore the folder, "
+                "or point LIANJU_MODEL_DIR (or --model) at another"
+            ) from error
         except BaseException:
             self.torch_thread.shutdown()
             raise

@@ -18,7 +18,7 @@ import opencc
 GRAMMATICAL_CHARS = "之乎者也矣焉哉兮而以于於其与亦又且则乃所此彼是为不无有何谁自已未将莫皆更犹但只却还可能欲若如似"
 
 # Punctuation that ends a line (句) in classical verse, full- and half-width.
-LINE_BREAKS = "，。？！；：、,.?!;:\n\r\t "
+LINE_BREAKS = "，。？！；：、,.?!;:\n\r\t \u3000"  # \u3000: the full-width space Chinese keyboards type
 _LINE_SPLIT = re.compile(f"[{re.escape(LINE_BREAKS)}]+")
 
 # Han ideographs: the basic block, extension A, the compatibility block, and the

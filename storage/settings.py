@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,14 @@ class StorageSettings(BaseSettings):
         description="SQLAlchemy URL of the database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB; "
         "empty: lianju.sqlite in the data folder.",
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: object) -> object:
+        # LIANJU_DATA_DIR= (empty) would be Path(""), the working directory: a database made wherever one stands
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give a folder")
+        return value
 
     @model_validator(mode="after")
     def _default_database_in_data_dir(self) -> StorageSettings:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,27 @@ def test_installed_console_script_checks_a_poem():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["ok"] and report["form"] == "wulv" and report["tone_score"] == 1.0
+
+
+def lianju(*args: str | bytes, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The installed console script, whose last line of defence (bot.cli.main) CliRunner does not run."""
+    return subprocess.run([str(LIANJU), *args], capture_output=True, env={**os.environ, **env}, timeout=120)
+
+
+def test_errors_no_command_foresaw_are_one_message_not_a_traceback(tmp_path):
+    data = {"LIANJU_DATA_DIR": str(tmp_path / "data")}
+    setting = lianju("models", "list", env={**data, "LIANJU_POEM_CANDIDATES": "many"})
+    assert setting.returncode == 2 and b"LIANJU_POEM_CANDIDATES='many'" in setting.stderr
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(bytes(range(256)) * 16)
+    database = lianju("db", "current", env={**data, "LIANJU_DATABASE_URL": f"sqlite:///{damaged}"})
+    assert database.returncode == 2 and b"file is not a database" in database.stderr
+    not_utf8 = lianju("check", "白日".encode("gb18030"), env=data)
+    assert not_utf8.returncode == 2 and b"not UTF-8" in not_utf8.stderr
+    empty_data_dir = lianju("db", "current", env={"LIANJU_DATA_DIR": ""})
+    assert empty_data_dir.returncode == 2 and b"LIANJU_DATA_DIR" in empty_data_dir.stderr
+    for done in (setting, database, not_utf8, empty_data_dir):
+        assert b"Traceback" not in done.stderr + done.stdout
 
 
 def test_check_prints_a_table_and_reasons():
@@ -83,6 +105,36 @@ def test_corpus_commands_explain_missing_things(data_dir, tmp_path):
     assert nothing.exit_code == 2 and "quantangshi" in nothing.output
     no_index = run("corpus", "find", "月")
     assert no_index.exit_code == 2 and "lianju corpus build" in no_index.output
+
+
+def test_corpus_build_never_replaces_a_folder_that_is_not_a_corpus(tmp_path, fixture_source):
+    mine = tmp_path / "mydocs"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("mine")
+    (tmp_path / "mydocs.old").mkdir()  # a name the old build used for the folder it replaced, then deleted
+    refused = run("corpus", "build", "--source", str(fixture_source), "--out", str(mine))
+    assert refused.exit_code == 2 and "not a corpus" in refused.output
+    assert (mine / "thesis.txt").read_text() == "mine" and (tmp_path / "mydocs.old").is_dir()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    assert run("corpus", "build", "--source", str(fixture_source), "--out", str(a_file)).exit_code == 2
+    assert a_file.read_text() == "mine"
+    corpus = tmp_path / "corpus"
+    for _ in range(2):  # an earlier corpus is what a build replaces
+        assert run("corpus", "build", "--source", str(fixture_source), "--out", str(corpus)).exit_code == 0
+    assert (corpus / "poems.jsonl").is_file() and (tmp_path / "mydocs.old").is_dir()
+
+
+def test_corpus_build_names_a_broken_source_file(tmp_path, fixture_source):
+    import shutil
+
+    source = tmp_path / "dist"
+    shutil.copytree(fixture_source, source)
+    broken = source / "quantangshi" / "poet.tang.0.json"
+    broken.write_text("{not json")
+    result = run("corpus", "build", "--source", str(source), "--out", str(tmp_path / "corpus"))
+    assert result.exit_code == 2 and broken.name in "".join(result.output.split())  # rich folds long paths
+    assert not (tmp_path / "corpus").exists()
 
 
 def test_corpus_crosscheck_reports_agreement(fixture_source):

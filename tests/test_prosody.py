@@ -85,6 +85,10 @@ def test_malformed_input_gets_a_reason_not_a_traceback(text, code):
     assert report.to_dict()["ok"] is False
 
 
+def test_a_full_width_space_separates_lines():
+    assert check("白日依山尽\u3000黄河入海流\u3000欲穷千里目\u3000更上一层楼").format_ok
+
+
 def test_zero_width_and_control_characters_are_ignored():
     dirty = (
         "\ufeff国破\u200b山河在\x00\x07，城春\u200d草木深。感时花溅泪，恨别鸟惊心。"

@@ -96,6 +96,33 @@ def test_a_broken_folder_cannot_be_promoted(settings, tmp_path):
     assert statuses(settings) == {"v0": ModelStatus.ACTIVE, "v1": ModelStatus.CANDIDATE}
 
 
+def test_a_folder_with_a_damaged_reader_cannot_be_promoted(settings, tmp_path):
+    damaged = tmp_path / "v1"
+    shutil.copytree(SHIPPED_MODEL, damaged)
+    (damaged / "reader.json").write_text('{"weights": [0.1,', "utf-8")  # cut short
+    register(settings, "v1", damaged, promote=False)
+    result = CliRunner().invoke(cli.app, ["models", "promote", "v1"])
+    assert result.exit_code == 2 and "does not load" in result.output
+
+
+def test_a_model_folder_that_does_not_load_is_not_recorded_as_v0(settings, tmp_path):
+    from bot.services import ModelUnavailable
+
+    broken = broken_copy(tmp_path / "broken")
+    with pytest.raises(ModelUnavailable, match="nothing was recorded"):
+        asyncio.run(Services.start(settings.model_copy(update={"model_dir": broken})))
+    assert statuses(settings) == {}  # so the next start, with the setting fixed, records the folder that loads
+
+    async def start() -> str:
+        services = await Services.start(settings)
+        try:
+            return str(services.model.path)
+        finally:
+            await services.close()
+
+    assert asyncio.run(start()) == str(settings.model_dir)
+
+
 def test_a_broken_active_model_serves_the_last_good_one_and_says_to_roll_back(settings, tmp_path, capsys):
     register(settings, "v1", broken_copy(tmp_path / "v1"), promote=True)  # as if promoted by hand
 
