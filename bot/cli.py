@@ -186,6 +186,13 @@ def _print_poem(result) -> None:
     if plan:
         shown = [*plan["keywords"], *(when for when in (plan["season"], plan["time"]) if when)]
         console.print(f"  [dim]{'意象' if plan['keywords'] else '时令'} {' · '.join(shown)}[/]")
+        theme = result.params["theme"]
+        if theme and plan["source"] != theme and theme not in "".join(result.lines):
+            # the corpus titles no poem with the theme: the plan came from a season, and the poem may not show it
+            console.print(
+                f"  [dim]诗库中没有以「{theme}」为题的诗，这首借「{plan['source']}」的意象写成，未必切题。"
+                f" (No poem in the corpus is titled {theme}; this one was planned from {plan['source']}.)[/]"
+            )
     console.print(f"  [dim]格律 {checks} · seed {result.seed} · model {result.model_version}{novelty}[/]")
 
 
@@ -792,6 +799,8 @@ def models_card(
             given = json.loads(facts.read_text())
         except (OSError, ValueError) as error:
             fail(f"cannot read the facts in {facts}: {error}; pass a JSON object")
+        if not isinstance(given, dict):
+            fail(f"the facts in {facts} are a JSON {type(given).__name__}; pass a JSON object")
         if "heldout_nll" in given:  # a report of `lianju eval --out`
             given = {"evaluation": given}
     try:

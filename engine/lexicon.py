@@ -102,24 +102,34 @@ class Lexicon:
     # -----------------------------------------------------------------------------------------
     # the words of a theme
 
-    def topic_words(self, theme: str) -> list[tuple[str, float]]:
-        """The theme's words with scores, most telling first. A theme with no topic list of its
-        own (黄鹤楼) borrows from its two-character parts (黄鹤, 鹤楼), then its characters."""
-        own = self.topics.get(theme, [])
-        if own and (len(theme) == 1 or self.topic_poems.get(theme, 0) >= FEW_TOPIC_POEMS):
-            return own
-        merged: defaultdict[str, float] = defaultdict(float, {word: 2 * score for word, score in own})
+    def has_own_topic(self, theme: str) -> bool:
+        """Whether enough poems are titled with the theme for its words to be its own."""
+        return bool(self.topics.get(theme)) and (len(theme) == 1 or self.topic_poems.get(theme, 0) >= FEW_TOPIC_POEMS)
+
+    def topic_parts(self, theme: str) -> list[str]:
+        """The parts a theme without a topic list of its own borrows from: its two-character parts
+        that have one (黄鹤楼 → 黄鹤, 鹤楼), else its characters that have one."""
         for n in (2, 1):
             parts = [
                 theme[i : i + n]
                 for i in range(len(theme) - n + 1)
                 if theme[i : i + n] in self.topics and theme[i : i + n] != theme
             ]
-            for part in parts:
-                for word, score in self.topics[part]:
-                    merged[word] += score / len(parts)
             if parts:
-                break
+                return parts
+        return []
+
+    def topic_words(self, theme: str) -> list[tuple[str, float]]:
+        """The theme's words with scores, most telling first. A theme with no topic list of its
+        own borrows from its parts (topic_parts)."""
+        own = self.topics.get(theme, [])
+        if self.has_own_topic(theme):
+            return own
+        merged: defaultdict[str, float] = defaultdict(float, {word: 2 * score for word, score in own})
+        parts = self.topic_parts(theme)
+        for part in parts:
+            for word, score in self.topics[part]:
+                merged[word] += score / len(parts)
         # as Counter.most_common does: ties in insertion order
         return heapq.nlargest(TOPIC_WORDS, merged.items(), key=itemgetter(1))
 

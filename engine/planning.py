@@ -102,7 +102,8 @@ class Planner:
         self, theme: str, line_count: int, rng: random.Random
     ) -> tuple[list[tuple[str, float]], str, str | None, str | None]:
         """The theme's words (or a season's, when the corpus has too few), their source, the season and the time."""
-        words, source = self.lexicon.topic_words(theme), theme
+        words = self.lexicon.topic_words(theme)
+        source = theme if self.lexicon.has_own_topic(theme) else "、".join(self.lexicon.topic_parts(theme)) or theme
         if len(words) < line_count:
             # a theme the corpus never titles a poem with: plan in a season, keep the theme in the prompt
             source = rng.choice(list(SEASONS))

@@ -136,6 +136,9 @@ def test_sigterm_checkpoints_and_resume_finishes(built_corpus, tmp_path):
     assert process.wait(timeout=60) == 0
     step = json.loads((out / "checkpoint" / "state.json").read_text())["state"]["step"]
     assert step >= 1
+    again = subprocess.run([*command, "--max-steps", "5"], capture_output=True, text=True)  # no --resume
+    assert again.returncode == 2 and "--resume" in again.stderr  # the run's checkpoint is not overwritten
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["state"]["step"] == step
     done = subprocess.run([*command, "--max-steps", str(step + 2), "--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((out / "model" / "train_log.json").read_text())["state"]["step"] == step + 2

@@ -205,3 +205,6 @@ def test_cli_models_card_takes_an_eval_report_and_says_what_to_do_with_a_wrong_f
     result = CliRunner().invoke(app, ["models", "card", str(tmp_path / "nothing")])
     assert result.exit_code == 2
     assert "save_pretrained" in result.output
+    report.write_text("[1]")
+    result = CliRunner().invoke(app, ["models", "card", str(folder), "--facts", str(report)])
+    assert result.exit_code == 2 and "pass a JSON object" in result.output

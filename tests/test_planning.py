@@ -108,6 +108,13 @@ def test_a_plan_keeps_one_season_and_ends_on_a_feeling(seed):
     assert plan.season and plan.season not in plan.avoided_seasons and len(plan.avoided_seasons) == 3
 
 
+def test_a_plan_says_whose_words_it_borrowed():
+    planner = Planner(_handmade())
+    assert planner.plan("西湖", 4, random.Random(0)).source == "西湖"
+    # no poem is titled 西湖船: its words are 西湖's, and the plan says so (lianju poem shows it)
+    assert planner.plan("西湖船", 4, random.Random(0)).source == "西湖"
+
+
 def test_a_theme_that_names_its_season_gets_it():
     for seed in range(10):
         assert Planner(_handmade()).plan("西湖秋", 4, random.Random(seed)).season == "秋"
