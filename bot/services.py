@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.learning import FinetuneResult, finetune_in_process, forget_rater
 from bot.occasions import Occasion
 from engine.batching import Busy
-from engine.forms import JINTI_FORMS, parse_form
+from engine.forms import parse_form, stored_form
 from engine.poet import Poet, PoetError, try_loading
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
@@ -140,7 +140,7 @@ class PoemCard:
 
     @property
     def form_label(self) -> str:
-        form = JINTI_FORMS.get(self.form)
+        form = stored_form(self.form)
         label = form.label_zh if form else self.form
         return to_traditional(label) if self.locale == i18n.ZH_TW else label
 

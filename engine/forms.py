@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -33,6 +34,35 @@ WULV = Form("wulv", "五言律诗", "five-character regulated verse", 8, 5)
 QILV = Form("qilv", "七言律诗", "seven-character regulated verse", 8, 7)
 
 JINTI_FORMS: dict[str, Form] = {form.name: form for form in (WUJUE, QIJUE, WULV, QILV)}
+
+OPEN_LINES = range(4, 33, 2)  # an open chain (联句 of any length) has an even number of lines: whole couplets
+_OPEN_FORM = re.compile(r"open([57])x(\d+)")
+
+
+def open_form(chars_per_line: int, line_count: int) -> Form:
+    """An open chain: any even number of 5- or 7-character lines, rhyming on every second."""
+    if chars_per_line not in (5, 7) or line_count not in OPEN_LINES:
+        raise ValueError(
+            f"an open chain has 5 or 7 characters a line and an even number of lines from "
+            f"{OPEN_LINES.start} to {OPEN_LINES.stop - 1}"
+        )
+    label = "五" if chars_per_line == 5 else "七"
+    return Form(
+        f"open{chars_per_line}x{line_count}",
+        f"{label}言联句（{line_count}句）",
+        f"open chain, {line_count} lines of {chars_per_line} characters",
+        line_count,
+        chars_per_line,
+    )
+
+
+def stored_form(name: str) -> Form | None:
+    """The form a stored poem names (a 近体 form, or an open chain's id such as open7x12); None if unknown."""
+    found = _OPEN_FORM.fullmatch(name)
+    if found and int(found[2]) in OPEN_LINES:
+        return open_form(int(found[1]), int(found[2]))
+    return JINTI_FORMS.get(name)
+
 
 # Accepted spellings of the form names, for commands typed by people.
 FORM_ALIASES: dict[str, str] = {

@@ -337,7 +337,7 @@ def _shape_reason(lines: list[str], form: Form | None) -> Reason:
     if form is None:
         return _error(
             "shape",
-            f"共 {len(lines)} 句（每句字数：{shape}），不是五绝、七绝、五律或七律的形状。",
+            f"共 {len(lines)} 句（每句字数：{shape}），不合五绝、七绝、五律或七律的体式。",
             f"{len(lines)} lines of {shape_en} characters: not the shape of a 五绝, 七绝, 五律 or 七律 "
             "(4 or 8 lines of 5 or 7 characters).",
         )
@@ -542,12 +542,13 @@ def _check_rhyme(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
             breaks.insert(0, 0)
     for ln in breaks:
         char = finals[ln]
-        where = "、".join(g.label for g in char.groups) if char.groups else "平水韵未收此字"
+        where = "、".join(g.label for g in char.groups)
         report.reasons.append(
             _error(
                 "rhyme",
-                f"第{ln + 1}句韵脚「{char.char}」（{where}）不押{group.label}。",
-                f"Line {ln + 1} ends on 「{char.char}」 ({where}), which does not rhyme in {group.label}.",
+                f"第{ln + 1}句韵脚「{char.char}」（{where or '平水韵未收此字'}）不押{group.label}。",
+                f"Line {ln + 1} ends on 「{char.char}」 ({where or 'not in the 平水韵'}), "
+                f"which does not rhyme in {group.label}.",
                 ln + 1,
             )
         )
@@ -556,8 +557,8 @@ def _check_rhyme(report: CheckReport, form: Form, tones: list[list[CharTone]]) -
         report.reasons.append(
             Reason(
                 "repeated_rhyme",
-                f"重韵：「{repeated}」用了两次。",
-                f"Rhyme character 「{repeated}」 is used twice.",
+                f"重韵：「{repeated}」重复使用。",
+                f"Rhyme character 「{repeated}」 is used more than once.",
                 severity="warning",
             )
         )

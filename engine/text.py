@@ -51,18 +51,31 @@ def _s2twp() -> opencc.OpenCC:
     return opencc.OpenCC("s2twp")
 
 
+# Rhyme groups of the 平水韵 keep the book's own characters: OpenCC reads 肴 as 餚 (dishes), 咸 as 鹹
+# (salty), 个 as 個, where the book has 肴, 咸, 箇; and writes 篠 simplified as 筿, where the name is 筱.
+_BOOK_NAMES = {
+    "平聲三餚": "平聲三肴",
+    "平聲十五鹹": "平聲十五咸",
+    "去聲二十一個": "去聲二十一箇",
+    "上聲十七筱": "上聲十七篠",
+}
+_BOOK_NAMES_SIMPLIFIED = {"上声十七筿": "上声十七筱"}
+_BOOK_NAME = re.compile("|".join(_BOOK_NAMES))
+_BOOK_NAME_SIMPLIFIED = re.compile("|".join(_BOOK_NAMES_SIMPLIFIED))
+
+
 def to_simplified(text: str) -> str:
-    return _t2s().convert(text)
+    return _BOOK_NAME_SIMPLIFIED.sub(lambda found: _BOOK_NAMES_SIMPLIFIED[found[0]], _t2s().convert(text))
 
 
 def to_traditional(text: str) -> str:
-    return _s2t().convert(text)
+    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], _s2t().convert(text))
 
 
 def to_taiwan(text: str) -> str:
     """Traditional characters and Taiwan's words (服务器 → 伺服器, 设置 → 設定, 默认 → 預設): for
     what the bot says to zh-TW readers. Poems keep their words and go through to_traditional."""
-    return _s2twp().convert(text)
+    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], _s2twp().convert(text))
 
 
 def strip_invisible(text: str) -> str:

@@ -85,6 +85,23 @@ def test_malformed_input_gets_a_reason_not_a_traceback(text, code):
     assert report.to_dict()["ok"] is False
 
 
+def test_rhyme_groups_keep_the_books_names_in_either_script():
+    from engine.prosody import char_tone
+    from engine.text import to_taiwan, to_traditional
+
+    labels = {char: char_tone(char).groups[0].label for char in "肴咸个小东"}
+    assert labels["小"] == "上声十七筱" and labels["东"] == "上平声一东"
+    traditional = {char: to_traditional(label) for char, label in labels.items()}
+    assert traditional == {
+        "肴": "下平聲三肴",  # not 餚, dishes
+        "咸": "下平聲十五咸",  # not 鹹, salty
+        "个": "去聲二十一箇",
+        "小": "上聲十七篠",
+        "东": "上平聲一東",
+    }
+    assert to_taiwan(f"韵部定为{labels['肴']}。") == "韻部定為下平聲三肴。"
+
+
 def test_a_full_width_space_separates_lines():
     assert check("白日依山尽\u3000黄河入海流\u3000欲穷千里目\u3000更上一层楼").format_ok
 

@@ -21,7 +21,7 @@ from bot import i18n
 from bot.discord.i18n import command_text as _
 from bot.discord.views import channel_of, person_of, poem_message, rating_view
 from bot.games.common import BOT, Names, Outcome, TurnGame
-from bot.games.texts import bot_name, describe, poem_credits, reminder, status_text
+from bot.games.texts import describe, mention, poem_credits, reminder, status_text
 from bot.services import Person, Services
 from storage.models import utcnow
 
@@ -51,10 +51,7 @@ class GamePosts:
         self.locales: dict[int, str] = {}
 
     def name_in(self, locale: object) -> Names:
-        def name(who: int | None) -> str:
-            return bot_name(locale) if who == BOT else f"<@{who}>"
-
-        return name
+        return lambda who: mention(who, locale)
 
     async def seen(self, person: Person) -> None:
         """Remember the language of whoever plays in a channel (stored only when it changes)."""

@@ -10,7 +10,6 @@ lines in one turn pass it; on timeout the bot writes the line when it plays, els
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,7 +37,7 @@ from bot.games.common import (
     register,
     say,
 )
-from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.forms import JINTI_FORMS, OPEN_LINES, Form, open_form, parse_form, stored_form
 from engine.poet import PoetError
 from engine.prosody import (
     CharTone,
@@ -55,8 +54,6 @@ from storage.models import Game, GameKind
 
 REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused
-OPEN_LINES = range(4, 33, 2)  # an open chain has an even number of lines: whole couplets
-_OPEN_FORM = re.compile(r"open([57])x(\d+)")
 STRICT, LENIENT = "严", "宽"
 STRICT_WORDS = (STRICT, "嚴", "strict")  # what the console accepts for 严
 BAD_FORM = Reason(
@@ -66,27 +63,9 @@ BAD_FORM = Reason(
 )
 
 
-def open_form(chars_per_line: int, line_count: int) -> Form:
-    """An open chain: any even number of 5- or 7-character lines, rhyming on every second."""
-    if chars_per_line not in (5, 7) or line_count not in OPEN_LINES:
-        raise ValueError(
-            f"an open chain has 5 or 7 characters a line and an even number of lines from "
-            f"{OPEN_LINES.start} to {OPEN_LINES.stop - 1}"
-        )
-    label = "五" if chars_per_line == 5 else "七"
-    return Form(
-        f"open{chars_per_line}x{line_count}",
-        f"{label}言联句（{line_count}句）",
-        f"open chain of {line_count} {chars_per_line}-character lines",
-        line_count,
-        chars_per_line,
-    )
-
-
 def chain_form(name: str) -> Form:
     """A 近体 form by any of its names, or an open chain by its id (open7x12)."""
-    found = _OPEN_FORM.fullmatch(name.strip())
-    return open_form(int(found[1]), int(found[2])) if found else parse_form(name)
+    return stored_form(name.strip()) or parse_form(name)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from storage.repo import DiscordUser as Player
 
 # The bot's place in a turn order; Discord ids start at 1, so it cannot be a person's.
 BOT = 0
-BOT_NAME_ZH, BOT_NAME_EN = "联句君", "the bot"
+BOT_NAME_ZH, BOT_NAME_EN = "联句君", "Lianju"  # a name: it begins English sentences ("Lianju wins!")
+# Someone who asked the bot to forget them, where their turns and lines remain (not 已注销: "logged out" in zh-TW).
+FORGOTTEN_ZH, FORGOTTEN_EN = "（已删除的用户）", "(deleted user)"
 MAX_PLAYERS = 20
 
 # Turns that are not lines are recorded with these in place of a line (storage needs one).
@@ -305,7 +307,7 @@ class TurnGame:
         if who == BOT:
             return BOT_NAME_ZH, BOT_NAME_EN
         player = None if who is None else self.players.get(who)
-        return (player.display_name, player.display_name) if player else ("（已注销）", "(forgotten)")
+        return (player.display_name, player.display_name) if player else (FORGOTTEN_ZH, FORGOTTEN_EN)
 
     def outcome(self, accepted: bool, **fields) -> Outcome:
         """An outcome that carries the current turn and clock."""

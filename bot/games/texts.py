@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import i18n
-from bot.games.common import BOT_NAME_EN, BOT_NAME_ZH, Names, Outcome, TurnGame
+from bot.games.common import BOT, BOT_NAME_EN, BOT_NAME_ZH, FORGOTTEN_EN, FORGOTTEN_ZH, Names, Outcome, TurnGame
 from bot.games.service import NO_GAME
 from engine.prosody import Reason
 
@@ -18,6 +18,13 @@ def words(reason: Reason, locale: object) -> str:
 
 def bot_name(locale: object) -> str:
     return i18n.bilingual(locale, BOT_NAME_ZH, BOT_NAME_EN)
+
+
+def mention(who: int | None, locale: object) -> str:
+    """A person as Discord shows them, the bot by its name, and someone forgotten as such."""
+    if who == BOT:
+        return bot_name(locale)
+    return f"<@{who}>" if who is not None else i18n.bilingual(locale, FORGOTTEN_ZH, FORGOTTEN_EN)
 
 
 def describe(outcome: Outcome, locale: object, name: Names, show_line: bool = True) -> str:

@@ -83,12 +83,12 @@ async def test_a_feihua_ends_at_a_deadline_after_a_restart_in_its_players_langua
     started = await play(fake_discord, "feihua", "start", {"key": "月", "strength": "strong"}, locale="en-US")
     assert "It is 李白's turn" in started
     recited = await play(fake_discord, "feihua", "line", {"line": corpus_line(built_corpus, "月")}, locale="en-US")
-    assert "It is the bot's turn" in recited
+    assert "It is Lianju's turn" in recited
     await posted(fake_discord, CHANNEL_ID, lambda m: "It is 李白's turn" in m["content"], timeout=30)
 
     await restart(bots, bot, quick_settings)
     ended = await posted(fake_discord, CHANNEL_ID, lambda m: "ran out of time" in m["content"], timeout=30)
-    assert "李白 is out" in ended["content"] and "the bot wins" in ended["content"].lower()
+    assert "李白 is out" in ended["content"] and "Lianju wins" in ended["content"]
     assert "There is no game" in await play(fake_discord, "feihua", "status", locale="en-US")
     assert fake_discord.violations == []
 

@@ -10,7 +10,7 @@ from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import person_of
-from bot.games.texts import bot_name
+from bot.games.texts import bot_name, mention
 from bot.services import UserError, top_entry
 from storage.models import Poem, Script
 
@@ -25,8 +25,7 @@ def contributors(poem: Poem, locale: object) -> str:
     if not poem.authors:
         return ""
     names = dict.fromkeys(
-        bot_name(locale) if author.by_bot else f"<@{author.user_id}>" if author.user_id else "—"
-        for author in poem.authors
+        bot_name(locale) if author.by_bot else mention(author.user_id, locale) for author in poem.authors
     )
     return "\n" + i18n.text("top.authors", locale, authors="、".join(names))
 
