@@ -96,8 +96,9 @@ class GuildSettings:
     poem_card: bool  # whether poems carry the card image
 
     def describe(self, locale: object) -> str:
-        kinds = "、".join(
-            f"{i18n.text(f'game.{kind.value}', locale)} {seconds}s" for kind, seconds in self.turn_seconds.items()
+        unit = i18n.bilingual(locale, "秒", "s")
+        kinds = i18n.bilingual(locale, "、", ", ").join(
+            f"{i18n.text(f'game.{kind.value}', locale)} {seconds} {unit}" for kind, seconds in self.turn_seconds.items()
         )
         return i18n.text(
             "settings.show",

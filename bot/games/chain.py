@@ -328,7 +328,7 @@ class ChainGame(TurnGame):
                 reasons=reasons,
                 by=player.id,
                 moves=moves,
-                notes=[note("tries_left", f"本轮还可再试 {left} 次。", f"{left} more tries this turn.")],
+                notes=[note("tries_left", f"本轮还可再试 {left} 次。", f"Tries left this turn: {left}.")],
             )
         outcome = self._passed(
             now,

@@ -235,7 +235,7 @@ class DuilianGame(TurnGame):
         return [
             say(
                 f"上联：{self.first} · 已有 {len(self.answers)} 个下联",
-                f"First line: {self.first} · {len(self.answers)} answers so far",
+                f"First line: {self.first} · answers so far: {len(self.answers)}",
             )
         ]
 

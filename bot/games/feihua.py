@@ -174,11 +174,11 @@ class FeihuaGame(TurnGame):
         return FeihuaStart(" ".join(words), options.get("bot", "yes").lower() in YES, strength, turn)
 
     def status_lines(self, say: Say, name: Names) -> list[str]:
-        out = "、".join(name(who) for who in self.rotation.order if who in self.rotation.out) or "—"
+        out = [name(who) for who in self.rotation.order if who in self.rotation.out]
         return [
             say(
-                f"飞花令「{self.rules.keyword}」 · 已接 {len(self.used)} 句 · 出局：{out}",
-                f"飞花令 on 「{self.rules.keyword}」 · {len(self.used)} lines so far · out: {out}",
+                f"飞花令「{self.rules.keyword}」 · 已接 {len(self.used)} 句 · 出局：{'、'.join(out) or '—'}",
+                f"飞花令 on 「{self.rules.keyword}」 · lines so far: {len(self.used)} · out: {', '.join(out) or '—'}",
             )
         ]
 

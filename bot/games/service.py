@@ -142,8 +142,8 @@ class GameService:
                 return refusal(
                     say(
                         "other_game",
-                        f"这个频道正在玩{running.title}：请用 /{running.command} 的命令，或等它结束。",
-                        f"This channel is playing {running.title}: use /{running.command}, or wait for it to end.",
+                        f"这个频道正在玩{running.title}：请用{running.title}的命令，或等本局结束。",
+                        f"This channel is playing {running.title}: use its commands, or wait for it to end.",
                     )
                 )
             game = self._restore(row, await self._players(session, row))

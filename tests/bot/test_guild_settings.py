@@ -37,7 +37,10 @@ async def test_what_a_server_sets_is_kept_and_shown(services):
     assert (chosen.default_form, chosen.post_locale, chosen.poem_card) == ("wulv", "zh-TW", False)
     shown = chosen.describe("zh-TW")
     assert (
-        "聯句 30s、飛花令 7s、對對聯 3600s" in shown and "五律" in shown and "繁體中文" in shown and "詩卡：關" in shown
+        "聯句 30 秒、飛花令 7 秒、對對聯 3600 秒" in shown
+        and "五律" in shown
+        and "繁體中文" in shown
+        and "詩卡：關" in shown
     )
     assert "poem card: off" in chosen.describe("en-US")
     assert (await services.set_post_locale(GUILD, None)).post_locale is None

@@ -22,7 +22,7 @@ async def test_settings_are_for_managers_and_poem_takes_the_servers_form(fake_di
     assert command["name_localizations"]["zh-TW"] == "設定"
 
     shown = await settings(fake_discord, "show")
-    assert "联句 120s、飞花令 60s、对对联 120s" in shown and "自动" in shown and "诗卡：开" in shown
+    assert "联句 120 秒、飞花令 60 秒、对对联 120 秒" in shown and "自动" in shown and "诗卡：开" in shown
     assert "五律" in await settings(fake_discord, "form", {"form": "wulv"})
     assert "poem card: off" in await settings(fake_discord, "card", {"on": False}, locale="en-US")
 

@@ -200,7 +200,7 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
     busy = await service.start(CHANNEL, GUILD, DU_FU, ChainStart(rules, opening=FENGQIAO[0]), NOW)
     assert [reason.code for reason in busy.reasons] == ["busy"]
     other = await service.submit(CHANNEL, GameKind.DUILIAN, DU_FU, FENGQIAO[1], NOW)  # a 对对联 answer
-    assert [reason.code for reason in other.reasons] == ["other_game"] and "/chain" in other.reasons[0].zh
+    assert [reason.code for reason in other.reasons] == ["other_game"] and "正在玩联句" in other.reasons[0].zh
     assert [r.code for r in (await service.stop(CHANNEL, GameKind.FEIHUA, LI_BAI)).reasons] == ["other_game"]
     assert (await service.join(CHANNEL, ChainGame.kind, DU_FU)).accepted  # seated before the bot, which plays last
     assert (await service.bot_turn(CHANNEL, NOW)).turn == LI_BAI.id
