@@ -161,7 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "机器人也轮流写句，并替超时者写",
         "en": "The bot takes turns too, and writes for players who time out",
     },
-    "opt.opening": {"zh": "首句", "en": "opening"},
+    "opt.opening": {"zh": "起句", "en": "opening"},
     "opt.opening.desc": {"zh": "你写的第一句；不写则机器人起句", "en": "Your first line; without one the bot opens"},
     "opt.chain_theme.desc": {"zh": "机器人起句时的主题", "en": "A theme for the bot's opening line"},
     "opt.line": {"zh": "诗句", "en": "line"},
@@ -220,7 +220,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd.settings.form.desc": {"zh": "/作诗 不指定体裁时用的体裁", "en": "The form /poem writes when none is given"},
     "cmd.settings.language": {"zh": "语言", "en": "language"},
     "cmd.settings.language.desc": {
-        "zh": "机器人在频道里发言（提醒、超时、诗成）用的语言",
+        "zh": "机器人在频道中发言（提醒、超时、诗成）用的语言",
         "en": "The language of the bot's channel posts (reminders, timeouts, finished poems)",
     },
     "cmd.settings.card": {"zh": "诗卡", "en": "card"},
@@ -243,8 +243,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "language.zh-TW": {"zh": "繁体中文", "zh-TW": "繁體中文", "en": "Chinese (traditional)"},
     "language.en": {"zh": "英文", "en": "English"},
     "language.players": {
-        "zh": "跟随玩家（频道里最后一位玩家的语言）",
-        "en": "the players' (the last player's in each channel)",
+        "zh": "跟随玩家（频道中最后一位玩家的语言）",
+        "en": "Follow the players (the language of each channel's last player)",
     },
     # --- replies
     "check.title": {"zh": "格律检查", "en": "Prosody check"},
@@ -272,7 +272,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "poem.form": {"zh": "体裁", "en": "Form"},
     "poem.rhyme": {"zh": "韵部", "en": "Rhyme group"},
     "poem.footer": {"zh": "模型 {model} · 第 {poem_id} 首", "en": "model {model} · poem #{poem_id}"},
-    "poem.rated": {"zh": "{count} 人评分 · 平均 {mean} ★", "en": "{count} ratings · mean {mean} ★"},
+    "poem.rated": {"zh": "{count} 人评分 · 平均 {mean} ★", "en": "ratings: {count} · mean {mean} ★"},
     "poem.unrated": {"zh": "尚无评分", "en": "no ratings yet"},
     "poem.daily_title": {"zh": "每日一诗 · {occasion}", "en": "Poem of the day · {occasion}"},
     "rating.thanks": {"zh": "你给第 {poem_id} 首评了 {stars} ★。", "en": "You gave poem #{poem_id} {stars} ★."},
@@ -282,10 +282,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "rating.bad_stars": {"zh": "星数须在 {low} 到 {high} 之间。", "en": "Stars must be from {low} to {high}."},
     "top.title": {"zh": "佳作 · {period}", "en": "Top poems · {period}"},
-    "top.empty": {"zh": "{period}还没有评过分的诗。", "en": "No rated poems {period} yet."},
+    "top.empty": {"zh": "{period}：还没有评过分的诗。", "en": "No rated poems yet ({period})."},
     "top.entry": {
         "zh": "{rank}. 《{title}》 {mean} ★（{count} 人）",
-        "en": "{rank}. 《{title}》 {mean} ★ ({count} ratings)",
+        "en": "{rank}. 《{title}》 {mean} ★ (ratings: {count})",
     },
     "top.authors": {"zh": "联句：{authors}", "en": "written by {authors}"},
     "mypoems.title": {"zh": "你的诗", "en": "Your poems"},
@@ -378,7 +378,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "forget.done": {
         "zh": "已删除你的数据：{ratings} 条评分、{poems} 首诗；{anonymised} 处内容已去掉你的名字。",
-        "en": "Your data is deleted: {ratings} ratings, {poems} poems; your name is removed from {anonymised} more.",
+        "en": "Your data is deleted (ratings: {ratings}, poems: {poems}); your name was removed from {anonymised} "
+        "other items.",
     },
     "error.busy": {"zh": "诗人正忙，请稍后再试。", "en": "The poet is busy; please try again in a moment."},
     "error.internal": {
@@ -397,6 +398,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.owner": {"zh": "只有机器人的主人可以这样做。", "en": "Only the bot's owner can do this."},
     "error.guild_only": {"zh": "这条命令只能在服务器里用。", "en": "This command works only in a server."},
     "error.cooldown": {"zh": "太快了，请 {seconds} 秒后再试。", "en": "Too fast; try again in {seconds} s."},
+    # mypoems.empty in the console, which names its own command (/作诗 is Discord's name for /poem)
+    "mypoems.console_empty": {
+        "zh": "你还没有请我作过诗。试试 /poem 月。",
+        "en": "You have not asked for a poem yet. Try /poem 月.",
+    },
 }
 
 

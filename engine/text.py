@@ -72,10 +72,17 @@ def to_traditional(text: str) -> str:
     return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], _s2t().convert(text))
 
 
+# Where s2twp's phrases miss in the bot's words: 权限 is 權限 in Discord's zh-TW, not 許可權; 注册表 (the
+# models' registry) is not Windows's 登錄檔; Discord says 斜線指令 for slash commands.
+_TAIWAN_WORDS = {"許可權": "權限", "登錄檔": "註冊表", "斜槓命令": "斜線指令"}
+_TAIWAN_WORD = re.compile("|".join(_TAIWAN_WORDS))
+
+
 def to_taiwan(text: str) -> str:
     """Traditional characters and Taiwan's words (服务器 → 伺服器, 设置 → 設定, 默认 → 預設): for
     what the bot says to zh-TW readers. Poems keep their words and go through to_traditional."""
-    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], _s2twp().convert(text))
+    taiwan = _TAIWAN_WORD.sub(lambda found: _TAIWAN_WORDS[found[0]], _s2twp().convert(text))
+    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], taiwan)
 
 
 def strip_invisible(text: str) -> str:

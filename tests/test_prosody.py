@@ -100,6 +100,8 @@ def test_rhyme_groups_keep_the_books_names_in_either_script():
         "东": "上平聲一東",
     }
     assert to_taiwan(f"韵部定为{labels['肴']}。") == "韻部定為下平聲三肴。"
+    # and the bot's words as Discord's zh-TW says them
+    assert to_taiwan("需要“管理服务器”权限；注册表；斜杠命令") == "需要“管理伺服器”權限；註冊表；斜線指令"
 
 
 def test_a_full_width_space_separates_lines():
