@@ -293,12 +293,12 @@ class Services:
             title=convert(poem.theme or ""),
             lines=[convert(line) for line in poem.lines],
             form=poem.form,
-            rhyme_group=(poem.prosody or {}).get("rhyme_group"),
+            rhyme_group=convert(rhyme_group) if (rhyme_group := (poem.prosody or {}).get("rhyme_group")) else None,
             model_name=model.name if model else "—",
             rating_count=summary.count,
             rating_mean=summary.mean,
             locale=i18n.normalise_locale(locale),
-            occasion=occasion.name if occasion else None,
+            occasion=convert(occasion.name) if occasion else None,
             guild_id=poem.guild_id,
         )
 
