@@ -15,12 +15,18 @@ Lines come from stdin, so `echo "/poem 月" | lianju console` works too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import TextIO, TypeVar
+
+import typer
 
 from bot import i18n
 from bot.config import Settings
@@ -42,7 +48,7 @@ from bot.services import (
 from engine.prosody import Reason
 from storage import limits
 from storage.errors import InvalidInput
-from storage.models import GameKind, utcnow
+from storage.models import GameKind, Script, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +56,20 @@ CONSOLE_USER_ID = 1  # the console's one person; a valid Discord id that no real
 CONSOLE_CHANNEL_ID = 1  # the console's one table
 CONSOLE_GUILD_ID = 1  # the console's settings are kept as a server's
 SETTINGS_USAGE = "/settings [turn GAME SECONDS | form FORM | language zh-CN|zh-TW|en|players | card on|off]"
+TOP_USAGE = f"/top [{'|'.join(PERIODS)}]"
+INTERRUPTED = 130  # the exit status of a program a Ctrl-C ended (128 + SIGINT), as shells report it
+# The script of the poems for each Chinese locale: the console has no /字体, so --locale is its choice.
+LOCALE_SCRIPTS = {i18n.ZH_CN: Script.SIMPLIFIED, i18n.ZH_TW: Script.TRADITIONAL}
 HELP = (__doc__ or "").split("\n\n")[1]
 
 Command = Callable[[list[str], dict[str, str]], Awaitable[str]]
 Number = TypeVar("Number", int, float)
 
 
-def render(card: PoemCard) -> str:
+def render(card: PoemCard, locale: str) -> str:
+    """The card with its labels in the reader's language: a card's own locale is its server's, for a
+    post that everyone in a channel reads, while the console's only reader is its person."""
+    card = replace(card, locale=locale)
     rating = (
         i18n.text("poem.rated", card.locale, count=card.rating_count, mean=f"{card.rating_mean:.1f}")
         if card.rating_count
@@ -76,9 +89,16 @@ class ConsoleGames:
     they add (`/chain join 杜甫`): a line is played for whichever of their seats has the turn. The
     bot's turns are played at once; there is no clock, since the console waits for what is typed."""
 
-    def __init__(self, service: GameService, person: Person, games: Registry = GAMES) -> None:
+    def __init__(
+        self,
+        service: GameService,
+        person: Person,
+        games: Registry = GAMES,
+        check_poem: Callable[[PoemRequest], None] | None = None,
+    ) -> None:
         self.service = service
         self.person = person
+        self.check_poem = check_poem  # Services.check_poem_request (what /poem refuses); None: no poet
         self.seats: dict[int, Player] = {person.id: person.as_user}
         self.commands: dict[str, Command] = {f"/{game.command}": partial(self.play, game) for game in games.values()}
 
@@ -129,6 +149,8 @@ class ConsoleGames:
         channel, now = CONSOLE_CHANNEL_ID, utcnow()
         running = await self._running()
         if verb == "start":
+            if "theme" in options and self.check_poem:  # the bot's opening is on it: refused as /poem would
+                self.check_poem(PoemRequest(theme=options["theme"]))  # refuse it, not dropped
             request = game.console_request(rest, options)
             if isinstance(request, Reason):
                 return words(request, self.person.locale)
@@ -159,7 +181,7 @@ class ConsoleGames:
 class Console:
     def __init__(self, services: Services, person: Person, out: TextIO = sys.stdout) -> None:
         self.services, self.person, self.out = services, person, out
-        games = ConsoleGames(game_service(services), person)
+        games = ConsoleGames(game_service(services), person, check_poem=services.check_poem_request)
         self.commands: dict[str, Command] = {
             "/poem": self.poem,
             "/rate": self.rate,
@@ -204,17 +226,20 @@ class Console:
             acrostic=options.get("acrostic"),
             temperature=_number(options["temperature"], float) if "temperature" in options else None,
         )
-        return render(await self.services.write_poem(request, self.person))
+        return render(await self.services.write_poem(request, self.person), self.person.locale)
 
     async def rate(self, words: list[str], options: dict[str, str]) -> str:
         if len(words) != 2:
             return "/rate POEM_ID STARS"
         poem_id, stars = _number(words[0], int), _number(words[1], int)
         card = await self.services.rate(poem_id, self.person, stars)
-        return i18n.text("rating.thanks", self.person.locale, poem_id=poem_id, stars=stars) + "\n" + render(card)
+        thanks = i18n.text("rating.thanks", self.person.locale, poem_id=poem_id, stars=stars)
+        return thanks + "\n" + render(card, self.person.locale)
 
     async def top(self, words: list[str], options: dict[str, str]) -> str:
-        period = words[0] if words and words[0] in PERIODS else "all"
+        if len(words) > 1 or (words and words[0] not in PERIODS):
+            return TOP_USAGE
+        period = words[0] if words else "all"
         period_name = i18n.text(f"period.{period}", self.person.locale)
         rated = await self.services.top(None, period)
         if not rated:
@@ -229,7 +254,7 @@ class Console:
     async def mypoems(self, words: list[str], options: dict[str, str]) -> str:
         poems = await self.services.my_poems(self.person)
         if not poems:
-            return i18n.text("mypoems.empty", self.person.locale)
+            return i18n.text("mypoems.console_empty", self.person.locale)  # mypoems.empty names /作诗
         return "\n".join(
             i18n.text(
                 "mypoems.entry", self.person.locale, poem_id=poem.id, title=poem.theme or "—", first_line=poem.lines[0]
@@ -273,17 +298,84 @@ class Console:
             return i18n.text("forget.confirm", locale) + "\n" + i18n.text("forget.console_confirm", locale)
         return forgotten_text(await self.services.forget(self.person), locale)
 
-    async def run(self, lines: TextIO, prompt: bool) -> None:
-        while True:
-            if prompt:
-                self.out.write("联句> ")
-                self.out.flush()
-            line = lines.readline()
-            if not line or line.strip() in ("/quit", "/exit"):
-                return
-            reply = await self.handle(line.strip())
-            if reply:
-                print(reply, file=self.out, flush=True)
+    async def run(self, lines: TextIO, prompt: bool, ctrl_c: CtrlC | None = None) -> bool:
+        """Answer line after line: True at /quit or the input's end, False after the Ctrl-C of `ctrl_c`."""
+        try:
+            while True:
+                if prompt:
+                    self.out.write("联句> ")
+                    self.out.flush()
+                line = ctrl_c.read(lines) if ctrl_c else lines.readline()
+                if not line or line.strip() in ("/quit", "/exit"):
+                    return True
+                reply = await self.handle(line.strip())
+                if reply:
+                    print(reply, file=self.out, flush=True)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            if ctrl_c is None or not ctrl_c.pressed:  # a cancel from elsewhere is not ours to end
+                raise
+            ctrl_c.forgive()
+            print(
+                ("\n" if prompt else "") + i18n.bilingual(self.person.locale, "再见。", "Bye."),
+                file=self.out,
+                flush=True,
+            )
+            return False
+
+
+class CtrlC:
+    """Ctrl-C for a whole console session, in place of asyncio.run's. The first one ends the console:
+    while it waits for a line, at once (asyncio.run's cancel waits for the blocking read to return,
+    that is, for Enter or the input's end), else by cancelling the command under way, as asyncio.run
+    does. Any later one is ignored, so that the database and the poet still close: with asyncio.run's
+    handler a second Ctrl-C, or the copy `timeout -s INT` sends to the whole process group, broke
+    off the closing (SQLAlchemy's "Exception closing connection" traceback, or a poet thread left
+    mid-batch that aborted the process at exit)."""
+
+    def __init__(self, task: asyncio.Task) -> None:
+        self.task, self.pressed, self.reading = task, False, False
+        self.previous: object = None
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():  # only it may handle signals
+            self.previous = signal.signal(signal.SIGINT, self._pressed)
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)  # type: ignore[arg-type]
+
+    def _pressed(self, signum: int, frame: object) -> None:
+        if self.pressed:
+            return
+        self.pressed = True
+        if self.reading:
+            raise KeyboardInterrupt
+        self.task.cancel()
+        self.task.get_loop().call_soon_threadsafe(lambda: None)  # wake a loop that waits in select()
+
+    def read(self, lines: TextIO) -> str:
+        """The next line, or KeyboardInterrupt for a Ctrl-C that came while or before it was read."""
+        self.reading = True
+        try:
+            if self.pressed:  # it came after the last await, which the cancel waits for
+                raise KeyboardInterrupt
+            return lines.readline()
+        finally:
+            self.reading = False
+
+    def forgive(self) -> None:
+        """Take the cancel back once it has ended the console, so that the closing can await."""
+        if self.task.cancelling():
+            self.task.uncancel()
+
+
+def console_locale(value: str) -> str:
+    """One of i18n.LOCALES, in any case; anything else is refused (normalise_locale would read it as en)."""
+    known = {locale.lower(): locale for locale in i18n.LOCALES}
+    if value.lower() not in known:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(i18n.LOCALES)}.", param_hint="'--locale'")
+    return known[value.lower()]
 
 
 def game_kind(name: str) -> GameKind | None:
@@ -309,11 +401,30 @@ def _number(text: str, kind: type[Number]) -> Number:
 
 
 async def run_console(settings: Settings, locale: str, display_name: str, lines: TextIO = sys.stdin) -> None:
+    """The console until /quit or the input's end; after a Ctrl-C it exits with INTERRUPTED, the
+    database closed first (what was stored stays)."""
+    person = Person(CONSOLE_USER_ID, display_name[:100] or "console", console_locale(locale))  # before anything
+    task = asyncio.current_task()
+    assert task is not None  # run by asyncio.run
+    with CtrlC(task) as ctrl_c:
+        try:
+            finished = await _session(settings, person, lines, ctrl_c)
+        except asyncio.CancelledError:  # a Ctrl-C before the console ran: what had started is closed
+            if not ctrl_c.pressed:
+                raise
+            ctrl_c.forgive()
+            finished = False
+    if not finished:
+        raise typer.Exit(INTERRUPTED)
+
+
+async def _session(settings: Settings, person: Person, lines: TextIO, ctrl_c: CtrlC) -> bool:
     services = await Services.start(settings)
     try:
-        person = Person(CONSOLE_USER_ID, display_name[:100] or "console", i18n.normalise_locale(locale))
+        if person.locale in LOCALE_SCRIPTS:  # as /字体 stores it on Discord; en keeps the script chosen before
+            await services.set_script(person, LOCALE_SCRIPTS[person.locale], for_guild=False)
         if services.unloadable is not None:  # serving an earlier model: say so, and how to roll back
             print(ModelReport(services.model, services.unloadable).describe(person.locale), flush=True)
-        await Console(services, person).run(lines, prompt=lines.isatty())
+        return await Console(services, person).run(lines, lines.isatty(), ctrl_c)
     finally:
         await services.close()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
+from bot import i18n
 from bot.occasions import occasion_for
+from engine.forms import JINTI_FORMS
+from engine.text import to_traditional
 
 ROOT = Path(__file__).resolve().parents[2]
 LIANJU = [sys.executable, "-c", "from bot.cli import app; app()"]
@@ -43,6 +48,72 @@ def test_console_speaks_english(tmp_path):
     assert "The theme is at most" in result.stdout
 
 
+def test_console_labels_in_traditional_for_an_existing_user(tmp_path):
+    first = lianju(["console"], tmp_path, "/poem 月 form=五绝\n")
+    assert first.returncode == 0, first.stderr
+    simplified = [line for line in first.stdout.splitlines() if line.startswith("  ") and line.strip()[-1] in "，。"]
+    again = lianju(["console", "--locale", "zh-TW"], tmp_path, "/rate 1 5\n")  # the user is known by now
+    assert again.returncode == 0, again.stderr
+    out = again.stdout
+    assert simplified and all(to_traditional(line) in out.splitlines() for line in simplified)
+    assert to_traditional(JINTI_FORMS["wujue"].label_zh) in out
+    assert i18n.text("poem.footer", "zh-TW", model="v0", poem_id=1) in out
+    assert i18n.text("poem.rated", "zh-TW", count=1, mean="5.0") in out
+
+
+def test_console_refuses_a_locale_it_does_not_know_before_starting(tmp_path):
+    result = lianju(["console", "--locale", "xx"], tmp_path / "data", "/poem 月\n")
+    assert result.returncode == 2
+    assert "--locale" in result.stderr and "zh-CN, zh-TW, en" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "data" / "lianju.sqlite").exists()
+
+
+def ctrl_c_after(typed: str, answer: str, data_dir: Path) -> tuple[int, str, str]:
+    """Type into a console, wait for `answer`, press Ctrl-C with the input still open, and wait for the
+    console to end: its exit status, what it printed, and its errors."""
+    environment = {**os.environ, "LIANJU_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1"}
+    environment.pop("LIANJU_DISCORD_TOKEN", None)
+    errors = data_dir / "stderr.txt"
+    with errors.open("w") as stderr:
+        console = subprocess.Popen(
+            LIANJU + ["console"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=environment,
+        )
+        assert console.stdin is not None and console.stdout is not None
+        watchdog = threading.Timer(120, console.kill)  # a console that never answers fails the test, not the run
+        watchdog.start()
+        try:
+            console.stdin.write(typed)
+            console.stdin.flush()
+            printed = []
+            while answer not in (line := console.stdout.readline()):
+                assert line, errors.read_text()  # the console ended before it answered
+                printed.append(line)
+            console.send_signal(signal.SIGINT)
+            status = console.wait(timeout=60)  # at once, not when the input ends
+            printed += [line, console.stdout.read()]
+        finally:
+            watchdog.cancel()
+            console.kill()
+            console.communicate()
+    return status, "".join(printed), errors.read_text()
+
+
+def test_ctrl_c_at_the_prompt_ends_the_console_quietly_and_keeps_what_was_stored(tmp_path):
+    thanks = i18n.text("rating.thanks", "zh-CN", poem_id=1, stars=4)
+    status, out, errors = ctrl_c_after("/poem 月 form=五绝\n/rate 1 4\n", thanks, tmp_path)
+    assert status == 130 and "再见" in out and "Traceback" not in errors, errors
+    # Nothing written in this one (the tester's case: its database closed under the cancel, with a traceback).
+    status, out, errors = ctrl_c_after(
+        "/top\n", i18n.text("top.title", "zh-CN", period=i18n.text("period.all", "zh-CN")), tmp_path
+    )
+    assert status == 130 and "《月》 4.0 ★（1 人）" in out and "再见" in out and "Traceback" not in errors, errors
+
+
 def test_console_settings_are_shown_set_refused_and_used(tmp_path):
     script = (
         "/settings\n/settings turn 飞花令 30\n/settings turn chain 2\n/settings turn chess 30\n"
@@ -51,7 +122,7 @@ def test_console_settings_are_shown_set_refused_and_used(tmp_path):
     result = lianju(["console"], tmp_path, script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "联句 120s、飞花令 60s、对对联 120s" in out and "联句 120s、飞花令 30s、对对联 120s" in out
+    assert "联句 120 秒、飞花令 60 秒、对对联 120 秒" in out and "联句 120 秒、飞花令 30 秒、对对联 120 秒" in out
     assert "每轮秒数须在 5 到 3600 之间。" in out and "/settings [turn GAME SECONDS" in out
     assert "/作诗 默认体裁：五律" in out and "不认识这种语言；可选：zh-CN, zh-TW, en。" in out and "诗卡：关" in out
     assert "五言律诗" in out  # /poem without a form takes the one set

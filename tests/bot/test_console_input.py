@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
+from bot import i18n
 from bot.config import Settings
 from bot.console import CONSOLE_USER_ID, Console
 from bot.services import Person, Services
@@ -76,3 +77,38 @@ async def test_console_seats_outlive_a_restart(open_console):
     assert "你已经在游戏里了" in await restarted.handle("/chain join 杜甫")
     assert "王维加入了游戏" in await restarted.handle("/chain join 王维")
     assert "轮到王维" in await restarted.handle("/chain line 姑苏城外寒山寺")
+
+
+async def test_a_poem_is_labelled_in_the_readers_language(open_console):
+    english = await open_console("en")
+    written = await english.handle("/poem 月 form=五绝")
+    assert i18n.text("poem.footer", "en", model="v0", poem_id=1) in written
+    assert i18n.text("poem.unrated", "en") in written and i18n.text("poem.unrated", "zh-CN") not in written
+    rated = await english.handle("/rate 1 5")
+    assert i18n.text("poem.rated", "en", count=1, mean="5.0") in rated
+
+
+async def test_top_names_the_periods_it_knows(open_console):
+    console = await open_console()
+    for typed in ("/top yesterday", "/top week month"):
+        assert "week|month|all" in await console.handle(typed)
+    assert await console.handle("/top week") == i18n.text(
+        "top.empty", "zh-CN", period=i18n.text("period.week", "zh-CN")
+    )
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "zh-TW", "en"])
+async def test_mypoems_suggests_the_consoles_own_command(open_console, locale):
+    console = await open_console(locale)
+    await console.handle("/poem 月 form=五绝")
+    await console.handle("/forgetme yes")
+    empty = await console.handle("/mypoems")
+    assert "/poem" in empty and "/作诗" not in empty and "/作詩" not in empty
+
+
+@pytest.mark.parametrize("theme", ["moon", "🌙", "月" * 20, ""])
+async def test_a_chain_theme_is_refused_as_poem_refuses_it(open_console, theme):
+    console = await open_console()
+    refused = await console.handle(f"/poem '{theme}'")
+    assert await console.handle(f"/chain start 七绝 'theme={theme}'") == refused
+    assert "轮到李白" in await console.handle("/chain start 七绝 bot=no")  # the refused one never started
