@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from fake_discord import CHANNEL_ID
+from fake_discord import CHANNEL_ID, EPHEMERAL
 
 from engine.corpus import LineIndex
 
@@ -190,4 +190,17 @@ async def test_forgetme_on_ones_own_turn_passes_it_and_pings_nobody_gone(fake_di
     assert "夜半钟声到客船" in await play(fake_discord, "chain", "line", {"line": "夜半钟声到客船"})
     await asyncio.sleep(5)  # past the half-time reminder 杜甫's turn had scheduled
     assert not [m for m in fake_discord.channel_messages if str(DU_FU[0]) in m["content"]]
+    assert fake_discord.violations == []
+
+
+async def test_a_chain_on_a_theme_that_is_not_one_is_refused_as_poem_refuses_it(fake_discord, bots, bot_settings):
+    await bots.start(bot_settings)
+    for theme in ("moon", "🌙"):
+        chain = await (
+            await fake_discord.command("chain", {"form": "qijue", "theme": theme}, subcommand="start")
+        ).answered()
+        poem = await (await fake_discord.command("poem", {"theme": theme})).answered()
+        assert chain.original["content"] == poem.original["content"] and "汉字" in chain.original["content"]
+        assert chain.original["flags"] & EPHEMERAL  # privately, before anything is said to the channel
+    assert "没有进行中的游戏" in await play(fake_discord, "chain", "status")
     assert fake_discord.violations == []

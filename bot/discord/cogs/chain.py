@@ -11,6 +11,7 @@ from bot.discord.posts import GameCog
 from bot.discord.views import channel_of, person_of
 from bot.games.chain import OPEN_LINES, ChainGame, ChainRules, ChainStart, chain_form, open_form
 from bot.games.common import refusal, say
+from bot.services import PoemRequest
 from storage.models import utcnow
 
 FORM_CHOICES = [
@@ -63,6 +64,8 @@ class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chai
         opening: str | None = None,
         theme: str | None = None,
     ) -> None:
+        if theme is not None:  # the bot writes its opening on it: refused privately, as /poem refuses it
+            self.bot.services.check_poem_request(PoemRequest(theme=theme))
         await interaction.response.defer(thinking=True)  # the bot may write the opening line
         person = person_of(interaction)
         await self.bot.posts.seen(person)
