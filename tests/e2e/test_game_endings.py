@@ -58,7 +58,7 @@ async def test_a_chain_on_the_servers_turn_length_is_finished_after_a_restart(fa
     refused = await (await fake_discord.command("settings", {}, subcommand="show")).answered()
     assert "管理服务器" in refused.original["content"]
     chosen = await settings_command(fake_discord, "turn", {"game": "chain", "seconds": 40})
-    assert chosen["flags"] & EPHEMERAL and "联句 40s" in chosen["content"]
+    assert chosen["flags"] & EPHEMERAL and "联句 40 秒" in chosen["content"]
 
     assert "轮到李白" in await play(fake_discord, "chain", "start", {"form": "qijue", "theme": "月"})
     assert "杜甫加入了游戏" in await play(fake_discord, "chain", "join", who=DU_FU)
