@@ -174,7 +174,7 @@ def test_cli_align_refuses_bad_input_without_a_traceback(tiny_model, built_corpu
         ([str(marks), "--out", str(tmp_path / "o2"), *common], "its lines are not a qilv"),
         (
             [str(marks), "--out", str(tmp_path / "o3"), "--model", str(tmp_path), "--corpus", str(built_corpus)],
-            "no model at",
+            "is not a model folder",
         ),
         ([str(marks), "--out", str(tmp_path), *common], "is not empty"),
         ([str(marks), "--out", str(marks), *common], "is not empty (or not a folder)"),
