@@ -261,17 +261,14 @@ class Poet:
         try:
             require_model_folder(Path(model_dir))
             self.model = self.torch_thread.submit(self._load, Path(model_dir), version or Path(model_dir).name).result()
-        except (BackendUnavailable, ModelFolderError):
+        except BaseException as error:
             self.torch_thread.shutdown()
-            raise
-        except Exception as error:  # a damaged file: truncated weights, a reader.json cut short …
-            self.torch_thread.shutdown()
-            raise ModelFolderError(
-                f"the model at {model_dir} does not load ({type(error).__name__}: {error}): restore the folder, "
-                "or point LIANJU_MODEL_DIR (or --model) at another"
-            ) from error
-        except BaseException:
-            self.torch_thread.shutdown()
+            if isinstance(error, Exception) and not isinstance(error, (BackendUnavailable, ModelFolderError)):
+                # a damaged file: truncated weights, a reader.json cut short …
+                raise ModelFolderError(
+                    f"the model at {model_dir} does not load ({type(error).__name__}: {error}): restore the folder, "
+                    "or point LIANJU_MODEL_DIR (or --model) at another"
+                ) from error
             raise
 
     def _load(self, model_dir: Path, version: str) -> ServedModel:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 import opencc
@@ -60,29 +61,34 @@ _BOOK_NAMES = {
     "上聲十七筱": "上聲十七篠",
 }
 _BOOK_NAMES_SIMPLIFIED = {"上声十七筿": "上声十七筱"}
-_BOOK_NAME = re.compile("|".join(_BOOK_NAMES))
-_BOOK_NAME_SIMPLIFIED = re.compile("|".join(_BOOK_NAMES_SIMPLIFIED))
+
+
+def _replacing(table: dict[str, str]) -> Callable[[str], str]:
+    """A function that replaces every key of `table` found in a text by its value."""
+    pattern = re.compile("|".join(map(re.escape, table)))
+    return lambda text: pattern.sub(lambda found: table[found[0]], text)
+
+
+_book_names, _book_names_simplified = _replacing(_BOOK_NAMES), _replacing(_BOOK_NAMES_SIMPLIFIED)
 
 
 def to_simplified(text: str) -> str:
-    return _BOOK_NAME_SIMPLIFIED.sub(lambda found: _BOOK_NAMES_SIMPLIFIED[found[0]], _t2s().convert(text))
+    return _book_names_simplified(_t2s().convert(text))
 
 
 def to_traditional(text: str) -> str:
-    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], _s2t().convert(text))
+    return _book_names(_s2t().convert(text))
 
 
 # Where s2twp's phrases miss in the bot's words: 权限 is 權限 in Discord's zh-TW, not 許可權; 注册表 (the
 # models' registry) is not Windows's 登錄檔; Discord says 斜線指令 for slash commands.
-_TAIWAN_WORDS = {"許可權": "權限", "登錄檔": "註冊表", "斜槓命令": "斜線指令"}
-_TAIWAN_WORD = re.compile("|".join(_TAIWAN_WORDS))
+_taiwan_words = _replacing({"許可權": "權限", "登錄檔": "註冊表", "斜槓命令": "斜線指令"})
 
 
 def to_taiwan(text: str) -> str:
     """Traditional characters and Taiwan's words (服务器 → 伺服器, 设置 → 設定, 默认 → 預設): for
     what the bot says to zh-TW readers. Poems keep their words and go through to_traditional."""
-    taiwan = _TAIWAN_WORD.sub(lambda found: _TAIWAN_WORDS[found[0]], _s2twp().convert(text))
-    return _BOOK_NAME.sub(lambda found: _BOOK_NAMES[found[0]], taiwan)
+    return _book_names(_taiwan_words(_s2twp().convert(text)))
 
 
 def strip_invisible(text: str) -> str:
