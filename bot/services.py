@@ -27,9 +27,10 @@ from bot import i18n
 from bot.config import Settings
 from bot.learning import FinetuneResult, finetune_in_process, forget_rater
 from bot.occasions import Occasion
+from engine.backends import BackendUnavailable
 from engine.batching import Busy
 from engine.forms import parse_form, stored_form
-from engine.poet import Poet, PoetError, try_loading
+from engine.poet import ModelFolderError, Poet, PoetError
 from engine.prompts import LINE_ENDS
 from engine.text import to_traditional
 from storage import limits, repo
@@ -200,12 +201,12 @@ class Services:
             await prepare_schema(settings, database.engine)
             async with database.unit_of_work() as session:
                 first_start = await repo.active_model(session) is None
-            if first_start:
-                await _check_default_model(settings)
-            async with database.unit_of_work() as session:
                 active = await repo.ensure_default_model(session, str(settings.model_dir))
                 earlier = await repo.earlier_models(session)
-            poet, model, unloadable = _first_loadable(settings, [active, *earlier])
+                if first_start:  # loaded before v0 is committed: see _load_default_model
+                    poet, model, unloadable = await _load_default_model(settings, active), active, None
+            if not first_start:
+                poet, model, unloadable = _first_loadable(settings, [active, *earlier])
         except BaseException:
             await database.close()
             raise
@@ -528,16 +529,16 @@ async def prepare_schema(settings: Settings, engine: AsyncEngine) -> None:
     await ensure_schema(engine, upgrade=upgrade)
 
 
-async def _check_default_model(settings: Settings) -> None:
-    """The folder the registry is about to record as v0 must load: once recorded, v0 is where the bot
-    falls back to for good, and a broken path there would outlive the setting that named it."""
+async def _load_default_model(settings: Settings, default: ModelVersion) -> Poet:
+    """The poet for the folder the registry is recording as v0, loaded inside the transaction that
+    records it: once committed, v0 is where the bot falls back to for good, and a broken path there
+    would outlive the setting that named it."""
     try:
-        await asyncio.to_thread(try_loading, settings.model_dir, settings.backend)
-    except Exception as error:  # whatever a broken folder raises
-        raise ModelUnavailable(
-            f"the model at {settings.model_dir} does not load ({type(error).__name__}: {error}); nothing was "
-            "recorded: point LIANJU_MODEL_DIR at a model folder (unset: the shipped one) and start again"
-        ) from None
+        return await asyncio.to_thread(
+            Poet, settings.model_dir, settings.backend, settings.corpus_lines, version=default.name
+        )
+    except (ModelFolderError, BackendUnavailable) as error:  # Poet says what is wrong and what to do
+        raise ModelUnavailable(f"{error} (nothing was recorded in the model registry)") from None
 
 
 def _first_loadable(

@@ -105,6 +105,26 @@ def test_a_folder_with_a_damaged_reader_cannot_be_promoted(settings, tmp_path):
     assert result.exit_code == 2 and "does not load" in result.output
 
 
+def test_the_first_start_loads_the_default_model_once(settings, monkeypatch):
+    import engine.poet
+
+    loaded: list[Path] = []
+    real_load_backend = engine.poet.load_backend
+
+    def counting_load_backend(model_dir, kind):
+        loaded.append(Path(model_dir))
+        return real_load_backend(model_dir, kind)
+
+    monkeypatch.setattr(engine.poet, "load_backend", counting_load_backend)
+
+    async def start() -> None:
+        services = await Services.start(settings)
+        await services.close()
+
+    asyncio.run(start())
+    assert loaded == [settings.model_dir] and statuses(settings) == {"v0": ModelStatus.ACTIVE}
+
+
 def test_a_model_folder_that_does_not_load_is_not_recorded_as_v0(settings, tmp_path):
     from bot.services import ModelUnavailable
 
