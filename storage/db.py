@@ -203,4 +203,7 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
         if broken:
             raise StorageError(f"the migration left rows with dangling foreign keys: {broken[:10]}")
     finally:
-        dbapi_connection.cursor().execute("PRAGMA foreign_keys=ON")
+        # A Ctrl-C in the middle of a statement invalidates (closes) the connection, and the pool drops
+        # it: there is nothing to switch back, and trying would hide the KeyboardInterrupt.
+        if not connection.invalidated:
+            dbapi_connection.cursor().execute("PRAGMA foreign_keys=ON")

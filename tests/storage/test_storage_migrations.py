@@ -12,9 +12,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 
-from storage.db import alembic_config, current_revision, ensure_schema, head_revision, migrate
+from storage.db import alembic_config, current_revision, ensure_schema, head_revision, migrate, sqlite_foreign_keys_off
 from storage.errors import SchemaOutOfDate, StorageError
 from storage.models import Base
 
@@ -184,3 +184,12 @@ def test_a_non_editable_install_migrates_a_new_database_and_reads_its_rhyme_book
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     assert {table.name for table in Base.metadata.sorted_tables} <= tables and revision == (head_revision(),)
+
+
+def test_a_ctrl_c_during_a_sqlite_migration_stays_a_ctrl_c(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'lianju.db'}")
+    with engine.connect() as connection, pytest.raises(KeyboardInterrupt):
+        with sqlite_foreign_keys_off(connection):
+            connection.invalidate()  # what SQLAlchemy does to a connection a Ctrl-C interrupts mid-statement
+            raise KeyboardInterrupt
+    engine.dispose()
