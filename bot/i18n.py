@@ -103,7 +103,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "用评分高的诗微调模型，通过关卡才上线（仅限机器人主人）",
         "en": "Fine-tune on highly rated poems; only a model that passes the gates goes live (owner)",
     },
-    "cmd.lianju": {"zh": "联句", "en": "lianju"},
+    "cmd.lianju": {"zh": "机器人", "en": "lianju"},
     "cmd.lianju.desc": {"zh": "机器人管理", "en": "Bot administration"},
     "cmd.lianju.sync": {"zh": "同步", "en": "sync"},
     "cmd.lianju.sync.desc": {
@@ -124,7 +124,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cmd.game.status.desc": {"zh": "本频道游戏的进度", "en": "Where this channel's game stands"},
     "cmd.game.stop": {"zh": "结束", "en": "stop"},
     "cmd.game.stop.desc": {"zh": "结束游戏（发起人或管理员）", "en": "Stop the game (its starter or a moderator)"},
-    "cmd.chain": {"zh": "联诗", "en": "chain"},
+    "cmd.chain": {"zh": "联句", "en": "chain"},
     "cmd.chain.desc": {
         "zh": "联句：大家轮流各写一句，合成一首诗",
         "en": "联句: take turns writing the lines of one poem",
@@ -177,7 +177,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     # 飞花令's, 对句 answers a 对对联's 出句, and 联句 players 写句 as before.
     "cmd.feihua.line": {"zh": "接令", "en": "line"},
     "cmd.duilian.line": {"zh": "对句", "en": "line"},
+    "cmd.duilian.join.desc": {
+        "zh": "加入本频道的对对联（不加入也可以直接对句）",
+        "en": "Join this channel's 对对联 (anyone may answer without joining)",
+    },
     "cmd.chain.line": {"zh": "写句", "en": "line"},
+    "opt.feihua_bot_plays.desc": {"zh": "机器人也轮流背诗", "en": "The bot takes turns reciting too"},
     "opt.key": {"zh": "令字", "en": "key"},
     "opt.key.desc": {"zh": "一个汉字，如 花、月", "en": "One Chinese character, such as 花 or 月"},
     "opt.strength": {"zh": "机器人水平", "en": "strength"},

@@ -59,15 +59,24 @@ async def posted(fake, channel_id: int, predicate, timeout: float = 60) -> dict:
     raise AssertionError(f"no such message in channel {channel_id}: {[m['content'] for m in fake.channel_messages]}")
 
 
-async def test_each_game_has_its_own_word_for_the_line_every_game_shares(fake_discord, bots, bot_settings):
+async def test_each_game_has_its_own_words_for_the_commands_every_game_shares(fake_discord, bots, bot_settings):
     await bots.start(bot_settings)
 
-    def line_names(group: str) -> dict[str, str]:
-        command = next(c for c in fake_discord.commands if c["name"] == group)
-        return next(o["name_localizations"] for o in command["options"] if o["name"] == "line")
+    def group(name: str) -> dict:
+        return next(c for c in fake_discord.commands if c["name"] == name)
+
+    def line_names(name: str) -> dict[str, str]:
+        return next(o["name_localizations"] for o in group(name)["options"] if o["name"] == "line")
+
+    def join_description(name: str) -> str:
+        return next(o["description_localizations"]["zh-CN"] for o in group(name)["options"] if o["name"] == "join")
 
     assert line_names("feihua") == {"zh-CN": "接令", "zh-TW": "接令"}
     assert line_names("chain")["zh-CN"] == "写句" and line_names("duilian")["zh-CN"] == "对句"
+    # /联句 is the game a Chinese speaker looks for under that name, not the owner's admin commands
+    assert group("chain")["name_localizations"] == {"zh-CN": "联句", "zh-TW": "聯句"}
+    assert group("lianju")["name_localizations"]["zh-CN"] != "联句"
+    assert "轮流" in join_description("chain") and "直接对句" in join_description("duilian")
 
 
 async def test_a_qijue_chain_and_a_feihua_at_once(fake_discord, bots, game_settings, built_corpus):

@@ -27,7 +27,7 @@ class FeihuaCog(GameCog, group_name=_("cmd.feihua"), group_description=_("cmd.fe
     )
     @app_commands.describe(
         key=_("opt.key.desc"),
-        bot_plays=_("opt.bot_plays.desc"),
+        bot_plays=_("opt.feihua_bot_plays.desc"),
         strength=_("opt.strength.desc"),
         turn_seconds=_("opt.turn_seconds.desc"),
     )
