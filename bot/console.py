@@ -43,6 +43,7 @@ from bot.services import (
     Services,
     UserError,
     forgotten_text,
+    my_poems_entry,
     top_entry,
 )
 from engine.prosody import Reason
@@ -255,12 +256,7 @@ class Console:
         poems = await self.services.my_poems(self.person)
         if not poems:
             return i18n.text("mypoems.console_empty", self.person.locale)  # mypoems.empty names /作诗
-        return "\n".join(
-            i18n.text(
-                "mypoems.entry", self.person.locale, poem_id=poem.id, title=poem.theme or "—", first_line=poem.lines[0]
-            )
-            for poem in poems
-        )
+        return "\n".join(my_poems_entry(poem, self.person.locale) for poem in poems)
 
     async def model(self, words: list[str], options: dict[str, str]) -> str:
         # The console's person runs the bot on their own machine: they may roll back like a server manager.

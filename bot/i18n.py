@@ -8,7 +8,7 @@ bot.discord.i18n hands them to Discord.
 
 from __future__ import annotations
 
-from engine.text import to_taiwan
+from engine.text import to_taiwan, to_traditional
 
 ZH_CN, ZH_TW, EN = "zh-CN", "zh-TW", "en"
 LOCALES = (ZH_CN, ZH_TW, EN)
@@ -431,6 +431,12 @@ def text(key: str, locale: object, **values: object) -> str:
     else:
         template = entry["zh"]
     return template.format(**values)
+
+
+def verse(locale: object, text: str) -> str:
+    """Lines of a poem as a reader in `locale` reads them: in traditional characters for zh-TW, with
+    the poem's own words (to_taiwan would make 信息 資訊)."""
+    return to_traditional(text) if normalise_locale(locale) == ZH_TW else text
 
 
 def bilingual(locale: object, zh: str, en: str) -> str:

@@ -36,7 +36,7 @@ from engine.text import to_traditional
 from storage import limits, repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import GameKind, ModelVersion, PoemOrigin, Script
+from storage.models import GameKind, ModelVersion, Poem, PoemOrigin, Script
 
 log = logging.getLogger(__name__)
 
@@ -586,11 +586,22 @@ def top_entry(rank: int, entry: repo.RatedPoem, locale: object) -> str:
             "top.entry",
             locale,
             rank=rank,
-            title=entry.poem.theme or "—",
+            title=i18n.verse(locale, entry.poem.theme or "—"),
             mean=f"{entry.rating.mean:.1f}",
             count=entry.rating.count,
         )
-        + f"\n> {entry.poem.lines[0]}……"
+        + f"\n> {i18n.verse(locale, entry.poem.lines[0])}……"
+    )
+
+
+def my_poems_entry(poem: Poem, locale: object, first_line_chars: int | None = None) -> str:
+    """One poem of /mypoems: its number, title and the start of its first line."""
+    return i18n.text(
+        "mypoems.entry",
+        locale,
+        poem_id=poem.id,
+        title=i18n.verse(locale, poem.theme or "—"),
+        first_line=i18n.verse(locale, poem.lines[0][:first_line_chars]),
     )
 
 

@@ -31,13 +31,13 @@ def describe(outcome: Outcome, locale: object, name: Names, show_line: bool = Tr
     """What a player reads after a move: the line and who wrote it, then the reasons and notes."""
     said = [words(reason, locale) for reason in [*outcome.reasons, *outcome.notes]]
     if show_line and outcome.accepted and outcome.line and outcome.by is not None:
-        said.insert(0, f"{name(outcome.by)}：{i18n.bilingual(locale, outcome.line, outcome.line)}")
+        said.insert(0, f"{name(outcome.by)}：{i18n.verse(locale, outcome.line)}")
     return "\n".join(said)
 
 
 def poem_credits(outcome: Outcome, locale: object, name: Names) -> str:
     """The finished 联句, every line with its author."""
-    return "\n".join(f"{i18n.bilingual(locale, line, line)}　—— {name(author)}" for line, author in outcome.poem or [])
+    return "\n".join(f"{i18n.verse(locale, line)}　—— {name(author)}" for line, author in outcome.poem or [])
 
 
 def reminder(turn: int | None, seconds_left: int, locale: object, name: Names) -> str:

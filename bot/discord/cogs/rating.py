@@ -11,7 +11,7 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import person_of
 from bot.games.texts import bot_name, mention
-from bot.services import UserError, top_entry
+from bot.services import UserError, my_poems_entry, top_entry
 from storage.models import Poem, Script
 
 PERIOD_CHOICES = [app_commands.Choice(name=_(f"period.{period}"), value=period) for period in ("week", "month", "all")]
@@ -59,16 +59,7 @@ class RatingCog(commands.Cog):
         if not poems:
             await interaction.response.send_message(i18n.text("mypoems.empty", person.locale), ephemeral=True)
             return
-        lines = [
-            i18n.text(
-                "mypoems.entry",
-                person.locale,
-                poem_id=poem.id,
-                title=poem.theme or "—",
-                first_line=poem.lines[0][:FIRST_LINE_CHARS],
-            )
-            for poem in poems
-        ]
+        lines = [my_poems_entry(poem, person.locale, FIRST_LINE_CHARS) for poem in poems]
         embed = discord.Embed(title=i18n.text("mypoems.title", person.locale), description="\n".join(lines))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
