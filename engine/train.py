@@ -16,7 +16,7 @@ import math
 import random
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypedDict
 
@@ -46,6 +46,15 @@ SIZES: dict[str, ModelSize] = {
     "medium": ModelSize(hidden_size=512, intermediate_size=1408, num_hidden_layers=8, num_attention_heads=8),
     "base": ModelSize(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12),
 }
+
+
+def size_of(config: LlamaConfig) -> str:
+    """The name of a model's size: a resumed or warm-started run is the size of what it loaded,
+    whatever --size says."""
+    shape = {key: getattr(config, key) for key in ModelSize.__annotations__}
+    return next((name for name, size in SIZES.items() if size == shape), "custom")
+
+
 MAX_LENGTH = 96  # a 七律 with its prompt is about 80 tokens
 
 
@@ -333,6 +342,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         tokenizer.save_pretrained(cfg.out / "tokenizer")
         model = new_model(cfg.size, tokenizer, cfg.dropout)
         state = TrainState()
+    cfg = replace(cfg, size=size_of(model.config))  # what the state and the progress bar report
     model.to(device).train()  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
     optimizer = make_optimizer(model, cfg)
     if resume:

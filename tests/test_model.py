@@ -99,8 +99,10 @@ def test_resumed_run_continues_from_step_and_optimizer_state(built_corpus, tmp_p
     assert train(tiny_config(built_corpus, out, stop_after=6), progress=False) is None
     state = json.loads((out / "checkpoint" / "state.json").read_text())["state"]
     assert state["step"] == 6
-    resumed = train(tiny_config(built_corpus, out), resume=True, progress=False)
-    assert json.loads((resumed / "train_log.json").read_text())["state"]["step"] == 12
+    # --size on a resume cannot change what the checkpoint is; the log says what it is
+    resumed = train(tiny_config(built_corpus, out, size="small"), resume=True, progress=False)
+    log = json.loads((resumed / "train_log.json").read_text())
+    assert log["state"]["step"] == 12 and log["config"]["size"] == "tiny"
     # Bit-for-bit the same weights as the uninterrupted run: step, data position and the
     # optimizer's moments all came back (a fresh optimizer would drift).
     straight = AutoModelForCausalLM.from_pretrained(tiny_model.parent / "checkpoint").state_dict()
