@@ -32,7 +32,7 @@ from bot import i18n
 from bot.config import Settings
 from bot.games.common import BOT, GAMES, Outcome, Player, Registry, TurnGame, as_recorded
 from bot.games.service import GameService, game_service
-from bot.games.texts import bot_name, describe, poem_credits, status_text, words
+from bot.games.texts import bot_name, describe, mention, poem_credits, status_text, words
 from bot.services import (
     FOLLOW_PLAYERS,
     PERIODS,
@@ -105,7 +105,10 @@ class ConsoleGames:
 
     def name(self, who: int | None) -> str:
         seat = self.seats.get(who) if who is not None else None
-        return bot_name(self.person.locale) if who == BOT else seat.display_name if seat else "?"
+        if who == BOT:
+            return bot_name(self.person.locale)
+        # a seat storage no longer has: its person was forgotten
+        return seat.display_name if seat else mention(None, self.person.locale)
 
     async def _running(self) -> TurnGame | None:
         """The console table's game; every seat at it is the console person's, also those added
@@ -145,6 +148,11 @@ class ConsoleGames:
             outcome = await self.service.bot_turn(CONSOLE_CHANNEL_ID, utcnow())
             told.append(describe(outcome, self.person.locale, self.name))
 
+    async def forget_person(self) -> str:
+        """What the console's game does when its person is forgotten (GameService.forget_player)."""
+        left = await self.service.forget_player(self.person.id, utcnow())
+        return "\n".join(describe(outcome, self.person.locale, self.name) for _, outcome in left)
+
     async def play(self, game: type[TurnGame], typed: list[str], options: dict[str, str]) -> str:
         verb, rest = game.console_verb(typed)
         channel, now = CONSOLE_CHANNEL_ID, utcnow()
@@ -182,7 +190,7 @@ class ConsoleGames:
 class Console:
     def __init__(self, services: Services, person: Person, out: TextIO = sys.stdout) -> None:
         self.services, self.person, self.out = services, person, out
-        games = ConsoleGames(game_service(services), person, check_poem=services.check_poem_request)
+        self.games = ConsoleGames(game_service(services), person, check_poem=services.check_poem_request)
         self.commands: dict[str, Command] = {
             "/poem": self.poem,
             "/rate": self.rate,
@@ -191,7 +199,7 @@ class Console:
             "/model": self.model,
             "/settings": self.settings,
             "/forgetme": self.forgetme,
-            **games.commands,
+            **self.games.commands,
         }
 
     async def handle(self, line: str) -> str | None:
@@ -292,7 +300,8 @@ class Console:
         locale = self.person.locale
         if words != ["yes"]:
             return i18n.text("forget.confirm", locale) + "\n" + i18n.text("forget.console_confirm", locale)
-        return forgotten_text(await self.services.forget(self.person), locale)
+        left = await self.games.forget_person()
+        return "\n".join(filter(None, [left, forgotten_text(await self.services.forget(self.person), locale)]))
 
     async def run(self, lines: TextIO, prompt: bool, ctrl_c: CtrlC | None = None) -> bool:
         """Answer line after line: True at /quit or the input's end, False after the Ctrl-C of `ctrl_c`."""

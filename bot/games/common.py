@@ -403,6 +403,21 @@ class TurnGame:
         """One exchange outside any game (the bot's 下联 for a player's 上联)."""
         return refusal(say("no_ask", "这个游戏不回答单独的问题。", "This game answers nothing outside a game."))
 
+    async def leave(self, player_id: int, now: datetime, poet: LinePoet | None) -> Outcome:
+        """A player gone for good (/forgetme): a game of turns nobody else plays ends, and a turn they
+        hold runs out now, by the game's own rule for a late turn (not at its deadline, which would
+        hand what was left of it to the next player)."""
+        if self.finished or player_id not in self.players:
+            return refusal(say("not_playing", "你不在这局游戏里。", "You are not playing in this game."))
+        if self.takes_turns and set(self.players) == {player_id}:
+            self.finished = True
+            gone = note("nobody_left", "玩家都已离开，游戏结束。", "Every player has left: the game is over.")
+            return self.outcome(True, abandoned=True, notes=[gone])
+        if self.rotation.current == player_id and self.rotation.deadline is not None:
+            self.rotation.deadline = now
+            return await self.timeout(now, poet)
+        return self.outcome(False)  # nothing waits for them
+
     def stop(self, who: int, moderator: bool = False) -> Outcome:
         """The starter (or a moderator) ends the game early."""
         if self.finished:

@@ -232,18 +232,21 @@ class GameService:
             row = await repo.running_game(session, channel_id)
             return None if row is None else self._restore(row, await self._players(session, row))
 
-    async def forget_player(self, player_id: int) -> list[tuple[int, Outcome]]:
-        """Before /forgetme deletes a player's seats: every running game whose turn they hold moves
-        on at once, by the game's own rule for a turn that runs out, so that nobody waits for (or is
-        reminded about) a player who is gone. Returns (channel, outcome) for each game moved."""
+    async def forget_player(self, player_id: int, now: datetime) -> list[tuple[int, Outcome]]:
+        """Before /forgetme deletes a player's seats: every running game they play in lets them go
+        (TurnGame.leave), so that nobody waits for, or is reminded about, a player who is gone.
+        Returns (channel, outcome) for each game that moved."""
         async with self.db.unit_of_work() as session:
-            held = []
-            for row in await repo.games_to_resume(session):
-                rotation = self._restore(row, await self._players(session, row)).rotation
-                if rotation.current == player_id and rotation.deadline is not None:
-                    held.append((row.channel_id, rotation.deadline))
-        # Each timeout re-reads its game under the channel's lock; a turn that moved on meanwhile is not due.
-        return [(channel_id, await self.timeout(channel_id, deadline)) for channel_id, deadline in held]
+            channels = [
+                row.channel_id
+                for row in await repo.games_to_resume(session)
+                if any(seat.user_id == player_id for seat in row.players)
+            ]
+        poet = self.resources.poet
+        left = [
+            (channel, await self._play(channel, lambda game: game.leave(player_id, now, poet))) for channel in channels
+        ]
+        return [(channel, outcome) for channel, outcome in left if outcome.accepted or outcome.moves]
 
     async def resume_all(self) -> list[Resumable]:
         """Running games and when each needs the scheduler, for rescheduling at start-up."""

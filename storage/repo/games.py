@@ -112,7 +112,9 @@ async def join_game(session: AsyncSession, game_id: int, player: DiscordUser) ->
     if any(seated.user_id == player.id for seated in game.players):
         raise Conflict(f"{player.display_name} already plays in game #{game.id}")
     await upsert_user(session, player)
-    game.players.append(GamePlayer(user_id=player.id, seat=max(seated.seat for seated in game.players) + 1))
+    game.players.append(
+        GamePlayer(user_id=player.id, seat=max((seated.seat for seated in game.players), default=-1) + 1)
+    )
     await session.flush()
     return game
 

@@ -33,6 +33,15 @@ def test_console_plays_the_three_games(tmp_path, built_corpus):
                 "/chain start 五绝 theme=山",
                 "/chain status",
                 "/chain stop",
+                "/chain start 七绝 opening=月落乌啼霜满天 bot=no",
+                "/chain join 杜甫",
+                "/forgetme yes",
+                "/chain status",
+                "/chain stop",
+                "/chain start 七绝 opening=月落乌啼霜满天 bot=no",
+                "/forgetme yes",
+                "/chain start 七绝 opening=江枫渔火对愁眠 bot=no",
+                "/chain status",
             ]
         )
         + "\n"
@@ -57,3 +66,8 @@ def test_console_plays_the_three_games(tmp_path, built_corpus):
     assert "上联：" in out and "时间到，无人应对。" in out
     assert "上联须为 3 到 11 个字。" in out
     assert "五言绝句" in out and "游戏已结束。" in out
+    # /forgetme on one's turn: it runs out now, and the line stays without its author's name
+    assert "李白超时。\n轮到杜甫。" in out and "1. 月落乌啼霜满天　—— （已删除的用户）\n轮到杜甫，还剩 120 秒。" in out
+    # the only player forgot themselves: the game ended with them, and the table is free again
+    assert "玩家都已离开，游戏结束。" in out and "已有进行中的游戏" not in out
+    assert out.rstrip().endswith("1. 江枫渔火对愁眠　—— 李白\n轮到李白，还剩 120 秒。")

@@ -5,6 +5,7 @@ poem posted with its authors and rating buttons, and a turn that times out."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from fake_discord import CHANNEL_ID, EPHEMERAL
@@ -196,6 +197,8 @@ async def test_forgetme_on_ones_own_turn_passes_it_and_pings_nobody_gone(fake_di
     # 杜甫's turn ran out at once, by the game's rule for a late turn: 李白 plays on, now, with a full turn.
     moved_on = await posted(fake_discord, CHANNEL_ID, lambda m: "超时" in m["content"], timeout=10)
     assert "轮到李白" in moved_on["content"]
+    left = re.search(r"还剩 (\d+) 秒", await play(fake_discord, "chain", "status"))
+    assert left and int(left[1]) <= 8  # a turn of his own, not what was left of 杜甫's on top of it
     assert "夜半钟声到客船" in await play(fake_discord, "chain", "line", {"line": "夜半钟声到客船"})
     await asyncio.sleep(5)  # past the half-time reminder 杜甫's turn had scheduled
     assert not [m for m in fake_discord.channel_messages if str(DU_FU[0]) in m["content"]]

@@ -227,3 +227,13 @@ async def test_running_game_finds_the_channels_active_game_only(db):
         assert await repo.running_game(session, CHANNEL) is None
         with pytest.raises(InvalidInput, match="channel_id: expected a Discord id"):
             await repo.running_game(session, 0)
+
+
+async def test_a_game_whose_every_player_was_forgotten_still_seats_a_newcomer(db):
+    # 对对联 goes on when its starter forgets themselves: anyone in the channel may still answer
+    game = await start(db, chain_game(kind=GameKind.DUILIAN, players=[WANGWEI], form=None, rhyme_group=None))
+    async with db.unit_of_work() as session:
+        await repo.forget_user(session, WANGWEI.id)
+    async with db.unit_of_work() as session:
+        joined = await repo.join_game(session, game.id, MENGHAOREN)
+        assert [(seat.user_id, seat.seat) for seat in joined.players] == [(MENGHAOREN.id, 0)]

@@ -15,6 +15,7 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import person_of
 from bot.services import Person, forgotten_text
+from storage.models import utcnow
 
 
 class ForgetButton(
@@ -45,7 +46,7 @@ class ForgetButton(
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = interaction.client
-        for channel_id, outcome in await bot.games.forget_player(person.id):
+        for channel_id, outcome in await bot.games.forget_player(person.id, utcnow()):
             bot.clock.follow(channel_id, outcome)  # the next turn's timers replace the reminder of theirs
             await bot.posts.post_outcome(channel_id, outcome)
         report = await bot.services.forget(person)
