@@ -29,6 +29,12 @@ def render_item(type_: str, item: object, autogen_context: AutogenContext) -> st
     return False
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    # Only Lianju's tables are Lianju's to migrate: others may share the database (on PostgreSQL the
+    # scheduler keeps apscheduler_jobs there), and autogenerate would otherwise drop them.
+    return type_ != "table" or name in Base.metadata.tables
+
+
 def configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -39,6 +45,7 @@ def configure(connection: Connection) -> None:
         transactional_ddl=True,
         compare_type=True,
         render_item=render_item,
+        include_name=include_name,
     )
 
 

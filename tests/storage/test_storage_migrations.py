@@ -1,6 +1,7 @@
 """Alembic: the migrations build exactly the models, both ways, ship with the package, and the bot
 refuses a stale schema."""
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -12,7 +13,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import alembic_config, current_revision, ensure_schema, head_revision, migrate, sqlite_foreign_keys_off
 from storage.errors import SchemaOutOfDate, StorageError
@@ -114,6 +116,28 @@ def test_the_alembic_command_line_uses_lianju_database_url(empty_database_url):
     assert upgraded.returncode == 0, upgraded.stderr
     current = run_command(str(ALEMBIC), "current", database_url=empty_database_url)
     assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout
+
+
+async def add_a_table_of_someone_elses(database_url: str) -> None:
+    """What the scheduler's job store adds to the database it shares on PostgreSQL."""
+    theirs = MetaData()
+    Table(
+        "apscheduler_jobs",
+        theirs,
+        Column("id", String(191), primary_key=True),
+        Column("next_run_time", Float, index=True),
+    )
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(theirs.create_all)
+    await engine.dispose()
+
+
+def test_alembic_check_leaves_other_tables_in_the_database_alone(empty_database_url):
+    assert run_command(str(ALEMBIC), "upgrade", "head", database_url=empty_database_url).returncode == 0
+    asyncio.run(add_a_table_of_someone_elses(empty_database_url))
+    checked = run_command(str(ALEMBIC), "check", database_url=empty_database_url)
+    assert checked.returncode == 0 and "No new upgrade operations detected" in checked.stdout + checked.stderr
 
 
 def not_built(folder: str, names: list[str]) -> set[str]:
