@@ -62,7 +62,10 @@ async def configure_guild(session: AsyncSession, guild_id: int, **changes: objec
     values = {name: GUILD_SETTINGS[name](value) for name, value in changes.items()}
     guild_id = limits.snowflake("guild id", guild_id)
     await session.execute(dialect_insert(session, Guild).values(id=guild_id).on_conflict_do_nothing())
-    guild = await session.get_one(Guild, guild_id, populate_existing=True)
+    # Locked until the transaction ends, so that a caller that reads a setting to change it (a
+    # game's turn seconds inside the turn_seconds map) does not lose a change made meanwhile on
+    # PostgreSQL. (SQLite's BEGIN IMMEDIATE already serialises every writer.)
+    guild = await session.get_one(Guild, guild_id, populate_existing=True, with_for_update=True)
     for name, value in values.items():
         setattr(guild, name, value)
     await session.flush()

@@ -1,6 +1,8 @@
 """A guild's settings (turn seconds per game, /poem's form, the post language, the poem card) and the
 language each channel's posts remember, on both dialects; revision 0002 carries old guilds over."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -27,6 +29,22 @@ async def test_a_new_guild_has_the_defaults_and_keeps_what_is_set(db):
             {"chain": 30, "duilian": 2},
             False,
         )
+
+
+async def test_two_managers_setting_two_games_turns_at_once_keep_both(db):
+    async def set_turn(kind: str, seconds: int) -> None:
+        async with db.unit_of_work() as session:  # read the map, change one game's entry (as Services does)
+            guild = await repo.configure_guild(session, GUILD)
+            chosen = dict(guild.turn_seconds)
+            await asyncio.sleep(0.05)  # the other manager reads meanwhile
+            await repo.configure_guild(session, GUILD, turn_seconds={**chosen, kind: seconds})
+
+    async with db.unit_of_work() as session:
+        await repo.configure_guild(session, GUILD)
+    await asyncio.gather(set_turn("chain", 60), set_turn("feihua", 30))
+    async with db.unit_of_work() as session:
+        guild = await repo.get_guild(session, GUILD)
+        assert guild is not None and guild.turn_seconds == {"chain": 60, "feihua": 30}
 
 
 @pytest.mark.parametrize(
