@@ -92,8 +92,9 @@ def to_taiwan(text: str) -> str:
 
 
 def strip_invisible(text: str) -> str:
-    """Drop zero-width and control characters (keeping line breaks), which users paste by accident."""
-    return "".join(char for char in text if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf"))
+    """Drop zero-width and control characters (keeping line breaks), which users paste by accident,
+    and lone surrogates (half an emoji, cut by a client), which no text encoding can write."""
+    return "".join(char for char in text if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf", "Cs"))
 
 
 def split_lines(text: str) -> list[str]:

@@ -99,7 +99,10 @@ def json_object(field: str, value: object) -> dict[str, Any]:
         raise InvalidInput(field, f"is not plain JSON ({error})") from None
     if _holds_nul(value):
         raise InvalidInput(field, "contains the character U+0000, which PostgreSQL cannot store in text")
-    size = len(encoded.encode("utf-8"))
+    try:
+        size = len(encoded.encode("utf-8"))
+    except UnicodeEncodeError as error:  # a lone surrogate, which no database's text can hold
+        raise InvalidInput(field, f"is not valid Unicode ({error.reason} at position {error.start})") from None
     if size > JSON_MAX_BYTES:
         raise InvalidInput(field, f"is {size:,} bytes as JSON; the limit is {JSON_MAX_BYTES:,}")
     return value

@@ -75,6 +75,8 @@ def test_empty_input_is_refused_and_not_recorded():
 def test_traditional_characters_and_stray_invisible_characters_are_normalised():
     outcome = chain().submit(LI_BAI, "\u200b月落烏啼霜滿天。\x07", NOW)
     assert outcome.accepted and outcome.line == "月落乌啼霜满天"
+    half_an_emoji = chain().submit(LI_BAI, "月落乌啼\ud83c霜满天", NOW)  # a lone surrogate a client sent
+    assert half_an_emoji.accepted and half_an_emoji.line == "月落乌啼霜满天"
 
 
 def test_repeats_and_wrong_rhymes_are_refused():

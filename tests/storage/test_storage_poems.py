@@ -116,6 +116,7 @@ async def test_the_longest_poem_allowed_round_trips(db):
         ({"guild_id": 2**64}, "guild_id: expected a Discord id"),
         ({"sampling": {"temperature": float("nan")}}, "sampling: is not plain JSON"),
         ({"prosody": {"note": "\x00"}}, "prosody: contains the character U+0000"),
+        ({"sampling": {"theme": "\ud83c"}}, "sampling: is not valid Unicode (surrogates not allowed at position 11)"),
         ({"prosody": {"blob": "x" * 20_000}}, "prosody: is 20,012 bytes as JSON; the limit is 16,384"),
         ({"line_authors": [DUFU]}, "line_authors: has 1 entries for 4 lines"),
     ],
