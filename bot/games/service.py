@@ -132,31 +132,40 @@ class GameService:
 
     async def _play(self, channel_id: int, move: GameMove, kind: GameKind | None = None) -> Outcome:
         """Load the channel's game, let `move(game)` (sync or async) change it, commit, answer. A
-        player's move names the game it is meant for (`kind`): one game's command never moves another."""
-        async with self._locks[channel_id], self.db.unit_of_work() as session:
-            row = await repo.running_game(session, channel_id)
-            if row is None:
-                return refusal(NO_GAME)
-            if kind is not None and row.kind != kind and row.kind in self.games:
-                running = self.games[row.kind]
-                return refusal(
-                    say(
-                        "other_game",
-                        f"这个频道正在玩{running.title}：请用{running.title}的命令，或等本局结束。",
-                        f"This channel is playing {running.title}: use its commands, or wait for it to end.",
+        player's move names the game it is meant for (`kind`): one game's command never moves another.
+
+        The move runs between two transactions, not inside one: it may wait seconds for the poet,
+        and on SQLite an open transaction holds the database's one write lock (BEGIN IMMEDIATE),
+        which every rating and poem would wait for. The channel's lock keeps the game as it was read."""
+        async with self._locks[channel_id]:
+            async with self.db.unit_of_work() as session:
+                row = await repo.running_game(session, channel_id)
+                if row is None:
+                    return refusal(NO_GAME)
+                if kind is not None and row.kind != kind and row.kind in self.games:
+                    running = self.games[row.kind]
+                    return refusal(
+                        say(
+                            "other_game",
+                            f"这个频道正在玩{running.title}：请用{running.title}的命令，或等本局结束。",
+                            f"This channel is playing {running.title}: use its commands, or wait for it to end.",
+                        )
                     )
-                )
-            game = self._restore(row, await self._players(session, row))
+                game_id, game = row.id, self._restore(row, await self._players(session, row))
             outcome = await _run(move, game)
             if not outcome.moves and not outcome.accepted:
-                outcome.game_id = row.id
+                outcome.game_id = game_id
                 return outcome  # a refusal that changes nothing
-            # A newcomer (a join, or anyone answering a 对对联) takes the next seat; a moderator who
-            # stops a game they do not play in moves without joining it.
-            seated = {seat.user_id for seat in row.players}
-            if outcome.by is not None and outcome.by in game.players and outcome.by not in seated:
-                await repo.join_game(session, row.id, game.players[outcome.by])
-            return await self._commit(session, row, game, outcome)
+            async with self.db.unit_of_work() as session:
+                row = await repo.running_game(session, channel_id)
+                if row is None or row.id != game_id:  # ended meanwhile by another process (`lianju` admin)
+                    return refusal(NO_GAME)
+                # A newcomer (a join, or anyone answering a 对对联) takes the next seat; a moderator who
+                # stops a game they do not play in moves without joining it.
+                seated = {seat.user_id for seat in row.players}
+                if outcome.by is not None and outcome.by in game.players and outcome.by not in seated:
+                    await repo.join_game(session, row.id, game.players[outcome.by])
+                return await self._commit(session, row, game, outcome)
 
     # --- what the front ends call -------------------------------------------------------------
 
@@ -164,9 +173,12 @@ class GameService:
         self, channel_id: int, guild_id: int | None, starter: Player, request: StartRequest, now: datetime
     ) -> Outcome:
         """Open the requested game if the channel is free; its first move (or refusal) is the answer."""
-        async with self._locks[channel_id], self.db.unit_of_work() as session:
-            if await repo.running_game(session, channel_id) is not None:
-                return refusal(say("busy", "这个频道已有进行中的游戏。", "This channel already has a game running."))
+        busy = refusal(say("busy", "这个频道已有进行中的游戏。", "This channel already has a game running."))
+        async with self._locks[channel_id]:
+            async with self.db.unit_of_work() as session:
+                if await repo.running_game(session, channel_id) is not None:
+                    return busy
+            # Opened outside a transaction, as _play moves: the bot's opening line waits for the poet.
             opening = await request.open(starter, now, self.resources)
             if isinstance(opening, Outcome):
                 return opening
@@ -174,7 +186,10 @@ class GameService:
             if not outcome.accepted:
                 # No game was created: why the opening was refused, nothing of turns or tries left.
                 return Outcome(accepted=False, reasons=outcome.reasons)
-            return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
+            async with self.db.unit_of_work() as session:
+                if await repo.running_game(session, channel_id) is not None:  # another process started one
+                    return busy
+                return await self._store_new(session, channel_id, guild_id, starter, opening, outcome)
 
     async def _store_new(
         self,

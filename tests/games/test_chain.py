@@ -229,6 +229,36 @@ async def test_a_stored_game_is_completed_saved_with_authors_and_finished(db, po
     assert await service.status(CHANNEL) is None
 
 
+async def test_the_database_is_free_for_others_while_the_bot_writes_its_line(db, poet):
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    class HeldPoet:
+        """The real poet, held at the start of each line until the test lets it go."""
+
+        async def continue_line(self, *args, **kwargs) -> str:
+            writing.set()
+            await go_on.wait()
+            return await poet.continue_line(*args, **kwargs)
+
+    async def meanwhile_someone_writes(move) -> object:
+        writing.clear(), go_on.clear()
+        moving = asyncio.create_task(move)
+        await writing.wait()
+        async with asyncio.timeout(5):  # a rating, a poem, a join elsewhere: SQLite's one write lock is free
+            async with db.unit_of_work() as session:
+                await repo.upsert_user(session, WANG_WEI)
+        go_on.set()
+        return await moving
+
+    service = GameService(db, GameResources(HeldPoet()))
+    rules = ChainRules(chain_form("七绝"), strict=False, bot_plays=True)
+    opened = await meanwhile_someone_writes(service.start(CHANNEL, GUILD, LI_BAI, ChainStart(rules), NOW))
+    assert opened.accepted and opened.by == BOT and opened.turn == LI_BAI.id
+    answered = await service.start(OTHER_CHANNEL, GUILD, LI_BAI, ChainStart(rules, opening=FENGQIAO[0]), NOW)
+    assert answered.accepted and answered.turn == BOT
+    assert (await meanwhile_someone_writes(service.bot_turn(OTHER_CHANNEL, NOW))).by == BOT
+
+
 async def test_turns_refusals_and_the_clock_are_stored(db):
     service = GameService(db, GameResources(poet=None))
     rules = ChainRules(chain_form("五绝"), bot_plays=False, turn_seconds=60)
