@@ -462,6 +462,10 @@ class Services:
             await repo.attach_message(session, poem_id, channel_id, message_id)
             await repo.complete_daily_post(session, post_id, poem_id, message_id)
 
+    async def release_daily(self, post_id: int) -> None:
+        async with self.database.unit_of_work() as session:
+            await repo.release_daily_post(session, post_id)
+
     # --- admin -----------------------------------------------------------------------------------
 
     async def follow_registry(self) -> ModelReport:
@@ -603,6 +607,12 @@ def my_poems_entry(poem: Poem, locale: object, first_line_chars: int | None = No
         title=i18n.verse(locale, poem.theme or "—"),
         first_line=i18n.verse(locale, poem.lines[0][:first_line_chars]),
     )
+
+
+def daily_run_date(now_local: datetime, at: time) -> date:
+    """The local day a daily run at `at` belongs to: a run the scheduler catches up after midnight
+    (within its grace time) is the day before's, not the new day's."""
+    return now_local.date() if now_local.time() >= at else now_local.date() - timedelta(days=1)
 
 
 def parse_time_of_day(value: str) -> time:

@@ -10,7 +10,7 @@ say where each lives: people (users, forget me), guilds, poems, ratings, games, 
 registry (model versions, fine-tune runs).
 """
 
-from storage.repo.daily import claim_daily_post, complete_daily_post
+from storage.repo.daily import claim_daily_post, complete_daily_post, release_daily_post
 from storage.repo.games import (
     BOT_SEAT,
     NewGame,
@@ -72,6 +72,7 @@ __all__ = [
     "channel_locale",
     "claim_daily_post",
     "complete_daily_post",
+    "release_daily_post",
     "configure_guild",
     "ensure_default_model",
     "finish_finetune_run",

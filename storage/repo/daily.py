@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import limits
@@ -58,3 +58,9 @@ async def complete_daily_post(session: AsyncSession, post_id: int, poem_id: int,
     post.posted_at = utcnow()
     await session.flush()
     return post
+
+
+async def release_daily_post(session: AsyncSession, post_id: int) -> None:
+    """Give up a claim whose poem could not be posted (the channel gone, a permission missing), so
+    that the day can still be posted once that is fixed. A post already made stays."""
+    await session.execute(delete(DailyPost).where(DailyPost.id == post_id, DailyPost.posted_at.is_(None)))

@@ -3,10 +3,12 @@ in the reader's language, and the language of a channel's posts."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import pytest
 
 from bot.config import Settings
-from bot.services import Services, UserError
+from bot.services import Services, UserError, daily_run_date
 from storage.models import GameKind
 
 GUILD, CHANNEL = 5_000_000_001, 5_000_000_002
@@ -74,3 +76,15 @@ async def test_a_channel_speaks_as_its_last_player_unless_the_server_chose(servi
     assert await services.channel_locale(CHANNEL) == "en"
     await services.set_post_locale(GUILD, "zh-TW")
     assert await services.channel_locale(CHANNEL) == "zh-TW"
+
+
+@pytest.mark.parametrize(
+    ("now", "at", "day"),
+    [
+        (datetime(2026, 11, 29, 8, 0), time(8, 0), date(2026, 11, 29)),  # on time
+        (datetime(2026, 11, 30, 0, 20), time(23, 50), date(2026, 11, 29)),  # caught up after midnight
+        (datetime(2026, 3, 8, 3, 30), time(2, 30), date(2026, 3, 8)),  # 02:30 skipped by the clocks going forward
+    ],
+)
+def test_a_daily_run_belongs_to_the_day_it_was_due(now, at, day):
+    assert daily_run_date(now, at) == day

@@ -177,9 +177,7 @@ class InteractionRecord:
 class DiscordError(web.HTTPException):
     def __init__(self, status: int, code: int, message: str):
         self.status_code = status
-        super().__init__(
-            body=json.dumps({"code": code, "message": message}).encode(), headers={"Content-Type": "application/json"}
-        )
+        super().__init__(text=json.dumps({"code": code, "message": message}), content_type="application/json")
 
 
 class FakeDiscord:
@@ -193,6 +191,8 @@ class FakeDiscord:
         self.commands: list[dict] = []
         self.command_syncs = 0
         self.violations: list[str] = []
+        # What Discord answers the bot's posts in a channel instead of posting (see refuse_posts)
+        self.refusals: dict[int, tuple[int, int, str, bool]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
         self.runner: web.AppRunner | None = None
@@ -445,8 +445,25 @@ class FakeDiscord:
         record.note_change()
         return reply(message)
 
+    def refuse_posts(self, channel_id: int, why: str | None) -> None:
+        """From now on the bot's posts in the channel fail as Discord fails them: "gone" (the channel
+        was deleted), "forbidden" (the bot may not send there), "no_files" (it may not attach files);
+        None: posts go through again."""
+        refusals = {
+            "gone": (404, 10003, "Unknown Channel", False),
+            "forbidden": (403, 50013, "Missing Permissions", False),
+            "no_files": (403, 50013, "Missing Permissions", True),
+        }
+        if why is None:
+            self.refusals.pop(channel_id, None)
+        else:
+            self.refusals[channel_id] = refusals[why]
+
     async def _channel_message(self, request):
         body, files = await self._body(request)
+        refused = self.refusals.get(int(request.match_info["channel"]))
+        if refused and (files or not refused[3]):
+            raise DiscordError(*refused[:3])
         message = self._message(int(request.match_info["channel"]), body, files=files)
         self.channel_messages.append(message)
         return reply(message)

@@ -27,6 +27,34 @@ async def wait_for(predicate, timeout: float = 60.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+async def test_a_daily_poem_discord_refuses_is_logged_and_the_day_stays_open(fake_discord, bots, bot_settings, caplog):
+    bot = await bots.start(bot_settings)
+    options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
+
+    async def set_daily() -> None:
+        await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
+
+    async def fire(refused: str | None) -> None:
+        fake_discord.refuse_posts(CHANNEL_ID, refused)
+        caplog.clear()
+        await fire_now(bot)
+        await wait_for(lambda: any("daily poem" in r.getMessage() for r in caplog.records if r.levelname == "WARNING"))
+
+    await set_daily()
+    await fire("gone")  # the channel was deleted: the daily poem turns itself off
+    assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
+    assert "no longer exists" in caplog.text and not [r for r in caplog.records if r.exc_info]
+    await set_daily()
+    await fire("forbidden")  # nothing posted, nothing claimed: once allowed, the day still gets its poem
+    assert "Send Messages" in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is not None
+    await fire("no_files")  # allowed to post but not to attach: the poem goes out without its card
+    await wait_for(lambda: len(fake_discord.channel_messages) == 1)
+    [post] = fake_discord.channel_messages
+    assert post["embeds"][0]["title"].startswith("每日一诗") and not post.get("attachments")
+    assert "without its card" in caplog.text
+
+
 async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_settings):
     bot = await bots.start(bot_settings)
     options = {"channel": CHANNEL_ID, "time": "7:30", "timezone": "Asia/Taipei"}

@@ -15,7 +15,7 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import guild_id_of, poem_message, rating_view
 from bot.occasions import occasion_for
-from bot.services import Person, PoemRequest
+from bot.services import Person, PoemCard, PoemRequest, daily_run_date
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         guild = next((g for g in await services.daily_guilds() if g.id == guild_id), None)
         if guild is None:
             return
-        local_date = datetime.now(ZoneInfo(guild.timezone)).date()
+        local_date = daily_run_date(datetime.now(ZoneInfo(guild.timezone)), guild.daily_time)
         claim = await services.claim_daily(guild_id, local_date)
         if claim is None:
             log.info("daily poem of guild %s for %s is already taken", guild_id, local_date)
@@ -82,9 +82,36 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
             PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
         )
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
-        embed, files = await poem_message(card, with_card=guild.poem_card)
-        message = await channel.send(embed=embed, files=files, view=rating_view(card.poem_id))
+        try:
+            message = await self.send(channel, card, guild.poem_card)
+        except discord.HTTPException as error:
+            await services.release_daily(claim.id)  # fixed and set a little later, the day still gets its poem
+            if isinstance(error, discord.NotFound):  # the channel is gone for good
+                await services.daily_off(guild_id)
+                self.bot.scheduler.unschedule(guild_id)
+                log.warning("daily poem of guild %s is off: its channel %s no longer exists", guild_id, channel.id)
+            else:
+                log.warning(
+                    "daily poem of guild %s not posted in channel %s (%s): the bot needs View Channel, Send "
+                    "Messages and Embed Links there",
+                    guild_id,
+                    channel.id,
+                    error.text or error.status,
+                )
+            return
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
+
+    async def send(self, channel: discord.PartialMessageable, card: PoemCard, with_card: bool) -> discord.Message:
+        embed, files = await poem_message(card, with_card=with_card)
+        try:
+            return await channel.send(embed=embed, files=files, view=rating_view(card.poem_id))
+        except discord.Forbidden:
+            if not files:
+                raise
+            # Attach Files is missing there (servers that invited the bot before it asked for it): the
+            # poem goes out without its picture rather than not at all.
+            log.warning("daily poem in channel %s posted without its card: the bot may not attach files", channel.id)
+            return await self.send(channel, card, with_card=False)
 
 
 async def setup(bot: LianjuBot) -> None:
