@@ -86,9 +86,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "opt.channel": {"zh": "频道", "en": "channel"},
     "opt.channel.desc": {"zh": "发诗的频道", "en": "Where the poem is posted"},
     "opt.time": {"zh": "时间", "en": "time"},
-    "opt.time.desc": {"zh": "当地时间，如 08:00", "en": "Local time of day, e.g. 08:00"},
+    "opt.time.desc": {
+        "zh": "当地时间，如 08:00；不填则不变（起初 08:00）",
+        "en": "Local time of day, e.g. 08:00; unset: unchanged (08:00 at first)",
+    },
     "opt.timezone": {"zh": "时区", "en": "timezone"},
-    "opt.timezone.desc": {"zh": "IANA 时区，如 Asia/Shanghai", "en": "IANA time zone, e.g. Asia/Shanghai"},
+    "opt.timezone.desc": {
+        "zh": "IANA 时区，如 Asia/Shanghai；不填则不变（起初 Asia/Shanghai）",
+        "en": "IANA time zone, e.g. Asia/Shanghai; unset: unchanged (Asia/Shanghai at first)",
+    },
     "cmd.model": {"zh": "模型", "en": "model"},
     "cmd.model.desc": {"zh": "作诗的模型", "en": "The poetry model"},
     "cmd.model.info": {"zh": "信息", "en": "info"},

@@ -249,6 +249,11 @@ async def finetune_in_process(settings: Settings) -> FinetuneResult:
             raise
     if store.is_file():
         return FinetuneResult(**json.loads(store.read_text("utf-8")))
-    # It ended before it had a result (no corpus, a crash, a kill): its last words say why.
-    tail = " ".join(output.read_text("utf-8", errors="replace").split())[-OUTPUT_TAIL_CHARS:]
-    return FinetuneResult("failed", tail or f"`lianju finetune` exited with status {process.returncode}", {})
+    # It ended before it had a result: its own one-line error when it refused (no corpus), else how it
+    # ended (a kill, a crash) and where its output is; never the raw tail, progress bars and all.
+    said = [line for line in output.read_text("utf-8", errors="replace").splitlines() if line.startswith("error: ")]
+    if said:
+        return FinetuneResult("failed", said[-1].removeprefix("error: ")[:OUTPUT_TAIL_CHARS], {})
+    code = process.returncode
+    ended = f"was killed (signal {-code})" if code is not None and code < 0 else f"exited with status {code}"
+    return FinetuneResult("failed", f"`lianju finetune` {ended} before it had a result; its output: {output}", {})

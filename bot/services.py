@@ -435,14 +435,20 @@ class Services:
 
     # --- the daily poem --------------------------------------------------------------------------
 
-    async def set_daily(self, guild_id: int, channel_id: int, time_text: str, timezone_name: str):
-        at = parse_time_of_day(time_text)
-        if not limits.is_timezone(timezone_name.strip()):
-            raise UserError("daily.bad_timezone", value=timezone_name[:64])
+    async def set_daily(
+        self, guild_id: int, channel_id: int, time_text: str | None = None, timezone_name: str | None = None
+    ):
+        """The daily poem in `channel_id`; a time or zone left out stays as the server set it
+        (08:00 Asia/Shanghai at first)."""
+        changes: dict[str, object] = {"daily_channel_id": channel_id}
+        if time_text is not None:
+            changes["daily_time"] = parse_time_of_day(time_text)
+        if timezone_name is not None:
+            if not limits.is_timezone(timezone_name.strip()):
+                raise UserError("daily.bad_timezone", value=timezone_name[:64])
+            changes["timezone"] = timezone_name.strip()
         async with self.database.unit_of_work() as session:
-            return await repo.configure_guild(
-                session, guild_id, daily_channel_id=channel_id, daily_time=at, timezone=timezone_name.strip()
-            )
+            return await repo.configure_guild(session, guild_id, **changes)
 
     async def daily_off(self, guild_id: int) -> None:
         async with self.database.unit_of_work() as session:

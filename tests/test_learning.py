@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import learning
 from bot.config import Settings
 from bot.learning import run_finetune
 from engine.poet import Poet
@@ -196,3 +197,22 @@ def test_a_killed_run_leaves_the_registry_and_active_model_as_they_were(settings
     versions, runs = registry(settings)
     assert [(name, status) for name, status, _ in versions] == [("v0", ModelStatus.ACTIVE)]
     assert runs == [(FinetuneOutcome.RUNNING, None)]  # recorded as begun, never finished
+
+
+@pytest.mark.parametrize(
+    ("last_words", "reason"),
+    [
+        # the out-of-memory killer mid-training: how it ended, not its progress bar
+        ("printf 'fine-tuning:  45%%|####5 | 18/40 [00:31<00:38,  1.74s/it]' >&2; kill -9 $$", "was killed (signal 9)"),
+        # a refusal of its own: that one line
+        ("echo 'error: no corpus at /nowhere: run `lianju corpus build` first' >&2; exit 2", "no corpus at /nowhere"),
+    ],
+)
+def test_a_run_that_ends_without_a_result_says_why_in_one_line(tmp_path, monkeypatch, last_words, reason):
+    stand_in = tmp_path / "lianju"  # `lianju finetune` as it ends in these cases
+    stand_in.write_text(f"#!/bin/bash\n{last_words}\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setattr(learning, "LIANJU", stand_in)
+    result = asyncio.run(learning.finetune_in_process(Settings(data_dir=tmp_path / "data")))
+    assert result.outcome == "failed" and reason in result.message
+    assert "it/s" not in result.message and "\n" not in result.message

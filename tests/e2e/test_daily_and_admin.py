@@ -63,7 +63,8 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     assert refused.original["flags"] & EPHEMERAL and "管理服务器" in refused.original["content"]
     assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
 
-    for unknown in ("Mars/Olympus", "Asia"):  # Asia is a folder of zones: ZoneInfo raises another error for it
+    # Asia is a folder of zones (ZoneInfo raises another error for it); localtime and posixrules are the host's
+    for unknown in ("Mars/Olympus", "Asia", "localtime", "posixrules"):
         bad = await (
             await fake_discord.command(
                 "daily", {**options, "timezone": unknown}, subcommand="set", permissions=MANAGE_GUILD, locale="en-US"
@@ -75,6 +76,9 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     assert "07:30" in done.original["content"] and "Asia/Taipei" in done.original["content"]
     job = bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}")
     assert (job.next_run_time.hour, job.next_run_time.minute, str(job.next_run_time.tzinfo)) == (7, 30, "Asia/Taipei")
+    again = {"channel": CHANNEL_ID}  # what is left out stays as it was set
+    kept = await (await fake_discord.command("daily", again, subcommand="set", permissions=MANAGE_GUILD)).answered()
+    assert "07:30" in kept.original["content"] and "Asia/Taipei" in kept.original["content"]
 
     await fire_now(bot)
     await wait_for(lambda: len(fake_discord.channel_messages) == 1)

@@ -38,8 +38,8 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
-        time: str = "08:00",
-        timezone: str = "Asia/Shanghai",
+        time: str | None = None,
+        timezone: str | None = None,
     ) -> None:
         guild = await self.bot.services.set_daily(guild_id_of(interaction), channel.id, time, timezone)
         self.bot.scheduler.schedule(guild)
