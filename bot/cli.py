@@ -749,8 +749,14 @@ def models_list() -> None:
 
 
 @models_app.command("promote")
-def models_promote(name: Annotated[str, typer.Argument(help="The version to make active.")]) -> None:
-    """Make a version active (the running bot picks it up without a restart); a folder that does not load is refused."""
+def models_promote(
+    name: Annotated[str, typer.Argument(help="The version to make active.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote a candidate although it failed its gates against the active model.")
+    ] = False,
+) -> None:
+    """Make a version active (the running bot picks it up without a restart); a folder that does not load is
+    refused, and so is a candidate that failed its gates unless --force says so."""
     import asyncio
 
     from sqlalchemy import select
@@ -762,7 +768,17 @@ def models_promote(name: Annotated[str, typer.Argument(help="The version to make
     async def promote(session):
         version = await session.scalar(select(ModelVersion).where(ModelVersion.name == name))
         if version is None:
-            fail(f"no model version named {name!r}; `lianju models list` shows them")
+            fail(f"no model version named {name[:100]!r}; `lianju models list` shows them")
+        failed = [
+            f"{gate} {result['candidate']:.4f} against {result['active']:.4f}, limit {result['limit']:.4f}"
+            for gate, result in version.metrics.items()
+            if isinstance(result, dict) and not result.get("passed", True)
+        ]
+        if failed and not force:
+            fail(
+                f"{name} failed its gates against the model active then ({'; '.join(failed)}); "
+                "--force promotes it anyway"
+            )
         try:
             await asyncio.to_thread(try_loading, Path(version.path), get_settings().backend)
         except Exception as error:  # whatever a broken folder raises; the bot would fail the same way

@@ -64,13 +64,13 @@ def broken_copy(folder: Path) -> Path:
     return folder
 
 
-def register(settings: Settings, name: str, path: Path, *, promote: bool) -> None:
+def register(settings: Settings, name: str, path: Path, *, promote: bool, metrics: dict | None = None) -> None:
     async def work():
         database = Database(create_engine(settings.database_url))
         await ensure_schema(database.engine, upgrade=True)
         async with database.unit_of_work() as session:
             await repo.ensure_default_model(session, str(settings.model_dir))
-            version = await repo.register_candidate(session, name, str(path))
+            version = await repo.register_candidate(session, name, str(path), metrics=metrics)
             if promote:
                 await repo.promote(session, version.id)
         await database.close()
@@ -94,6 +94,17 @@ def test_a_broken_folder_cannot_be_promoted(settings, tmp_path):
     result = CliRunner().invoke(cli.app, ["models", "promote", "v1"])
     assert result.exit_code == 2 and "does not load" in result.output
     assert statuses(settings) == {"v0": ModelStatus.ACTIVE, "v1": ModelStatus.CANDIDATE}
+
+
+def test_a_candidate_that_failed_its_gates_is_promoted_only_by_force(settings):
+    worse = {"held_out_nll": {"active": 4.09, "candidate": 4.31, "limit": 4.17, "passed": False}, "passed": False}
+    register(settings, "v1", settings.model_dir, promote=False, metrics=worse)
+    refused = CliRunner().invoke(cli.app, ["models", "promote", "v1"])
+    said = " ".join(refused.output.split())  # rich wraps it to the terminal
+    assert refused.exit_code == 2 and "held_out_nll 4.3100 against 4.0900, limit 4.1700" in said
+    assert statuses(settings) == {"v0": ModelStatus.ACTIVE, "v1": ModelStatus.CANDIDATE}
+    forced = CliRunner().invoke(cli.app, ["models", "promote", "v1", "--force"])
+    assert forced.exit_code == 0 and statuses(settings) == {"v0": ModelStatus.RETIRED, "v1": ModelStatus.ACTIVE}
 
 
 def test_a_folder_with_a_damaged_reader_cannot_be_promoted(settings, tmp_path):
