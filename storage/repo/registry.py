@@ -113,6 +113,9 @@ async def roll_back(session: AsyncSession) -> ModelVersion:
     )
     if previous is None:
         raise Conflict(f"{current.name} is the first model ever promoted: there is nothing to roll back to")
+    # The version rolled back from is no longer one to return to (by a later roll back, or as a
+    # fallback when the active folder does not load); the one restored is active again from now.
+    current.promoted_at, previous.promoted_at = None, utcnow()
     await _replace_active(session, previous)
     return previous
 

@@ -81,6 +81,17 @@ async def test_rollback_walks_back_through_promotions(db):
     assert (await in_unit(db, repo.active_model)).name == "v0"
 
 
+async def test_a_model_rolled_back_from_is_not_rolled_back_to(db):
+    v0 = await in_unit(db, repo.ensure_default_model, SHIPPED)
+    v1 = await in_unit(db, repo.register_candidate, "v1", "/models/v1", parent_id=v0.id)
+    v2 = await in_unit(db, repo.register_candidate, "v2", "/models/v2", parent_id=v0.id)
+    await in_unit(db, repo.promote, v1.id)
+    assert (await in_unit(db, repo.roll_back)).name == "v0"  # v1 was found wanting
+    await in_unit(db, repo.promote, v2.id)
+    assert [version.name for version in await in_unit(db, repo.earlier_models)] == ["v0"]
+    assert (await in_unit(db, repo.roll_back)).name == "v0"  # the model active before v2, not v1
+
+
 async def test_rollback_needs_an_active_model(db):
     with pytest.raises(Conflict, match="nothing to roll back from"):
         await in_unit(db, repo.roll_back)
