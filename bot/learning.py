@@ -153,8 +153,8 @@ async def run_finetune(
 async def _train_and_gate(
     settings, database: Database, active: ModelVersion, selection, counts, samples, epochs, lr, progress
 ) -> FinetuneResult:
-    name = "v" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    candidate = _models_dir(settings) / name
+    candidate = _new_candidate_folder(settings)
+    name = candidate.name
     log = candidate.with_suffix(".log")
     async with database.unit_of_work() as session:
         run = await repo.start_finetune_run(session, active.id, counts, log_path=str(log))
@@ -184,9 +184,14 @@ async def _train_and_gate(
         log.write_text(json.dumps({"counts": counts, "gates": gates}, ensure_ascii=False, indent=1))
         async with database.unit_of_work() as session:
             version = await repo.register_candidate(session, name, str(candidate), parent_id=active.id, metrics=gates)
-            if report.passed:
+            # The gates compared the candidate with `active`; if another run or an admin replaced it
+            # meanwhile, they said nothing about the model it would replace now.
+            now_active = await repo.active_model(session)
+            overtaken = now_active is not None and now_active.id != active.id
+            promoted = report.passed and not overtaken
+            if promoted:
                 await repo.promote(session, version.id)
-            outcome = FinetuneOutcome.PROMOTED if report.passed else FinetuneOutcome.REJECTED
+            outcome = FinetuneOutcome.PROMOTED if promoted else FinetuneOutcome.REJECTED
             await repo.finish_finetune_run(session, run.id, outcome, gates=gates, candidate_version_id=version.id)
     except Exception as error:
         shutil.rmtree(candidate, ignore_errors=True)
@@ -196,12 +201,32 @@ async def _train_and_gate(
             )
         return FinetuneResult("failed", f"the fine-tune failed ({error}); the active model is unchanged", counts)
     result = FinetuneResult(outcome.value, "", counts, gates, str(candidate))
-    result.message = (
-        f"{name} passed every gate and is now active"
-        if report.passed
-        else f"{name} failed the gates ({', '.join(result.failed_gates)}); {active.name} stays active"
-    )
+    if promoted:
+        result.message = f"{name} passed every gate and is now active"
+    elif report.passed and now_active is not None:
+        result.message = (
+            f"{name} passed its gates against {active.name}, but {now_active.name} became active during the run: "
+            f"{name} stays a candidate (`lianju models promote {name}` if it should replace {now_active.name})"
+        )
+    else:
+        result.message = f"{name} failed the gates ({', '.join(result.failed_gates)}); {active.name} stays active"
     return result
+
+
+def _new_candidate_folder(settings: Settings) -> Path:
+    """This run's own folder for its candidate, named by the time: made here, by an atomic mkdir, so
+    that two runs started in the same second never write into (or clean up) the same one."""
+    stamp = "v" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    models = _models_dir(settings)
+    models.mkdir(parents=True, exist_ok=True)
+    folder, attempt = models / stamp, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            attempt += 1
+            folder = models / f"{stamp}-{attempt}"
 
 
 LIANJU = Path(sys.executable).with_name("lianju")  # the console script of the environment the bot runs in

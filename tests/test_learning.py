@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from bot import learning
 from bot.config import Settings
 from bot.learning import run_finetune
+from engine.finetune import run_gates
 from engine.poet import Poet
 from engine.train import read_jsonl
 from storage import repo
@@ -156,6 +158,38 @@ def test_rated_poems_become_a_promoted_model_that_the_poet_serves_then_roll_back
     assert "v0 is active again" in rolled.stdout
     listed = subprocess.run([str(LIANJU), "models", "list"], env=environment(settings), capture_output=True, text=True)
     assert "active" in listed.stdout and "retired" in listed.stdout
+
+
+def test_a_candidate_is_not_promoted_over_a_model_its_gates_never_saw(settings, monkeypatch):
+    seed_ratings(settings, new_poems(settings.corpus_dir, 24))
+
+    def an_admin_promotes_meanwhile(*args, **kwargs):  # `lianju models promote` while this run trains
+        async def promote():
+            database = Database(create_engine(settings.database_url))
+            async with database.unit_of_work() as session:
+                chosen = await repo.register_candidate(session, "v-admin", str(settings.model_dir))
+                await repo.promote(session, chosen.id)
+            await database.close()
+
+        with ThreadPoolExecutor(max_workers=1) as another_process:  # run_finetune's event loop is busy here
+            another_process.submit(asyncio.run, promote()).result()
+        return run_gates(*args, **kwargs)
+
+    monkeypatch.setattr(learning, "run_gates", an_admin_promotes_meanwhile)
+    result = asyncio.run(run_finetune(settings, min_poems=20, samples=4, progress=False))
+    assert result.outcome == "rejected" and result.gates["passed"], result
+    assert "v-admin became active during the run" in result.message
+    versions, _ = registry(settings)
+    assert [(name, status) for name, status, _ in versions] == [
+        ("v0", ModelStatus.RETIRED),
+        ("v-admin", ModelStatus.ACTIVE),
+        (Path(result.candidate).name, ModelStatus.CANDIDATE),
+    ]
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(settings):
+    first, second = learning._new_candidate_folder(settings), learning._new_candidate_folder(settings)
+    assert first != second and first.is_dir() and second.is_dir()
 
 
 def test_a_candidate_trained_on_garbage_is_not_promoted(settings):
