@@ -133,15 +133,24 @@ async def top_poems(
 async def rated_poems_with_ratings(
     session: AsyncSession, *, min_votes: int, since: datetime | None = None, limit: int = 10_000
 ) -> list[tuple[Poem, dict[int, int]]]:
-    """Poems written since `since` with at least `min_votes` ratings, each with every rater's
-    stars: what a fine-tune chooses its feedback (and its negatives) from."""
+    """Poems with at least `min_votes` ratings, one of them given or changed since `since`, each with
+    every rater's stars: what a fine-tune chooses its feedback (and its negatives) from. By when
+    the stars came, not when the poem was written: a poem rated after the last run is new to the
+    next one. The most recently rated first, so `limit` leaves out the oldest news, not the latest."""
     min_votes = limits.integer("min_votes", min_votes, 1, 1_000_000)
-    enough = select(Rating.poem_id).group_by(Rating.poem_id).having(func.count(Rating.user_id) >= min_votes).subquery()
+    rated = (
+        select(Rating.poem_id, func.max(Rating.updated_at).label("last_rated"))
+        .group_by(Rating.poem_id)
+        .having(func.count(Rating.user_id) >= min_votes)
+    )
+    if since is not None:
+        rated = rated.having(func.max(Rating.updated_at) >= limits.aware("since", since))
+    news = rated.subquery()
     poems = list(
         await session.scalars(
             select(Poem)
-            .where(Poem.id.in_(select(enough.c.poem_id)), *_period(since, None))
-            .order_by(Poem.id)
+            .join(news, news.c.poem_id == Poem.id)
+            .order_by(news.c.last_rated.desc(), Poem.id.desc())
             .limit(limits.integer("limit", limit, 1, 10_000))
         )
     )

@@ -291,11 +291,21 @@ async def test_rated_poems_come_with_every_raters_stars(db):
 
     async with db.unit_of_work() as session:
         rated = await repo.rated_poems_with_ratings(session, min_votes=3)
-        assert [(poem.id, sorted(stars.values())) for poem, stars in rated] == [
-            (loved.id, [4, 5, 5]),
+        assert [(poem.id, sorted(stars.values())) for poem, stars in rated] == [  # the latest rated first
             (disliked.id, [1, 1, 2]),
+            (loved.id, [4, 5, 5]),
         ]
         assert len({user for _, stars in rated for user in stars}) == 3
+        assert [poem.id for poem, _ in await repo.rated_poems_with_ratings(session, min_votes=3, limit=1)] == [
+            disliked.id
+        ]
         in_the_future = datetime.now(UTC) + timedelta(minutes=5)
         assert await repo.rated_poems_with_ratings(session, min_votes=1, since=in_the_future) == []
         assert await repo.last_finetune_run(session) is None
+
+    # New to the next run is a poem whose stars came since the last one, however old the poem
+    last_run = datetime.now(UTC)
+    await rate_many(db, one_vote.id, [5, 4, 5])
+    async with db.unit_of_work() as session:
+        news = await repo.rated_poems_with_ratings(session, min_votes=3, since=last_run)
+        assert [(poem.id, len(stars)) for poem, stars in news] == [(one_vote.id, 3)]
