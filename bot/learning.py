@@ -19,9 +19,11 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock
 
 from bot.config import Settings
 from engine.finetune import RatedPoem, finetune, run_gates, select
@@ -85,9 +87,30 @@ def _remember(settings: Settings, poems: list[RatedPoem], name: str = "feedback.
 FEEDBACK_STORES = ("feedback.jsonl", "negatives.jsonl")  # the rated poems kept for later runs, with who rated them
 
 
+def _feedback_lock(settings: Settings) -> FileLock:
+    """Held while a feedback store is added to or rewritten: the bot forgets a rater in its process
+    while `lianju finetune` remembers poems in another, and either could lose the other's write."""
+    folder = _models_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / "feedback.lock")
+
+
+def _rated_by(poems: list[RatedPoem], raters: set[int]) -> list[RatedPoem]:
+    """The poems with only these raters' stars; a poem none of them rated goes."""
+    kept = [
+        replace(poem, ratings={who: stars for who, stars in poem.ratings.items() if who in raters}) for poem in poems
+    ]
+    return [poem for poem in kept if poem.ratings]
+
+
 def forget_rater(settings: Settings, user_id: int) -> int:
     """Take one person's stars out of every feedback store; the poems stay with the others' ratings
     (a poem only they rated goes). Returns how many ratings were removed."""
+    with _feedback_lock(settings):
+        return _forget_rater(settings, user_id)
+
+
+def _forget_rater(settings: Settings, user_id: int) -> int:
     removed = 0
     for name in FEEDBACK_STORES:
         store = _models_dir(settings) / name
@@ -159,8 +182,15 @@ async def _train_and_gate(
     async with database.unit_of_work() as session:
         run = await repo.start_finetune_run(session, active.id, counts, log_path=str(log))
     try:
-        feedback = _remember(settings, selection.positives)
-        _remember(settings, selection.negatives, FEEDBACK_STORES[1])  # for a later preference method
+        with _feedback_lock(settings):
+            # A rater forgotten since their stars were read above must not come back through the stores:
+            # /forgetme deletes the person first, then takes this lock to clean the stores.
+            async with database.unit_of_work() as session:
+                known = await repo.existing_users(
+                    session, (rater for poem in selection.positives + selection.negatives for rater in poem.ratings)
+                )
+            feedback = _remember(settings, _rated_by(selection.positives, known))
+            _remember(settings, _rated_by(selection.negatives, known), FEEDBACK_STORES[1])  # for a later method
         counts |= finetune(
             Path(active.path),
             candidate,

@@ -20,7 +20,7 @@ import pytest
 from bot import learning
 from bot.config import Settings
 from bot.learning import run_finetune
-from engine.finetune import run_gates
+from engine.finetune import run_gates, select
 from engine.poet import Poet
 from engine.train import read_jsonl
 from storage import repo
@@ -185,6 +185,31 @@ def test_a_candidate_is_not_promoted_over_a_model_its_gates_never_saw(settings, 
         ("v-admin", ModelStatus.ACTIVE),
         (Path(result.candidate).name, ModelStatus.CANDIDATE),
     ]
+
+
+def test_a_rater_forgotten_during_a_run_does_not_come_back_through_its_feedback(settings, monkeypatch):
+    seed_ratings(settings, new_poems(settings.corpus_dir, 24))
+    gone = 3  # reader3
+
+    def the_rater_is_forgotten_meanwhile(*args, **kwargs):  # /forgetme in the bot, after the stars were read
+        async def forget():
+            database = Database(create_engine(settings.database_url))
+            async with database.unit_of_work() as session:
+                await repo.forget_user(session, gone)
+            await database.close()
+
+        with ThreadPoolExecutor(max_workers=1) as the_bot:
+            the_bot.submit(asyncio.run, forget()).result()
+        learning.forget_rater(settings, gone)
+        return select(*args, **kwargs)
+
+    monkeypatch.setattr(learning, "select", the_rater_is_forgotten_meanwhile)
+    result = asyncio.run(run_finetune(settings, min_poems=20, samples=4, progress=False))
+    assert result.outcome in ("promoted", "rejected"), result
+    remembered = [
+        json.loads(line) for line in (settings.data_dir / "models" / "feedback.jsonl").read_text().splitlines()
+    ]
+    assert len(remembered) >= 20 and all(str(gone) not in poem["ratings"] for poem in remembered)
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(settings):

@@ -31,7 +31,7 @@ from storage.repo.guilds import (
     guilds_with_daily_poem,
     remember_channel_locale,
 )
-from storage.repo.people import DiscordUser, ForgetReport, forget_user, get_user, upsert_user
+from storage.repo.people import DiscordUser, ForgetReport, existing_users, forget_user, get_user, upsert_user
 from storage.repo.poems import NewPoem, attach_message, get_poem, save_poem, user_poems
 from storage.repo.ratings import (
     BayesianPrior,
@@ -77,6 +77,7 @@ __all__ = [
     "ensure_default_model",
     "finish_finetune_run",
     "finish_game",
+    "existing_users",
     "forget_user",
     "games_to_resume",
     "get_game",

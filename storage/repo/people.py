@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,14 @@ async def upsert_users(session: AsyncSession, users: Sequence[DiscordUser | None
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, limits.snowflake("user id", user_id))
+
+
+async def existing_users(session: AsyncSession, user_ids: Iterable[int]) -> set[int]:
+    """Which of these people are still known (not forgotten)."""
+    wanted, found = sorted(set(user_ids)), set()
+    for start in range(0, len(wanted), 1000):  # under every database's limit on bound parameters
+        found |= set(await session.scalars(select(User.id).where(User.id.in_(wanted[start : start + 1000]))))
+    return found
 
 
 @dataclass(frozen=True)
