@@ -896,9 +896,8 @@ def _unforeseen(error: Exception) -> tuple[str, int]:
             "Check the path (LIANJU_DATA_DIR, --out …) and its permissions.",
             2,
         )
-    if isinstance(error, UnicodeError):
-        # argv and stdin are decoded with surrogateescape: bytes that are not UTF-8 fail when printed
-        return "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again.", 2
+    if isinstance(error, UnicodeError):  # stdin or a file that is not UTF-8
+        return NOT_UTF8, 2
     saved = Path(tempfile.gettempdir()) / f"lianju-error-{time.strftime('%Y%m%d-%H%M%S')}.txt"
     saved.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
     return (
@@ -908,9 +907,24 @@ def _unforeseen(error: Exception) -> tuple[str, int]:
     )
 
 
+NOT_UTF8 = "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again."
+
+
+def _not_utf8(text: str) -> bool:
+    """Python decodes argv with surrogateescape: bytes that are not UTF-8 come as lone surrogates,
+    which the commands would drop as invisible characters, leaving nothing of the text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def main() -> None:
     """The `lianju` console script: the app, with no traceback ever reaching the user."""
     try:
+        if any(map(_not_utf8, sys.argv[1:])):
+            raise UnicodeError(NOT_UTF8)
         app(standalone_mode=True)
     except Exception as error:  # every command's own errors are messages already; this is what is left
         message, code = _unforeseen(error)
