@@ -631,12 +631,21 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from storage.db import async_url, current_revision, migrate
 
     async def upgrade(engine):
+        before = await current_revision(engine)
         await migrate(engine, "upgrade", revision)
-        return await current_revision(engine)
+        return before, await current_revision(engine)
 
-    reached = _run_on_database(upgrade)
+    before, reached = _run_on_database(upgrade)
     where = async_url(get_settings().database_url).render_as_string(hide_password=True)
-    console.print(f"{where} is at revision {reached}")
+    if before != reached:
+        console.print(f"{where} is at revision {reached}")
+    elif revision in ("head", reached):
+        console.print(f"{where} is at revision {reached} already: nothing to do")
+    else:  # an earlier revision: upgrade never goes back
+        console.print(
+            f"{where} is at revision {reached}, past {revision}: nothing to do "
+            f"(`alembic downgrade {revision}` goes back)"
+        )
 
 
 @db_app.command("current")

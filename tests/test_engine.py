@@ -586,6 +586,6 @@ def test_cli_poem_from_a_first_line():
     assert poem["lines"][0] == "白日依山尽" and poem["form"] in ("wujue", "wulv")
     report = check(poem["text"], poem["form"])
     assert report.format_ok and report.rhyme_ok and report.tone_ok_lenient
-    for bad_line, words in (("白日依山", "5 or 7"), ("white sun", "Chinese characters"), ("平平平平平", "应为仄声")):
-        bad = subprocess.run([str(LIANJU), "poem", "--first-line", bad_line], capture_output=True, text=True)
-        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
+    # every refusal's words are test_a_first_line_that_cannot_open_a_poem_gets_the_reason's; here, that the CLI says one
+    bad = subprocess.run([str(LIANJU), "poem", "--first-line", "平平平平平"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "应为仄声" in bad.stderr and "Traceback" not in bad.stderr

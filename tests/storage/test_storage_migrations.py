@@ -103,6 +103,9 @@ def test_lianju_db_upgrade_and_current(empty_database_url):
     after = run_command(str(LIANJU), "db", "current", database_url=empty_database_url)
     assert after.returncode == 0 and f"database: {head_revision()}" in after.stdout
 
+    again = run_command(str(LIANJU), "db", "upgrade", "0001", database_url=empty_database_url)
+    assert again.returncode == 0 and "past 0001: nothing to do" in " ".join(again.stdout.split())
+
 
 def test_lianju_db_upgrade_reports_a_bad_url_cleanly():
     done = run_command(str(LIANJU), "db", "upgrade", database_url="mysql://someone@localhost/db")
