@@ -17,6 +17,7 @@ from engine import corpus as corpus_lib
 from engine.prompts import LINE_ENDS
 from engine.prosody import PING, ZE, CheckReport
 from engine.prosody import check as check_poem
+from engine.text import undecodable
 
 app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Build and query the chinese-poetry corpus.", no_args_is_help=True)
@@ -26,6 +27,9 @@ console = Console()
 errors = Console(stderr=True)
 
 SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts
+
+
+NOT_UTF8 = "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again."
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -58,6 +62,8 @@ def check(
 ) -> None:
     """Check a poem's shape, rhyme (平水韵) and 平仄. Exit 0: it scans; 1: it breaks a rule; 2: not a poem."""
     text = sys.stdin.read() if poem == "-" else poem
+    if undecodable(text):
+        fail(NOT_UTF8)
     report = check_poem(text, form)
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -916,23 +922,10 @@ def _unforeseen(error: Exception) -> tuple[str, int]:
     )
 
 
-NOT_UTF8 = "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again."
-
-
-def _not_utf8(text: str) -> bool:
-    """Python decodes argv with surrogateescape: bytes that are not UTF-8 come as lone surrogates,
-    which the commands would drop as invisible characters, leaving nothing of the text."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def main() -> None:
     """The `lianju` console script: the app, with no traceback ever reaching the user."""
     try:
-        if any(map(_not_utf8, sys.argv[1:])):
+        if any(map(undecodable, sys.argv[1:])):
             raise UnicodeError(NOT_UTF8)
         app(standalone_mode=True)
     except Exception as error:  # every command's own errors are messages already; this is what is left

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator
@@ -80,7 +81,7 @@ class Settings(StorageSettings):
     model_check_seconds: int = Field(
         default=60, ge=1, description="How often the bot compares the registry's active model with the one it serves."
     )
-    finetune_method: str = Field(
+    finetune_method: Literal["full", "lora", "qlora"] = Field(  # engine.finetune.METHODS
         default="full",
         description="How a fine-tune trains: full (every weight; the small model), lora (peft adapters), "
         "qlora (4-bit base + adapters; needs a CUDA GPU).",

@@ -4,7 +4,7 @@
     /rate 3 5                     /top [week|month|all]     /mypoems
     /model [info|rollback]        /forgetme [yes]           /help      /quit
     /settings [turn 联句|飞花令|对对联 秒数 | form 七律 | language zh-CN|zh-TW|en|players | card on|off]
-    /chain start 七绝 [严] [opening=白日依山尽] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
+    /chain start 七绝 [严] [opening=朝辞白帝彩云间] [theme=月] [bot=no] [turn=120]   /chain start open7 lines=12
     /chain join 杜甫   /chain line 黄河入海流   /chain pass   /chain status   /chain stop
     /feihua start 月 [strength=weak|medium|strong] [bot=no]   /feihua join 杜甫   /feihua line …   /feihua stop
     /duilian          /duilian answer 下联      /duilian end     /duilian 上联（机器人对下联）
@@ -47,6 +47,7 @@ from bot.services import (
     top_entry,
 )
 from engine.prosody import Reason
+from engine.text import undecodable
 from storage import limits
 from storage.errors import InvalidInput
 from storage.models import GameKind, Script, utcnow
@@ -204,6 +205,8 @@ class Console:
 
     async def handle(self, line: str) -> str | None:
         """One typed line → the reply; None for a line that is not a command."""
+        if undecodable(line):
+            return i18n.text("error.not_utf8", self.person.locale)
         try:
             words = shlex.split(line)
         except ValueError:

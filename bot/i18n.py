@@ -398,6 +398,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Something went wrong and no poem was written. Please try again.",
     },
     "error.invalid": {"zh": "输入不合要求：{problem}", "en": "That input is not accepted: {problem}"},
+    "error.not_utf8": {
+        "zh": "这一行不是 UTF-8 文本：请把终端（或文件）设为 UTF-8 再试。",
+        "en": "That line is not UTF-8 text: set the terminal (or the file) to UTF-8 and try again.",
+    },
     "error.temperature": {
         "zh": "温度须在 {low} 到 {high} 之间。",
         "en": "The temperature must be between {low} and {high}.",

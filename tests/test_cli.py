@@ -48,9 +48,18 @@ def test_errors_no_command_foresaw_are_one_message_not_a_traceback(tmp_path):
     assert database.returncode == 2 and b"file is not a database" in database.stderr
     not_utf8 = lianju("check", "白日".encode("gb18030"), env=data)
     assert not_utf8.returncode == 2 and b"not UTF-8" in not_utf8.stderr
+    # read from a POSIX locale's stdin, the bytes come as lone surrogates: refused too, not dropped unseen
+    piped = subprocess.run(
+        [str(LIANJU), "check", "-"],
+        input="白日依山尽，黄河入海流。欲穷千里目，更上一层楼。".encode() + b"\xff",
+        capture_output=True,
+        env={**os.environ, **data, "LC_ALL": "C"},
+        timeout=120,
+    )
+    assert piped.returncode == 2 and b"not UTF-8" in piped.stderr
     empty_data_dir = lianju("db", "current", env={"LIANJU_DATA_DIR": ""})
     assert empty_data_dir.returncode == 2 and b"LIANJU_DATA_DIR" in empty_data_dir.stderr
-    for done in (setting, database, not_utf8, empty_data_dir):
+    for done in (setting, database, not_utf8, piped, empty_data_dir):
         assert b"Traceback" not in done.stderr + done.stdout
 
 

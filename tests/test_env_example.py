@@ -1,10 +1,12 @@
-"""`.env.example` names exactly the settings bot/config.py reads, and every value it shows is one they accept."""
+"""`.env.example` names exactly the settings bot/config.py reads, every value it shows is one they accept, and a
+commented line shows the default."""
 
 import os
 import re
 from pathlib import Path
 
 import pytest
+from pydantic_core import PydanticUndefined
 
 from bot.config import Settings
 
@@ -43,3 +45,24 @@ def test_every_value_it_shows_is_accepted(no_settings_in_environment, tmp_path):
     settings = Settings(_env_file=uncommented)  # a value the settings refuse raises ValidationError
     assert settings.finetune_cron == "0 4 * * mon"  # the quotes, needed by systemd, are stripped
     assert settings.database_url.startswith("postgresql://")
+
+
+def test_a_commented_line_shows_the_default(no_settings_in_environment, tmp_path):
+    defaults = Settings(_env_file=None)
+    differ = []
+    for name, value in example_settings():
+        field = name.removeprefix(PREFIX).lower()
+        declared = Settings.model_fields[field].default
+        if declared in (None, "", [], {}, PydanticUndefined) or isinstance(declared, Path):
+            continue  # unset, or where this checkout is: the line shows an example
+        one = tmp_path / f"{field}.env"
+        one.write_text(f"{name}={value}\n", "utf-8")
+        if getattr(Settings(_env_file=one), field) != getattr(defaults, field):
+            differ.append(name)
+    assert differ == []
+
+
+def test_the_readmes_table_documents_every_setting():
+    readme = (EXAMPLE.parent / "README.md").read_text("utf-8")
+    rows = set(re.findall(rf"^\| `({PREFIX}[A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
+    assert rows == {f"{PREFIX}{field}".upper() for field in Settings.model_fields}

@@ -3,12 +3,15 @@
 import asyncio
 import random
 import shutil
+from typing import get_args
 
 import pytest
 import torch
+from pydantic import ValidationError
 from transformers import AutoModelForCausalLM
 
-from engine.finetune import RatedPoem, finetune, run_gates, select
+from bot.config import Settings
+from engine.finetune import METHODS, RatedPoem, finetune, run_gates, select
 from engine.poet import Poet
 from engine.prosody import check
 from engine.reader import LineReader, Reader, weights_digest
@@ -167,3 +170,10 @@ def test_a_fine_tune_carries_its_bases_readers(tiny_model, built_corpus, tmp_pat
     # a base without a reader gives none
     finetune(tiny_model, tmp_path / "plain", shuffled_poems(built_corpus, 8), built_corpus, progress=False)
     assert Reader.load(tmp_path / "plain") is None and LineReader.load(tmp_path / "plain") is None
+
+
+def test_the_setting_takes_exactly_the_methods_there_are(monkeypatch):
+    assert get_args(Settings.model_fields["finetune_method"].annotation) == METHODS
+    monkeypatch.setenv("LIANJU_FINETUNE_METHOD", "bogus")
+    with pytest.raises(ValidationError, match="finetune_method"):
+        Settings(_env_file=None)

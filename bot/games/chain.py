@@ -56,6 +56,11 @@ REJECTIONS_PER_TURN = 3
 BOT_ATTEMPTS = 3  # the bot's lines are judged too; it tries again when one is refused
 STRICT, LENIENT = "严", "宽"
 STRICT_WORDS = (STRICT, "嚴", "strict")  # what the console accepts for 严
+BAD_OPEN_LINES = Reason(
+    "open_lines",
+    f"开放联句的句数须为 {OPEN_LINES.start} 到 {OPEN_LINES.stop - 1} 之间的偶数。",
+    f"An open chain has an even number of lines from {OPEN_LINES.start} to {OPEN_LINES.stop - 1}.",
+)
 BAD_FORM = Reason(
     "bad_form",
     "体裁须为 五绝 七绝 五律 七律，或 open5 / open7（开放联句，lines=句数）。",
@@ -139,16 +144,19 @@ class ChainGame(TurnGame):
     def console_request(cls, words: list[str], options: dict[str, str]) -> ChainStart | Reason:
         """`/chain start 七绝 [严] [opening=…] [theme=…] [bot=no] [turn=120]`, `/chain start open7 lines=12`."""
         name = words[0] if words else "qijue"
-        lines = number_option(options, "lines", 8, range(1, OPEN_LINES.stop))
         turn = number_option(options, "turn", 120, TURN_SECONDS)
-        if isinstance(lines, Reason):
-            return lines
         if isinstance(turn, Reason):
             return turn
-        try:
-            shape = open_form(int(name[-1]), lines) if name in ("open5", "open7") else chain_form(name)
-        except ValueError:
-            return BAD_FORM
+        if name in ("open5", "open7"):
+            lines = number_option(options, "lines", 8, OPEN_LINES)
+            if isinstance(lines, Reason):
+                return BAD_OPEN_LINES
+            shape = open_form(int(name[-1]), lines)
+        else:
+            try:
+                shape = chain_form(name)
+            except ValueError:
+                return BAD_FORM
         rules = ChainRules(
             shape, any(word in STRICT_WORDS for word in words[1:]), options.get("bot", "yes").lower() in YES, turn
         )

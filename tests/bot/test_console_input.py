@@ -42,7 +42,10 @@ async def open_console(settings) -> AsyncIterator[Callable]:
         ("/rate 1 99999999999999999999999", "输入不合要求"),
         ("/chain start 七绝 turn=99999999999999999999", "turn 须在 5 到 86400 之间。"),
         ("/feihua start 月 turn=-3", "turn 须在 5 到 86400 之间。"),
-        ("/chain start open7 lines=99999999999999999999", "lines 须在 1 到 32 之间。"),
+        ("/chain start open7 lines=99999999999999999999", "开放联句的句数须为 4 到 32 之间的偶数。"),
+        ("/chain start open7 lines=3", "开放联句的句数须为 4 到 32 之间的偶数。"),
+        ("/chain start open5 lines=34", "开放联句的句数须为 4 到 32 之间的偶数。"),
+        ("/poem \udcb0\udcd7", "这一行不是 UTF-8 文本"),  # GBK's 白 as a POSIX locale's stdin decodes it
     ],
 )
 async def test_huge_numbers_get_an_answer(open_console, typed, expected):

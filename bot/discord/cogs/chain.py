@@ -9,8 +9,8 @@ from bot.discord.app import GAME_START_LIMIT, LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.posts import GameCog
 from bot.discord.views import channel_of, person_of
-from bot.games.chain import OPEN_LINES, ChainGame, ChainRules, ChainStart, chain_form, open_form
-from bot.games.common import refusal, say
+from bot.games.chain import BAD_OPEN_LINES, ChainGame, ChainRules, ChainStart, chain_form, open_form
+from bot.games.common import refusal
 from bot.services import PoemRequest
 from storage.models import utcnow
 
@@ -22,11 +22,6 @@ STRICTNESS_CHOICES = [
     app_commands.Choice(name=_("strictness.lenient"), value="lenient"),
     app_commands.Choice(name=_("strictness.strict"), value="strict"),
 ]
-BAD_OPEN_LINES = say(
-    "open_lines",
-    f"开放联句的句数须为 {OPEN_LINES.start} 到 {OPEN_LINES.stop - 1} 之间的偶数。",
-    f"An open chain has an even number of lines from {OPEN_LINES.start} to {OPEN_LINES.stop - 1}.",
-)
 
 
 class ChainCog(GameCog, group_name=_("cmd.chain"), group_description=_("cmd.chain.desc")):
