@@ -10,7 +10,8 @@ game's command group its join, line, status and stop; a game's cog adds how it s
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
 import discord
@@ -19,7 +20,7 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.discord.i18n import command_text as _
-from bot.discord.views import channel_of, person_of, poem_message, rating_view
+from bot.discord.views import channel_of, person_of, send_poem
 from bot.games.common import BOT, Names, Outcome, TurnGame
 from bot.games.texts import describe, mention, poem_credits, reminder, status_text
 from bot.services import Person, Services
@@ -77,7 +78,9 @@ class GamePosts:
         text = describe(outcome, person.locale, self.name_in(person.locale), show_line) or "…"
         await interaction.edit_original_response(content=text, allowed_mentions=notifying(outcome.turn))
         if outcome.poem_id is not None:
-            await self.post_poem(channel_of(person), outcome, await self.services.channel_locale(channel_of(person)))
+            channel_id = channel_of(person)
+            with refused_posts_logged(channel_id):
+                await self.post_poem(channel_id, outcome, await self.services.channel_locale(channel_id))
 
     def _channel(self, channel_id: int) -> discord.PartialMessageable:
         return self.bot.get_partial_messageable(channel_id)
@@ -85,32 +88,46 @@ class GamePosts:
     async def post_outcome(self, channel_id: int, outcome: Outcome) -> None:
         locale = await self.services.channel_locale(channel_id)
         text = describe(outcome, locale, self.name_in(locale))
-        if text:
-            await self._channel(channel_id).send(text, allowed_mentions=notifying(outcome.turn))
-        if outcome.poem_id is not None:
-            await self.post_poem(channel_id, outcome, locale)
+        with refused_posts_logged(channel_id):
+            if text:
+                await self._channel(channel_id).send(text, allowed_mentions=notifying(outcome.turn))
+            if outcome.poem_id is not None:
+                await self.post_poem(channel_id, outcome, locale)
 
     async def post_reminder(self, channel_id: int, turn: int | None, seconds_left: int) -> None:
         locale = await self.services.channel_locale(channel_id)
-        await self._channel(channel_id).send(
-            reminder(turn, seconds_left, locale, self.name_in(locale)), allowed_mentions=notifying(turn)
-        )
+        with refused_posts_logged(channel_id):
+            await self._channel(channel_id).send(
+                reminder(turn, seconds_left, locale, self.name_in(locale)), allowed_mentions=notifying(turn)
+            )
 
     async def post_poem(self, channel_id: int, outcome: Outcome, locale: object) -> None:
         if outcome.poem_id is None:
             return
         card = await self.services.card(outcome.poem_id)
         settings = await self.services.guild_settings(card.guild_id)
-        embed, files = await poem_message(card, with_card=settings.poem_card)
-        if not card.title:
-            embed.title = f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}"
-        message = await self._channel(channel_id).send(
+        message = await send_poem(
+            self._channel(channel_id),
+            card,
+            with_card=settings.poem_card,
+            title=None if card.title else f"{i18n.bilingual(locale, *CHAIN_TITLE)} · {card.form_label}",
             content=poem_credits(outcome, locale, self.name_in(locale)),
-            embed=embed,
-            files=files,
-            view=rating_view(outcome.poem_id),
         )
         await self.services.attach_message(outcome.poem_id, channel_id, message.id)
+
+
+@contextmanager
+def refused_posts_logged(channel_id: int) -> Iterator[None]:
+    """A game's post Discord refuses (the channel deleted, a permission missing) is one line in the
+    log: the game goes on, stored, and its players are still answered through their commands."""
+    try:
+        yield
+    except (discord.Forbidden, discord.NotFound) as error:
+        log.warning(
+            "cannot post in channel %s (%s): the bot needs View Channel, Send Messages, Embed Links and Attach Files",
+            channel_id,
+            error.text or error.status,
+        )
 
 
 class GameCog(commands.GroupCog):

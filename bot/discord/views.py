@@ -91,6 +91,31 @@ async def poem_message(card: PoemCard, *, with_card: bool = True) -> tuple[disco
     return embed, [discord.File(io.BytesIO(png), CARD_FILENAME)]
 
 
+async def send_poem(
+    channel: discord.PartialMessageable,
+    card: PoemCard,
+    *,
+    with_card: bool,
+    title: str | None = None,
+    content: str | None = None,
+) -> discord.Message:
+    """Post a poem with its rating buttons in a channel (the daily poem, a finished 联句). Where the
+    bot may not attach files (servers that invited it before it asked for Attach Files) the poem goes
+    out without its card rather than not at all; any other refusal is raised."""
+    embed, files = await poem_message(card, with_card=with_card)
+    if title is not None:
+        embed.title = title
+    try:
+        return await channel.send(content=content, embed=embed, files=files, view=rating_view(card.poem_id))
+    except discord.Forbidden:
+        if not files:
+            raise
+        log.warning(
+            "poem #%s posted in channel %s without its card: the bot may not attach files", card.poem_id, channel.id
+        )
+        return await send_poem(channel, card, with_card=False, title=title, content=content)
+
+
 class RatingButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"lianju:rate:(?P<poem_id>[0-9]{1,19}):(?P<stars>[1-5])",

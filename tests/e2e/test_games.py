@@ -155,6 +155,24 @@ async def test_a_turn_times_out_after_a_reminder(fake_discord, bots, game_settin
     assert fake_discord.violations == []
 
 
+async def test_a_chain_finished_where_the_bot_may_not_post_still_answers_its_player(
+    fake_discord, bots, game_settings, caplog
+):
+    await bots.start(game_settings)
+    await play(fake_discord, "chain", "start", {"form": "qijue", "opening": "月落乌啼霜满天", "bot_plays": False})
+    for line in ("江枫渔火对愁眠", "姑苏城外寒山寺"):
+        await play(fake_discord, "chain", "line", {"line": line})
+    fake_discord.refuse_posts(CHANNEL_ID, "forbidden")  # the finished poem cannot be posted in the channel
+    finished = await play(fake_discord, "chain", "line", {"line": "夜半钟声到客船"})
+    assert "诗成" in finished and "出了点问题" not in finished
+    for _ in range(100):  # the poem is posted after the player's answer
+        if "cannot post in channel" in caplog.text:
+            break
+        await asyncio.sleep(0.1)
+    assert "cannot post in channel" in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert fake_discord.violations == []
+
+
 async def test_unloading_one_game_cog_leaves_the_shared_clock_running(fake_discord, bots, game_settings):
     bot = await bots.start(game_settings)
     started = await play(fake_discord, "feihua", "start", {"key": "花", "turn_seconds": 5})

@@ -13,9 +13,9 @@ from discord.ext import commands
 from bot import i18n
 from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
-from bot.discord.views import guild_id_of, poem_message, rating_view
+from bot.discord.views import guild_id_of, send_poem
 from bot.occasions import occasion_for
-from bot.services import Person, PoemCard, PoemRequest, daily_run_date
+from bot.services import Person, PoemRequest, daily_run_date
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         )
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
         try:
-            message = await self.send(channel, card, guild.poem_card)
+            message = await send_poem(channel, card, with_card=guild.poem_card)
         except discord.HTTPException as error:
             await services.release_daily(claim.id)  # fixed and set a little later, the day still gets its poem
             if isinstance(error, discord.NotFound):  # the channel is gone for good
@@ -100,18 +100,6 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
                 )
             return
         await services.complete_daily(claim.id, card.poem_id, channel.id, message.id)
-
-    async def send(self, channel: discord.PartialMessageable, card: PoemCard, with_card: bool) -> discord.Message:
-        embed, files = await poem_message(card, with_card=with_card)
-        try:
-            return await channel.send(embed=embed, files=files, view=rating_view(card.poem_id))
-        except discord.Forbidden:
-            if not files:
-                raise
-            # Attach Files is missing there (servers that invited the bot before it asked for it): the
-            # poem goes out without its picture rather than not at all.
-            log.warning("daily poem in channel %s posted without its card: the bot may not attach files", channel.id)
-            return await self.send(channel, card, with_card=False)
 
 
 async def setup(bot: LianjuBot) -> None:
