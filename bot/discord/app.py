@@ -123,7 +123,7 @@ class LianjuBot(commands.AutoShardedBot):
         self.closing = contextlib.AsyncExitStack()  # what setup_hook made, closed in reverse order
 
     def handling(self) -> None:
-        """Note the running task as a command or button at work, so that close() waits for it."""
+        """Note the running task as a command, button or daily post at work, so that close() waits for it."""
         task = asyncio.current_task()
         if task is not None:
             self.handlers.add(task)

@@ -27,6 +27,24 @@ async def wait_for(predicate, timeout: float = 60.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+async def daily_posts(settings) -> list[DailyPost]:
+    database = Database.connect(settings.database_url)
+    async with database.unit_of_work() as session:
+        found = list(await session.scalars(select(DailyPost)))
+    await database.close()
+    return found
+
+
+async def until_posted(settings) -> None:
+    """The claim is completed just after the message is sent: a test that ends before that would
+    close the bot's database under the daily job."""
+    for _ in range(100):
+        if any(post.posted_at is not None for post in await daily_posts(settings)):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the daily post was never completed")
+
+
 async def test_a_daily_poem_discord_refuses_is_logged_and_the_day_stays_open(fake_discord, bots, bot_settings, caplog):
     bot = await bots.start(bot_settings)
     options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
@@ -53,6 +71,27 @@ async def test_a_daily_poem_discord_refuses_is_logged_and_the_day_stays_open(fak
     [post] = fake_discord.channel_messages
     assert post["embeds"][0]["title"].startswith("每日一诗") and not post.get("attachments")
     assert "without its card" in caplog.text
+    await until_posted(bot_settings)
+
+
+async def test_a_bot_stopped_while_it_writes_the_daily_poem_posts_it_first(fake_discord, bots, bot_settings):
+    bot = await bots.start(bot_settings)
+    options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
+    await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
+    await fire_now(bot)
+    claimed: list[DailyPost] = []
+
+    async def claimed_yet() -> None:
+        while not claimed:
+            claimed.extend(await daily_posts(bot_settings))
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(claimed_yet(), 60)
+    assert claimed[0].posted_at is None  # being written
+    async with asyncio.timeout(30):
+        await bots.stop(bot)
+    [post] = await daily_posts(bot_settings)
+    assert post.posted_at is not None and len(fake_discord.channel_messages) == 1
 
 
 async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_settings):
@@ -92,17 +131,7 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     rated = fake_discord.messages[int(post["id"])]["embeds"][0]
     assert rated["title"] == post["embeds"][0]["title"] and "1 人评分" in rated["footer"]["text"]  # the title stays
 
-    async def claims():
-        database = Database.connect(bot_settings.database_url)
-        async with database.unit_of_work() as session:
-            found = list(await session.scalars(select(DailyPost)))
-        await database.close()
-        return found
-
-    for _ in range(100):  # the claim is completed just after the message is sent
-        if (await claims())[0].posted_at is not None:
-            break
-        await asyncio.sleep(0.1)
+    await until_posted(bot_settings)
 
     # After a restart the job is still in the job store; firing again the same day posts nothing.
     await bots.stop(bot)
@@ -110,7 +139,7 @@ async def test_daily_poem_fires_once_across_restarts(fake_discord, bots, bot_set
     await fire_now(bot)
     await asyncio.sleep(2)
     assert len(fake_discord.channel_messages) == 1
-    [claim] = await claims()
+    [claim] = await daily_posts(bot_settings)
     assert claim.message_id == int(post["id"]) and claim.posted_at is not None
 
     off = await (await fake_discord.command("daily", {}, subcommand="off", permissions=ALL_PERMISSIONS)).answered()

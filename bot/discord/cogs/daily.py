@@ -65,6 +65,7 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
 
     async def post(self, guild_id: int) -> None:
         """Write and post the guild's poem of the day, unless this local day's poem is already claimed."""
+        self.bot.handling()  # a stop waits for it, as for a command: cut short, it would lose the day
         services = self.bot.services
         guild = next((g for g in await services.daily_guilds() if g.id == guild_id), None)
         if guild is None:
