@@ -59,7 +59,7 @@ def test_console_plays_the_three_games(tmp_path, built_corpus):
         "夜半钟声到客船　—— 李白",
     ]
     assert "诗成！" in out and "/rate 1" in out
-    assert "开放联句的句数" not in out and "体裁须为" in out  # 5 lines is no open chain
+    assert "开放联句的句数须为 4 到 32 之间的偶数。" in out  # 5 lines is no open chain
     assert "飞花令开始，令字「月」。" in out and f"李白：{recited}" in out
     assert out.count("出自") >= 2  # 李白's line and the bot's
     assert "李白出局。" in out and "联句君胜出！" in out
