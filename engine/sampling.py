@@ -124,51 +124,78 @@ class Row:
         return written
 
 
-def _choose(logits: torch.Tensor, row: Row, generator: torch.Generator) -> int:
-    params = row.params
-    scores = torch.where(row.constraint.allowed(row.tokens), logits, -torch.inf)
-    if row.tokens and params.repetition_penalty != 1.0:
-        seen = torch.tensor(row.tokens)  # repeats are harmless: each writes the same value
-        previous = scores[seen]
-        scores[seen] = torch.where(
-            previous > 0, previous / params.repetition_penalty, previous * params.repetition_penalty
-        )
-    if row.tokens and params.repeat_cost:
-        written = torch.tensor(row.tokens)  # a token written twice is charged twice
-        scores.index_add_(0, written, torch.full(written.shape, -params.repeat_cost))
-    if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
-        scores[list(row.theme)] += params.theme_boost
-    if row.topic and params.topic_boost:
-        scores[list(row.topic)] += params.topic_boost
-    if row.grammatical and params.function_cost:
-        scores[list(row.grammatical)] -= params.function_cost
-    if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
-        _favour_word(scores, row, row.theme_word, params.theme_boost)
-    if row.plan and params.plan_boost:
-        _favour_plan_word(scores, row, params.plan_boost)
-    if row.avoid:
-        scores[list(row.avoid)] -= AVOID_PENALTY
+def _choose(logits: torch.Tensor, rows: list[Row], generators: list[torch.Generator]) -> list[int]:
+    """One token for each row, from its row of logits (R, V).
+
+    All rows at once: at batch 16 a row's choice made with its own dozen small tensor operations
+    cost as much as the model's step (dispatch, not arithmetic), so the masks, penalties, top-k
+    and softmax run once over the batch and only the rules stay a Python loop per row."""
+    vocab = logits.shape[-1]
+    allowed = torch.stack([row.constraint.allowed(row.tokens) for row in rows])  # (R, V)
+    scores = torch.where(allowed, logits, -torch.inf).view(-1)  # (R·V,) row r's token t at r·V + t
+    # the repetition penalty, before the additive terms: a written token's score shrinks towards 0
+    seen = [(r * vocab + token, row.params.repetition_penalty) for r, row in enumerate(rows) for token in row.tokens]
+    seen = [(index, penalty) for index, penalty in seen if penalty != 1.0]
+    if seen:
+        indices = torch.tensor([index for index, _ in seen])  # repeats are harmless: each writes the same value
+        penalties = torch.tensor([penalty for _, penalty in seen])
+        previous = scores[indices]
+        scores[indices] = torch.where(previous > 0, previous / penalties, previous * penalties)
+    added = [(r * vocab + token, value) for r, row in enumerate(rows) for token, value in _added(row)]
+    if added:
+        # index_add_ adds repeats one after another, as the terms were written
+        scores.index_add_(0, torch.tensor([index for index, _ in added]), torch.tensor([value for _, value in added]))
+    scores = scores.view(len(rows), vocab)  # (R, V)
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
-    top_scores, top_ids = scores.topk(min(params.top_k, scores.numel()))
-    cumulative = torch.softmax(top_scores / params.temperature, -1).cumsum(-1).tolist()
-    # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
-    kept = min(bisect_left(cumulative, params.top_p) + 1, len(cumulative))
-    # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
-    drawn = float(torch.rand((), generator=generator)) * cumulative[kept - 1]
-    return int(top_ids[min(bisect_right(cumulative, drawn), kept - 1)])
+    ks = [min(row.params.top_k, vocab) for row in rows]
+    top_scores, top_ids = scores.topk(max(ks))  # (R, K), each row sorted
+    if min(ks) < max(ks):
+        top_scores[torch.arange(max(ks)) >= torch.tensor(ks)[:, None]] = -torch.inf  # a row's own top_k
+    temperatures = torch.tensor([[row.params.temperature] for row in rows])  # (R, 1)
+    cumulative = torch.softmax(top_scores / temperatures, -1).cumsum(-1).tolist()  # R lists of K
+    chosen = []
+    for row, k, row_cumulative, row_ids, generator in zip(rows, ks, cumulative, top_ids.tolist(), generators):
+        row_cumulative = row_cumulative[:k]
+        # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
+        kept = min(bisect_left(row_cumulative, row.params.top_p) + 1, k)
+        # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
+        drawn = float(torch.rand((), generator=generator)) * row_cumulative[kept - 1]
+        chosen.append(row_ids[min(bisect_right(row_cumulative, drawn), kept - 1)])
+    return chosen
+
+
+def _added(row: Row) -> list[tuple[int, float]]:
+    """What is added to the row's scores this step, term by term (a term names a token once)."""
+    params, added = row.params, []
+    if row.tokens and params.repeat_cost:
+        added += [(token, -params.repeat_cost) for token in row.tokens]  # a token written twice is charged twice
+    if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
+        added += [(token, params.theme_boost) for token in dict.fromkeys(row.theme)]
+    if row.topic and params.topic_boost:
+        added += [(token, params.topic_boost) for token in dict.fromkeys(row.topic)]
+    if row.grammatical and params.function_cost:
+        added += [(token, -params.function_cost) for token in dict.fromkeys(row.grammatical)]
+    if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
+        added += _word_boost(row, row.theme_word, params.theme_boost)
+    if row.plan and params.plan_boost:
+        added += _plan_word_boost(row, params.plan_boost)
+    if row.avoid:
+        added += [(token, -AVOID_PENALTY) for token in dict.fromkeys(row.avoid)]
+    return added
 
 
 def _holds(tokens: list[int], word: tuple[int, ...]) -> bool:
     return any(tuple(tokens[i : i + len(word)]) == word for i in range(len(tokens) - len(word) + 1))
 
 
-def _favour_plan_word(scores: torch.Tensor, row: Row, boost: float) -> None:
+def _plan_word_boost(row: Row, boost: float) -> list[tuple[int, float]]:
     line, written = row.current_line()
     if line < len(row.plan) and row.plan[line] and not _holds(written, row.plan[line]):
-        _favour_word(scores, row, row.plan[line], boost)
+        return _word_boost(row, row.plan[line], boost)
+    return []
 
 
-def _favour_word(scores: torch.Tensor, row: Row, word: tuple[int, ...], boost: float) -> None:
+def _word_boost(row: Row, word: tuple[int, ...], boost: float) -> list[tuple[int, float]]:
     """Favour a word as a whole, where the line's rhythm lets a word begin (五言 reads 2+3, 七言
     2+2+3: 梧桐 on the second and third slots reads 平梧 桐绿城): its first character where the rest
     can follow it (not on the line's last slot, nor where the tones or the rhyme forbid the second),
@@ -177,15 +204,15 @@ def _favour_word(scores: torch.Tensor, row: Row, word: tuple[int, ...], boost: f
     part = next((k for k in range(len(word) - 1, 0, -1) if tuple(written[-k:]) == word[:k]), 0)
     if part:
         if not row.word_starts or len(written) - part in row.word_starts:
-            scores[word[part]] += WORD_COMPLETION_BOOST
-        return
+            return [(word[part], WORD_COMPLETION_BOOST)]
+        return []
     if row.word_starts and len(written) not in row.word_starts:
-        return
+        return []
     if len(word) > 1:
         ahead = [*row.tokens, word[0]]
         if row.constraint.forced(ahead) is not None or not row.constraint.allowed(ahead)[word[1]]:
-            return
-    scores[word[0]] += boost
+            return []
+    return [(word[0], boost)]
 
 
 @torch.inference_mode()
@@ -199,18 +226,19 @@ def sample(backend: Backend, rows: list[Row], pad_id: int) -> list[Row]:
     logits = backend.prefill(input_ids, pad_lengths).float()
     unfed: list[list[int]] = [[] for _ in rows]  # tokens a row has written and the model not yet seen
     while True:
-        log_probs = None
-        for index, row in enumerate(rows):
-            if row.finished or unfed[index]:
-                continue  # idle, or its next token is already known
-            if log_probs is None:
-                log_probs = torch.log_softmax(logits, -1)
-            token = _choose(logits[index], row, generators[index])
-            row.tokens.append(token)
-            row.log_likelihood += float(log_probs[index, token])
-            row.choices += 1
-            forced = row.write_forced()
-            unfed[index] = [] if row.finished else [token, *forced]
+        # the rows neither idle nor with their next token already known
+        choosing = [index for index, row in enumerate(rows) if not row.finished and not unfed[index]]
+        if choosing:
+            chosen = _choose(logits[choosing], [rows[i] for i in choosing], [generators[i] for i in choosing])
+            log_probs = torch.log_softmax(logits[choosing], -1)  # (R, V)
+            chosen_log_probs = log_probs[torch.arange(len(choosing)), torch.tensor(chosen)].tolist()  # (R,)
+            for index, token, log_prob in zip(choosing, chosen, chosen_log_probs):
+                row = rows[index]
+                row.tokens.append(token)
+                row.log_likelihood += log_prob
+                row.choices += 1
+                forced = row.write_forced()
+                unfed[index] = [] if row.finished else [token, *forced]
         waiting = [tokens for row, tokens in zip(rows, unfed) if not row.finished]
         if not waiting:
             return rows

@@ -9,7 +9,7 @@ import torch
 
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.poet import Poet
-from engine.sampling import WORD_COMPLETION_BOOST, Row, SamplingParams, _choose, _favour_plan_word
+from engine.sampling import WORD_COMPLETION_BOOST, Row, SamplingParams, _choose, _plan_word_boost
 
 VOCAB = 20
 END = 19  # the line-end mark
@@ -46,9 +46,7 @@ def favoured(tokens: list[int], refused: int | None = None, starts=frozenset({0,
         word_starts=starts,
         tokens=list(tokens),
     )
-    scores = torch.zeros(VOCAB)
-    _favour_plan_word(scores, row, 1.5)
-    return {token: float(score) for token, score in enumerate(scores) if score}
+    return dict(_plan_word_boost(row, 1.5))
 
 
 def test_a_plan_word_is_begun_where_the_rhythm_allows_and_then_completed():
@@ -74,13 +72,9 @@ def test_the_plan_word_of_the_line_being_written():
         line_ends=frozenset({END}),
         tokens=[1, 2, 5, 6, 7, END],
     )
-    scores = torch.zeros(VOCAB)
-    _favour_plan_word(scores, row, 1.5)
-    assert scores[3] == 1.5 and scores[1] == 0
+    assert _plan_word_boost(row, 1.5) == [(3, 1.5)]
     row.tokens += [3]  # the line index is kept up to date as tokens arrive
-    scores = torch.zeros(VOCAB)
-    _favour_plan_word(scores, row, 1.5)
-    assert scores[4] == WORD_COMPLETION_BOOST
+    assert _plan_word_boost(row, 1.5) == [(4, WORD_COMPLETION_BOOST)]
 
 
 def test_each_earlier_occurrence_of_a_character_costs():
@@ -90,7 +84,7 @@ def test_each_earlier_occurrence_of_a_character_costs():
     def chosen(cost: float) -> int:
         params = SamplingParams(temperature=0.05, repetition_penalty=1.0, repeat_cost=cost)
         row = Row([], FreeLine(), params, 0, tokens=[5, 8, 5])
-        return _choose(logits.clone(), row, torch.Generator().manual_seed(0))
+        return _choose(logits[None], [row], [torch.Generator().manual_seed(0)])[0]
 
     assert chosen(0.0) == 5
     assert chosen(0.9) == 5  # 2 - 2 × 0.9 = 0.2 > 0
@@ -106,7 +100,7 @@ def test_grammatical_characters_cost_only_in_rows_that_name_them():
     def chosen(cost: float, grammatical: tuple[int, ...] = (5,)) -> int:
         params = SamplingParams(temperature=0.05, repetition_penalty=1.0, function_cost=cost)
         row = Row([], FreeLine(), params, 0, grammatical=grammatical)
-        return _choose(logits.clone(), row, torch.Generator().manual_seed(0))
+        return _choose(logits[None], [row], [torch.Generator().manual_seed(0)])[0]
 
     assert chosen(0.0) == 5
     assert chosen(0.4) == 5  # 1.0 - 0.4 > 0.5
@@ -114,6 +108,36 @@ def test_grammatical_characters_cost_only_in_rows_that_name_them():
     assert chosen(0.6, grammatical=()) == 5  # a planned poem's rows name none
     with pytest.raises(ValueError):
         SamplingParams(function_cost=11.0)
+
+
+def test_rows_chosen_together_choose_as_each_would_alone():
+    """The batch shares its tensor operations, never its rows' settings: rows of several requests
+    (other top_k, temperature, penalties, words to favour) choose as each would in a batch of one."""
+    logits = torch.randn(4, VOCAB, generator=torch.Generator().manual_seed(7)) * 3
+    rows = [
+        Row([], FreeLine(), SamplingParams(top_k=3, top_p=0.5, temperature=2.0), 11, tokens=[5, 6]),
+        Row([], FreeLine(refused=2), SamplingParams(top_k=40, top_p=0.5, repeat_cost=2.0), 12, tokens=[2, 2]),
+        Row(
+            [],
+            FreeLine(),
+            SamplingParams(repetition_penalty=2.0, plan_boost=3.0),
+            13,
+            plan=(WORD,),
+            line_ends=frozenset({END}),
+        ),
+        Row([], FreeLine(), SamplingParams(temperature=1.5, function_cost=4.0), 14, grammatical=(1, 1, 3), avoid=(0,)),
+    ]
+    for seed in range(40):
+        alone = [
+            _choose(logits[r][None], [row], [torch.Generator().manual_seed(seed)])[0] for r, row in enumerate(rows)
+        ]
+        generators = [torch.Generator().manual_seed(seed) for _ in rows]
+        assert _choose(logits.clone(), rows, generators) == alone
+    # and the settings tell: top_k 3 keeps the row among its three likeliest, whatever the draw
+    likeliest = set(logits[0].topk(3).indices.tolist())
+    assert all(
+        _choose(logits[0][None], [rows[0]], [torch.Generator().manual_seed(seed)])[0] in likeliest for seed in range(40)
+    )
 
 
 @pytest.fixture(scope="module")

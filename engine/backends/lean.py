@@ -122,7 +122,8 @@ class LeanLlama:
 
     def _reset(self, batch: int, pad_lengths: torch.Tensor) -> None:
         shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)  # (L, B, G, P, D)
-        self.k_cache, self.v_cache = torch.zeros(shape), torch.zeros(shape)
+        # every position a step reads (0 … end - 1) was written first: nothing to clear
+        self.k_cache, self.v_cache = torch.empty(shape), torch.empty(shape)
         self.pad_lengths = pad_lengths  # (B,)
         self.padded = bool(pad_lengths.any())
         self.length = 0
