@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -23,6 +23,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
@@ -30,7 +31,7 @@ from storage.models import Guild
 
 log = logging.getLogger(__name__)
 
-DailyPoster = Callable[[int], Awaitable[None]]
+DailyPoster = Callable[..., Awaitable[None]]  # (guild id, taking_over=False)
 Action = Callable[[], Awaitable[object]]
 DAILY_JOB, FINETUNE_JOB, MODEL_CHECK_JOB = "daily", "finetune", "model-check"
 # A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
@@ -109,6 +110,21 @@ class DailyScheduler:
             id=job_id(guild.id),
             replace_existing=True,
             name=f"daily poem of guild {guild.id}",
+        )
+
+    def take_over_daily(self, guild_id: int, at: datetime) -> None:
+        """Post the guild's poem of the day once at `at` (at once if that is past), taking over the
+        claim a killed process left: kept in memory, as the claim in the database is the record."""
+        self.scheduler.add_job(
+            self.handlers[DAILY_JOB],
+            DateTrigger(run_date=max(at, datetime.now(UTC))),
+            args=[guild_id],
+            kwargs={"taking_over": True},
+            id=f"daily-takeover:{guild_id}",
+            jobstore="memory",
+            replace_existing=True,
+            misfire_grace_time=None,  # however late the bot gets to it
+            name=f"daily poem of guild {guild_id}, taken over",
         )
 
     def unschedule(self, guild_id: int) -> None:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,11 +37,15 @@ from engine.text import to_traditional
 from storage import limits, repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import GameKind, ModelVersion, Poem, PoemOrigin, Script
+from storage.models import DailyPost, GameKind, ModelVersion, Poem, PoemOrigin, Script
 
 log = logging.getLogger(__name__)
 
 TEMPERATURE_RANGE = (0.1, 1.5)
+# At start-up a day's claim never posted is taken over once this old (not after repo.DAILY_CLAIM_STALE):
+# a kill -9 left it, and the scheduler, which counted that run as done, would not try the day again.
+# Not at once: a process still running (the one being replaced) may be writing it.
+DAILY_TAKEOVER_AT_START = timedelta(minutes=1)
 METRICS_CHARS = 1500  # a model report stays far below Discord's 2000 characters
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
 
@@ -458,10 +463,26 @@ class Services:
         async with self.database.unit_of_work() as session:
             return await repo.guilds_with_daily_poem(session)
 
-    async def claim_daily(self, guild_id: int, local_date: date):
-        """The day's claim (committed), or None when this guild's poem for that day is taken."""
+    async def claim_daily(self, guild_id: int, local_date: date, taking_over: bool = False):
+        """The day's claim (committed), or None when this guild's poem for that day is taken; `taking_over`
+        a claim a killed process left, it need only be DAILY_TAKEOVER_AT_START old."""
+        stale_after = DAILY_TAKEOVER_AT_START if taking_over else repo.DAILY_CLAIM_STALE
         async with self.database.unit_of_work() as session:
-            return await repo.claim_daily_post(session, guild_id, local_date)
+            return await repo.claim_daily_post(session, guild_id, local_date, stale_after=stale_after)
+
+    async def interrupted_daily_posts(self, now: datetime) -> list[DailyPost]:
+        """Claims of the day each guild's daily run belongs to now that were never posted: the process
+        that made them was killed while it wrote the poem (a stop waits for the post; a kill -9 does not,
+        and the scheduler counts that run as done)."""
+        async with self.database.unit_of_work() as session:
+            guilds = {guild.id: guild for guild in await repo.guilds_with_daily_poem(session)}
+            claims = await repo.unposted_daily_claims(session)
+        return [
+            claim
+            for claim in claims
+            if (guild := guilds.get(claim.guild_id)) is not None
+            and claim.local_date == daily_run_date(now.astimezone(ZoneInfo(guild.timezone)), guild.daily_time)
+        ]
 
     async def complete_daily(self, post_id: int, poem_id: int, channel_id: int, message_id: int) -> None:
         async with self.database.unit_of_work() as session:

@@ -10,7 +10,13 @@ say where each lives: people (users, forget me), guilds, poems, ratings, games, 
 registry (model versions, fine-tune runs).
 """
 
-from storage.repo.daily import claim_daily_post, complete_daily_post, release_daily_post
+from storage.repo.daily import (
+    DAILY_CLAIM_STALE,
+    claim_daily_post,
+    complete_daily_post,
+    release_daily_post,
+    unposted_daily_claims,
+)
 from storage.repo.games import (
     BOT_SEAT,
     NewGame,
@@ -70,9 +76,11 @@ __all__ = [
     "active_model",
     "attach_message",
     "channel_locale",
+    "DAILY_CLAIM_STALE",
     "claim_daily_post",
     "complete_daily_post",
     "release_daily_post",
+    "unposted_daily_claims",
     "configure_guild",
     "ensure_default_model",
     "finish_finetune_run",

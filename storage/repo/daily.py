@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import limits
@@ -13,9 +13,12 @@ from storage.models import DailyPost, Guild, utcnow
 from storage.repo.common import dialect_insert, get_or_raise
 from storage.repo.poems import get_poem
 
+# A claim never posted is taken over once this old: the process that made it died.
+DAILY_CLAIM_STALE = timedelta(minutes=30)
+
 
 async def claim_daily_post(
-    session: AsyncSession, guild_id: int, local_date: date, *, stale_after: timedelta = timedelta(minutes=30)
+    session: AsyncSession, guild_id: int, local_date: date, *, stale_after: timedelta = DAILY_CLAIM_STALE
 ) -> DailyPost | None:
     """Claim the guild's post for `local_date`; None when another process has it.
 
@@ -64,3 +67,8 @@ async def release_daily_post(session: AsyncSession, post_id: int) -> None:
     """Give up a claim whose poem could not be posted (the channel gone, a permission missing), so
     that the day can still be posted once that is fixed. A post already made stays."""
     await session.execute(delete(DailyPost).where(DailyPost.id == post_id, DailyPost.posted_at.is_(None)))
+
+
+async def unposted_daily_claims(session: AsyncSession) -> list[DailyPost]:
+    """Claims never completed nor released: a process died between claiming a day and posting it."""
+    return list(await session.scalars(select(DailyPost).where(DailyPost.posted_at.is_(None)).order_by(DailyPost.id)))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fake_discord import ALL_PERMISSIONS, CHANNEL_ID, EPHEMERAL, GUILD_ID, OWNER_ID
 from sqlalchemy import select
@@ -162,3 +163,41 @@ async def test_model_info_and_owner_sync(fake_discord, bots, bot_settings):
     assert fake_discord.command_syncs == syncs + 1
     assert f"已同步 {len(fake_discord.commands)} 条命令" in synced.original["content"]
     assert fake_discord.violations == []
+
+
+async def test_a_daily_poem_a_killed_bot_claimed_and_never_posted_is_posted_at_the_next_start(
+    fake_discord, bots, bot_settings
+):
+    """A kill -9 between claiming the day and posting it: the scheduler counted that run as done, so
+    the next start takes the claim over itself (a stop waits for the post; a kill cannot)."""
+    bot = await bots.start(bot_settings)
+    options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
+    await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
+    await bots.stop(bot)
+    today = datetime.now(ZoneInfo("Asia/Taipei")).date()
+    database = Database.connect(bot_settings.database_url)
+    async with database.unit_of_work() as session:  # what the killed process left
+        session.add(DailyPost(guild_id=GUILD_ID, local_date=today, claimed_at=datetime.now(UTC) - timedelta(minutes=2)))
+        session.add(DailyPost(guild_id=GUILD_ID, local_date=today - timedelta(days=3), claimed_at=datetime.now(UTC)))
+    await database.close()
+
+    bot = await bots.start(bot_settings)
+    await wait_for(lambda: len(fake_discord.channel_messages) == 1)
+    assert fake_discord.channel_messages[0]["embeds"][0]["title"].startswith("每日一诗")
+    await until_posted(bot_settings)
+    posts = {post.local_date: post for post in await daily_posts(bot_settings)}
+    assert posts[today].posted_at is not None and posts[today].message_id == int(fake_discord.channel_messages[0]["id"])
+    assert posts[today - timedelta(days=3)].posted_at is None  # a day gone by is not posted late
+    await bots.stop(bot)
+
+    # a claim made a moment ago may be a process still writing it: taken over a minute after it was made
+    database = Database.connect(bot_settings.database_url)
+    async with database.unit_of_work() as session:
+        claim = await session.get(DailyPost, posts[today].id)
+        claim.posted_at, claim.claimed_at = None, datetime.now(UTC) - timedelta(seconds=5)
+    await database.close()
+    bot = await bots.start(bot_settings)
+    job = bot.scheduler.scheduler.get_job(f"daily-takeover:{GUILD_ID}")
+    assert abs((job.next_run_time - (claim.claimed_at + timedelta(minutes=1))).total_seconds()) < 1
+    job.remove()
+    assert len(fake_discord.channel_messages) == 1

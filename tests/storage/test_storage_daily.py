@@ -73,6 +73,9 @@ async def test_a_posted_day_is_never_claimed_again(db):
     assert (done.poem_id, done.message_id) == (poem.id, 555) and done.posted_at is not None
     await age_claim(db, post.id, hours=48)
     assert await claim(db) is None
+    left = await claim(db, day=DAY + timedelta(days=1))  # claimed, never posted: a killed process left it
+    async with db.unit_of_work() as session:
+        assert [post.id for post in await repo.unposted_daily_claims(session)] == [left.id]
     async with db.unit_of_work() as session:
         with pytest.raises(Conflict, match="already posted"):
             await repo.complete_daily_post(session, post.id, poem.id, 556)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import discord
@@ -15,7 +15,7 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import guild_id_of, send_poem
 from bot.occasions import occasion_for
-from bot.services import Person, PoemRequest, daily_run_date
+from bot.services import DAILY_TAKEOVER_AT_START, Person, PoemRequest, daily_run_date
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,13 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
 
     async def cog_load(self) -> None:
         self.bot.scheduler.post_daily_with(self.post)
+        for claim in await self.bot.services.interrupted_daily_posts(datetime.now(UTC)):
+            log.warning(
+                "daily poem of guild %s for %s was claimed and never posted; posting it",
+                claim.guild_id,
+                claim.local_date,
+            )
+            self.bot.scheduler.take_over_daily(claim.guild_id, claim.claimed_at + DAILY_TAKEOVER_AT_START)
 
     @app_commands.command(name=_("cmd.daily.set"), description=_("cmd.daily.set.desc"))
     @app_commands.guild_only()
@@ -63,15 +70,16 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         self.bot.scheduler.unschedule(guild_id)
         await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
 
-    async def post(self, guild_id: int) -> None:
-        """Write and post the guild's poem of the day, unless this local day's poem is already claimed."""
+    async def post(self, guild_id: int, taking_over: bool = False) -> None:
+        """Write and post the guild's poem of the day, unless this local day's poem is already claimed
+        (`taking_over`: a claim a killed process left is not)."""
         self.bot.handling()  # a stop waits for it, as for a command: cut short, it would lose the day
         services = self.bot.services
         guild = next((g for g in await services.daily_guilds() if g.id == guild_id), None)
         if guild is None:
             return
         local_date = daily_run_date(datetime.now(ZoneInfo(guild.timezone)), guild.daily_time)
-        claim = await services.claim_daily(guild_id, local_date)
+        claim = await services.claim_daily(guild_id, local_date, taking_over)
         if claim is None:
             log.info("daily poem of guild %s for %s is already taken", guild_id, local_date)
             return
