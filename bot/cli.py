@@ -209,11 +209,11 @@ def train(
     corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 8000,
     minutes: Annotated[
-        float | None, typer.Option(min=0.1, help="Time budget: the LR schedule follows the clock.")
+        float | None, typer.Option(min=0.1, max=10_080, help="Time budget: the LR schedule follows the clock.")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     grad_accum: Annotated[int, typer.Option(min=1)] = 1,
-    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    lr: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-3,
     warmup_steps: Annotated[int, typer.Option(min=0)] = 200,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.0,
     eval_every: Annotated[int, typer.Option(min=1)] = 250,
@@ -672,7 +672,7 @@ def finetune(
     min_poems: Annotated[int, typer.Option(min=1, help="New poems a run needs; fewer and it is skipped.")] = 20,
     samples: Annotated[int, typer.Option(min=1, help="Unconstrained samples per form for the gates.")] = 50,
     epochs: Annotated[int, typer.Option(min=1, max=10)] = 2,
-    lr: Annotated[float, typer.Option(min=0.0)] = 1e-4,
+    lr: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-4,
     method: Annotated[str | None, typer.Option(help="full, lora or qlora; default: LIANJU_FINETUNE_METHOD.")] = None,
 ) -> None:
     """Fine-tune the active model on the poems people rated highly; promote it only if it passes the gates."""

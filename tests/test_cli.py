@@ -86,6 +86,22 @@ def test_check_bad_input_is_a_message_with_exit_2(text):
     assert "error" in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("train", "--out", "run", "--lr", "inf"),  # NaN weights from the first step
+        ("train", "--out", "run", "--minutes", "inf"),
+        ("finetune", "--lr", "inf"),
+        ("poem", "月", "--temperature", "nan"),
+    ],
+)
+def test_numbers_that_are_not_finite_are_refused_before_anything_runs(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2 and "Invalid value for" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_check_reads_stdin():
     result = run("check", "-", "--json", input=CHUNWANG)
     assert result.exit_code == 0 and json.loads(result.output)["ok"]
