@@ -71,19 +71,6 @@ def _from_json(line: str) -> RatedPoem:
     return RatedPoem(**{**data, "ratings": {int(user): stars for user, stars in data["ratings"].items()}})
 
 
-def _remember(settings: Settings, poems: list[RatedPoem], name: str = "feedback.jsonl") -> list[RatedPoem]:
-    """Add these poems to a store under the models folder; return everything stored (no poem twice)."""
-    store = _models_dir(settings) / name
-    store.parent.mkdir(parents=True, exist_ok=True)
-    known = [_from_json(line) for line in store.read_text("utf-8").splitlines()] if store.exists() else []
-    seen = {poem.id for poem in known}
-    fresh = [poem for poem in poems if poem.id not in seen]
-    with open(store, "a", encoding="utf-8") as handle:
-        for poem in fresh:
-            handle.write(json.dumps(asdict(poem), ensure_ascii=False) + "\n")
-    return known + fresh
-
-
 FEEDBACK_STORES = ("feedback.jsonl", "negatives.jsonl")  # the rated poems kept for later runs, with who rated them
 
 
@@ -93,6 +80,33 @@ def _feedback_lock(settings: Settings) -> FileLock:
     folder = _models_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     return FileLock(folder / "feedback.lock")
+
+
+def _read_store(store: Path) -> list[RatedPoem]:
+    return (
+        [_from_json(line) for line in store.read_text("utf-8").splitlines() if line.strip()] if store.exists() else []
+    )
+
+
+def _write_store(store: Path, poems: list[RatedPoem]) -> None:
+    store.parent.mkdir(parents=True, exist_ok=True)
+    rewritten = store.with_suffix(".tmp")
+    rewritten.write_text("".join(json.dumps(asdict(poem), ensure_ascii=False) + "\n" for poem in poems), "utf-8")
+    rewritten.replace(store)  # whole or not at all, whatever happens while writing
+
+
+def _remember(
+    settings: Settings, positives: list[RatedPoem], negatives: list[RatedPoem], reread: set[int]
+) -> list[RatedPoem]:
+    """Keep this run's positives and negatives for later runs. A poem kept before and rated again
+    since (`reread`: every poem this run read) is what this run made of it: its stars as they are
+    now, in the store they put it in, or in neither. Returns every positive kept."""
+    kept = []
+    for name, poems in zip(FEEDBACK_STORES, (positives, negatives)):
+        store = _models_dir(settings) / name
+        kept.append([poem for poem in _read_store(store) if poem.id not in reread] + poems)
+        _write_store(store, kept[-1])
+    return kept[0]
 
 
 def _rated_by(poems: list[RatedPoem], raters: set[int]) -> list[RatedPoem]:
@@ -117,14 +131,12 @@ def _forget_rater(settings: Settings, user_id: int) -> int:
         if not store.exists():
             continue
         kept = []
-        for poem in (_from_json(line) for line in store.read_text("utf-8").splitlines() if line.strip()):
+        for poem in _read_store(store):
             if poem.ratings.pop(user_id, None) is not None:
                 removed += 1
             if poem.ratings:
                 kept.append(poem)
-        rewritten = store.with_suffix(".tmp")
-        rewritten.write_text("".join(json.dumps(asdict(poem), ensure_ascii=False) + "\n" for poem in kept), "utf-8")
-        rewritten.replace(store)  # whole or not at all, whatever happens while writing
+        _write_store(store, kept)
     return removed
 
 
@@ -167,14 +179,34 @@ async def run_finetune(
             )
         return _reported(
             settings,
-            await _train_and_gate(settings, database, active, selection, counts, samples, epochs, lr, progress),
+            await _train_and_gate(
+                settings,
+                database,
+                active,
+                selection,
+                {poem.id for poem in rated},
+                counts,
+                samples,
+                epochs,
+                lr,
+                progress,
+            ),
         )
     finally:
         await database.close()
 
 
 async def _train_and_gate(
-    settings, database: Database, active: ModelVersion, selection, counts, samples, epochs, lr, progress
+    settings,
+    database: Database,
+    active: ModelVersion,
+    selection,
+    reread: set[int],
+    counts,
+    samples,
+    epochs,
+    lr,
+    progress,
 ) -> FinetuneResult:
     candidate = _new_candidate_folder(settings)
     name = candidate.name
@@ -189,8 +221,9 @@ async def _train_and_gate(
                 known = await repo.existing_users(
                     session, (rater for poem in selection.positives + selection.negatives for rater in poem.ratings)
                 )
-            feedback = _remember(settings, _rated_by(selection.positives, known))
-            _remember(settings, _rated_by(selection.negatives, known), FEEDBACK_STORES[1])  # for a later method
+            feedback = _remember(  # the negatives are kept for a later method
+                settings, _rated_by(selection.positives, known), _rated_by(selection.negatives, known), reread
+            )
         counts |= finetune(
             Path(active.path),
             candidate,

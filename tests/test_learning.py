@@ -20,7 +20,7 @@ import pytest
 from bot import learning
 from bot.config import Settings
 from bot.learning import run_finetune
-from engine.finetune import run_gates, select
+from engine.finetune import RatedPoem, run_gates, select
 from engine.poet import Poet
 from engine.train import read_jsonl
 from storage import repo
@@ -210,6 +210,22 @@ def test_a_rater_forgotten_during_a_run_does_not_come_back_through_its_feedback(
         json.loads(line) for line in (settings.data_dir / "models" / "feedback.jsonl").read_text().splitlines()
     ]
     assert len(remembered) >= 20 and all(str(gone) not in poem["ratings"] for poem in remembered)
+
+
+def test_a_poem_kept_for_later_runs_takes_the_stars_it_has_now(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+
+    def poem(poem_id: int, stars: int) -> RatedPoem:
+        return RatedPoem(poem_id, ["白日依山尽"], "wujue", "山", {rater: stars for rater in (1, 2, 3)})
+
+    def stored(name: str) -> dict[int, dict[int, int]]:
+        return {kept.id: kept.ratings for kept in learning._read_store(tmp_path / "models" / name)}
+
+    learning._remember(settings, [poem(1, 5), poem(2, 5), poem(3, 5)], [poem(4, 1)], reread={1, 2, 3, 4})
+    # a later run: 1 was rated down, 2 back to the middle, 4 up to 4 stars; 3 nobody touched
+    kept = learning._remember(settings, [poem(5, 5)], [poem(1, 1)], reread={1, 2, 4, 5})
+    assert [p.id for p in kept] == [3, 5] and stored("feedback.jsonl") == {3: {1: 5, 2: 5, 3: 5}, 5: {1: 5, 2: 5, 3: 5}}
+    assert stored("negatives.jsonl") == {1: {1: 1, 2: 1, 3: 1}}
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(settings):
