@@ -202,6 +202,7 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings) -> Services:
         database = Database.connect(settings.database_url)
+        poet: Poet | None = None
         try:
             await prepare_schema(settings, database.engine)
             async with database.unit_of_work() as session:
@@ -213,6 +214,8 @@ class Services:
             if not first_start:
                 poet, model, unloadable = _first_loadable(settings, [active, *earlier])
         except BaseException:
+            if poet is not None:  # loaded, and then recording v0 failed
+                await poet.close()
             await database.close()
             raise
         return cls(settings, database, poet, model, unloadable)

@@ -136,6 +136,30 @@ def test_the_first_start_loads_the_default_model_once(settings, monkeypatch):
     assert loaded == [settings.model_dir] and statuses(settings) == {"v0": ModelStatus.ACTIVE}
 
 
+def test_a_first_start_that_cannot_record_v0_closes_the_model_it_loaded(settings, monkeypatch):
+    from sqlalchemy.orm import SessionTransaction
+
+    import bot.services
+
+    loaded: list = []
+    real_load = bot.services._load_default_model
+
+    async def recording_load(*args):
+        loaded.append(await real_load(*args))
+        return loaded[-1]
+
+    def refused_commit(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bot.services, "_load_default_model", recording_load)
+    monkeypatch.setattr(SessionTransaction, "commit", refused_commit)
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(Services.start(settings))
+    [poet] = loaded
+    with pytest.raises(RuntimeError, match="shutdown"):  # its torch thread was shut down
+        poet.torch_thread.submit(print)
+
+
 def test_a_model_folder_that_does_not_load_is_not_recorded_as_v0(settings, tmp_path):
     from bot.services import ModelUnavailable
 
