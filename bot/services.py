@@ -218,6 +218,7 @@ class Services:
                 await poet.close()
             await database.close()
             raise
+        assert poet is not None, "each branch above loads a poet or raises"
         return cls(settings, database, poet, model, unloadable)
 
     async def close(self) -> None:
