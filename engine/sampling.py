@@ -135,8 +135,12 @@ def _choose(logits: torch.Tensor, rows: list[Row], generators: list[torch.Genera
     allowed = torch.stack([row.constraint.allowed(row.tokens) for row in rows])  # (R, V)
     scores = torch.where(allowed, logits, -torch.inf).view(-1)  # (R·V,) row r's token t at r·V + t
     # the repetition penalty, before the additive terms: a written token's score shrinks towards 0
-    seen = [(r * vocab + token, row.params.repetition_penalty) for r, row in enumerate(rows) for token in row.tokens]
-    seen = [(index, penalty) for index, penalty in seen if penalty != 1.0]
+    seen = [
+        (r * vocab + token, row.params.repetition_penalty)
+        for r, row in enumerate(rows)
+        if row.params.repetition_penalty != 1.0
+        for token in row.tokens
+    ]
     if seen:
         indices = _longs([index for index, _ in seen])  # repeats are harmless: each writes the same value
         penalties = _floats([penalty for _, penalty in seen])
@@ -144,24 +148,27 @@ def _choose(logits: torch.Tensor, rows: list[Row], generators: list[torch.Genera
         scores[indices] = torch.where(previous > 0, previous / penalties, previous * penalties)
     added = [(r * vocab + token, value) for r, row in enumerate(rows) for token, value in _added(row)]
     if added:
-        # index_add_ adds repeats one after another, as the terms were written
+        # on the CPU (the sampler's logits always are) index_add_ adds repeats one after another, as
+        # the terms were written
         scores.index_add_(0, _longs([index for index, _ in added]), _floats([value for _, value in added]))
     scores = scores.view(len(rows), vocab)  # (R, V)
-    # fewer allowed tokens than top_k: the rest are -inf and get probability 0
-    ks = [min(row.params.top_k, vocab) for row in rows]
-    top_scores, top_ids = scores.topk(max(ks))  # (R, K), each row sorted
-    if min(ks) < max(ks):
-        top_scores[torch.arange(max(ks)) >= torch.tensor(ks)[:, None]] = -torch.inf  # a row's own top_k
-    temperatures = torch.tensor([[row.params.temperature] for row in rows])  # (R, 1)
-    cumulative = torch.softmax(top_scores / temperatures, -1).cumsum(-1).tolist()  # R lists of K
-    chosen = []
-    for row, k, row_cumulative, row_ids, generator in zip(rows, ks, cumulative, top_ids.tolist(), generators):
-        row_cumulative = row_cumulative[:k]
-        # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
-        kept = min(bisect_left(row_cumulative, row.params.top_p) + 1, k)
-        # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
-        drawn = float(torch.rand((), generator=generator)) * row_cumulative[kept - 1]
-        chosen.append(row_ids[min(bisect_right(row_cumulative, drawn), kept - 1)])
+    # Rows of one top_k go through top-k and softmax together (usually the whole batch): taken to a
+    # larger k and cut, a row would order its ties and round its softmax otherwise than alone.
+    by_k: dict[int, list[int]] = {}
+    for r, row in enumerate(rows):
+        by_k.setdefault(min(row.params.top_k, vocab), []).append(r)  # fewer allowed: the rest are -inf, p = 0
+    chosen = [0] * len(rows)
+    for k, members in by_k.items():
+        group = scores if len(members) == len(rows) else scores[members]  # (G, V)
+        top_scores, top_ids = group.topk(k)  # (G, k), each row sorted
+        temperatures = torch.tensor([[rows[r].params.temperature] for r in members])  # (G, 1)
+        cumulative = torch.softmax(top_scores / temperatures, -1).cumsum(-1).tolist()  # G lists of k
+        for r, row_cumulative, row_ids in zip(members, cumulative, top_ids.tolist()):
+            # top-p: the likeliest tokens until their mass reaches top_p, the one that crosses it included
+            kept = min(bisect_left(row_cumulative, rows[r].params.top_p) + 1, k)
+            # an inverse-CDF draw over 40 numbers in Python: torch.multinomial cost more than the rest of the choice
+            drawn = float(torch.rand((), generator=generators[r])) * row_cumulative[kept - 1]
+            chosen[r] = row_ids[min(bisect_right(row_cumulative, drawn), kept - 1)]
     return chosen
 
 
@@ -180,18 +187,23 @@ def _added(row: Row) -> list[tuple[int, float]]:
     if row.tokens and params.repeat_cost:
         added += [(token, -params.repeat_cost) for token in row.tokens]  # a token written twice is charged twice
     if row.theme and params.theme_boost and not any(token in row.tokens for token in row.theme):
-        added += [(token, params.theme_boost) for token in dict.fromkeys(row.theme)]
+        added += _each_once(row.theme, params.theme_boost)
     if row.topic and params.topic_boost:
-        added += [(token, params.topic_boost) for token in dict.fromkeys(row.topic)]
+        added += _each_once(row.topic, params.topic_boost)
     if row.grammatical and params.function_cost:
-        added += [(token, -params.function_cost) for token in dict.fromkeys(row.grammatical)]
+        added += _each_once(row.grammatical, -params.function_cost)
     if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
         added += _word_boost(row, row.theme_word, params.theme_boost)
     if row.plan and params.plan_boost:
         added += _plan_word_boost(row, params.plan_boost)
     if row.avoid:
-        added += [(token, -AVOID_PENALTY) for token in dict.fromkeys(row.avoid)]
+        added += _each_once(row.avoid, -AVOID_PENALTY)
     return added
+
+
+def _each_once(tokens: tuple[int, ...], value: float) -> list[tuple[int, float]]:
+    """`value` for each of these tokens, once however often it is named (as scores[list(tokens)] += value)."""
+    return [(token, value) for token in dict.fromkeys(tokens)]
 
 
 def _holds(tokens: list[int], word: tuple[int, ...]) -> bool:
@@ -239,9 +251,10 @@ def sample(backend: Backend, rows: list[Row], pad_id: int) -> list[Row]:
         # the rows neither idle nor with their next token already known
         choosing = [index for index, row in enumerate(rows) if not row.finished and not unfed[index]]
         if choosing:
-            chosen = _choose(logits[choosing], [rows[i] for i in choosing], [generators[i] for i in choosing])
-            log_probs = torch.log_softmax(logits[choosing], -1)  # (R, V)
-            chosen_log_probs = log_probs[torch.arange(len(choosing)), torch.tensor(chosen)].tolist()  # (R,)
+            choosing_logits = logits[choosing]  # (R, V)
+            chosen = _choose(choosing_logits, [rows[i] for i in choosing], [generators[i] for i in choosing])
+            log_probs = torch.log_softmax(choosing_logits, -1)  # (R, V)
+            chosen_log_probs = log_probs[torch.arange(len(choosing)), torch.tensor(chosen)].tolist()  # R numbers
             for index, token, log_prob in zip(choosing, chosen, chosen_log_probs):
                 row = rows[index]
                 row.tokens.append(token)

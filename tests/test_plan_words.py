@@ -133,6 +133,12 @@ def test_rows_chosen_together_choose_as_each_would_alone():
         ]
         generators = [torch.Generator().manual_seed(seed) for _ in rows]
         assert _choose(logits.clone(), rows, generators) == alone
+    # a tie for the likeliest, top_k 1 beside top_k 40: the row takes the token it would take alone
+    tied = torch.zeros(2, VOCAB)
+    tied[:, 10] = tied[:, 15] = 5.0
+    pair = [Row([], FreeLine(), SamplingParams(top_k=top_k), 0) for top_k in (1, 40)]
+    alone = _choose(tied[:1], pair[:1], [torch.Generator().manual_seed(0)])
+    assert _choose(tied, pair, [torch.Generator().manual_seed(0) for _ in pair])[:1] == alone
     # and the settings tell: top_k 3 keeps the row among its three likeliest, whatever the draw
     likeliest = set(logits[0].topk(3).indices.tolist())
     assert all(
