@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -31,7 +32,11 @@ from storage.models import Guild
 
 log = logging.getLogger(__name__)
 
-DailyPoster = Callable[..., Awaitable[None]]  # (guild id, taking_over=False)
+
+class DailyPoster(Protocol):
+    def __call__(self, guild_id: int, day: date | None = None) -> Awaitable[None]: ...
+
+
 Action = Callable[[], Awaitable[object]]
 DAILY_JOB, FINETUNE_JOB, MODEL_CHECK_JOB = "daily", "finetune", "model-check"
 # A fine-tune is not tied to its hour: one missed while the bot was down still runs within a day.
@@ -112,19 +117,18 @@ class DailyScheduler:
             name=f"daily poem of guild {guild.id}",
         )
 
-    def take_over_daily(self, guild_id: int, at: datetime) -> None:
-        """Post the guild's poem of the day once at `at` (at once if that is past), taking over the
-        claim a killed process left: kept in memory, as the claim in the database is the record."""
+    def post_daily_later(self, guild_id: int, day: date, at: datetime) -> None:
+        """Try the guild's poem of `day` once more at `at`: a claim a killed process left, a poem that
+        could not be written. Kept in memory: the claims in the database are the record."""
         self.scheduler.add_job(
             self.handlers[DAILY_JOB],
-            DateTrigger(run_date=max(at, datetime.now(UTC))),
-            args=[guild_id],
-            kwargs={"taking_over": True},
-            id=f"daily-takeover:{guild_id}",
+            DateTrigger(run_date=at),
+            args=[guild_id, day],
+            id=f"daily-again:{guild_id}",
             jobstore="memory",
             replace_existing=True,
-            misfire_grace_time=None,  # however late the bot gets to it
-            name=f"daily poem of guild {guild_id}, taken over",
+            misfire_grace_time=None,  # however late the bot gets to it: the poster knows the day's deadline
+            name=f"daily poem of guild {guild_id} for {day}, again",
         )
 
     def unschedule(self, guild_id: int) -> None:

@@ -37,7 +37,7 @@ from engine.text import to_traditional
 from storage import limits, repo
 from storage.db import Database, ensure_schema
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import DailyPost, GameKind, ModelVersion, Poem, PoemOrigin, Script
+from storage.models import DailyPost, GameKind, Guild, ModelVersion, Poem, PoemOrigin, Script
 
 log = logging.getLogger(__name__)
 
@@ -475,18 +475,23 @@ class Services:
             return await repo.claim_daily_post(session, guild_id, local_date, stale_after=stale_after)
 
     async def interrupted_daily_posts(self, now: datetime) -> list[DailyPost]:
-        """Claims of the day each guild's daily run belongs to now that were never posted: the process
-        that made them was killed while it wrote the poem (a stop waits for the post; a kill -9 does not,
-        and the scheduler counts that run as done)."""
+        """Claims never posted whose day may still be posted (`daily_deadline`): the process that made
+        them was killed while it wrote the poem (a stop waits for the post; a kill -9 does not, and the
+        scheduler counts that run as done)."""
         async with self.database.unit_of_work() as session:
             guilds = {guild.id: guild for guild in await repo.guilds_with_daily_poem(session)}
             claims = await repo.unposted_daily_claims(session)
         return [
             claim
             for claim in claims
-            if (guild := guilds.get(claim.guild_id)) is not None
-            and claim.local_date == daily_run_date(now.astimezone(ZoneInfo(guild.timezone)), guild.daily_time)
+            if (guild := guilds.get(claim.guild_id)) is not None and now <= self.daily_deadline(guild, claim.local_date)
         ]
+
+    def daily_deadline(self, guild: Guild, local_date: date) -> datetime:
+        """How late the guild's poem of that day may still go out: its time that day, plus the grace a
+        run the scheduler missed has (LIANJU_DAILY_MISFIRE_GRACE_S)."""
+        scheduled = datetime.combine(local_date, guild.daily_time, ZoneInfo(guild.timezone))
+        return scheduled + timedelta(seconds=self.settings.daily_misfire_grace_s)
 
     async def complete_daily(self, post_id: int, poem_id: int, channel_id: int, message_id: int) -> None:
         async with self.database.unit_of_work() as session:

@@ -110,10 +110,12 @@ async def send_poem(
     except discord.Forbidden:
         if not files:
             raise
+        # Discord says 50013 for a missing Attach Files as for a missing Send Messages: try without
+        sent = await send_poem(channel, card, with_card=False, title=title, content=content)
         log.warning(
             "poem #%s posted in channel %s without its card: the bot may not attach files", card.poem_id, channel.id
         )
-        return await send_poem(channel, card, with_card=False, title=title, content=content)
+        return sent
 
 
 class RatingButton(

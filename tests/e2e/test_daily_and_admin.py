@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fake_discord import ALL_PERMISSIONS, CHANNEL_ID, EPHEMERAL, GUILD_ID, OWNER_ID
 from sqlalchemy import select
 
+from bot.services import UserError
 from storage.db import Database
 from storage.models import DailyPost
 
@@ -53,25 +54,25 @@ async def test_a_daily_poem_discord_refuses_is_logged_and_the_day_stays_open(fak
     async def set_daily() -> None:
         await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
 
-    async def fire(refused: str | None) -> None:
+    async def fire(refused: str | None, logged: str) -> None:
         fake_discord.refuse_posts(CHANNEL_ID, refused)
         caplog.clear()
         await fire_now(bot)
-        await wait_for(lambda: any(r.levelname == "WARNING" for r in caplog.records))
+        await wait_for(lambda: logged in caplog.text)
+        assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [caplog.records[-1].getMessage()]
+        assert not [r for r in caplog.records if r.exc_info]
 
     await set_daily()
-    await fire("gone")  # the channel was deleted: the daily poem turns itself off
+    await fire("gone", "no longer exists")  # the channel was deleted: the daily poem turns itself off
     assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is None
-    assert "no longer exists" in caplog.text and not [r for r in caplog.records if r.exc_info]
     await set_daily()
-    await fire("forbidden")  # nothing posted, nothing claimed: once allowed, the day still gets its poem
-    assert "Send Messages" in caplog.text and not [r for r in caplog.records if r.exc_info]
+    # nothing posted, nothing claimed: once allowed, the day still gets its poem; no word of a card
+    await fire("forbidden", "Send Messages")
     assert bot.scheduler.scheduler.get_job(f"daily:{GUILD_ID}") is not None
-    await fire("no_files")  # allowed to post but not to attach: the poem goes out without its card
+    await fire("no_files", "without its card")  # allowed to post but not to attach: the poem goes out without it
     await wait_for(lambda: len(fake_discord.channel_messages) == 1)
     [post] = fake_discord.channel_messages
     assert post["embeds"][0]["title"].startswith("每日一诗") and not post.get("attachments")
-    assert "without its card" in caplog.text
     await until_posted(bot_settings)
 
 
@@ -169,7 +170,9 @@ async def test_a_daily_poem_a_killed_bot_claimed_and_never_posted_is_posted_at_t
     fake_discord, bots, bot_settings
 ):
     """A kill -9 between claiming the day and posting it: the scheduler counted that run as done, so
-    the next start takes the claim over itself (a stop waits for the post; a kill cannot)."""
+    the next start takes the claim over itself (a stop waits for the post; a kill cannot), while the
+    day may still be posted (LIANJU_DAILY_MISFIRE_GRACE_S after its time)."""
+    bot_settings = bot_settings.model_copy(update={"daily_misfire_grace_s": 2 * 86400})
     bot = await bots.start(bot_settings)
     options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
     await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
@@ -187,7 +190,7 @@ async def test_a_daily_poem_a_killed_bot_claimed_and_never_posted_is_posted_at_t
     await until_posted(bot_settings)
     posts = {post.local_date: post for post in await daily_posts(bot_settings)}
     assert posts[today].posted_at is not None and posts[today].message_id == int(fake_discord.channel_messages[0]["id"])
-    assert posts[today - timedelta(days=3)].posted_at is None  # a day gone by is not posted late
+    assert posts[today - timedelta(days=3)].posted_at is None  # too late to post: left alone
     await bots.stop(bot)
 
     # a claim made a moment ago may be a process still writing it: taken over a minute after it was made
@@ -197,7 +200,30 @@ async def test_a_daily_poem_a_killed_bot_claimed_and_never_posted_is_posted_at_t
         claim.posted_at, claim.claimed_at = None, datetime.now(UTC) - timedelta(seconds=5)
     await database.close()
     bot = await bots.start(bot_settings)
-    job = bot.scheduler.scheduler.get_job(f"daily-takeover:{GUILD_ID}")
+    job = bot.scheduler.scheduler.get_job(f"daily-again:{GUILD_ID}")
     assert abs((job.next_run_time - (claim.claimed_at + timedelta(minutes=1))).total_seconds()) < 1
     job.remove()
     assert len(fake_discord.channel_messages) == 1
+
+
+async def test_a_daily_poem_the_poet_could_not_write_is_tried_again(fake_discord, bots, bot_settings, caplog):
+    bot_settings = bot_settings.model_copy(update={"daily_misfire_grace_s": 2 * 86400})  # 0:00 is hours ago
+    bot = await bots.start(bot_settings)
+    options = {"channel": CHANNEL_ID, "time": "0:00", "timezone": "Asia/Taipei"}
+    await (await fake_discord.command("daily", options, subcommand="set", permissions=MANAGE_GUILD)).answered()
+    write_poem = bot.services.write_poem
+
+    async def busy_once(*args, **kwargs):
+        bot.services.write_poem = write_poem
+        raise UserError("error.busy")
+
+    bot.services.write_poem = busy_once
+    await fire_now(bot)
+    await wait_for(lambda: "trying again" in caplog.text)
+    assert "busy" in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert await daily_posts(bot_settings) == []  # the claim was given back
+    job = bot.scheduler.scheduler.get_job(f"daily-again:{GUILD_ID}")
+    assert 50 < (job.next_run_time - datetime.now(UTC)).total_seconds() <= 60
+    job.modify(next_run_time=datetime.now(UTC))
+    await wait_for(lambda: len(fake_discord.channel_messages) == 1)
+    await until_posted(bot_settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import discord
@@ -15,9 +15,11 @@ from bot.discord.app import LianjuBot
 from bot.discord.i18n import command_text as _
 from bot.discord.views import guild_id_of, send_poem
 from bot.occasions import occasion_for
-from bot.services import DAILY_TAKEOVER_AT_START, Person, PoemRequest, daily_run_date
+from bot.services import DAILY_TAKEOVER_AT_START, Person, PoemRequest, UserError, daily_run_date
 
 log = logging.getLogger(__name__)
+
+DAILY_RETRY_AFTER = timedelta(minutes=1)  # a daily poem the poet could not write (busy) is tried again
 
 
 class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_("cmd.daily.desc")):
@@ -33,7 +35,8 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
                 claim.guild_id,
                 claim.local_date,
             )
-            self.bot.scheduler.take_over_daily(claim.guild_id, claim.claimed_at + DAILY_TAKEOVER_AT_START)
+            at = claim.claimed_at + DAILY_TAKEOVER_AT_START
+            self.bot.scheduler.post_daily_later(claim.guild_id, claim.local_date, at)
 
     @app_commands.command(name=_("cmd.daily.set"), description=_("cmd.daily.set.desc"))
     @app_commands.guild_only()
@@ -70,16 +73,24 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         self.bot.scheduler.unschedule(guild_id)
         await interaction.response.send_message(i18n.text("daily.off", interaction.locale))
 
-    async def post(self, guild_id: int, taking_over: bool = False) -> None:
-        """Write and post the guild's poem of the day, unless this local day's poem is already claimed
-        (`taking_over`: a claim a killed process left is not)."""
+    async def post(self, guild_id: int, day: date | None = None) -> None:
+        """Write and post the guild's poem of the day, unless that day's poem is already claimed.
+
+        `day` is a day tried again (a claim a killed process left, a poem that could not be written),
+        not the day the scheduler's run belongs to: it is taken over from a claim a minute old, not
+        half an hour, and given up once too late (`Services.daily_deadline`)."""
         self.bot.handling()  # a stop waits for it, as for a command: cut short, it would lose the day
         services = self.bot.services
         guild = next((g for g in await services.daily_guilds() if g.id == guild_id), None)
         if guild is None:
             return
-        local_date = daily_run_date(datetime.now(ZoneInfo(guild.timezone)), guild.daily_time)
-        claim = await services.claim_daily(guild_id, local_date, taking_over)
+        local_date = day or daily_run_date(datetime.now(ZoneInfo(guild.timezone)), guild.daily_time)
+        if day is not None and datetime.now(UTC) > services.daily_deadline(guild, day):
+            log.warning(
+                "daily poem of guild %s for %s given up: too late (LIANJU_DAILY_MISFIRE_GRACE_S)", guild_id, day
+            )
+            return
+        claim = await services.claim_daily(guild_id, local_date, taking_over=day is not None)
         if claim is None:
             log.info("daily poem of guild %s for %s is already taken", guild_id, local_date)
             return
@@ -87,9 +98,23 @@ class DailyCog(commands.GroupCog, group_name=_("cmd.daily"), group_description=_
         me = self.bot.user
         assert me is not None  # the scheduler runs only while the bot is logged in
         author = Person(me.id, me.name, guild.locale or i18n.ZH_CN, guild_id, guild.daily_channel_id)
-        card = await services.write_poem(
-            PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
-        )
+        try:
+            card = await services.write_poem(
+                PoemRequest(occasion.theme, form=guild.default_form), author, occasion=occasion
+            )
+        except Exception as error:  # the poet busy (a UserError), or worse: the day is tried again
+            await services.release_daily(claim.id)
+            retry = datetime.now(UTC) + DAILY_RETRY_AFTER
+            why = error.message(i18n.EN) if isinstance(error, UserError) else repr(error)
+            log.warning(
+                "daily poem of guild %s not written (%s); trying again at %s",
+                guild_id,
+                why,
+                f"{retry:%H:%M:%S} UTC",
+                exc_info=not isinstance(error, UserError),
+            )
+            self.bot.scheduler.post_daily_later(guild_id, local_date, retry)
+            return
         channel = self.bot.get_partial_messageable(guild.daily_channel_id, guild_id=guild_id)
         try:
             message = await send_poem(channel, card, with_card=guild.poem_card)
