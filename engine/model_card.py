@@ -65,18 +65,56 @@ def finish_model_folder(folder: Path, facts: dict | None = None) -> None:
                 f"{folder / name} is missing: pass a folder written by save_pretrained "
                 "(model and tokenizer), such as a run's model/ folder"
             )
-    stored = json.loads((folder / FACTS).read_text()) if (folder / FACTS).is_file() else {}
-    facts = {**stored, **(facts or {}), "training": {**stored.get("training", {}), **(facts or {}).get("training", {})}}
+    stored = (
+        _checked_facts(json.loads((folder / FACTS).read_text()), folder / FACTS) if (folder / FACTS).is_file() else {}
+    )
+    given = _checked_facts(facts or {}, "the facts given")
+    facts = {**stored, **given, "training": {**stored.get("training", {}), **given.get("training", {})}}
     if clash := set(facts["training"]) & set(_COMPUTED):
         raise ValueError(f"{', '.join(sorted(clash))} are measured from the folder; remove them from the facts")
     config = json.loads((folder / "config.json").read_text())
+    if not all(isinstance(config.get(key), int) for key in _CONFIG_NUMBERS):
+        raise ValueError(f"{folder / 'config.json'} is not a Llama config with {', '.join(_CONFIG_NUMBERS)}")
+    try:  # before anything is written: facts that cannot be shown must not replace those that can
+        card = render_card(folder, config, facts)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise ValueError(
+            f"the facts do not fit a model card ({type(error).__name__}: {error}); an evaluation is the JSON "
+            "`lianju eval --out` writes"
+        ) from None
     fix_config(folder, config)
     fix_tokenizer_config(folder, config["max_position_embeddings"])
     write_generation_config(folder, config)
     if any(facts.values()):
         (folder / FACTS).write_text(json.dumps(facts, ensure_ascii=False, indent=1) + "\n")
-    (folder / CARD).write_text(render_card(folder, config, facts))
+    (folder / CARD).write_text(card)
     (folder / OLD_CARD).unlink(missing_ok=True)
+
+
+_TEXT_FACTS = ("summary", "training_notes", "usage_notes", "evaluation_notes")
+_CONFIG_NUMBERS = ("max_position_embeddings", "num_hidden_layers", "hidden_size", "num_attention_heads")
+
+
+def _checked_facts(facts: object, source: object) -> dict:
+    """The facts, if each key is one the module docstring lists and of its shape; else a ValueError."""
+    if not isinstance(facts, dict):
+        raise ValueError(f"{source}: the facts are a JSON {type(facts).__name__}, not an object")
+    shapes = {
+        **{key: isinstance(facts.get(key, ""), str) for key in _TEXT_FACTS},
+        "training": isinstance(facts.get("training", {}), dict)
+        and all(isinstance(value, (str, int, float)) for value in facts.get("training", {}).values()),
+        "evaluation": isinstance(facts.get("evaluation") or {}, dict),
+        "limits": isinstance(facts.get("limits", []), list)
+        and all(isinstance(item, str) for item in facts.get("limits", [])),
+    }
+    if unknown := set(facts) - set(shapes):
+        raise ValueError(f"{source}: unknown facts {', '.join(sorted(unknown))} (engine/model_card.py lists the keys)")
+    if wrong := [key for key, right in shapes.items() if not right]:
+        raise ValueError(
+            f"{source}: {', '.join(wrong)} of the wrong shape (text; training {{label: value}}; "
+            "evaluation a `lianju eval --out` report; limits a list of text)"
+        )
+    return facts
 
 
 def fix_config(folder: Path, config: dict) -> None:

@@ -208,3 +208,11 @@ def test_cli_models_card_takes_an_eval_report_and_says_what_to_do_with_a_wrong_f
     report.write_text("[1]")
     result = CliRunner().invoke(app, ["models", "card", str(folder), "--facts", str(report)])
     assert result.exit_code == 2 and "pass a JSON object" in result.output
+    # facts that cannot go into a card are refused before anything is written: the folder's card stays
+    card, stored = (folder / CARD).read_text(), (folder / "card_facts.json").read_text()
+    for bad in ({"evaluation": 5}, {"heldout_nll": "abc"}, {"training": [1]}, {"limits": "one"}, {"colour": "red"}):
+        report.write_text(json.dumps(bad))
+        result = CliRunner().invoke(app, ["models", "card", str(folder), "--facts", str(report)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, (bad, result.output)
+        assert (folder / CARD).read_text() == card and (folder / "card_facts.json").read_text() == stored
+    assert CliRunner().invoke(app, ["models", "card", str(folder)]).exit_code == 0
