@@ -680,6 +680,7 @@ def finetune(
 
     from bot.learning import run_finetune
     from engine.finetune import METHODS
+    from engine.novelty import CorpusLinesError
     from storage.errors import StorageError
 
     if method is not None and method not in METHODS:
@@ -697,7 +698,7 @@ def finetune(
                 lr=lr,
             )
         )
-    except (FileNotFoundError, StorageError) as error:
+    except (FileNotFoundError, StorageError, CorpusLinesError) as error:
         fail(str(error))
     if result.gates:
         table = Table(title="gates", header_style="bold")

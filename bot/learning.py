@@ -185,6 +185,7 @@ async def run_finetune(
                 active,
                 selection,
                 {poem.id for poem in rated},
+                corpus_lines,
                 counts,
                 samples,
                 epochs,
@@ -202,6 +203,7 @@ async def _train_and_gate(
     active: ModelVersion,
     selection,
     reread: set[int],
+    corpus_lines: CorpusLines | None,
     counts,
     samples,
     epochs,
@@ -234,7 +236,6 @@ async def _train_and_gate(
             method=settings.finetune_method,
             progress=progress,
         )
-        corpus_lines = CorpusLines.load(settings.corpus_lines) if settings.corpus_lines.is_file() else None
         report = run_gates(
             Path(active.path),
             candidate,

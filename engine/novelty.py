@@ -15,6 +15,13 @@ from pathlib import Path
 from rbloom import Bloom
 
 FALSE_POSITIVE_RATE = 0.001
+# In every filter this module writes, and no corpus line: a file without it (another file, one cut
+# short, random bytes) is refused rather than read as a filter that lets copied lines through.
+SENTINEL = "〈联句语料行过滤器〉"
+
+
+class CorpusLinesError(ValueError):
+    pass
 
 
 def line_hash(line: str) -> int:
@@ -28,13 +35,22 @@ class CorpusLines:
 
     @classmethod
     def build(cls, lines: Iterable[str], count: int) -> CorpusLines:
-        bloom = Bloom(max(count, 1), FALSE_POSITIVE_RATE, line_hash)
+        bloom = Bloom(max(count, 1) + 1, FALSE_POSITIVE_RATE, line_hash)
         bloom.update(lines)
+        bloom.add(SENTINEL)
         return cls(bloom)
 
     @classmethod
     def load(cls, path: Path) -> CorpusLines:
-        return cls(Bloom.load(str(path), line_hash))
+        try:
+            bloom = Bloom.load(str(path), line_hash)
+        except (OSError, ValueError) as error:
+            raise CorpusLinesError(f"{path} is not a filter of corpus lines ({error})") from None
+        # a real filter holds its sentinel and almost no line it was not given (zeros hold everything)
+        strangers = sum(f"{SENTINEL}{number}" in bloom for number in range(8))
+        if SENTINEL not in bloom or strangers > 2:
+            raise CorpusLinesError(f"{path} is not a whole filter of corpus lines (one `lianju corpus build` writes)")
+        return cls(bloom)
 
     def save(self, path: Path) -> None:
         self.bloom.save(str(path))

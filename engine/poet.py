@@ -31,7 +31,7 @@ from engine.batching import Batcher
 from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import JINTI_FORMS, Form, parse_form
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
-from engine.novelty import CorpusLines
+from engine.novelty import CorpusLines, CorpusLinesError
 from engine.planning import Plan, Planner
 from engine.prosody import (
     OPPOSITE,
@@ -216,7 +216,8 @@ class ServedModel:
 
 
 class ModelFolderError(Exception):
-    """A model folder that is missing or does not load; the message says which, and what to do."""
+    """A model folder (or the corpus-lines filter the poet reads beside it) that is missing or does not
+    load; the message says which, and what to do."""
 
 
 def require_model_folder(model_dir: Path) -> None:
@@ -252,7 +253,10 @@ class Poet:
     ):
         self.backend_kind = backend
         self.max_batch_rows = max_batch_rows
-        self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
+        try:
+            self.corpus_lines = CorpusLines.load(corpus_lines) if corpus_lines and corpus_lines.is_file() else None
+        except CorpusLinesError as error:
+            raise ModelFolderError(f"{error}: set LIANJU_CORPUS_LINES to such a file, or leave it unset") from None
         self.lexicon = Lexicon.load(lexicon) if lexicon and lexicon.is_file() else None
         # Every torch call (loading, sampling, scoring) runs on this one thread. Each OS thread that
         # enters torch gets its own OpenMP team; two teams on two cores fight, and a 七律 measured

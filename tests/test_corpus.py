@@ -1,5 +1,8 @@
 import json
 
+import pytest
+
+from bot.config import SHIPPED_MODEL
 from engine.corpus import LineIndex, clean, split_of
 
 
@@ -112,3 +115,23 @@ def test_novelty_filter_knows_every_corpus_line(built_corpus):
     assert all(line in lines for r in records for line in r["lines"])
     invented = [f"{a}{b}风月{c}" for a in "甲乙丙丁" for b in "子丑寅卯" for c in "东南西北"]
     assert sum(line in lines for line in invented) <= 1  # 0.1% false positives
+
+
+def test_a_file_that_is_not_a_whole_novelty_filter_is_refused(built_corpus, tmp_path):
+    """Read as a filter, random bytes or a filter cut short let copied lines through unnoticed."""
+    from engine.novelty import CorpusLines, CorpusLinesError
+    from engine.poet import ModelFolderError, Poet
+
+    whole = (built_corpus / "corpus_lines.bloom").read_bytes()
+    for name, content in {
+        "empty": b"",
+        "zeros": bytes(10),
+        "cut": whole[: len(whole) // 2],
+        "noise": bytes(range(256)) * 64,
+    }.items():
+        broken = tmp_path / f"{name}.bloom"
+        broken.write_bytes(content)
+        with pytest.raises(CorpusLinesError, match=str(broken)):
+            CorpusLines.load(broken)
+    with pytest.raises(ModelFolderError, match="LIANJU_CORPUS_LINES"):
+        Poet(SHIPPED_MODEL, "cpu-int8", tmp_path / "noise.bloom")
