@@ -53,6 +53,9 @@ NEAR_MISS_POOL = 100_000  # corpus lines with the key character searched for a n
 # Refusals that put a player out; anything else refused (repeats, no verse at all) costs nothing.
 FATAL = frozenset({"no_key", "not_in_corpus", "near_miss", "timeout", "give_up"})
 BOT_LINE_LENGTHS = (5, 7)  # the bot recites 诗 lines, not the odd lengths of 词
+# A clause shorter than this is no line recited ("月" alone is the first line of a 一字至七字诗 in the
+# corpus, "明月" of a 词): refused without penalty, like a repeat.
+MIN_ANSWER_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,18 @@ class FeihuaGame(TurnGame):
         if problems:
             return None, None, problems
         line, key = lines[0], self.rules.keyword
+        if len(line) < MIN_ANSWER_CHARS:
+            return (
+                line,
+                None,
+                [
+                    say(
+                        "too_short",
+                        f"「{line}」太短：请背出一整句诗词（至少 {MIN_ANSWER_CHARS} 个字）。",
+                        f"「{line}」 is too short: recite a whole line of verse ({MIN_ANSWER_CHARS} characters or more).",
+                    )
+                ],
+            )
         if key not in line:
             return (
                 line,

@@ -56,6 +56,8 @@ async def test_a_full_game_with_the_bot_until_one_is_left(line_index):
         ("moonlight", "non_han", False),
         ("明月🌙", "non_han", False),
         ("月" * 600, "too_long", False),
+        ("月", "too_short", False),  # the first line of a 一字至七字诗, but no line recited
+        ("明月", "too_short", False),
     ],
 )
 def test_every_refusal_says_why_and_wrong_answers_put_the_player_out(line_index, text, code, out):
