@@ -218,7 +218,7 @@ class FeihuaGame(TurnGame):
                     say(
                         "too_short",
                         f"「{line}」太短：请背出一整句诗词（至少 {MIN_ANSWER_CHARS} 个字）。",
-                        f"「{line}」 is too short: recite a whole line of verse ({MIN_ANSWER_CHARS} characters or more).",
+                        f"「{line}」 is too short: recite a whole line ({MIN_ANSWER_CHARS} characters or more).",
                     )
                 ],
             )
