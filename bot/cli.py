@@ -340,11 +340,14 @@ def evaluate_model(
     out = _report_file(out)
     if ids is not None and not ids.is_file():
         fail(f"--ids {ids} is not a file: a list of poem ids, one per line")
-    if meaning:
-        _evaluate_meaning(model, corpus, themes, per_theme, poems, out, seed)
-        return
-    _model_folder(model)
-    report = evaluate(model, corpus, samples, ids or HELDOUT_IDS, seed)
+    try:
+        if meaning:
+            _evaluate_meaning(model, corpus, themes, per_theme, poems, out, seed)
+            return
+        _model_folder(model)
+        report = evaluate(model, corpus, samples, ids or HELDOUT_IDS, seed)
+    except corpus_lib.CorpusUnreadable as error:
+        fail(str(error))
     if out:
         out.write_text(report.to_json())
     nll = f"{report.heldout_nll:.3f}" if report.heldout_nll is not None else "—"
@@ -570,7 +573,7 @@ def corpus_find(
         fail("give at least one Chinese character")
     try:
         index = corpus_lib.LineIndex(get_settings().corpus_dir / "corpus.sqlite")
-    except FileNotFoundError as error:
+    except (FileNotFoundError, corpus_lib.CorpusUnreadable) as error:
         fail(str(error))
     exact = index.find(text)
     hits = exact or index.containing(text, limit)

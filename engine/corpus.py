@@ -351,6 +351,10 @@ class LineHit:
     dynasty: str
 
 
+class CorpusUnreadable(ValueError):
+    """A corpus file that is there but is not what `lianju corpus build` writes (damaged, cut short)."""
+
+
 class LineIndex:
     """Answers "is this line in the corpus?" and "which lines contain 月?" from corpus.sqlite."""
 
@@ -358,6 +362,12 @@ class LineIndex:
         if not path.is_file():
             raise FileNotFoundError(f"no line index at {path}: run `lianju corpus build` first")
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        try:  # each table once, now: a damaged file would otherwise fail in the middle of a game
+            for table in ("lines", "poems", "line_chars"):
+                self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            raise CorpusUnreadable(f"{path} is not a line index ({error}): run `lianju corpus build` again") from None
 
     _SELECT = (
         "SELECT lines.text, lines.poem_id, lines.position, poems.author, poems.title, poems.dynasty "

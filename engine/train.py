@@ -25,6 +25,7 @@ from tqdm import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from engine import prompts
+from engine.corpus import CorpusUnreadable
 from engine.extras import require_extra
 from engine.forms import JINTI_FORMS
 from engine.lexicon import LEXICON_FILE, Lexicon, build_lexicon
@@ -98,12 +99,25 @@ class TrainState:
 
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle]
+        try:
+            return [json.loads(line) for line in handle]
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise CorpusUnreadable(f"{path} is not JSON lines ({error}): run `lianju corpus build` again") from None
+
+
+POEM_RECORD = ("id", "form", "split", "lines")  # what every reader of poems.jsonl takes from a record
 
 
 def jinti_records(corpus: Path) -> list[dict]:
     """The corpus's 近体 poem records, every split."""
-    return [r for r in read_jsonl(corpus / "poems.jsonl") if r["form"] in JINTI_FORMS]
+    records = read_jsonl(corpus / "poems.jsonl")
+    for number, record in enumerate(records, 1):
+        if not (isinstance(record, dict) and all(key in record for key in POEM_RECORD)):
+            raise CorpusUnreadable(
+                f"{corpus / 'poems.jsonl'} line {number} is not a poem record ({', '.join(POEM_RECORD)}): "
+                "run `lianju corpus build` again"
+            )
+    return [r for r in records if r["form"] in JINTI_FORMS]
 
 
 def load_corpus(corpus: Path) -> dict[str, tuple[list[dict], list[dict]]]:

@@ -118,6 +118,15 @@ def test_corpus_build_and_find(data_dir, fixture_source):
     containing = run("corpus", "find", "月", "--limit", "3")
     assert containing.exit_code == 0
     assert containing.output.count("——") == 3
+    # a corpus damaged after it was built: one message each, naming the file and what to do
+    index, poems = data_dir / "corpus" / "corpus.sqlite", data_dir / "corpus" / "poems.jsonl"
+    for damage in (b"", bytes(range(256)) * 16):
+        index.write_bytes(damage)
+        broken = run("corpus", "find", "月")
+        assert broken.exit_code == 2 and "corpus build" in broken.output and "Traceback" not in broken.output
+    poems.write_text('{"a": 1}\n')
+    broken = run("eval", "--samples", "1")
+    assert broken.exit_code == 2 and "line 1 is not a poem record" in broken.output, broken.output
     assert run("corpus", "find", "abc").exit_code == 2
 
 

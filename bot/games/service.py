@@ -12,6 +12,7 @@ kind storage keeps) says which class rebuilds a stored one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from bot.games.common import (
 )
 from bot.games.duilian import CoupletBook
 from bot.services import Services
-from engine.corpus import LineIndex
+from engine.corpus import CorpusUnreadable, LineIndex
 from storage import repo
 from storage.db import Database
 from storage.errors import Conflict, InvalidInput
@@ -45,6 +46,8 @@ from storage.models import Game, GameKind, GameStatus, PoemOrigin
 GameMove = Callable[[TurnGame], "Outcome | Awaitable[Outcome]"]
 
 NO_GAME = say("no_game", "这个频道没有进行中的游戏。", "There is no game running in this channel.")
+
+log = logging.getLogger(__name__)
 
 
 async def _run(move: GameMove, game: TurnGame) -> Outcome:
@@ -283,6 +286,11 @@ def game_service(services: Services) -> GameService:
     """The games' service of a process; 飞花令 and the corpus's 上联 need `lianju corpus build` to have run.
     The poet is the services' own: a model swap replaces the model inside it (engine.Poet.swap)."""
     corpus = services.settings.corpus_dir
-    lines: Lines | None = LineIndex(corpus / "corpus.sqlite") if (corpus / "corpus.sqlite").is_file() else None
+    lines: Lines | None = None
+    if (corpus / "corpus.sqlite").is_file():
+        try:
+            lines = LineIndex(corpus / "corpus.sqlite")
+        except CorpusUnreadable as error:  # the bot still runs; 飞花令 says the corpus is not built
+            log.warning("%s", error)
     couplets = CoupletBook(corpus / "couplets.jsonl") if (corpus / "couplets.jsonl").is_file() else None
     return GameService(services.database, GameResources(services.poet, lines, couplets))
