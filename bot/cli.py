@@ -893,6 +893,8 @@ def _unforeseen(error: Exception) -> tuple[str, int]:
     import traceback
 
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(error, ValidationError):  # get_settings(): a LIANJU_* variable (or .env line) of the wrong kind
@@ -901,8 +903,13 @@ def _unforeseen(error: Exception) -> tuple[str, int]:
             for problem in error.errors()
         )
         return f"a setting cannot be used: {bad}. Fix the variable (or .env), or unset it for the default.", 2
+    if isinstance(error, SettingsError):  # a LIANJU_* list or dict that is not JSON
+        return (
+            f"a setting cannot be used: {error}. Lists are JSON ([1, 2]); fix the variable (or .env), or unset it.",
+            2,
+        )
     if isinstance(error, DBAPIError):
-        url = get_settings().database_url
+        url = make_url(get_settings().database_url).render_as_string(hide_password=True)
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
         return (
             f"the database at {url} cannot be used: {reason}. Check LIANJU_DATABASE_URL and that the server is "

@@ -145,10 +145,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def migrate(engine: AsyncEngine, direction: Literal["upgrade", "downgrade"], revision: str) -> None:
     def run(connection: Connection) -> None:
         step = command.upgrade if direction == "upgrade" else command.downgrade
+        if not revision.strip():
+            raise StorageError(f"cannot {direction} to an empty revision: name one (head, base, 0001, +1 …)")
         try:
             step(alembic_config(connection), revision)
         except CommandError as error:
             raise StorageError(f"cannot {direction} to {revision!r}: {error}") from None
+        except AssertionError:  # how alembic refuses a relative revision past either end (head+5)
+            raise StorageError(f"cannot {direction} to {revision!r}: there is no such revision") from None
 
     async with engine.connect() as connection:
         await connection.run_sync(run)

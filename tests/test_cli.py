@@ -63,6 +63,32 @@ def test_errors_no_command_foresaw_are_one_message_not_a_traceback(tmp_path):
         assert b"Traceback" not in done.stderr + done.stdout
 
 
+def test_a_list_setting_that_is_not_json_and_a_refused_password_are_one_line_each(monkeypatch):
+    from pydantic_settings import SettingsError
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import _unforeseen
+
+    monkeypatch.setenv("LIANJU_OWNER_IDS", "abc")
+    with pytest.raises(SettingsError) as raised:
+        get_settings.cache_clear()
+        get_settings()
+    message, code = _unforeseen(raised.value)
+    assert code == 2 and "owner_ids" in message and "JSON" in message
+    monkeypatch.delenv("LIANJU_OWNER_IDS")
+    monkeypatch.setenv("LIANJU_DATABASE_URL", "postgresql://lianju:hunter2@127.0.0.1:1/lianju")
+    get_settings.cache_clear()
+    message, code = _unforeseen(OperationalError("connect", {}, ConnectionRefusedError("refused")))
+    get_settings.cache_clear()
+    assert code == 2 and "refused" in message and "hunter2" not in message and "lianju:***@" in message
+
+
+def test_db_upgrade_to_no_revision_says_so(data_dir):
+    for revision in ("", "head+5"):
+        result = run("db", "upgrade", revision)
+        assert result.exit_code == 2 and "revision" in result.output and "Traceback" not in result.output
+
+
 def test_check_prints_a_table_and_reasons():
     result = run("check", CHUNWANG.replace("恨别鸟惊心", "恨别鸟惊树"))
     assert result.exit_code == 1
