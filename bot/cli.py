@@ -19,14 +19,14 @@ from engine.prosody import PING, ZE, CheckReport
 from engine.prosody import check as check_poem
 from engine.text import undecodable
 
+SEED_MAX = 2**32 - 1  # engine.poet.SEED_MAX, which this module does not import at start (it loads torch)
+
 app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Build and query the chinese-poetry corpus.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
 console = Console()
 errors = Console(stderr=True)
-
-SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts
 
 
 NOT_UTF8 = "the text given is not UTF-8: set the terminal (or the file) to UTF-8 and try again."

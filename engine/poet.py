@@ -182,6 +182,31 @@ def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
     return han
 
 
+SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts (a row's seed is seed·1000 + i)
+MAX_KEYWORD_CHARS = 4  # a plan word is one to three characters; a keyword longer is no word
+
+
+def _seed(seed: int | None) -> int:
+    """The request's seed, drawn when none is given; one out of range or not a whole number is a PoetError."""
+    if seed is None:
+        return random.randrange(2**31)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise PoetError(
+            "seed", f"种子须为 0 到 {SEED_MAX} 之间的整数。", f"The seed is a whole number from 0 to {SEED_MAX}."
+        )
+    return seed
+
+
+def _candidate_count(n_candidates: int) -> int:
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or not 1 <= n_candidates <= MAX_CANDIDATES:
+        raise PoetError(
+            "candidates",
+            f"候选数须为 1 到 {MAX_CANDIDATES} 之间的整数。",
+            f"n_candidates is a whole number from 1 to {MAX_CANDIDATES}.",
+        )
+    return n_candidates
+
+
 @dataclass(frozen=True)
 class _Request:
     """A compose request that passed every check."""
@@ -346,7 +371,7 @@ class Poet:
             topic_boost=topic_boost,
             function_cost=function_cost,
         )
-        seed = random.randrange(2**31) if seed is None else seed
+        seed = _seed(seed)
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
         plan = self._plan(model, request, chosen, rng)
@@ -398,6 +423,7 @@ class Poet:
             for _ in range(self._affordable(model, n_candidates))
         ]
         rows = await model.batcher.run([new_row(poem_plan, seed * 1000 + i) for i, poem_plan in enumerate(poem_plans)])
+        sampled = len(rows)
         candidates = [self._lines(model, row) for row in rows]
         liked, failing = await self._read_all(model, candidates, chosen)
         poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
@@ -422,6 +448,7 @@ class Poet:
             poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
             rewritten.append(line + 1)
         poem.scores["rewritten_from_lines"] = rewritten
+        poem.params["n_candidates"] = sampled  # a round's, not the rounds' sum: the number that reproduces the poem
         return poem
 
     @staticmethod
@@ -526,12 +553,7 @@ class Poet:
         opening_types: frozenset[str] = frozenset()
         if opening:
             forms, opening_types = self._opening_forms(opening, forms, heads, tone_mode)
-        if not 1 <= n_candidates <= MAX_CANDIDATES:
-            raise PoetError(
-                "candidates",
-                f"候选数须在 1 到 {MAX_CANDIDATES} 之间。",
-                f"n_candidates must be between 1 and {MAX_CANDIDATES}.",
-            )
+        _candidate_count(n_candidates)
         try:
             params = SamplingParams(
                 temperature=temperature,
@@ -543,8 +565,14 @@ class Poet:
                 topic_boost=topic_boost,
                 function_cost=function_cost,
             )
-        except ValueError as error:
-            raise PoetError("sampling", f"采样参数不合法：{error}", str(error)) from error
+        except (ValueError, TypeError) as error:
+            raise PoetError("sampling", f"采样参数不合法（{error}）。", str(error)) from error
+        if any(len(strip_invisible(word)) > MAX_KEYWORD_CHARS for word in keywords):
+            raise PoetError(
+                "keyword",
+                f"关键词每个最多 {MAX_KEYWORD_CHARS} 个字。",
+                f"A keyword has {MAX_KEYWORD_CHARS} characters at most.",
+            )
         user_keywords = tuple(word for word in (self._known_part(model, k) for k in keywords) if word)
         keywords_named = bool(user_keywords)
         if opening:  # the plan's word for the first line is one the line holds
@@ -676,7 +704,7 @@ class Poet:
         return words
 
     def _known_part(self, model: ServedModel, word: str) -> str:
-        return "".join(c for c in to_simplified(word) if c in model.masks.ids)
+        return "".join(c for c in to_simplified(strip_invisible(word)) if c in model.masks.ids)
 
     def _encode(self, model: ServedModel, text: str) -> list[int]:
         return model.tokenizer.encode(text, add_special_tokens=False)
@@ -790,7 +818,7 @@ class Poet:
                 f"{chosen.label_zh}每句 {chosen.chars_per_line} 字：「{wrong[0]}」不合。",
                 f"Lines of a {chosen.label_en} have {chosen.chars_per_line} characters: 「{wrong[0]}」 does not.",
             )
-        seed = random.randrange(2**31) if seed is None else seed
+        seed = _seed(seed)
         rng = random.Random(seed)
         pattern = self._fitting_pattern(chosen, previous, rng)
         plan = PoemPlan(chosen, pattern, "strict")
@@ -850,7 +878,7 @@ class Poet:
             tones.append(OPPOSITE[next(iter(tone.tones))] if node and len(tone.tones) == 1 else None)
         tones[-1] = PING
         constraint_args = dict(tones=tones, banned_at=dict(enumerate(first)))
-        seed = random.randrange(2**31) if seed is None else seed
+        seed = _seed(seed)
         model = self.model
         prompt = self._encode(model, prompts.couplet_prompt(first))
         best = await self._best_line(
@@ -885,7 +913,7 @@ class Poet:
         params = SamplingParams()
         rows = [
             Row(prompt, LineConstraint(model.masks, **constraint_args), params, seed * 1000 + i)
-            for i in range(n_candidates)
+            for i in range(_candidate_count(n_candidates))
         ]
         rows = await model.batcher.run(rows)
 

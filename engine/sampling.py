@@ -53,8 +53,8 @@ class SamplingParams:
     def __post_init__(self):
         if not 0.05 <= self.temperature <= 2.0:
             raise ValueError("temperature must be between 0.05 and 2")
-        if not 1 <= self.top_k <= 1000:
-            raise ValueError("top_k must be between 1 and 1000")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or not 1 <= self.top_k <= 1000:
+            raise ValueError("top_k must be a whole number between 1 and 1000")
         if not 0.05 <= self.top_p <= 1.0:
             raise ValueError("top_p must be between 0.05 and 1")
         if not 1.0 <= self.repetition_penalty <= 2.0:

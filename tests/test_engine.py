@@ -325,7 +325,10 @@ def test_traditional_and_multi_character_themes(poet):
         (dict(theme="月", form="sonnet"), "form"),
         (dict(theme="月", temperature=9.0), "sampling"),
         (dict(theme="月", n_candidates=0), "candidates"),
+        (dict(theme="月", n_candidates=1.5), "candidates"),
         (dict(theme="月", theme_boost=-1.0), "sampling"),
+        (dict(theme="月", top_k=1.5), "sampling"),
+        (dict(theme="月", keywords=("花" * 100_000,)), "keyword"),
     ],
 )
 def test_bad_requests_get_clear_errors(poet, kwargs, code):
@@ -335,6 +338,19 @@ def test_bad_requests_get_clear_errors(poet, kwargs, code):
     with pytest.raises(PoetError) as checked:  # the same answer without composing, for the bot to give at once
         poet.check_request(**kwargs)
     assert checked.value.code == code
+
+
+def test_seeds_and_candidate_counts_out_of_range_are_poet_errors(poet):
+    for seed in (2**63, -1, 1.5, True):
+        with pytest.raises(PoetError) as error:
+            run(poet.compose("月", seed=seed))
+        assert error.value.code == "seed"
+    with pytest.raises(PoetError):
+        run(poet.continue_line(["床前明月光"], "wujue", n_candidates=0))
+    with pytest.raises(PoetError):
+        run(poet.match_couplet("无边落木萧萧下", n_candidates=0))
+    poem = run(poet.compose("月", keywords=("\ud800花",), seed=2**32 - 1, n_candidates=2))  # half an emoji: dropped
+    assert "\ud800" not in json.dumps(poem.params["keywords"]) and poem.params["n_candidates"] == 2
 
 
 @pytest.mark.parametrize(
