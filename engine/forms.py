@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from engine.text import to_simplified
+
 
 @dataclass(frozen=True)
 class Form:
@@ -72,8 +74,6 @@ FORM_ALIASES: dict[str, str] = {
     "七绝": "qijue",
     "五律": "wulv",
     "七律": "qilv",
-    "五絕": "wujue",
-    "七絕": "qijue",
 }
 
 
@@ -87,7 +87,8 @@ def form_for_shape(line_lengths: list[int]) -> Form | None:
 
 def parse_form(name: str) -> Form:
     """Resolve a user-typed form name; raises ValueError listing the valid ones."""
-    key = FORM_ALIASES.get(name.strip().lower()) or FORM_ALIASES.get(name.strip())
+    typed = to_simplified(name.strip())  # 七言絕句 as 七言绝句
+    key = FORM_ALIASES.get(typed.lower()) or FORM_ALIASES.get(typed)
     if key is None:
         valid = ", ".join(f"{n} ({f.label_zh})" for n, f in JINTI_FORMS.items())
         raise ValueError(f"unknown form {name!r}; use one of: {valid}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from math import inf
@@ -180,6 +181,22 @@ def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
             "no_han", f"{what_zh}需要至少一个汉字。", f"The {what_en} needs at least one Chinese character."
         )
     return han
+
+
+def _acrostic_heads(text: str) -> str:
+    """藏头 as typed: spaces and punctuation between the heads go (春 夏 秋 冬, 春夏秋冬，花鸟风月); any
+    other character that is not Han is named, not silently dropped."""
+    heads = "".join(
+        char for char in strip_invisible(text) if not (char.isspace() or unicodedata.category(char)[0] == "P")
+    )
+    strangers = [char for char in heads if not is_han(char)]
+    if strangers:
+        raise PoetError(
+            "non_han",
+            f"藏头只能是汉字：「{strangers[0]}」不是。",
+            f"An acrostic is Chinese characters: 「{strangers[0]}」 is not one.",
+        )
+    return _han_text(heads, "藏头", "acrostic", 8)
 
 
 SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts (a row's seed is seed·1000 + i)
@@ -547,7 +564,7 @@ class Poet:
         theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
         heads = None
         if acrostic is not None:
-            heads = _han_text(acrostic, "藏头", "acrostic", 8)
+            heads = _acrostic_heads(acrostic)
             self._known(model, heads, "藏头", "acrostic")
         forms = self._forms(form, heads)
         opening_types: frozenset[str] = frozenset()
@@ -640,7 +657,7 @@ class Poet:
 
     def _forms(self, form: str, heads: str | None) -> list[Form]:
         """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
-        if form and form != "auto":
+        if form.strip().lower() not in ("", "auto"):
             try:
                 chosen = parse_form(form)
             except ValueError as error:

@@ -300,7 +300,7 @@ def test_acrostic_heads_and_seeds(poet):
     assert poem.form in ("wujue", "qijue")
     same = run(poet.compose("春", acrostic="春江花月", seed=7))
     assert same.text == poem.text
-    eight = run(poet.compose("秋", acrostic="秋风秋雨愁煞人间", seed=1))
+    eight = run(poet.compose("秋", acrostic="秋风秋雨，愁煞人间", seed=1))  # punctuation between heads is no head
     assert eight.form in ("wulv", "qilv") and "".join(line[0] for line in eight.lines) == "秋风秋雨愁煞人间"
 
 
@@ -321,6 +321,8 @@ def test_traditional_and_multi_character_themes(poet):
         (dict(theme="月" * 300), "too_long"),
         (dict(theme="月", acrostic=""), "empty"),
         (dict(theme="月", acrostic="春夏秋"), "acrostic_length"),
+        (dict(theme="月", acrostic="春夏a冬"), "non_han"),  # named, not dropped into a wrong count
+        (dict(theme="月", acrostic="春 夏 秋 冬 春 夏 秋"), "acrostic_length"),  # 7 heads, the spaces aside
         (dict(theme="月", form="qilv", acrostic="春夏秋冬"), "acrostic_length"),
         (dict(theme="月", form="sonnet"), "form"),
         (dict(theme="月", temperature=9.0), "sampling"),

@@ -125,6 +125,7 @@ def test_unknown_form_name_is_a_reason():
 def test_form_names_in_chinese():
     assert parse_form("七律").name == "qilv"
     assert parse_form("五絕").name == "wujue"
+    assert parse_form("七言絕句").name == "qijue" and parse_form(" 五言律詩 ").name == "wulv"  # 繁體 full names too
     with pytest.raises(ValueError):
         parse_form("十四行诗")
 
