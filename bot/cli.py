@@ -660,10 +660,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision and the one this version expects. Exit 1 when they differ."""
+    from sqlalchemy.engine import make_url
+
     from storage.db import current_revision, head_revision
 
-    current = _run_on_database(current_revision)
     head = head_revision()
+    url = make_url(get_settings().database_url)
+    if (
+        url.get_backend_name() == "sqlite"
+        and url.database not in (None, "", ":memory:")
+        and not Path(url.database).exists()
+    ):
+        console.print(f"database: (none at {url.database})  expected: {head}")  # a look makes no file
+        raise typer.Exit(1)
+    current = _run_on_database(current_revision)
     console.print(f"database: {current or '(empty)'}  expected: {head}")
     raise typer.Exit(0 if current == head else 1)
 

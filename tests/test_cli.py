@@ -83,6 +83,11 @@ def test_a_list_setting_that_is_not_json_and_a_refused_password_are_one_line_eac
     assert code == 2 and "refused" in message and "hunter2" not in message and "lianju:***@" in message
 
 
+def test_db_current_of_no_database_makes_none(data_dir):
+    result = run("db", "current")
+    assert result.exit_code == 1 and "none at" in result.output and not (data_dir / "lianju.sqlite").exists()
+
+
 def test_db_upgrade_to_no_revision_says_so(data_dir):
     for revision in ("", "head+5"):
         result = run("db", "upgrade", revision)

@@ -94,7 +94,7 @@ def run_command(*command: str, database_url: str) -> subprocess.CompletedProcess
 @pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
 def test_lianju_db_upgrade_and_current(empty_database_url):
     before = run_command(str(LIANJU), "db", "current", database_url=empty_database_url)
-    assert before.returncode == 1 and f"database: (empty)  expected: {head_revision()}" in before.stdout
+    assert before.returncode == 1 and f"empty.sqlite)  expected: {head_revision()}" in before.stdout  # none yet
 
     upgraded = run_command(str(LIANJU), "db", "upgrade", database_url=empty_database_url)
     assert upgraded.returncode == 0, upgraded.stderr
