@@ -671,7 +671,7 @@ def db_current() -> None:
         and url.database not in (None, "", ":memory:")
         and not Path(url.database).exists()
     ):
-        console.print(f"database: (none at {url.database})  expected: {head}")  # a look makes no file
+        console.print(f"database: (none at {url.database})  expected: {head}", soft_wrap=True)  # a look makes no file
         raise typer.Exit(1)
     current = _run_on_database(current_revision)
     console.print(f"database: {current or '(empty)'}  expected: {head}")
