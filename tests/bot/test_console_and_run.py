@@ -41,24 +41,19 @@ def test_console_writes_rates_and_refuses_bad_input(tmp_path):
     assert "星数须在 1 到 5 之间。" in out  # 9 stars
     assert "1. 《月》 4.0 ★（1 人）" in out and "#1 《月》" in out and "当前模型：v0" in out
     assert (tmp_path / "lianju.sqlite").is_file()  # SQLite by default, in the data folder
+    # the same reader again, in 繁體: the poem's lines and labels are shown in traditional characters
+    again = lianju(["console", "--locale", "zh-TW"], tmp_path, "/rate 1 5\n")
+    assert again.returncode == 0, again.stderr
+    shown = again.stdout
+    assert all(to_traditional(line) in [row.strip() for row in shown.splitlines()] for line in poem_lines[:4])
+    assert to_traditional(JINTI_FORMS["wujue"].label_zh) in shown
+    assert i18n.text("poem.footer", "zh-TW", model="v0", poem_id=1) in shown
+    assert i18n.text("poem.rated", "zh-TW", count=1, mean="5.0") in shown
 
 
 def test_console_speaks_english(tmp_path):
     result = lianju(["console", "--locale", "en"], tmp_path, "/poem " + "月" * 300 + "\n")
     assert "The theme is at most" in result.stdout
-
-
-def test_console_labels_in_traditional_for_an_existing_user(tmp_path):
-    first = lianju(["console"], tmp_path, "/poem 月 form=五绝\n")
-    assert first.returncode == 0, first.stderr
-    simplified = [line for line in first.stdout.splitlines() if line.startswith("  ") and line.strip()[-1] in "，。"]
-    again = lianju(["console", "--locale", "zh-TW"], tmp_path, "/rate 1 5\n")  # the user is known by now
-    assert again.returncode == 0, again.stderr
-    out = again.stdout
-    assert simplified and all(to_traditional(line) in out.splitlines() for line in simplified)
-    assert to_traditional(JINTI_FORMS["wujue"].label_zh) in out
-    assert i18n.text("poem.footer", "zh-TW", model="v0", poem_id=1) in out
-    assert i18n.text("poem.rated", "zh-TW", count=1, mean="5.0") in out
 
 
 def test_console_refuses_a_locale_it_does_not_know_before_starting(tmp_path):
