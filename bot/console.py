@@ -189,8 +189,9 @@ class ConsoleGames:
 
 
 class Console:
-    def __init__(self, services: Services, person: Person, out: TextIO = sys.stdout) -> None:
-        self.services, self.person, self.out = services, person, out
+    def __init__(self, services: Services, person: Person, out: TextIO | None = None) -> None:
+        # sys.stdout as it is when the console starts, not when this module was imported
+        self.services, self.person, self.out = services, person, out or sys.stdout
         self.games = ConsoleGames(game_service(services), person, check_poem=services.check_poem_request)
         self.commands: dict[str, Command] = {
             "/poem": self.poem,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import signal
 import subprocess
@@ -11,6 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from bot import i18n
+from bot.config import get_settings
+from bot.console import run_console
 from bot.occasions import occasion_for
 from engine.forms import JINTI_FORMS
 from engine.text import to_traditional
@@ -29,7 +33,7 @@ def lianju(
     )
 
 
-def test_console_writes_rates_and_refuses_bad_input(tmp_path):
+def test_console_writes_rates_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
     script = "/poem 月 form=五绝\n/rate 1 4\n/poem 🌙\n/poem 春 acrostic=\n/rate 1 9\n/top\n/mypoems\n/model\n"
     result = lianju(["console"], tmp_path, script)
     assert result.returncode == 0, result.stderr
@@ -42,18 +46,29 @@ def test_console_writes_rates_and_refuses_bad_input(tmp_path):
     assert "1. 《月》 4.0 ★（1 人）" in out and "#1 《月》" in out and "当前模型：v0" in out
     assert (tmp_path / "lianju.sqlite").is_file()  # SQLite by default, in the data folder
     # the same reader again, in 繁體: the poem's lines and labels are shown in traditional characters
-    again = lianju(["console", "--locale", "zh-TW"], tmp_path, "/rate 1 5\n")
-    assert again.returncode == 0, again.stderr
-    shown = again.stdout
+    shown = console_in_process(tmp_path, "zh-TW", "/rate 1 5\n", capsys, monkeypatch)
     assert all(to_traditional(line) in [row.strip() for row in shown.splitlines()] for line in poem_lines[:4])
     assert to_traditional(JINTI_FORMS["wujue"].label_zh) in shown
     assert i18n.text("poem.footer", "zh-TW", model="v0", poem_id=1) in shown
     assert i18n.text("poem.rated", "zh-TW", count=1, mean="5.0") in shown
 
 
-def test_console_speaks_english(tmp_path):
-    result = lianju(["console", "--locale", "en"], tmp_path, "/poem " + "月" * 300 + "\n")
-    assert "The theme is at most" in result.stdout
+def console_in_process(data_dir: Path, locale: str, typed: str, capsys, monkeypatch) -> str:
+    """What the console prints for these lines, run in this process: no interpreter and torch to start
+    (the subprocess tests above and below go through the command itself)."""
+    monkeypatch.setenv("LIANJU_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    try:
+        asyncio.run(run_console(get_settings(), locale, "李白", io.StringIO(typed)))
+    finally:
+        get_settings.cache_clear()
+    return capsys.readouterr().out
+
+
+def test_console_speaks_english(tmp_path, capsys, monkeypatch):
+    assert "The theme is at most" in console_in_process(
+        tmp_path, "en", "/poem " + "月" * 300 + "\n", capsys, monkeypatch
+    )
 
 
 def test_console_refuses_a_locale_it_does_not_know_before_starting(tmp_path):
@@ -109,14 +124,12 @@ def test_ctrl_c_at_the_prompt_ends_the_console_quietly_and_keeps_what_was_stored
     assert status == 130 and "《月》 4.0 ★（1 人）" in out and "再见" in out and "Traceback" not in errors, errors
 
 
-def test_console_settings_are_shown_set_refused_and_used(tmp_path):
+def test_console_settings_are_shown_set_refused_and_used(tmp_path, capsys, monkeypatch):
     script = (
         "/settings\n/settings turn 飞花令 30\n/settings turn chain 2\n/settings turn chess 30\n"
         "/settings form 五律\n/settings language fr\n/settings card off\n/poem 月\n"
     )
-    result = lianju(["console"], tmp_path, script)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = console_in_process(tmp_path, "zh-CN", script, capsys, monkeypatch)
     assert "联句 120 秒、飞花令 60 秒、对对联 120 秒" in out and "联句 120 秒、飞花令 30 秒、对对联 120 秒" in out
     assert "每轮秒数须在 5 到 3600 之间。" in out and "/settings [turn GAME SECONDS" in out
     assert "/作诗 默认体裁：五律" in out and "不认识这种语言；可选：zh-CN, zh-TW, en。" in out and "诗卡：关" in out
