@@ -145,6 +145,10 @@ def test_rehearsal_saves_sharded_model_and_results(rehearsal, packed):
     assert results["heldout_nll"] > 0 and results["data"]["heldout_poems"] == 5
     assert results["packing_isolates_examples"] is True
     assert results["scaling"]["tiny"]["val_loss"] > 0 and results["train"]["steps"] == 6
+    # the weights kept are those of the lowest val loss seen, which the log holds
+    val_losses = {h["step"]: h["val_loss"] for h in log["state"]["history"] if "val_loss" in h}
+    assert results["train"]["kept_val_loss"] == min(val_losses.values())
+    assert val_losses[results["train"]["kept_step"]] == results["train"]["kept_val_loss"]
     assert "GPU backends: skipped, no CUDA device" in results["skipped"]
     assert results["out_files"] == {k: v for k, v in files.items() if k != "results.json"} | {
         "results.json": results["out_files"]["results.json"]
