@@ -199,9 +199,15 @@ def training_rows(folder: Path) -> dict[str, str]:
     history = state["history"]
     last = history[-100:]
     validation = [h for h in history if "val_loss" in h]
+    # lianju train logs batches of examples; the one-shot GPU run (engine.oneshot) rows of packed examples
+    batch = (
+        f"{settings['batch_rows']} rows of {settings['seq_len']} packed tokens"
+        if "batch_rows" in settings
+        else f"batch {settings['batch_size'] * settings.get('grad_accum', 1)} examples"
+    )
     rows = {
         "size": settings.get("size", "—"),
-        "steps": f"{state['step']:,} of batch {settings['batch_size'] * settings.get('grad_accum', 1)} examples "
+        "steps": f"{state['step']:,} of {batch} "
         f"(lr {settings['lr']:g}, warm-up {settings['warmup_steps']} steps, weight decay "
         f"{settings['weight_decay']:g}, dropout {settings['dropout']:g})",
         "epochs": f"{state['epoch']} completed"

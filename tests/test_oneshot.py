@@ -123,6 +123,7 @@ def rehearsal(packed, tmp_path_factory) -> Path:
 def test_rehearsal_saves_sharded_model_and_results(rehearsal, packed):
     from transformers import AutoModelForCausalLM
 
+    from engine.model_card import training_rows
     from engine.tokenizer import load_tokenizer
 
     files = check_out_limits(rehearsal)
@@ -138,6 +139,8 @@ def test_rehearsal_saves_sharded_model_and_results(rehearsal, packed):
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = load_tokenizer(model_dir)
     assert len(tokenizer) == model.config.vocab_size == len(load_tokenizer(packed / "tokenizer"))
+    # the model card reads the run's log as it reads lianju train's
+    assert training_rows(model_dir)["steps"].startswith("6 of 4 rows of 128 packed tokens")
     log = json.loads((model_dir / "train_log.json").read_text())
     assert log["state"]["step"] == 6 and any("val_loss" in h for h in log["state"]["history"])
 
