@@ -13,7 +13,8 @@
 # NLL of 3.869 and `small` for 2 to 3.880 (bench/RESULTS.md): the same, at half the CPU cost per poem.
 #
 # Timing, inside the 10-minute command: wheels ~15 s; engine.oneshot stops itself 8 minutes after
-# it starts (5.5 of them training; the rest saving and measuring the backends); then the `gpu` tests, at most 60 s. Extra arguments go to engine.oneshot.
+# it starts (5.5 of them training; the rest saving and measuring the backends); then the `gpu`
+# tests, at most 60 s. Extra arguments go to engine.oneshot.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build/oneshot-out}
