@@ -62,6 +62,21 @@ class Plan:
         planned = "".join(self.keywords)
         return "".join(name for name in SEASONS if self.season and name != self.season and name not in planned)
 
+    def off_season(self, lines: list[str], theme: str) -> str:
+        """The characters of the poem that mark another season than the plan's (霜 and 雪 in a spring
+        poem, 桃 in a winter one), each once; none that the theme or a plan word holds, and none inside a
+        word that marks no season (秋千)."""
+        if not self.season:
+            return ""
+        allowed = set(theme + "".join(self.keywords))
+        marks = {c for name, chars in SEASONS.items() if name != self.season for c in chars} - allowed
+        found = ""
+        for line in lines:
+            for word in UNMARKED_WORDS:
+                line = line.replace(word, "")
+            found += "".join(c for c in line if c in marks and c not in found)
+        return found
+
 
 class Planner:
     def __init__(self, lexicon: Lexicon, known: set[str] | None = None):

@@ -108,6 +108,12 @@ READER_WEIGHT = 0.5
 # the same ranking without it, readers chose the poem of weight 2.0 225 of 378 times (59.5%, z = +3.70) and
 # of 1.0 176 of 304 (57.9%, z = +2.75; bench/panels/2026-11-28-line-reader*).
 LINE_READER_WEIGHT = 2.0
+# In the ranking, per character that marks another season than the plan's (engine.planning.Plan.off_season):
+# after lines that do not read, raters' commonest complaint is a poem of one season holding another's imagery
+# ("summer frost"; 月 in spring with 霜 and 雪, 梅 in winter with 桃花). 28 of 400 dev poems of the shipped
+# model held some, none with the term, at the same expected failing lines (0.51 a poem). Readers were even on
+# the poems it changed: 76 of 142 for it (z = +0.84; bench/panels/2026-11-29-s17-season*, two models).
+SEASON_CLASH_WEIGHT = 1.0
 # A quatrain chosen is written again from its first line the line reader expects readers to mark (a chance
 # above REWRITE_CHANCE) on, the lines before it kept, as many candidates as the first time, all ranked
 # together (the poem as it was among them); at most REWRITES times. Readers chose the rewritten quatrains
@@ -754,6 +760,7 @@ class Poet:
             whole = bool(plan and plan.keywords) or len(request.theme) <= MAX_THEME_WORD
             theme_in_poem = request.theme in text if whole else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
+            off_season = plan.off_season(lines, request.theme) if plan else ""
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
             # the tones the request asked for: a poem that breaks them (an acrostic head where 孤平's guard
             # wanted a 平) loses to any that keeps them, whatever the readers would say of it
@@ -766,6 +773,7 @@ class Poet:
                 + PLAN_WEIGHT * planned
                 + READER_WEIGHT * reader_score
                 - LINE_READER_WEIGHT * sum(line_failing)
+                - SEASON_CLASH_WEIGHT * len(off_season)
                 - 10 * (bool(copied) or repeated)
             )
             scored.append(
@@ -782,6 +790,7 @@ class Poet:
                         "plan_followed": round(planned, 4),
                         "reader": round(reader_score, 4),
                         "failing_lines": [round(chance, 3) for chance in line_failing],
+                        "off_season": off_season,
                         "copied_lines": copied,
                         "repeated_lines": repeated,
                         "novelty_checked": self.corpus_lines is not None,

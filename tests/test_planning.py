@@ -5,7 +5,7 @@ import random
 import pytest
 
 from engine.lexicon import Lexicon, build_lexicon, lexicon_half, title_terms
-from engine.planning import MAX_PLAN_IDF, SEASONS, Planner, classes_of
+from engine.planning import MAX_PLAN_IDF, SEASONS, Plan, Planner, classes_of
 
 
 def _poem(poem_id: str, title: str, lines: list[str]) -> dict:
@@ -168,3 +168,12 @@ def test_a_words_season_character_that_names_no_season_marks_nothing():
     # the poem may write its plan word, though 秋 names another season
     assert all(plan.avoided_seasons == "夏冬" for plan in with_swing)
     assert all(plan.avoided_seasons == "夏秋冬" for plan in plans if plan not in with_swing)
+
+
+def test_a_poem_is_charged_for_another_seasons_imagery_but_not_for_its_plan_or_theme():
+    spring = Plan(("东风", "桃花", "秋千", "归思"), "春", None, "春")
+    # 霜 and 雪 are winter's and autumn's, 菊 autumn's; 秋 inside 秋千 and 桃 of the plan are not charged
+    assert spring.off_season(["霜月冰轮照影长", "秋千雪里荡桃花", "菊花开"], "月") == "霜雪菊"
+    assert spring.off_season(["东风吹落满园花"], "月") == ""
+    assert Plan(("东风",), "春", None, "雁").off_season(["雁字横秋"], "雁") == "秋"  # the theme's character is allowed
+    assert Plan((), None, None, "酒").off_season(["霜雪"], "酒") == ""  # no season, nothing to clash with
