@@ -30,8 +30,16 @@ async def fake_discord(monkeypatch):
 
 @pytest.fixture
 def bot_settings(tmp_path) -> Settings:
-    # No per-user limits: a test asks as one person faster than anyone would (test_safety tests them).
-    return Settings(data_dir=tmp_path / "data", discord_token=TOKEN, poems_per_minute=0, game_starts_per_minute=0)
+    # No per-user limits: a test asks as one person faster than anyone would (test_safety tests them). Four
+    # candidates a poem, not sixteen: these tests drive the bot's flows with the real model, and the engine's
+    # own tests judge the poems sixteen candidates make.
+    return Settings(
+        data_dir=tmp_path / "data",
+        discord_token=TOKEN,
+        poems_per_minute=0,
+        game_starts_per_minute=0,
+        poem_candidates=4,
+    )
 
 
 @pytest.fixture
