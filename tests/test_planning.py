@@ -177,3 +177,14 @@ def test_a_poem_is_charged_for_another_seasons_imagery_but_not_for_its_plan_or_t
     assert spring.off_season(["东风吹落满园花"], "月") == ""
     assert Plan(("东风",), "春", None, "雁").off_season(["雁字横秋"], "雁") == "秋"  # the theme's character is allowed
     assert Plan((), None, None, "酒").off_season(["霜雪"], "酒") == ""  # no season, nothing to clash with
+
+
+def test_a_lushi_written_to_its_setting_is_ranked_by_its_lines_on_the_theme():
+    from engine.poet import on_topic  # loads torch: imported here, not for the whole module
+
+    setting = Plan((), "秋", "夜", "月", ("清光", "冰轮"))
+    assert on_topic(["清光照水寒", "冰轮上九霄", "江上月明时", "无人问酒家"], "月", setting) == 0.75
+    assert on_topic(["无人问酒家", "风吹落叶斜"], "月", setting) == 0.0
+    # a plan of keywords is ranked by plan_followed instead; no plan, nothing to hold
+    assert on_topic(["清光照水寒"], "月", Plan(("清光",), "秋", None, "月")) == 0.0
+    assert on_topic(["清光照水寒"], "月", None) == 0.0
