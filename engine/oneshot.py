@@ -98,6 +98,7 @@ class OneshotConfig:
     weight_decay: float = 0.1
     dropout: float = 0.1  # attention dropout: the only dropout the Llama architecture has
     couplet_share: float = 0.3
+    extra_text: bool = True  # train on the packed poems of other forms too (engine.pack's extra.jsonl.xz)
     eval_every: int = 200
     eval_examples: int = 2048
     compile: bool = False
@@ -199,7 +200,7 @@ def _load_worker(data: str) -> None:
     _WORKER.update(packed=packed, tokenizer=load_tokenizer(packed.tokenizer_dir))
 
 
-def _epoch_chunk(epoch: int, chunk: int, chunks: int, seed: int, couplet_share: float):
+def _epoch_chunk(epoch: int, chunk: int, chunks: int, seed: int, couplet_share: float, extra_text: bool):
     """One share of an epoch's examples, tokenized: (ids back to back, lengths, prompt lengths)."""
     packed: PackedData = _WORKER["packed"]
     rng = random.Random(f"{seed}/{epoch}/{chunk}")
@@ -209,6 +210,7 @@ def _epoch_chunk(epoch: int, chunk: int, chunks: int, seed: int, couplet_share: 
         rng,
         couplet_share,
         packed.lexicon,
+        packed.extra[chunk::chunks] if extra_text else (),
     )
     return flatten_items(tokenize(_WORKER["tokenizer"], examples))
 
@@ -241,8 +243,7 @@ class EpochFeed:
         for e in range(epoch, epoch + self.ahead + 1):
             if e not in self.pending and e not in self.ready and self.pool:
                 self.pending[e] = [
-                    self.pool.submit(_epoch_chunk, e, c, self.chunks, self.cfg.seed, self.cfg.couplet_share)
-                    for c in range(self.chunks)
+                    self.pool.submit(_epoch_chunk, e, c, self.chunks, *self._settings()) for c in range(self.chunks)
                 ]
 
     def epoch(self, epoch: int) -> Packed:
@@ -251,13 +252,16 @@ class EpochFeed:
             if self.pool:
                 parts = [future.result() for future in self.pending.pop(epoch)]
             else:
-                parts = [_epoch_chunk(epoch, 0, 1, self.cfg.seed, self.cfg.couplet_share)]
+                parts = [_epoch_chunk(epoch, 0, 1, *self._settings())]
             ids, lengths, prompt_lengths = (np.concatenate(column) for column in zip(*parts))
             ids, lengths, prompt_lengths = shuffle_examples(
                 ids, lengths, prompt_lengths, np.random.default_rng([self.cfg.seed, epoch])
             )
             self.ready[epoch] = pack_sequences(ids, lengths, prompt_lengths, self.cfg.seq_len, self.pad_id)
         return self.ready[epoch]  # all kept: a run of the scaling check may start again at 0
+
+    def _settings(self) -> tuple[int, float, bool]:
+        return self.cfg.seed, self.cfg.couplet_share, self.cfg.extra_text
 
     def close(self) -> None:
         if self.pool:
@@ -654,6 +658,7 @@ def oneshot(cfg: OneshotConfig) -> dict:
     results["data"] = {
         "train_poems": len(data.poems["train"]),
         "train_couplets": len(data.couplets["train"]),
+        "extra_poems": len(data.extra) if cfg.extra_text else 0,
         "val_examples": len(val_items),
         "heldout_poems": len(heldout),
     }

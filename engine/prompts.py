@@ -4,6 +4,7 @@
   acrostic  <bos><poem><wujue><acrostic>白黄欲更<plan>白日、黄河、千里、层楼<sep>白日依山尽，黄河入海流。…<eos>
   next line <bos><next><wujue>白日依山尽，黄河入海流。<sep>欲穷千里目<eos>
   couplet   <bos><pair>无边落木萧萧下<sep>不尽长江滚滚来<eos>
+  other     <bos><poem><other>泉<sep>空山不见人，但闻人语响。返景入深林，复照青苔上。<eos>
 
 Everything after <sep> is what the model learns to write (the prompt before it carries no
 loss). Before <plan>: the theme, as 1-3 characters or 2-character words that occur in the poem or
@@ -14,6 +15,10 @@ before it; at request time engine.planning makes the plan from the theme. A quar
 training prompts carry no plan, so the model still writes from the theme alone (and held-out NLL,
 measured from `<poem><form><sep>`, stays comparable). Poem lines are separated by their punctuation,
 normalised: ， closes the first line of a couplet and 。 the second.
+
+`<other>` and `<ci>` mark extra text: the corpus's poems of no 近体 form (古体, 乐府) and its 词, in
+pieces of at most eight lines with keywords from the piece. The one-shot GPU run adds them to what
+the model reads (engine.oneshot), for the language they hold; the bot never asks for these forms.
 """
 
 from __future__ import annotations
@@ -32,12 +37,19 @@ BOS, EOS, PAD, UNK, SEP = "<bos>", "<eos>", "<pad>", "<unk>", "<sep>"
 TASK_POEM, TASK_NEXT, TASK_PAIR = "<poem>", "<next>", "<pair>"
 ACROSTIC = "<acrostic>"
 PLAN = "<plan>"
-FORM_TOKENS = {name: f"<{name}>" for name in ("wujue", "qijue", "wulv", "qilv", "couplet", "ci")}
+FIRST_FORMS = ("wujue", "qijue", "wulv", "qilv", "couplet", "ci")
+FORM_TOKENS = {name: f"<{name}>" for name in (*FIRST_FORMS, "other")}
 # New tokens go at the end: a model warm-started from an older vocabulary keeps every id it knows.
-SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC, *FORM_TOKENS.values(), PLAN]
+SPECIAL_TOKENS = [
+    *(PAD, UNK, BOS, EOS, SEP, TASK_POEM, TASK_NEXT, TASK_PAIR, ACROSTIC),
+    *(FORM_TOKENS[name] for name in FIRST_FORMS),
+    PLAN,
+    FORM_TOKENS["other"],
+]
 LINE_ENDS = ("，", "。")  # the line separators
 KEYWORD_JOIN = "、"
 PLANNED_SHARE = 0.75  # of training poems whose prompt carries a plan
+EXTRA_PIECE_LINES = 8  # extra text is cut into pieces a 律诗's length, so none is cut off at MAX_LENGTH
 
 # Characters too common to say what a poem is about; never chosen as its keywords.
 _NOT_KEYWORDS = set("不之一人无有何自来中上下为是此其如犹已相与而以于在我君今未亦又可皆还更谁几时所得见知多")
@@ -105,3 +117,13 @@ def training_examples(record: dict, rng: random.Random, lexicon: Lexicon) -> lis
 
 def couplet_example(pair: dict) -> tuple[str, str]:
     return couplet_prompt(pair["first"]), pair["second"] + EOS
+
+
+def extra_text_examples(record: dict, rng: random.Random) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs for one poem of another form ({form: "other" or "ci", lines}): its
+    pieces of up to EXTRA_PIECE_LINES lines, each under keywords drawn from the piece itself."""
+    lines = record["lines"]
+    pieces = [lines[start : start + EXTRA_PIECE_LINES] for start in range(0, len(lines), EXTRA_PIECE_LINES)]
+    return [
+        (poem_prompt(record["form"], keywords_for(piece, "", rng)), poem_body(piece) + EOS) for piece in pieces if piece
+    ]

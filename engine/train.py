@@ -16,6 +16,7 @@ import math
 import random
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TypedDict
@@ -140,10 +141,20 @@ def load_lexicon(corpus: Path, records: list[dict] | None = None) -> Lexicon:
     return lexicon
 
 
-def make_examples(poems: list[dict], couplets: list[dict], rng: random.Random, couplet_share: float, lexicon: Lexicon):
+def make_examples(
+    poems: list[dict],
+    couplets: list[dict],
+    rng: random.Random,
+    couplet_share: float,
+    lexicon: Lexicon,
+    extra: Sequence[dict] = (),
+):
+    """An epoch's examples: every 近体 poem, a share of the couplets, and the extra text (poems of
+    other forms, engine.prompts.extra_text_examples) when given."""
     examples = [example for record in poems for example in prompts.training_examples(record, rng, lexicon)]
     chosen = rng.sample(couplets, k=int(len(couplets) * couplet_share))
     examples += [prompts.couplet_example(pair) for pair in chosen]
+    examples += [example for record in extra for example in prompts.extra_text_examples(record, rng)]
     return examples
 
 

@@ -77,6 +77,21 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
     assert 0.6 < seen_plan / (20 * len(records)) < 0.9 and poems == len(records)
 
 
+def test_extra_text_is_cut_into_pieces_under_their_own_keywords():
+    lines = [f"{'春江花月夜'[i % 5]}山{i:02d}水" for i in range(19)]  # 19 lines: pieces of 8, 8 and 3
+    examples = prompts.extra_text_examples({"form": "other", "lines": lines}, random.Random(0))
+    assert [len(completion.split("，")) + len(completion.split("。")) - 2 for _, completion in examples] == [8, 8, 3]
+    assert "".join(completion.replace(prompts.EOS, "") for _, completion in examples) == prompts.poem_body(
+        lines[:8]
+    ) + prompts.poem_body(lines[8:16]) + prompts.poem_body(lines[16:])
+    for prompt, completion in examples:
+        assert prompt.startswith(prompts.BOS + prompts.TASK_POEM + "<other>") and prompts.PLAN not in prompt
+        keywords = prompt[len(prompts.BOS + prompts.TASK_POEM + "<other>") : -len(prompts.SEP)]
+        assert all(keyword in completion for keyword in filter(None, keywords.split(prompts.KEYWORD_JOIN)))
+    # every token that tokenizers of earlier models hold keeps its id: <other> came last
+    assert prompts.SPECIAL_TOKENS[-2:] == [prompts.PLAN, "<other>"]
+
+
 def test_tiny_training_produces_a_loadable_model_that_generates(tiny_model):
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)

@@ -54,6 +54,14 @@ def test_pack_writes_what_training_needs(packed, built_corpus):
     assert sorted(map(str, couplets_from(data.poems["train"] + data.poems["val"]))) == sorted(map(str, expected))
     assert "<plan>" in data.tokenizer_dir.joinpath("tokenizer.json").read_text()
     assert manifest["total_mb"] < 1
+    # the extra text: the train poems of other forms, lines as the corpus holds them
+    others = {
+        tuple(r["lines"]): "ci" if r["form"].startswith("ci") else "other"
+        for r in read_jsonl(built_corpus / "poems.jsonl")
+        if r["split"] == "train" and r["form"] not in ("wujue", "qijue", "wulv", "qilv")
+    }
+    assert data.extra and {tuple(r["lines"]): r["form"] for r in data.extra} == others
+    assert manifest["counts"]["extra"] == len(data.extra)
 
 
 def _items():
@@ -146,6 +154,7 @@ def test_rehearsal_saves_sharded_model_and_results(rehearsal, packed):
 
     results = json.loads((rehearsal / "results.json").read_text())
     assert results["heldout_nll"] > 0 and results["data"]["heldout_poems"] == 5
+    assert results["data"]["extra_poems"] == len(load_packed(packed).extra) > 0
     assert results["packing_isolates_examples"] is True
     assert results["scaling"]["tiny"]["val_loss"] > 0 and results["train"]["steps"] == 6
     # the weights kept are those of the lowest val loss seen, which the log holds
