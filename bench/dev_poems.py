@@ -23,6 +23,10 @@ _COMMON_TITLES = """梅花 春日 秋日 夜坐 江村 登楼 题画 赠别 晚�
 题壁 游山 观梅 赏花 对雪 对月 望月 听雨 独坐 夜归 江南 塞下 从军 出塞 宫词 隐居 归田 读书 老 病 酒醒""".split()
 # the dev themes and those titles, none inside or around an acceptance theme
 WIDE_THEMES = [t for t in list(DEV_THEMES) + _COMMON_TITLES if not any(a in t or t in a for a in ACCEPTANCE_THEMES)]
+# Dev themes naming a time of day (none of the acceptance themes 秋夜 夜泊 早行 晚晴), for the time-clash term.
+TIME_DEV_THEMES = tuple(
+    "春夜 夏夜 冬夜 夜雨 夜坐 夜归 月夜 雪夜 暮归 晚眺 晚泊 夕照 暮雨 暮江 晓起 晓行 晓望 晨钟".split()
+)
 
 
 def wide_requests(count: int, seed: int) -> Iterator[tuple[str, str, int]]:
@@ -39,11 +43,16 @@ def load_poet(model: str | Path) -> Poet:
 
 
 async def write_dev_poems(
-    poet: Poet, out: str | Path, forms: tuple[str, ...] | list[str] = ALL_FORMS, seed_base: int = 1000, **options
+    poet: Poet,
+    out: str | Path,
+    forms: tuple[str, ...] | list[str] = ALL_FORMS,
+    seed_base: int = 1000,
+    themes: tuple[str, ...] = DEV_THEMES,
+    **options,
 ) -> None:
     """One poem per dev theme and form (theme i gets seed seed_base + i), written to `out`; closes the poet."""
     with open(out, "w", encoding="utf-8") as handle:
-        for i, theme in enumerate(DEV_THEMES):
+        for i, theme in enumerate(themes):
             for form in forms:
                 poem = await poet.compose(theme, form=form, seed=seed_base + i, **options)
                 handle.write(json.dumps({**poem.to_dict(), "theme": theme}, ensure_ascii=False) + "\n")

@@ -290,7 +290,8 @@ def _limits(context: int) -> list[str]:
         "Simplified characters only: convert traditional text before encoding (Lianju's `engine.tokenizer.encode` "
         "does, and the bot converts its output back where a guild prefers 繁體); a character outside the "
         "vocabulary becomes `<unk>`.",
-        "Trained on the 近体 forms (五绝, 七绝, 五律, 七律) and 律诗 couplets of Tang and Song poems: no 词, no 古体.",
+        "Trained to write the 近体 forms (五绝, 七绝, 五律, 七律) and 律诗 couplets of Tang and Song poems; "
+        "词 and 古体 (`<ci>`, `<other>`) are at most extra text it read, not forms Lianju asks it for.",
         "Plain `generate` does not enforce rhyme or 平仄. Lianju's `engine.Poet` samples under hard constraints "
         "(shape, acrostic, rhyme group, 平仄 per slot); `engine.constraints.ConstraintsProcessor` gives the same "
         "rules to `generate` as a LogitsProcessor.",

@@ -24,6 +24,9 @@ from engine.lexicon import FUNCTION_CHARS, Lexicon
 # (春宵, 秋夜) belongs to both and fits a plan holding either.
 SEASONS = {"春": "春桃杏莺", "夏": "夏荷蝉暑莲", "秋": "秋菊雁霜枫蛩", "冬": "冬雪腊"}
 TIMES = {"晨": "晓晨曙", "暮": "暮夕昏晚", "夜": "夜宵"}
+# The times a poem on a theme naming one time must not show: dawn in a night's or an evening's poem, dusk
+# or night in a dawn's. Evening then night is a poem's ordinary course, so neither clashes with the other.
+CLASHING_TIMES = {"晨": "暮夜", "暮": "晨", "夜": "晨"}
 # Words whose mark names no season or time: 秋千 is the swing of 寒食 and 清明 (counted as autumn, it
 # set one 寒食 poem in five in autumn, with 春 kept out), 千秋 and 春秋 are ages, 秋毫 a hair's tip, 麦秋 early summer,
 # 富春 宜春 江夏 秋浦 夏口 are places, 华夏 夷夏 夏禹 夏后 the country and its first kings, 早晚 is
@@ -68,8 +71,20 @@ class Plan:
         word that marks no season (秋千)."""
         if not self.season:
             return ""
+        return self._marks_in(lines, theme, "".join(name for name in SEASONS if name != self.season), SEASONS)
+
+    def off_time(self, lines: list[str], theme: str) -> str:
+        """The characters of the poem that mark a time clashing with the one its theme names (晓 in a
+        poem on 秋夜), each once; as off_season, none the theme or a plan word holds. A theme naming no
+        time, or two, is not charged: the poem may move through the day."""
+        named = classes_of(theme, TIMES)
+        if len(named) != 1:
+            return ""
+        return self._marks_in(lines, theme, CLASHING_TIMES[named.pop()], TIMES)
+
+    def _marks_in(self, lines: list[str], theme: str, names: str, classes: dict[str, str]) -> str:
         allowed = set(theme + "".join(self.keywords))
-        marks = {c for name, chars in SEASONS.items() if name != self.season for c in chars} - allowed
+        marks = {c for name in names for c in classes[name]} - allowed
         found = ""
         for line in lines:
             for word in UNMARKED_WORDS:

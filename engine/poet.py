@@ -120,6 +120,11 @@ LINE_READER_WEIGHT = 2.0
 # model held some, none with the term, at the same expected failing lines (0.51 a poem). Readers were even on
 # the poems it changed: 76 of 142 for it (z = +0.84; bench/panels/2026-11-29-s17-season*, two models).
 SEASON_CLASH_WEIGHT = 1.0
+# In the ranking, per character that marks a time clashing with the one the theme names
+# (engine.planning.Plan.off_time: 晓 in a poem on 春夜, 夕阳 in one on 晓行), raters' next complaint after the
+# seasons. It changed 68 of 576 dev requests on themes naming a time; readers chose its poem 80 of 136 times
+# (58.8%, z = +2.06; bench/panels/2026-11-30-s18-time).
+TIME_CLASH_WEIGHT = 1.0
 # A quatrain chosen is written again from its first line the line reader expects readers to mark (a chance
 # above REWRITE_CHANCE) on, the lines before it kept, as many candidates as the first time, all ranked
 # together (the poem as it was among them); at most REWRITES times. Readers chose the rewritten quatrains
@@ -775,6 +780,7 @@ class Poet:
             theme_in_poem = request.theme in text if whole else any(c in text for c in request.theme)
             planned = plan_followed(lines, plan)
             off_season = plan.off_season(lines, request.theme) if plan else ""
+            off_time = plan.off_time(lines, request.theme) if plan else ""
             topical = on_topic(lines, request.theme, plan)
             prosody = report.tone_score + report.rhyme_ok + report.tone_ok_lenient + report.format_ok
             # the tones the request asked for: a poem that breaks them (an acrostic head where 孤平's guard
@@ -790,6 +796,7 @@ class Poet:
                 + READER_WEIGHT * reader_score
                 - LINE_READER_WEIGHT * sum(line_failing)
                 - SEASON_CLASH_WEIGHT * len(off_season)
+                - TIME_CLASH_WEIGHT * len(off_time)
                 - 10 * (bool(copied) or repeated)
             )
             scored.append(
@@ -808,6 +815,7 @@ class Poet:
                         "reader": round(reader_score, 4),
                         "failing_lines": [round(chance, 3) for chance in line_failing],
                         "off_season": off_season,
+                        "off_time": off_time,
                         "copied_lines": copied,
                         "repeated_lines": repeated,
                         "novelty_checked": self.corpus_lines is not None,

@@ -179,6 +179,19 @@ def test_a_poem_is_charged_for_another_seasons_imagery_but_not_for_its_plan_or_t
     assert Plan((), None, None, "酒").off_season(["霜雪"], "酒") == ""  # no season, nothing to clash with
 
 
+def test_a_poem_is_charged_for_a_time_clashing_with_the_one_its_theme_names():
+    night = Plan(("孤舟", "渔火"), "秋", "夜", "夜雨")
+    # dawn in a night's poem, each mark once; dusk before the night is not charged
+    assert night.off_time(["晓钟残月照孤舟", "暮色苍茫晓更寒", "曙光"], "夜雨") == "晓曙"
+    assert night.off_time(["夕阳西下泊孤舟", "夜深渔火照江流"], "夜雨") == ""
+    dawn = Plan(("鸡声", "残月"), None, "晨", "晓行")
+    assert dawn.off_time(["夜宿荒村晚更寒", "岁晚"], "晓行") == "夜晚"  # 晚 inside 岁晚 is the year's end
+    # the plan's own word is allowed; a theme naming no time, or two, charges nothing
+    assert Plan(("晓钟",), None, "夜", "春夜").off_time(["晓钟敲彻"], "春夜") == ""
+    assert Plan((), None, "夜", "月").off_time(["晓月", "夜"], "月") == ""
+    assert Plan((), None, None, "晓夜").off_time(["暮"], "晓夜") == ""
+
+
 def test_a_lushi_written_to_its_setting_is_ranked_by_its_lines_on_the_theme():
     from engine.poet import on_topic  # loads torch: imported here, not for the whole module
 

@@ -159,7 +159,8 @@ def test_the_ranking_follows_each_reader(monkeypatch, weight, liking):
         monkeypatch.setattr(engine.poet, weight, 0.0)
         scores = asyncio.run(poet.compose("秋", form="qijue", seed=5)).scores
         assert isinstance(scores["reader"], float) and len(scores["failing_lines"]) == 4
-        assert isinstance(scores["off_season"], str) and scores["on_topic"] == 0.0  # a quatrain: its plan words rank it
+        assert isinstance(scores["off_season"], str) and isinstance(scores["off_time"], str)
+        assert scores["on_topic"] == 0.0  # a quatrain: its plan words rank it
     finally:
         asyncio.run(poet.close())
 
