@@ -67,15 +67,15 @@ class Plan:
 
     def off_season(self, lines: list[str], theme: str) -> str:
         """The characters of the poem that mark another season than the plan's (霜 and 雪 in a spring
-        poem, 桃 in a winter one), each once; none that the theme or a plan word holds, and none inside a
-        word that marks no season (秋千)."""
+        poem, 桃 in a winter one), each once; none of the theme's, none inside a plan word written whole, and
+        none inside a word that marks no season (秋千)."""
         if not self.season:
             return ""
         return self._marks_in(lines, theme, "".join(name for name in SEASONS if name != self.season), SEASONS)
 
     def off_time(self, lines: list[str], theme: str) -> str:
         """The characters of the poem that mark a time clashing with the one its theme names (晓 in a
-        poem on 秋夜), each once; as off_season, none the theme or a plan word holds. A theme naming no
+        poem on 秋夜), each once; as off_season, none of the theme's or inside a plan word. A theme naming no
         time, or two, is not charged: the poem may move through the day."""
         named = classes_of(theme, TIMES)
         if len(named) != 1:
@@ -83,11 +83,12 @@ class Plan:
         return self._marks_in(lines, theme, CLASHING_TIMES[named.pop()], TIMES)
 
     def _marks_in(self, lines: list[str], theme: str, names: str, classes: dict[str, str]) -> str:
-        allowed = set(theme + "".join(self.keywords))
-        marks = {c for name in names for c in classes[name]} - allowed
+        # The theme's characters are the poem's subject wherever they stand; a plan word only where it is
+        # written whole: 秋千 in a 清明 plan does not let 中秋 in.
+        marks = {c for name in names for c in classes[name]} - set(theme)
         found = ""
         for line in lines:
-            for word in UNMARKED_WORDS:
+            for word in (*UNMARKED_WORDS, *self.keywords):
                 line = line.replace(word, "")
             found += "".join(c for c in line if c in marks and c not in found)
         return found

@@ -177,6 +177,10 @@ def test_a_poem_is_charged_for_another_seasons_imagery_but_not_for_its_plan_or_t
     assert spring.off_season(["东风吹落满园花"], "月") == ""
     assert Plan(("东风",), "春", None, "雁").off_season(["雁字横秋"], "雁") == "秋"  # the theme's character is allowed
     assert Plan((), None, None, "酒").off_season(["霜雪"], "酒") == ""  # no season, nothing to clash with
+    # a plan word is allowed where it stands whole, not its characters anywhere: 秋千 does not let 中秋 in
+    swing = Plan(("细雨", "秋千", "杨柳", "风光"), "春", None, "清明")
+    assert swing.off_season(["清明时节过中秋", "天外秋千万里愁"], "清明") == "秋"
+    assert swing.off_season(["天外秋千万里愁"], "清明") == ""
 
 
 def test_a_poem_is_charged_for_a_time_clashing_with_the_one_its_theme_names():
