@@ -3,14 +3,14 @@
     python -m engine.pack --corpus $LIANJU_DATA_DIR/corpus --out build/oneshot
 
 The GPU machine has no network and no corpus, and everything sent to it (code, data, wheels)
-must fit 64 MiB. So this writes only what training needs, compressed (about 20 MB in all):
+must fit 64 MiB. So this writes only what training needs, compressed (about 26 MB in all):
 
     poems.jsonl.xz      the train and val 近体 poems: {split, form, title, lines}
     extra.jsonl.xz      the train poems of other forms, extra text for the model (engine.prompts
                         extra_text_examples): {form: other or ci, lines}, no titles (the bytes go to text)
     heldout.jsonl.xz    the frozen held-out test poems (engine/heldout_test_ids.txt): {id, form, lines}
     lexicon.json.gz     the corpus's lexicon (engine.lexicon), for the plans in the prompts; left out
-                        when it is byte for byte the shipped engine/weights/lexicon.json.gz, which travels
+                        when its idf is that of the shipped engine/weights/lexicon.json.gz, which travels
     tokenizer/          the tokenizer of the model to warm-start from, with any special token it lacks
     manifest.json       counts, sizes and where it all came from
 
@@ -141,7 +141,7 @@ def pack(
     if total_mb > target_mb:
         raise ValueError(
             f"the packed data is {total_mb:.1f} MB, over the {target_mb} MB budget: "
-            "leave out titles, or raise --target-mb if the 64 MiB sent to the GPU still fits"
+            "pack with --no-extra-text, or raise --target-mb if the 64 MiB sent to the GPU still fits"
         )
     return manifest
 
