@@ -225,6 +225,9 @@ def train(
     seed: int = 1234,
     resume: Annotated[bool, typer.Option(help="Go on from out/checkpoint.")] = False,
     init_from: Annotated[Path | None, typer.Option(help="Warm start from this from_pretrained folder.")] = None,
+    extra_text: Annotated[
+        bool, typer.Option(help="Read the corpus's poems of other forms (古体, 词) too, as extra text.")
+    ] = True,
 ) -> None:
     """Pre-train the poetry model from scratch; resumable; SIGTERM checkpoints and stops."""
     from engine.train import SIZES, TrainConfig
@@ -260,6 +263,7 @@ def train(
         precision=precision,
         seed=seed,
         init_from=init_from,
+        extra_text=extra_text,
     )
     try:
         model_dir = run_training(config, resume=resume)

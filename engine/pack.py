@@ -83,7 +83,7 @@ def pack(
     extra_text: bool = True,
 ) -> dict:
     """Write the packed data into `out` (emptied first); returns the manifest."""
-    from engine.train import load_lexicon  # the lexicon is mined and saved beside the corpus when missing
+    from engine.train import extra_text_records, load_lexicon  # the lexicon is mined beside the corpus when missing
 
     if not (corpus / "poems.jsonl").is_file():
         raise FileNotFoundError(f"no poems.jsonl in {corpus}: run `lianju corpus build` first")
@@ -93,11 +93,10 @@ def pack(
     out.mkdir(parents=True)
 
     frozen = set(heldout_ids.read_text().split()) if heldout_ids.is_file() else set()
-    poems, extra, chosen, test = [], [], [], []
+    poems, others, chosen, test = [], [], [], []
     for record in _read_jsonl(corpus / "poems.jsonl"):
         if record["form"] not in JINTI_FORMS:
-            if extra_text and record["split"] == "train":
-                extra.append({"form": "ci" if record["form"].startswith("ci") else "other", "lines": record["lines"]})
+            others.append(record)
             continue
         if record["split"] in ("train", "val"):
             poems.append({k: record[k] for k in ("split", "form", "title", "lines")})
@@ -112,7 +111,7 @@ def pack(
     counts = {
         "poems": write_xz_jsonl(out / POEMS, poems),
         "couplets": len(couplets_from(poems)),
-        "extra": write_xz_jsonl(out / EXTRA, extra),
+        "extra": write_xz_jsonl(out / EXTRA, extra_text_records(others) if extra_text else []),
         "heldout": write_xz_jsonl(out / HELDOUT, heldout),
     }
     shipped = SHIPPED_LEXICON.is_file() and load_lexicon(corpus).idf == Lexicon.load(SHIPPED_LEXICON).idf

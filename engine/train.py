@@ -75,6 +75,7 @@ class TrainConfig:
     weight_decay: float = 0.1
     dropout: float = 0.0
     couplet_share: float = 0.3  # share of the corpus couplets used each epoch
+    extra_text: bool = True  # the train poems of other forms as extra text (engine.prompts.extra_text_examples)
     eval_every: int = 250
     eval_examples: int = 512
     checkpoint_every: int = 250
@@ -109,8 +110,8 @@ def read_jsonl(path: Path) -> list[dict]:
 POEM_RECORD = ("id", "form", "split", "lines")  # what every reader of poems.jsonl takes from a record
 
 
-def jinti_records(corpus: Path) -> list[dict]:
-    """The corpus's 近体 poem records, every split."""
+def poem_records(corpus: Path) -> list[dict]:
+    """The corpus's poem records, every form and split."""
     records = read_jsonl(corpus / "poems.jsonl")
     for number, record in enumerate(records, 1):
         if not (isinstance(record, dict) and all(key in record for key in POEM_RECORD)):
@@ -118,7 +119,21 @@ def jinti_records(corpus: Path) -> list[dict]:
                 f"{corpus / 'poems.jsonl'} line {number} is not a poem record ({', '.join(POEM_RECORD)}): "
                 "run `lianju corpus build` again"
             )
-    return [r for r in records if r["form"] in JINTI_FORMS]
+    return records
+
+
+def jinti_records(corpus: Path) -> list[dict]:
+    """The corpus's 近体 poem records, every split."""
+    return [r for r in poem_records(corpus) if r["form"] in JINTI_FORMS]
+
+
+def extra_text_records(records: list[dict]) -> list[dict]:
+    """The train poems of other forms as extra text: {form: "ci" (a 词 of any tune) or "other", lines}."""
+    return [
+        {"form": "ci" if r["form"].startswith("ci") else "other", "lines": r["lines"]}
+        for r in records
+        if r["form"] not in JINTI_FORMS and r["split"] == "train"
+    ]
 
 
 def load_corpus(corpus: Path) -> dict[str, tuple[list[dict], list[dict]]]:
@@ -343,6 +358,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     bf16 = use_bf16(device, cfg.precision)
     checkpoint = cfg.out / "checkpoint"
     data = load_corpus(cfg.corpus)
+    extra = extra_text_records(poem_records(cfg.corpus)) if cfg.extra_text else []
     lexicon = load_lexicon(cfg.corpus)
     train_poems, train_couplets = data["train"]
     if not train_poems:
@@ -399,7 +415,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             # the epoch's examples: drawn afresh each epoch (a new mix of plans and couplets), from a seed that
             # depends only on the epoch, so a resumed run sees the same batches as an unbroken one
             rng = random.Random(cfg.seed * 1000 + state.epoch)
-            items = tokenize(tokenizer, make_examples(train_poems, train_couplets, rng, cfg.couplet_share, lexicon))
+            examples = make_examples(train_poems, train_couplets, rng, cfg.couplet_share, lexicon, extra)
+            items = tokenize(tokenizer, examples)
             batches = length_batches([len(ids) for ids, _ in items], cfg.batch_size, rng)
             steps_in_epoch = len(batches) // cfg.grad_accum
             while state.batch_in_epoch < steps_in_epoch and not finished(state, cfg):

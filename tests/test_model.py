@@ -77,6 +77,22 @@ def test_training_examples_keywords_occur_in_the_poem_or_title(built_corpus):
     assert 0.6 < seen_plan / (20 * len(records)) < 0.9 and poems == len(records)
 
 
+def test_the_extra_text_is_the_train_poems_of_other_forms(built_corpus):
+    from engine.train import extra_text_records, poem_records
+
+    records = poem_records(built_corpus)
+    extra = extra_text_records(records)
+    others = [r for r in records if r["form"] not in ("wujue", "qijue", "wulv", "qilv") and r["split"] == "train"]
+    assert extra and [r["lines"] for r in extra] == [r["lines"] for r in others]
+    assert [r["form"] for r in extra] == ["ci" if r["form"].startswith("ci:") else "other" for r in others]
+    # an epoch holds them beside the 近体 poems, each poem's pieces under its own form
+    from engine.train import make_examples
+
+    epoch = make_examples([], [], random.Random(0), 0.3, load_lexicon(built_corpus), extra)
+    pieces = sum(-(-len(r["lines"]) // prompts.EXTRA_PIECE_LINES) for r in extra)
+    assert len(epoch) == pieces and all(p.startswith("<bos><poem><other>") or "<ci>" in p for p, _ in epoch)
+
+
 def test_extra_text_is_cut_into_pieces_under_their_own_keywords():
     lines = [f"{'春江花月夜'[i % 5]}山{i:02d}水" for i in range(19)]  # 19 lines: pieces of 8, 8 and 3
     examples = prompts.extra_text_examples({"form": "other", "lines": lines}, random.Random(0))
