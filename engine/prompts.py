@@ -17,8 +17,8 @@ measured from `<poem><form><sep>`, stays comparable). Poem lines are separated b
 normalised: ， closes the first line of a couplet and 。 the second.
 
 `<other>` and `<ci>` mark extra text: the corpus's poems of no 近体 form (古体, 乐府) and its 词, in
-pieces of at most eight lines with keywords from the piece. The one-shot GPU run adds them to what
-the model reads (engine.oneshot), for the language they hold; the bot never asks for these forms.
+pieces of at most eight lines with keywords from the piece. Training (`lianju train` and the one-shot
+GPU run) adds them to what the model reads, for the language they hold; the bot never asks for these forms.
 """
 
 from __future__ import annotations
@@ -124,6 +124,4 @@ def extra_text_examples(record: dict, rng: random.Random) -> list[tuple[str, str
     pieces of up to EXTRA_PIECE_LINES lines, each under keywords drawn from the piece itself."""
     lines = record["lines"]
     pieces = [lines[start : start + EXTRA_PIECE_LINES] for start in range(0, len(lines), EXTRA_PIECE_LINES)]
-    return [
-        (poem_prompt(record["form"], keywords_for(piece, "", rng)), poem_body(piece) + EOS) for piece in pieces if piece
-    ]
+    return [(poem_prompt(record["form"], keywords_for(piece, "", rng)), poem_body(piece) + EOS) for piece in pieces]

@@ -136,9 +136,9 @@ def extra_text_records(records: list[dict]) -> list[dict]:
     ]
 
 
-def load_corpus(corpus: Path) -> dict[str, tuple[list[dict], list[dict]]]:
-    """Per split: (近体 poem records, couplets)."""
-    poems = jinti_records(corpus)
+def load_corpus(corpus: Path, records: list[dict] | None = None) -> dict[str, tuple[list[dict], list[dict]]]:
+    """Per split: (近体 poem records, couplets); `records`: the corpus's poem records, when already read."""
+    poems = [r for r in records if r["form"] in JINTI_FORMS] if records is not None else jinti_records(corpus)
     couplets = read_jsonl(corpus / "couplets.jsonl")
     return {
         split: ([r for r in poems if r["split"] == split], [c for c in couplets if c["split"] == split])
@@ -357,9 +357,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     device = pick_device()
     bf16 = use_bf16(device, cfg.precision)
     checkpoint = cfg.out / "checkpoint"
-    data = load_corpus(cfg.corpus)
-    extra = extra_text_records(poem_records(cfg.corpus)) if cfg.extra_text else []
-    lexicon = load_lexicon(cfg.corpus)
+    records = poem_records(cfg.corpus)  # once: the splits, the extra text and a missing lexicon all read it
+    data = load_corpus(cfg.corpus, records)
+    extra = extra_text_records(records) if cfg.extra_text else []
+    lexicon = load_lexicon(cfg.corpus, records)
     train_poems, train_couplets = data["train"]
     if not train_poems:
         raise ValueError(f"no 近体 poems in the train split of {cfg.corpus}: build the corpus first")
