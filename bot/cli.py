@@ -17,9 +17,8 @@ from engine import corpus as corpus_lib
 from engine.prompts import LINE_ENDS
 from engine.prosody import PING, ZE, CheckReport
 from engine.prosody import check as check_poem
+from engine.request import SEED_MAX, PoetError, check_request_text
 from engine.text import undecodable
-
-SEED_MAX = 2**32 - 1  # engine.poet.SEED_MAX, which this module does not import at start (it loads torch)
 
 app = typer.Typer(help="联句 Lianju: classical Chinese poetry, together.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Build and query the chinese-poetry corpus.", no_args_is_help=True)
@@ -147,8 +146,13 @@ def poem(
     """Write a poem that scans: exact shape, one 平水韵 rhyme, 平仄 by the rules."""
     import asyncio
 
+    try:  # before torch and the weights load: a refusal comes at once
+        check_request_text(theme, form, acrostic, first_line, tone_mode)
+    except PoetError as error:
+        fail(f"{error.zh}\n       {error.en}")
+
     from engine.backends import BackendUnavailable
-    from engine.poet import CANDIDATES, ModelFolderError, Poet, PoetError
+    from engine.poet import CANDIDATES, ModelFolderError, Poet
 
     settings = get_settings()
 
@@ -449,7 +453,7 @@ def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, s
     from tqdm import tqdm
 
     from engine.backends import BackendUnavailable
-    from engine.poet import ModelFolderError, Poet, PoetError
+    from engine.poet import ModelFolderError, Poet
     from engine.yardsticks import FORMS
 
     settings = get_settings()

@@ -29,7 +29,6 @@ from engine.prompts import EOS, LINE_ENDS
 from engine.prosody import PING, ZE, TonePattern, char_tone, heard_groups, heard_tone, level_groups
 from engine.text import is_han
 
-TONE_MODES = ("strict", "lenient", "off")  # strict: also guard 孤平 and 三平尾; off: no 平仄
 MIN_GROUP_SIZE = 40  # narrower rhyme groups (险韵) are only used when asked for by name
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from math import inf
@@ -29,8 +28,8 @@ from transformers import PreTrainedTokenizerFast
 from engine import prompts
 from engine.backends import BackendUnavailable, LeanBackend, TransformersBackend, load_backend
 from engine.batching import Batcher
-from engine.constraints import TONE_MODES, LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
-from engine.forms import JINTI_FORMS, Form, parse_form
+from engine.constraints import LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
+from engine.forms import Form
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
 from engine.novelty import CorpusLines, CorpusLinesError
 from engine.planning import Plan, Planner
@@ -41,18 +40,25 @@ from engine.prosody import (
     char_tone,
     check,
     check_couplet,
-    opening_patterns,
-    prepare_lines,
     tone_patterns,
 )
 from engine.reader import LineReader, Reader, poem_text, read
+from engine.request import (
+    AUTO_FORMS,
+    MAX_KEYWORD_CHARS,
+    WORD_STARTS,
+    PoetError,
+    allowed_forms,
+    check_request_text,
+    checked_candidates,
+    checked_seed,
+    han_text,
+)
 from engine.sampling import Row, SamplingParams
-from engine.text import GRAMMATICAL_CHARS, is_han, strip_invisible, to_simplified
+from engine.text import GRAMMATICAL_CHARS, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
 
-MAX_THEME_CHARS = 12
 MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one word
-MAX_CANDIDATES = 32
 # Sixteen candidates ranked with the reader (engine.reader) against eight ranked without it: readers chose
 # the sixteen's poem 183 of 320 times (z = +2.57; quatrains 100 to 60, 律诗 82 to 78;
 # bench/panels/2026-11-28-reader-16); eight with the reader alone, 98 of 182 (…-reader). A 七律 of sixteen
@@ -84,8 +90,6 @@ TOPIC_BOOST = 1.0
 # bench/panels/2026-11-28-function-cost*); for planned quatrains, whose plan words already fill the lines,
 # they preferred the poems without it (29 of 80 for the cost), so those are left alone.
 FUNCTION_COST = 0.5
-# Where in a line a plan word may begin: 五言 lines read 2+3 (2+2+1 or 2+1+2), 七言 2+2+3.
-WORD_STARTS = {5: frozenset({0, 2, 3}), 7: frozenset({0, 2, 4, 5})}
 # A 律诗 is written from its theme alone unless the user names keywords: eight topic words, one per
 # line, made a list of scenes, not a poem. Readers preferred the unplanned 律诗 59 of 80 times against
 # the plan and 54 of 80 against the plan in the prompt alone, while for 绝句 they were even (43 and 44
@@ -147,8 +151,6 @@ LUSHI_REWRITES = 1
 # chose those quatrains 201 of 334 times against 0.3 for every line (60.2%, z = +3.72;
 # bench/panels/2026-11-28-rewrite-quatrain-ending*).
 QUATRAIN_LAST_LINE_CHANCE = 0.15
-# How often each form is chosen when the user leaves it to us.
-AUTO_FORMS = {"qijue": 0.35, "wulv": 0.25, "qilv": 0.25, "wujue": 0.15}
 
 
 def on_topic(lines: list[str], theme: str, plan: Plan | None) -> float:
@@ -164,14 +166,6 @@ def plan_followed(lines: list[str], plan: Plan | None) -> float:
     if not plan or not plan.keywords:
         return 0.0
     return sum(keyword in line for line, keyword in zip(lines, plan.keywords)) / len(lines)
-
-
-class PoetError(ValueError):
-    """A request the poet cannot honour, with the reason in Chinese and English."""
-
-    def __init__(self, code: str, zh: str, en: str):
-        super().__init__(en)
-        self.code, self.zh, self.en = code, zh, en
 
 
 @dataclass
@@ -194,59 +188,9 @@ class Poem:
         return {**asdict(self), "text": self.text}
 
 
-def _han_text(text: str, what_zh: str, what_en: str, limit: int) -> str:
-    cleaned = to_simplified(strip_invisible(text)).strip()
-    if not cleaned:
-        raise PoetError("empty", f"{what_zh}不能为空。", f"The {what_en} is empty.")
-    if len(cleaned) > limit:
-        raise PoetError("too_long", f"{what_zh}最多 {limit} 个字。", f"The {what_en} is at most {limit} characters.")
-    han = "".join(c for c in cleaned if is_han(c))
-    if not han:
-        raise PoetError(
-            "no_han", f"{what_zh}需要至少一个汉字。", f"The {what_en} needs at least one Chinese character."
-        )
-    return han
-
-
-def _acrostic_heads(text: str) -> str:
-    """藏头 as typed: spaces and punctuation between the heads go (春 夏 秋 冬, 春夏秋冬，花鸟风月); any
-    other character that is not Han is named, not silently dropped."""
-    heads = "".join(
-        char for char in strip_invisible(text) if not (char.isspace() or unicodedata.category(char)[0] == "P")
-    )
-    strangers = [char for char in heads if not is_han(char)]
-    if strangers:
-        raise PoetError(
-            "non_han",
-            f"藏头只能是汉字：「{strangers[0]}」不是。",
-            f"An acrostic is Chinese characters: 「{strangers[0]}」 is not one.",
-        )
-    return _han_text(heads, "藏头", "acrostic", 8)
-
-
-SEED_MAX = 2**32 - 1  # what every random generator the poet seeds accepts (a row's seed is seed·1000 + i)
-MAX_KEYWORD_CHARS = 4  # a plan word is one to three characters; a keyword longer is no word
-
-
 def _seed(seed: int | None) -> int:
-    """The request's seed, drawn when none is given; one out of range or not a whole number is a PoetError."""
-    if seed is None:
-        return random.randrange(2**31)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise PoetError(
-            "seed", f"种子须为 0 到 {SEED_MAX} 之间的整数。", f"The seed is a whole number from 0 to {SEED_MAX}."
-        )
-    return seed
-
-
-def _candidate_count(n_candidates: int) -> int:
-    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or not 1 <= n_candidates <= MAX_CANDIDATES:
-        raise PoetError(
-            "candidates",
-            f"候选数须为 1 到 {MAX_CANDIDATES} 之间的整数。",
-            f"n_candidates is a whole number from 1 to {MAX_CANDIDATES}.",
-        )
-    return n_candidates
+    """The request's seed, drawn when none is given."""
+    return random.randrange(2**31) if seed is None else checked_seed(seed)
 
 
 @dataclass(frozen=True)
@@ -575,27 +519,19 @@ class Poet:
         topic_boost: float = TOPIC_BOOST,
         function_cost: float = FUNCTION_COST,
     ) -> _Request:
-        if tone_mode not in TONE_MODES:
-            raise PoetError(
-                "tone_mode", "平仄模式须为 strict、lenient 或 off。", "tone_mode is strict, lenient or off."
-            )
-        opening = None if first_line is None else self._opening(model, first_line)
-        theme_given = True
-        if opening and not strip_invisible(theme).strip():
+        text = check_request_text(theme, form, acrostic, first_line, tone_mode)
+        opening, heads = text.opening, text.heads
+        if opening:
+            self._known(model, opening, "起句", "first line")
+        theme, theme_given = text.theme, True
+        if not theme:
             # The line says what the poem is about: its word is the title, and the poem follows the line
             # with no plan. Plans drawn from the line's words (白日依山尽 → 轩, 民, 庭; 朝辞白帝彩云间 →
             # 匆匆, 依然, 公孙) lost to no plan 29 to 51 (bench/panels/2026-11-28-first-line-plan-vs-none).
-            theme, theme_given = self._opening_keyword(opening), False
-        theme = _han_text(theme, "主题", "theme", MAX_THEME_CHARS)
-        heads = None
-        if acrostic is not None:
-            heads = _acrostic_heads(acrostic)
+            theme, theme_given = self._opening_keyword(cast(str, opening)), False
+        if heads:
             self._known(model, heads, "藏头", "acrostic")
-        forms = self._forms(form, heads)
-        opening_types: frozenset[str] = frozenset()
-        if opening:
-            forms, opening_types = self._opening_forms(opening, forms, heads, tone_mode)
-        _candidate_count(n_candidates)
+        checked_candidates(n_candidates)
         try:
             params = SamplingParams(
                 temperature=temperature,
@@ -622,89 +558,20 @@ class Poet:
         return _Request(
             theme,
             heads,
-            forms,
+            text.forms,
             params,
             self._keywords(model, theme, user_keywords),
             tone_mode,
             user_keywords,
             opening,
-            opening_types,
+            text.opening_types,
             theme_given,
             keywords_named=keywords_named,
         )
 
-    def _opening(self, model: ServedModel, first_line: str) -> str:
-        """The user's first line as one line of known Han characters, or the reason it is not one."""
-        lines, problems = prepare_lines(first_line)
-        if problems:
-            raise PoetError(problems[0].code, f"起句：{problems[0].zh}", f"First line: {problems[0].en}")
-        if len(lines) != 1 or len(lines[0]) not in WORD_STARTS:
-            shown = "，".join(lines)
-            raise PoetError(
-                "first_line_length",
-                f"起句须为一句五言或七言（5 或 7 个字）：「{shown}」不是。",
-                f"The first line must be one line of 5 or 7 characters: 「{shown}」 is not.",
-            )
-        self._known(model, lines[0], "起句", "first line")
-        return lines[0]
-
     def _opening_keyword(self, opening: str) -> str:
         """The line's most telling word, as training prompts name each line's (engine.lexicon)."""
         return self.lexicon.line_keywords([opening])[0] if self.lexicon else opening[:2]
-
-    def _opening_forms(
-        self, opening: str, forms: list[Form], heads: str | None, tone_mode: str
-    ) -> tuple[list[Form], frozenset[str]]:
-        """The forms of the first line's length, and the first-line types (A–D) its 平仄 fit."""
-        fitting = [f for f in forms if f.chars_per_line == len(opening)]
-        if not fitting:
-            named = forms[0]
-            raise PoetError(
-                "first_line_length",
-                f"{named.label_zh}每句 {named.chars_per_line} 字，起句「{opening}」有 {len(opening)} 字。",
-                f"Lines of a {named.label_en} have {named.chars_per_line} characters; "
-                f"the first line 「{opening}」 has {len(opening)}.",
-            )
-        if heads and heads[0] != opening[0]:
-            raise PoetError(
-                "first_line_acrostic",
-                f"藏头的第一个字「{heads[0]}」须是起句的第一个字「{opening[0]}」。",
-                f"The acrostic begins 「{heads[0]}」 but the first line begins 「{opening[0]}」: they must match.",
-            )
-        patterns, reasons = opening_patterns(opening, fitting[0], tone_mode)
-        if not patterns:
-            raise PoetError(
-                "first_line_tones",
-                f"起句「{opening}」不能开启一首近体诗：" + "".join(reason.zh for reason in reasons),
-                f"「{opening}」 cannot open a regulated poem: " + " ".join(reason.en for reason in reasons),
-            )
-        return fitting, frozenset(pattern.line_types[0] for pattern in patterns)
-
-    def _forms(self, form: str, heads: str | None) -> list[Form]:
-        """The forms the request allows: the one named, or those of `auto` that fit the acrostic."""
-        if form.strip().lower() not in ("", "auto"):
-            try:
-                chosen = parse_form(form)
-            except ValueError as error:
-                raise PoetError("form", f"未知体裁：{form}（可选：五绝、七绝、五律、七律）", str(error)) from error
-            if heads and len(heads) != chosen.line_count:
-                raise PoetError(
-                    "acrostic_length",
-                    f"{chosen.label_zh}有 {chosen.line_count} 句，藏头须为 {chosen.line_count} 个字。",
-                    f"A {chosen.label_en} has {chosen.line_count} lines: the acrostic needs "
-                    f"{chosen.line_count} characters.",
-                )
-            return [chosen]
-        forms = [JINTI_FORMS[name] for name in AUTO_FORMS]
-        if heads:
-            forms = [f for f in forms if f.line_count == len(heads)]
-            if not forms:
-                raise PoetError(
-                    "acrostic_length",
-                    "藏头须为 4 个字（绝句）或 8 个字（律诗）。",
-                    "An acrostic has 4 characters (a quatrain) or 8 (regulated verse).",
-                )
-        return forms
 
     def _pick_form(self, forms: list[Form], rng: random.Random) -> Form:
         if len(forms) == 1:
@@ -858,8 +725,8 @@ class Poet:
     ) -> str:
         """The next line of a poem in `form` that fits what is there: length, rhyme, 平仄, 粘对."""
         model = self.model
-        chosen = self._pick_form(self._forms(form, None), random.Random(seed))
-        previous = [_han_text(line, "诗句", "line", 20) for line in previous_lines]
+        chosen = self._pick_form(allowed_forms(form, None), random.Random(seed))
+        previous = [han_text(line, "诗句", "line", 20) for line in previous_lines]
         if len(previous) >= chosen.line_count:
             raise PoetError("complete", "这首诗已经写完了。", "The poem is already complete.")
         wrong = [line for line in previous if len(line) != chosen.chars_per_line]
@@ -885,7 +752,7 @@ class Poet:
             rhyme = model.masks.rhyme_mask_after([model.masks.ids[c] for c in rhymes_in_order if c in model.masks.ids])
         forced = {}
         if must_contain:
-            char = _han_text(must_contain, "指定字", "required character", 1)
+            char = han_text(must_contain, "指定字", "required character", 1)
             self._known(model, char, "指定字", "required character")
             forced = {self._slot_for(char, tones, rng): char}
         constraint_args = dict(tones=tones, forced=forced, banned=used_rhymes, rhyme=rhyme)
@@ -919,7 +786,7 @@ class Poet:
 
     async def match_couplet(self, first_line: str, seed: int | None = None, n_candidates: int = 4) -> str:
         """A 下联 for a 上联: same length, 平收, opposite tones at the rhythm nodes, no shared position."""
-        first = _han_text(first_line, "上联", "first line", 11)
+        first = han_text(first_line, "上联", "first line", 11)
         if len(first) < 3:
             raise PoetError("too_short", "上联至少 3 个字。", "The first line needs at least 3 characters.")
         tones = []
@@ -947,8 +814,8 @@ class Poet:
         """The model's mean log-likelihood per token of `second_line` (and <eos>) answering
         `first_line`: how natural the pair reads to it, around -2 (fluent) to -8 (odd)."""
         model = self.model
-        first = _han_text(first_line, "上联", "first line", 11)
-        second = _han_text(second_line, "下联", "second line", 11)
+        first = han_text(first_line, "上联", "first line", 11)
+        second = han_text(second_line, "下联", "second line", 11)
         prompt = self._encode(model, prompts.couplet_prompt(first))
         answer = self._encode(model, second + prompts.EOS)
 
@@ -964,7 +831,7 @@ class Poet:
         params = SamplingParams()
         rows = [
             Row(prompt, LineConstraint(model.masks, **constraint_args), params, seed * 1000 + i)
-            for i in range(_candidate_count(n_candidates))
+            for i in range(checked_candidates(n_candidates))
         ]
         rows = await model.batcher.run(rows)
 

@@ -603,6 +603,16 @@ def test_cli_poem_json_and_errors():
     assert bad.returncode == 2 and "Chinese character" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_request_checks_load_no_torch_and_refuse_what_compose_refuses():
+    probe = (
+        "import sys; from engine.request import PoetError, check_request_text\n"
+        "try:\n    check_request_text('🌙')\nexcept PoetError as error:\n    print(error.code)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["no_han", "False", "False"]
+
+
 def test_cli_poem_from_a_first_line():
     done = subprocess.run(
         [str(LIANJU), "poem", "--first-line", "白日依山尽", "--json", "--seed", "3", "--candidates", "4"],

@@ -74,6 +74,9 @@ def test_lexicon_survives_save_and_load(lexicon, tmp_path):
     loaded = Lexicon.load(tmp_path / "lexicon.json.gz")
     assert [w for w, _ in loaded.topic_words("西湖")] == [w for w, _ in lexicon.topic_words("西湖")]
     assert loaded.line_keywords(["画舫白云流"]) == ["画舫"]
+    assert Lexicon.load(tmp_path / "lexicon.json.gz") is loaded  # read once while the file is unchanged
+    _handmade().save(tmp_path / "lexicon.json.gz")
+    assert Lexicon.load(tmp_path / "lexicon.json.gz").topic_words("西湖") == _handmade().topic_words("西湖")
 
 
 def _handmade() -> Lexicon:
