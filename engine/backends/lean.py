@@ -42,7 +42,10 @@ def projection(weight: torch.Tensor, int8: bool) -> Projection:
     """x @ weight.T, in float32 or with int8 weights."""
     weight = weight.detach().float().contiguous()  # (out, in)
     if not int8:
-        return lambda x: F.linear(x, weight)  # (..., in) → (..., out)
+        # x @ (in, out), not F.linear's x @ (out, in).T: for 16 rows of a decoding step MKL took 0.26 ms for
+        # down's 1024 → 384 that way and 0.07 ms this way (bench/int8_matmul.py)
+        transposed = weight.t().contiguous()  # (in, out)
+        return lambda x: x @ transposed  # (..., in) → (..., out)
     scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()  # (out,)
     with warnings.catch_warnings():
         # quantized tensors are deprecated in favour of torchao, whose int8 weight-only kernel
