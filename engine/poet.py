@@ -137,8 +137,11 @@ TIME_CLASH_WEIGHT = 1.0
 # readers chose it 116 of 146 times (79.5%, z = +7.12; bench/panels/2026-11-28-rewrite-lushi-tail) — in the
 # first panel rewrites from its lines 4-6 had lost 49 to 63 and from 7-8 won 18 to 4. No poem is rewritten
 # while other requests' rows are in flight: 20 requests at once had p99 3.56 s with rewrites.
+# A quatrain's lines before its last are rewritten from a chance of 0.2: against 0.3, readers chose its poems 96
+# of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*), deciding
+# on lines that do not read and on occasions mixed (中秋 in a 重阳 poem).
 REWRITES = 2
-REWRITE_CHANCE = 0.3
+REWRITE_CHANCE = 0.2
 LUSHI_REWRITTEN_TAIL = 2
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
 # poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); a 七律 then takes
