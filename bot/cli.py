@@ -446,6 +446,17 @@ def _read_meaning_poems(path: Path) -> list:
     return poems
 
 
+def meaning_requests(
+    themes: tuple[str, ...], forms: tuple[str, ...], per_theme: int, seed: int
+) -> list[tuple[str, str, int]]:
+    """(theme, form, seed) of every poem `lianju eval --meaning` writes: per_theme per theme and form, every poem
+    its own seed. With seed + index, a theme's forms shared one seed and so one plan: its 五绝 and 七绝 read as two
+    drafts of one poem on the blind sheet, and raters named such pairs machine-made
+    (bench/panels/2026-11-30-session19-final). The bot draws a fresh seed for every request."""
+    slots = [(theme, form) for theme in themes for form in forms for _ in range(per_theme)]
+    return [(theme, form, seed + number) for number, (theme, form) in enumerate(slots)]
+
+
 def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, seed: int) -> list[dict]:
     """per_theme poems per theme and 近体 form, with engine.Poet as the bot writes them."""
     import asyncio
@@ -457,7 +468,7 @@ def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, s
     from engine.yardsticks import FORMS
 
     settings = get_settings()
-    jobs = [(theme, form, seed + index) for theme in themes for form in FORMS for index in range(per_theme)]
+    jobs = meaning_requests(themes, FORMS, per_theme, seed)
 
     async def write_all() -> list[dict]:
         poet = Poet(model, settings.backend, settings.corpus_lines)

@@ -8,7 +8,7 @@ from itertools import count
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import app, meaning_requests
 from engine import yardsticks
 from engine.yardsticks import Judged, Stats, compute_stats, frankenpoems, judge, read_records, titled
 
@@ -198,3 +198,10 @@ def test_cli_meaning_says_what_to_do_without_a_corpus_or_with_unknown_themes(cor
     assert result.exit_code == 2 and "lianju corpus build" in flat(result.output)
     result = CliRunner().invoke(app, ["eval", "--meaning", "--themes", "all", "--corpus", str(corpus_copy)])
     assert result.exit_code == 2 and "dev, acceptance" in flat(result.output)
+
+
+def test_every_poem_eval_writes_has_its_own_seed():
+    requests = meaning_requests(("月", "西湖"), yardsticks.FORMS, 2, 1128)
+    assert len(requests) == 2 * len(yardsticks.FORMS) * 2
+    assert len({seed for _, _, seed in requests}) == len(requests)  # one seed per form gave one plan to all four
+    assert {(theme, form) for theme, form, _ in requests} == {(t, f) for t in ("月", "西湖") for f in yardsticks.FORMS}
