@@ -60,9 +60,6 @@ def timings(weight: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
         "fp32 F.linear": microseconds(lambda: F.linear(x, weight), calls),
         "fp32 x @ W.T contiguous": microseconds(lambda: float32(x), calls),
         "bf16 F.linear": microseconds(lambda: F.linear(x_bf16, weight_bf16), calls),
-        "int8 weight-only, fp32 x": microseconds(
-            lambda: torch._weight_int8pack_mm(x[:, 0], int8_weight, scales), calls
-        ),
         "int8 weight-only, bf16 x": microseconds(
             lambda: torch._weight_int8pack_mm(x_bf16[:, 0], int8_weight, scales.bfloat16()), calls
         ),

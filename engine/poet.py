@@ -527,11 +527,11 @@ class Poet:
         if opening:
             self._known(model, opening, "起句", "first line")
         theme, theme_given = text.theme, True
-        if not theme:
+        if opening and not theme:
             # The line says what the poem is about: its word is the title, and the poem follows the line
             # with no plan. Plans drawn from the line's words (白日依山尽 → 轩, 民, 庭; 朝辞白帝彩云间 →
             # 匆匆, 依然, 公孙) lost to no plan 29 to 51 (bench/panels/2026-11-28-first-line-plan-vs-none).
-            theme, theme_given = self._opening_keyword(cast(str, opening)), False
+            theme, theme_given = self._opening_keyword(opening), False
         if heads:
             self._known(model, heads, "藏头", "acrostic")
         checked_candidates(n_candidates)
