@@ -472,28 +472,21 @@ def _write_meaning_poems(model: Path, themes: tuple[str, ...], per_theme: int, s
 
     async def write_all() -> list[dict]:
         poet = Poet(model, settings.backend, settings.corpus_lines)
-        progress = tqdm(total=len(jobs), desc="writing poems", unit=" poems")
-
-        # A few requests at a time fill a batch; all of them at once would wait past the batcher's timeout.
-        slots = asyncio.Semaphore(4)
-
-        async def write(theme: str, form: str, poem_seed: int) -> dict | None:
-            try:
-                async with slots:
-                    poem = await poet.compose(theme, form=form, seed=poem_seed)
-            except PoetError as error:
-                errors.print(f"skipped {theme} {form}: {error.en}")
-                return None
-            finally:
-                progress.update()
-            return {"theme": theme, **poem.to_dict()}
-
+        written = []
         try:
-            written = await asyncio.gather(*(write(*job) for job in jobs))
+            # One request at a time, as the bot answers one user: a poem is rewritten from a line readers
+            # would mark only while no other request waits (engine.poet), so requests in flight together
+            # were rewritten less often than the bot's answers are (bench/RESULTS.md, session 20).
+            for theme, form, poem_seed in tqdm(jobs, desc="writing poems", unit=" poems"):
+                try:
+                    poem = await poet.compose(theme, form=form, seed=poem_seed)
+                except PoetError as error:
+                    errors.print(f"skipped {theme} {form}: {error.en}")
+                    continue
+                written.append({"theme": theme, **poem.to_dict()})
         finally:
-            progress.close()
             await poet.close()
-        return [poem for poem in written if poem is not None]
+        return written
 
     try:
         return asyncio.run(write_all())

@@ -1,5 +1,6 @@
 """The yardsticks of meaning (engine/yardsticks.py) on the fixture corpus and on hand-made records."""
 
+import asyncio
 import json
 import random
 import shutil
@@ -8,7 +9,8 @@ from itertools import count
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app, meaning_requests
+from bot.cli import _write_meaning_poems, app, meaning_requests
+from bot.config import SHIPPED_MODEL, get_settings
 from engine import yardsticks
 from engine.yardsticks import Judged, Stats, compute_stats, frankenpoems, judge, read_records, titled
 
@@ -205,3 +207,24 @@ def test_every_poem_eval_writes_has_its_own_seed():
     assert len(requests) == 2 * len(yardsticks.FORMS) * 2
     assert len({seed for _, _, seed in requests}) == len(requests)  # one seed per form gave one plan to all four
     assert {(theme, form) for theme, form, _ in requests} == {(t, f) for t in ("月", "西湖") for f in yardsticks.FORMS}
+
+
+def test_eval_writes_each_poem_as_the_bot_answers_one_user():
+    """Requests in flight together were batched with each other and never rewritten from a line readers would
+    mark (engine.poet rewrites only while nothing else waits): eval's poems must be the bot's answers to one
+    user, each request alone."""
+    from engine.poet import Poet
+
+    settings = get_settings()
+    themes = ("月", "西湖")
+    written = _write_meaning_poems(SHIPPED_MODEL, themes, 1, 1128)
+
+    async def one_by_one() -> list[tuple[str, ...]]:
+        poet = Poet(SHIPPED_MODEL, settings.backend, settings.corpus_lines)
+        try:
+            requests = meaning_requests(themes, yardsticks.FORMS, 1, 1128)
+            return [(await poet.compose(theme, form=form, seed=seed)).lines for theme, form, seed in requests]
+        finally:
+            await poet.close()
+
+    assert [tuple(poem["lines"]) for poem in written] == [tuple(lines) for lines in asyncio.run(one_by_one())]
