@@ -136,7 +136,9 @@ def poem(
     candidates: Annotated[
         int | None,
         typer.Option(
-            min=1, max=32, help="Candidates sampled per poem (default: engine.poet.CANDIDATES); the best is kept."
+            min=1,
+            max=32,
+            help="Candidates sampled per poem (default: 16 for a quatrain, 8 for a 律诗); the best is kept.",
         ),
     ] = None,
     temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
@@ -152,7 +154,7 @@ def poem(
         fail(f"{error.zh}\n       {error.en}")
 
     from engine.backends import BackendUnavailable
-    from engine.poet import CANDIDATES, ModelFolderError, Poet
+    from engine.poet import ModelFolderError, Poet
 
     settings = get_settings()
 
@@ -165,7 +167,7 @@ def poem(
                     form=form,
                     acrostic=acrostic,
                     first_line=first_line,
-                    n_candidates=candidates or CANDIDATES,
+                    n_candidates=candidates,
                     temperature=temperature,
                     seed=None if seed is None else (seed + index) % (SEED_MAX + 1),  # printed seeds stay reusable
                     tone_mode=tone_mode,

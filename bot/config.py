@@ -58,9 +58,12 @@ class Settings(StorageSettings):
     daily_misfire_grace_s: int = Field(
         default=3600, ge=1, description="How late a daily poem may still be posted after the bot was down."
     )
-    # engine.poet.CANDIDATES (not imported: it would load torch with the settings); tests/test_reader.py checks
-    poem_candidates: int = Field(
-        default=16, ge=1, le=32, description="Candidates sampled per /poem; the best is shown."
+    poem_candidates: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Candidates sampled per /poem; the best is shown. Unset: the engine's default for the form "
+        "(engine.poet.default_candidates: 16 for a quatrain, 8 for a 律诗).",
     )
     poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
     chain_turn_seconds: int = Field(

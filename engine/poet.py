@@ -3,7 +3,8 @@
     poet = Poet(Path("engine/weights/default"))
     poem = await poet.compose("月", form="qijue")
 
-compose samples `n_candidates` poems in one batch under hard constraints (engine.constraints),
+compose samples `n_candidates` poems (by default 16 for a quatrain, 8 for a 律诗: `default_candidates`) in one
+batch under hard constraints (engine.constraints),
 drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
 identical lines, and keeps the best by prosody score, length-normalised log-likelihood, the plan,
 and the reader (engine.reader: a model of which poem readers choose).
@@ -61,9 +62,12 @@ from engine.tokenizer import load_tokenizer
 MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one word
 # Sixteen candidates ranked with the reader (engine.reader) against eight ranked without it: readers chose
 # the sixteen's poem 183 of 320 times (z = +2.57; quatrains 100 to 60, 律诗 82 to 78;
-# bench/panels/2026-11-28-reader-16); eight with the reader alone, 98 of 182 (…-reader). A 七律 of sixteen
-# takes about 0.3 s on two cores.
-CANDIDATES = 16
+# bench/panels/2026-11-28-reader-16); eight with the reader alone, 98 of 182 (…-reader).
+CANDIDATES = 16  # a quatrain's
+# A 律诗's: with today's readers and ranking, readers chose the poem of sixteen candidates over that of eight 166
+# of 320 times (51.9%, z = +0.67; 七律 83 of 160; bench/panels/2026-11-30-s20-lushi-candidates, -b), and eight
+# take the 七律 from about 0.6 s to within the 0.5 s the bot has (bench/engine.py).
+LUSHI_CANDIDATES = 8
 # Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): a
 # request gets its candidates while the rows already waiting or running leave room for them in one batch,
 # and never fewer than this.
@@ -189,6 +193,11 @@ class Poem:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "text": self.text}
+
+
+def default_candidates(form: Form) -> int:
+    """How many candidates a poem of this form samples unless the request names a number."""
+    return CANDIDATES if form.line_count <= 4 else LUSHI_CANDIDATES
 
 
 def _seed(seed: int | None) -> int:
@@ -329,7 +338,7 @@ class Poet:
         acrostic: str | None = None,
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
-        n_candidates: int = CANDIDATES,
+        n_candidates: int | None = None,
         temperature: float = 0.9,
         top_k: int = 40,
         top_p: float = 0.92,
@@ -363,6 +372,8 @@ class Poet:
         seed = _seed(seed)
         rng = random.Random(seed)
         chosen = self._pick_form(request.forms, rng)
+        if n_candidates is None:
+            n_candidates = default_candidates(chosen)
         plan = self._plan(model, request, chosen, rng)
         planned_words = plan.keywords if plan else ()
         prompt = self._encode(
@@ -511,7 +522,7 @@ class Poet:
         acrostic: str | None = None,
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
-        n_candidates: int = CANDIDATES,
+        n_candidates: int | None = None,
         temperature: float = 0.9,
         top_k: int = 40,
         top_p: float = 0.92,
@@ -534,7 +545,8 @@ class Poet:
             theme, theme_given = self._opening_keyword(opening), False
         if heads:
             self._known(model, heads, "藏头", "acrostic")
-        checked_candidates(n_candidates)
+        if n_candidates is not None:
+            checked_candidates(n_candidates)
         try:
             params = SamplingParams(
                 temperature=temperature,

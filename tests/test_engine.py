@@ -78,6 +78,29 @@ def test_decoders_match_transformers_with_left_padding(kind):
                     assert _same_function(ours[row], reference, int8), (pads, row, sequence)
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_lean_runs_a_shared_prompt_once_and_its_rows_part_after(int8):
+    """A request's candidates share their prompt: the lean decoder runs it once and copies its cache, and each
+    row then goes on as if it had been run alone."""
+    model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
+    lean = LeanLlama(model, int8=int8)
+    tokenizer = load_tokenizer(SHIPPED_MODEL)
+
+    def ids(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False)
+
+    shared, other = ids("<bos><poem><wujue>月<sep>床前明月"), ids("<bos><poem><qijue><sep>白日依")
+    rows, pads = [shared, other, shared], torch.tensor([0, 2, 0])
+    logits = lean.prefill(torch.tensor([[0] * int(pad) + row for pad, row in zip(pads, rows)]), pads)
+    nexts = [ids("光"), ids("山"), ids("影")]  # the two copies of one prompt part here
+    following = lean.step(torch.tensor(nexts))
+    with torch.no_grad():
+        for row, prompt in enumerate(rows):
+            for ours, sequence in ((logits, prompt), (following, prompt + nexts[row])):
+                reference = model(input_ids=torch.tensor([sequence])).logits[0, -1]
+                assert _same_function(ours[row], reference, int8), (row, sequence)
+
+
 def test_poem_constraint_forces_shape_heads_and_rhyme(poet):
     form = JINTI_FORMS["wujue"]
     pattern = tone_patterns(form)[0]

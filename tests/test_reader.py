@@ -52,14 +52,20 @@ def test_fit_learns_what_the_readers_prefer():
 
 
 def test_lean_states_and_logits_are_llamas():
+    """Also for poems that open alike (a rewrite's candidates), whose shared opening the lean decoder runs once,
+    and for poems read twice."""
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
     tokenizer = load_tokenizer(SHIPPED_MODEL)
-    ids = torch.tensor([tokenizer.encode(poem_text(["床前明月光", "疑是地上霜"], "wujue"), add_special_tokens=False)])
-    with torch.no_grad():
-        reference = model(input_ids=ids, output_hidden_states=True)
-    states, logits = LeanLlama(model).states_and_logits(ids, torch.zeros(1, dtype=torch.long))
-    assert torch.allclose(states, reference.hidden_states[-1], atol=1e-4)
-    assert torch.allclose(logits, reference.logits, atol=1e-3)
+    poems = [["床前明月光", "疑是地上霜"], ["床前明月光", "低头思故乡"], ["床前明月光", "疑是地上霜"]]
+    ids = torch.tensor([tokenizer.encode(poem_text(lines, "wujue"), add_special_tokens=False) for lines in poems])
+    lean = LeanLlama(model)
+    for batch in (ids[:1], ids):
+        states, logits = lean.states_and_logits(batch)
+        for row, sequence in enumerate(batch):
+            with torch.no_grad():
+                reference = model(input_ids=sequence[None], output_hidden_states=True)
+            assert torch.allclose(states[row], reference.hidden_states[-1][0], atol=1e-4)
+            assert torch.allclose(logits[row], reference.logits[0], atol=1e-3)
 
 
 def test_readings_keep_the_order_of_poems_of_different_lengths():
@@ -259,10 +265,26 @@ def test_reader_text_is_the_bare_poem_prompt(form):
 
 
 def test_the_bot_asks_for_the_engines_candidates():
+    """Unset, the bot names no number and the engine samples its default for the form: 16 for a quatrain, 8
+    for a 律诗 (readers could not tell a 律诗 of 16 candidates from one of 8)."""
     from bot.config import Settings
-    from engine.poet import CANDIDATES
+    from engine.forms import JINTI_FORMS
+    from engine.poet import CANDIDATES, LUSHI_CANDIDATES, default_candidates
 
-    assert Settings().poem_candidates == CANDIDATES
+    assert Settings().poem_candidates is None
+    assert [default_candidates(JINTI_FORMS[name]) for name in ("wujue", "qijue", "wulv", "qilv")] == [
+        CANDIDATES,
+        CANDIDATES,
+        LUSHI_CANDIDATES,
+        LUSHI_CANDIDATES,
+    ]
+    poet = Poet(SHIPPED_MODEL, "cpu-int8")
+    try:
+        for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES)):
+            poem = asyncio.run(poet.compose("月", form=form, seed=2))
+            assert poem.params["n_candidates"] == wanted, form
+    finally:
+        asyncio.run(poet.close())
 
 
 def test_under_a_burst_later_requests_get_fewer_candidates(monkeypatch):

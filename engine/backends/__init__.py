@@ -52,7 +52,7 @@ class LeanBackend:
         return self.decoder.all_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
 
     def states_and_logits(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.decoder.states_and_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
+        return self.decoder.states_and_logits(input_ids)
 
 
 class TransformersBackend:

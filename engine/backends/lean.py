@@ -99,9 +99,18 @@ class LeanLlama:
 
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
-        """Start afresh with these (left-padded) prompts; returns the logits for each row's next token."""
-        self._reset(input_ids.shape[0], pad_lengths)
-        return self.lm_head(_unit(self._forward(input_ids)[:, -1], self.norm_eps))  # (B, V)
+        """Start afresh with these (left-padded) prompts; returns the logits for each row's next token.
+        A request's candidates share one prompt (a rewrite's, the lines it keeps as well): each distinct
+        prompt is run once and its cache copied to its rows."""
+        prompts, prompt_of_row = torch.unique(input_ids, dim=0, return_inverse=True)  # (U, T), (B,)
+        # a row of each prompt, for its padding (rows of one prompt are padded alike)
+        row_of_prompt = torch.empty(len(prompts), dtype=torch.long).scatter_(
+            0, prompt_of_row, torch.arange(len(input_ids))
+        )  # (U,)
+        self._reset(len(prompts), pad_lengths[row_of_prompt])
+        last = _unit(self._forward(prompts)[:, -1], self.norm_eps)  # (U, C)
+        self._copy_rows(prompt_of_row, pad_lengths)
+        return self.lm_head(last)[prompt_of_row]  # (B, V)
 
     @torch.inference_mode()
     def all_logits(self, input_ids: torch.Tensor, pad_lengths: torch.Tensor) -> torch.Tensor:
@@ -110,14 +119,21 @@ class LeanLlama:
         return self.lm_head(_unit(self._forward(input_ids), self.norm_eps))  # (B, T, V)
 
     @torch.inference_mode()
-    def states_and_logits(
-        self, input_ids: torch.Tensor, pad_lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start afresh with these (left-padded) sequences; the last layer's normed states, as LlamaModel's
-        last_hidden_state, and the logits after every position."""
-        self._reset(input_ids.shape[0], pad_lengths)
-        unit = _unit(self._forward(input_ids), self.norm_eps)  # (B, T, C); lm_head holds the final norm's weight
-        return unit * self.final_norm, self.lm_head(unit)  # (B, T, C), (B, T, V)
+    def states_and_logits(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last layer's normed states, as LlamaModel's last_hidden_state, and the logits after every
+        position of these sequences (of one length, unpadded). Their shared opening (a rewrite's candidates
+        keep the lines before the one rewritten: three quarters of a 七律) is run once."""
+        batch, length = input_ids.shape
+        differs = (input_ids != input_ids[:1]).any(0).nonzero()  # (positions where some row differs, 1)
+        # at least the last position is run for every row
+        shared = min(int(differs[0]) if len(differs) else length, length - 1)
+        self._reset(1, torch.zeros(1, dtype=torch.long))
+        opening = _unit(self._forward(input_ids[:1, :shared]), self.norm_eps)  # (1, shared, C)
+        self._copy_rows(torch.zeros(batch, dtype=torch.long), torch.zeros(batch, dtype=torch.long))
+        rest = _unit(self._forward(input_ids[:, shared:]), self.norm_eps)  # (B, T - shared, C)
+        unit = torch.cat([opening.expand(batch, -1, -1), rest], 1)  # (B, T, C); lm_head holds the final norm's weight
+        logits = torch.cat([self.lm_head(opening).expand(batch, -1, -1), self.lm_head(rest)], 1)  # (B, T, V)
+        return unit * self.final_norm, logits  # (B, T, C), (B, T, V)
 
     @torch.inference_mode()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -131,6 +147,15 @@ class LeanLlama:
         self.pad_lengths = pad_lengths  # (B,)
         self.padded = bool(pad_lengths.any())
         self.length = 0
+
+    def _copy_rows(self, source_rows: torch.Tensor, pad_lengths: torch.Tensor) -> None:
+        """A new batch whose row i is a copy of the cached row source_rows[i], with these paddings."""
+        length = self.length
+        k = self.k_cache[:, source_rows, :, :length]  # (L, B, G, S, D)
+        v = self.v_cache[:, source_rows, :, :length]  # (L, B, G, S, D)
+        self._reset(len(source_rows), pad_lengths)
+        self.k_cache[:, :, :, :length], self.v_cache[:, :, :, :length] = k, v
+        self.length = length
 
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         start, count = self.length, input_ids.shape[1]
