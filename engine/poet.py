@@ -148,9 +148,10 @@ REWRITES = 2
 REWRITE_CHANCE = 0.2
 LUSHI_REWRITTEN_TAIL = 2
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
-# poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); a 七律 then takes
-# 0.46 s at the median instead of 0.31.
-LUSHI_REWRITE_CHANCE = 0.15
+# poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); 0.10 against 0.15
+# (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
+# in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%.
+LUSHI_REWRITE_CHANCE = 0.10
 # One round for a 律诗: each costs about 0.13 s (sampling its couplet 0.07-0.10 s, reading the new candidates
 # 0.06 s), and two put the median 七律 of bench/engine.py at 0.503 s, over the budget's 0.5.
 LUSHI_REWRITES = 1
