@@ -477,6 +477,38 @@ def test_concurrent_requests_share_batches(poet):
     assert poet.model.batcher.batches_run < 8
 
 
+def test_a_burst_is_read_batch_by_batch(monkeypatch):
+    """Requests a batch answered are read (engine.reader) before the next batch samples: queued behind it on the
+    one torch thread, a burst's first requests waited for every later batch."""
+    import engine.batching
+    import engine.poet
+
+    monkeypatch.setattr(engine.poet, "REWRITES", 0)
+    poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=4)
+    events: list[str] = []
+    sample, read = engine.batching.sample, poet._read
+
+    def recorded_sample(*args):
+        events.append("sample")
+        return sample(*args)
+
+    def recorded_read(*args):
+        events.append("read")
+        return read(*args)
+
+    monkeypatch.setattr(engine.batching, "sample", recorded_sample)
+    monkeypatch.setattr(poet, "_read", recorded_read)
+
+    async def burst():
+        return await asyncio.gather(*(poet.compose("月", form="wujue", seed=i, n_candidates=4) for i in range(3)))
+
+    try:
+        run(burst())
+    finally:
+        run(poet.close())
+    assert events == ["sample", "read"] * 3
+
+
 def test_the_constraints_drive_transformers_generate_too(poet):
     from transformers import LogitsProcessorList
 
