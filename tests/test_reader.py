@@ -59,7 +59,7 @@ def test_lean_states_and_logits_are_llamas():
     poems = [["床前明月光", "疑是地上霜"], ["床前明月光", "低头思故乡"], ["床前明月光", "疑是地上霜"]]
     ids = torch.tensor([tokenizer.encode(poem_text(lines, "wujue"), add_special_tokens=False) for lines in poems])
     lean = LeanLlama(model)
-    for batch in (ids[:1], ids):
+    for batch in (ids[:1], ids, ids[:2, :1]):  # the last: one token, nothing shared before it
         states, logits = lean.states_and_logits(batch)
         for row, sequence in enumerate(batch):
             with torch.no_grad():

@@ -127,11 +127,16 @@ class LeanLlama:
         differs = (input_ids != input_ids[:1]).any(0).nonzero()  # (positions where some row differs, 1)
         # at least the last position is run for every row
         shared = min(int(differs[0]) if len(differs) else length, length - 1)
-        self._reset(1, torch.zeros(1, dtype=torch.long))
+        unpadded = torch.zeros(batch, dtype=torch.long)  # (B,)
+        if not shared:
+            self._reset(batch, unpadded)
+            unit = _unit(self._forward(input_ids), self.norm_eps)  # (B, T, C); lm_head holds the final norm's weight
+            return unit * self.final_norm, self.lm_head(unit)  # (B, T, C), (B, T, V)
+        self._reset(1, unpadded[:1])
         opening = _unit(self._forward(input_ids[:1, :shared]), self.norm_eps)  # (1, shared, C)
-        self._copy_rows(torch.zeros(batch, dtype=torch.long), torch.zeros(batch, dtype=torch.long))
+        self._copy_rows(torch.zeros(batch, dtype=torch.long), unpadded)  # every row a copy of row 0
         rest = _unit(self._forward(input_ids[:, shared:]), self.norm_eps)  # (B, T - shared, C)
-        unit = torch.cat([opening.expand(batch, -1, -1), rest], 1)  # (B, T, C); lm_head holds the final norm's weight
+        unit = torch.cat([opening.expand(batch, -1, -1), rest], 1)  # (B, T, C)
         logits = torch.cat([self.lm_head(opening).expand(batch, -1, -1), self.lm_head(rest)], 1)  # (B, T, V)
         return unit * self.final_norm, logits  # (B, T, C), (B, T, V)
 
