@@ -152,8 +152,9 @@ LUSHI_REWRITTEN_TAIL = 2
 # (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
 # in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%.
 LUSHI_REWRITE_CHANCE = 0.10
-# One round for a 律诗: each costs about 0.13 s (sampling its couplet 0.07-0.10 s, reading the new candidates
-# 0.06 s), and two put the median 七律 of bench/engine.py at 0.503 s, over the budget's 0.5.
+# One round for a 律诗: with sixteen candidates each cost about 0.13 s and two put the median 七律 of bench/engine.py
+# at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
+# differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
 LUSHI_REWRITES = 1
 # A quatrain's last line is rewritten from a lower chance than its others, as a 律诗's closing couplet is: readers
 # chose those quatrains 201 of 334 times against 0.3 for every line (60.2%, z = +3.72;
