@@ -1,7 +1,9 @@
 """Concurrent requests from the event loop become one batch on one worker thread.
 
-A job (the candidate rows of one request) waits up to `max_wait_ms` for company, then all jobs
-that fit in `max_rows` run together through engine.sampling.sample. The event loop never
+A job (the candidate rows of one request) waits up to `max_wait_ms` for company, then the jobs
+waiting run together through engine.sampling.sample, as many as fit in `max_rows` once each is cut
+to its share: a job that may be cut (`least`) gives up its last rows when the queue holds more than
+one batch, so that a burst is answered in one batch instead of two. The event loop never
 blocks; past `max_queued_rows` a new job is refused at once with Busy; a job that times out
 or is cancelled is simply not answered, and the others in its batch are unaffected. Closing
 finishes the jobs already accepted (a model swap lets requests under way end on the old model).
@@ -23,6 +25,7 @@ class Busy(RuntimeError):
 @dataclass
 class _Job:
     rows: list[Row]
+    least: int  # the fewest of its rows it may be answered with
     future: asyncio.Future
 
 
@@ -55,11 +58,14 @@ class Batcher:
         """Rows waiting for a batch or in the one running."""
         return sum(len(job.rows) for job in (*self.pending, *self.running))
 
-    async def run(self, rows: list[Row]) -> list[Row]:
-        if sum(len(job.rows) for job in self.pending) + len(rows) > self.max_queued_rows:
+    async def run(self, rows: list[Row], least: int | None = None) -> list[Row]:
+        """The rows sampled; with `least`, only the first `least` or more of them when the queue is long
+        (candidates of one request: fewer of them under a burst, rather than a second batch)."""
+        least = len(rows) if least is None else min(least, len(rows))
+        if sum(job.least for job in self.pending) + least > self.max_queued_rows:
             raise Busy("the poet is busy; try again in a moment")
         wake = self._start()
-        job = _Job(rows, asyncio.get_running_loop().create_future())
+        job = _Job(rows, least, asyncio.get_running_loop().create_future())
         self.pending.append(job)
         wake.set()
         try:
@@ -88,13 +94,7 @@ class Batcher:
                 # readings (engine.poet) to the torch thread before the next batch: queued behind it, the first
                 # batch's requests of a burst of 20 waited for the second's 1.5 s before they were read.
                 await asyncio.sleep(self.max_wait)
-                batch: list[_Job] = []
-                rows = 0
-                while self.pending and (not batch or rows + len(self.pending[0].rows) <= self.max_rows):
-                    job = self.pending.pop(0)
-                    if not job.future.cancelled():
-                        batch.append(job)
-                        rows += len(job.rows)
+                batch = self._next_batch()
                 if not batch:
                     continue
                 all_rows = [row for job in batch for row in job.rows]
@@ -112,6 +112,27 @@ class Batcher:
                 for job in batch:
                     if not job.future.done():
                         job.future.set_result(job.rows)
+
+    def _next_batch(self) -> list[_Job]:
+        """Take the waiting jobs, in order, while their fewest rows fit in a batch (the first always), and
+        cut each to its share: its fewest rows, then one more each in turn while the batch has room."""
+        batch: list[_Job] = []
+        least_rows = 0
+        while self.pending and (not batch or least_rows + self.pending[0].least <= self.max_rows):
+            job = self.pending.pop(0)
+            if not job.future.cancelled():
+                batch.append(job)
+                least_rows += job.least
+        shares = [job.least for job in batch]
+        room = self.max_rows - least_rows
+        while room > 0 and any(share < len(job.rows) for share, job in zip(shares, batch)):
+            for index, job in enumerate(batch):
+                if room > 0 and shares[index] < len(job.rows):
+                    shares[index] += 1
+                    room -= 1
+        for job, share in zip(batch, shares):
+            job.rows = job.rows[:share]
+        return batch
 
     async def close(self) -> None:
         """Finish the jobs already accepted, then stop."""

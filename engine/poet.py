@@ -68,10 +68,10 @@ CANDIDATES = 16  # a quatrain's
 # of 320 times (51.9%, z = +0.67; 七律 83 of 160; bench/panels/2026-11-30-s20-lushi-candidates, -b), and eight
 # take the 七律 from about 0.6 s to within the 0.5 s the bot has (bench/engine.py).
 LUSHI_CANDIDATES = 8
-# Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): a
-# request gets its candidates while the rows already waiting or running leave room for them in one batch,
-# and never fewer than this.
-MIN_CANDIDATES_UNDER_LOAD = 4
+# Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): the
+# batcher cuts each request's candidates to its share of a batch, and never below this, so that twenty
+# requests fit one batch of 64 rows.
+MIN_CANDIDATES_UNDER_LOAD = 3
 # Added to the logits of the theme's characters until one is written. The theme is the prompt's
 # keywords, as in training, but the model alone wrote it into 35 of 58 poems; with 3.0 into 58 of 58,
 # at no cost in mean log-likelihood (2.0 still missed rare themes such as 灯, 笛; bench/RESULTS.md).
@@ -422,10 +422,14 @@ class Poet:
             PoemPlan(
                 chosen, self._pattern(chosen, rng, request.opening_types), tone_mode, request.heads, request.opening
             )
-            for _ in range(self._affordable(model, n_candidates))
+            for _ in range(n_candidates)
         ]
-        rows = await model.batcher.run([new_row(poem_plan, seed * 1000 + i) for i, poem_plan in enumerate(poem_plans)])
+        rows = await model.batcher.run(
+            [new_row(poem_plan, seed * 1000 + i) for i, poem_plan in enumerate(poem_plans)],
+            least=MIN_CANDIDATES_UNDER_LOAD,
+        )
         sampled = len(rows)
+        del poem_plans[sampled:]  # the batcher's cut
         candidates = [self._lines(model, row) for row in rows]
         liked, failing = await self._read_all(model, candidates, chosen)
         poem = self._best_poem(model, rows, candidates, chosen, request, seed, plan, liked, failing)
@@ -438,10 +442,8 @@ class Poet:
             if line is None or model.batcher.rows_in_flight:
                 break  # nothing to mend, or other requests waiting: a rewrite must not delay them
             kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
-            more = [
-                new_row(kept, seed * 1000 + 100 * attempt + i) for i in range(self._affordable(model, n_candidates))
-            ]
-            more = await model.batcher.run(more)
+            more = [new_row(kept, seed * 1000 + 100 * attempt + i) for i in range(n_candidates)]
+            more = await model.batcher.run(more, least=MIN_CANDIDATES_UNDER_LOAD)
             rows += more
             poem_plans += [kept] * len(more)
             candidates += [self._lines(model, row) for row in more]
@@ -481,11 +483,6 @@ class Poet:
         liked = model.reader.scores(readings.poems) if model.reader else [0.0] * len(candidates)
         failing = [model.line_reader.failing(lines).tolist() if model.line_reader else [] for lines in readings.lines]
         return liked, failing
-
-    @staticmethod
-    def _affordable(model: ServedModel, wanted: int) -> int:
-        room = model.batcher.max_rows - model.batcher.rows_in_flight
-        return min(wanted, max(room, MIN_CANDIDATES_UNDER_LOAD))
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
         text = self._decode(model, row.tokens)

@@ -35,6 +35,8 @@ class Backend(Protocol):
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor: ...  # (rows, count) → logits after the last
 
+    def keep(self, rows: torch.Tensor) -> None: ...  # (kept,) indices: the batch becomes these rows, in this order
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -245,28 +247,37 @@ def sample(backend: Backend, rows: list[Row], pad_id: int) -> list[Row]:
     pad_lengths = torch.tensor([width - len(tokens) for tokens in starts])
     input_ids = torch.tensor([[pad_id] * (width - len(tokens)) + tokens for tokens in starts])
     generators = [torch.Generator().manual_seed(row.seed) for row in rows]
-    logits = backend.prefill(input_ids, pad_lengths).float()
+    logits = backend.prefill(input_ids, pad_lengths).float()  # (B, V)
     unfed: list[list[int]] = [[] for _ in rows]  # tokens a row has written and the model not yet seen
+    batch = list(range(len(rows)))  # the rows in the backend's batch, in its order (finished ones are dropped)
     while True:
-        # the rows neither idle nor with their next token already known
-        choosing = [index for index, row in enumerate(rows) if not row.finished and not unfed[index]]
+        # the rows neither idle nor with their next token already known, by their place in the batch
+        choosing = [place for place, index in enumerate(batch) if not rows[index].finished and not unfed[index]]
         if choosing:
             choosing_logits = logits[choosing]  # (R, V)
-            chosen = _choose(choosing_logits, [rows[i] for i in choosing], [generators[i] for i in choosing])
+            choosing_rows = [batch[place] for place in choosing]
+            chosen = _choose(choosing_logits, [rows[i] for i in choosing_rows], [generators[i] for i in choosing_rows])
             log_probs = torch.log_softmax(choosing_logits, -1)  # (R, V)
             chosen_log_probs = log_probs[torch.arange(len(choosing)), torch.tensor(chosen)].tolist()  # R numbers
-            for index, token, log_prob in zip(choosing, chosen, chosen_log_probs):
+            for index, token, log_prob in zip(choosing_rows, chosen, chosen_log_probs):
                 row = rows[index]
                 row.tokens.append(token)
                 row.log_likelihood += log_prob
                 row.choices += 1
                 forced = row.write_forced()
                 unfed[index] = [] if row.finished else [token, *forced]
-        waiting = [tokens for row, tokens in zip(rows, unfed) if not row.finished]
-        if not waiting:
+        unfinished = [place for place, index in enumerate(batch) if not rows[index].finished]
+        if not unfinished:
             return rows
+        # A finished row rides along, padded, in every later step: in a batch of several forms (a burst of
+        # requests) the 绝句' rows would idle through half of a 七律's steps. Dropping a quarter of the batch
+        # or more costs one copy of the cache and saves more than that in the steps after it.
+        if 4 * (len(batch) - len(unfinished)) >= len(batch):
+            backend.keep(torch.tensor(unfinished))
+            batch = [batch[place] for place in unfinished]
         # rows in step (candidates of one form) feed a character and its mark together; the rest catch up
-        count = min(len(tokens) for tokens in waiting)
-        step = [[pad_id] * count if row.finished else tokens[:count] for row, tokens in zip(rows, unfed)]
-        unfed = [tokens[count:] for tokens in unfed]
+        count = min(len(unfed[index]) for index in batch if not rows[index].finished)
+        step = [[pad_id] * count if rows[index].finished else unfed[index][:count] for index in batch]
+        for index in batch:
+            unfed[index] = unfed[index][count:]
         logits = backend.step(torch.tensor(step)).float()

@@ -50,7 +50,8 @@ def _same_function(logits: torch.Tensor, reference: torch.Tensor, int8: bool) ->
 @pytest.mark.parametrize("kind", ["lean-fp32", "lean-int8", "transformers"])
 def test_decoders_match_transformers_with_left_padding(kind):
     """The lean decoder, and the GPU path's transformers forward (run here on the CPU), give
-    LlamaForCausalLM's logits after a prompt, one token, and two tokens in one step."""
+    LlamaForCausalLM's logits after a prompt, one token, two tokens in one step, and a step after a row
+    left the batch."""
     model = AutoModelForCausalLM.from_pretrained(SHIPPED_MODEL, dtype=torch.float32).eval()
     int8 = kind == "lean-int8"
     lean = TransformersBackend(model, kind) if kind == "transformers" else LeanLlama(model, int8=int8)
@@ -76,6 +77,12 @@ def test_decoders_match_transformers_with_left_padding(kind):
                 for ours, sequence in ((logits, prompt), (following, extended), (after_two, twice_extended)):
                     reference = model(input_ids=torch.tensor([sequence])).logits[0, -1]
                     assert _same_function(ours[row], reference, int8), (pads, row, sequence)
+        # the first row has finished: the second goes on alone, with its padding
+        lean.keep(torch.tensor([1]))
+        alone = lean.step(torch.tensor([ids("月")]))
+        with torch.no_grad():
+            reference = model(input_ids=torch.tensor([rows[1] + nexts[1] + pairs[1] + ids("月")])).logits[0, -1]
+        assert _same_function(alone[0], reference, int8), pads
 
 
 @pytest.mark.parametrize("int8", [False, True])
@@ -544,7 +551,7 @@ class CountingBackend:
     """The real backend, with a record of every step: how many tokens each fed."""
 
     def __init__(self, backend):
-        self.backend, self.name, self.steps = backend, backend.name, []
+        self.backend, self.name, self.steps, self.kept = backend, backend.name, [], []
 
     def prefill(self, input_ids, pad_lengths):
         return self.backend.prefill(input_ids, pad_lengths)
@@ -552,6 +559,10 @@ class CountingBackend:
     def step(self, tokens):
         self.steps.append(tokens.shape[1])
         return self.backend.step(tokens)
+
+    def keep(self, rows):
+        self.kept.append(rows.tolist())
+        self.backend.keep(rows)
 
 
 def _replayed_log_likelihood(backend, row) -> float:
@@ -580,11 +591,12 @@ def test_forced_tokens_are_fed_without_sampling_and_rows_keep_their_likelihood(p
         backend = CountingBackend(model.backend)
         done = poet.torch_thread.submit(sample, backend, rows, model.tokenizer.pad_token_id).result()
         replayed = poet.torch_thread.submit(lambda: [_replayed_log_likelihood(model.backend, r) for r in done]).result()
-        return backend.steps, done, replayed
+        return backend, done, replayed
 
     # two 七律 candidates in step: 56 characters chosen, 55 steps, each mark fed with its line's last character
-    steps, rows, replayed = run_sample([poem_row("qilv", 1), poem_row("qilv", 2)])
-    assert len(steps) == 55 and steps.count(2) == 7 and set(steps) == {1, 2}
+    backend, rows, replayed = run_sample([poem_row("qilv", 1), poem_row("qilv", 2)])
+    steps = backend.steps
+    assert len(steps) == 55 and steps.count(2) == 7 and set(steps) == {1, 2} and backend.kept == []
     for row, expected in zip(rows, replayed):
         assert len(row.tokens) == 65 and row.choices == 56
         assert check(model.tokenizer.decode(row.tokens, skip_special_tokens=True), "qilv").format_ok
@@ -592,7 +604,9 @@ def test_forced_tokens_are_fed_without_sampling_and_rows_keep_their_likelihood(p
 
     # rows out of step (another form, an acrostic, one line) catch up one token at a time
     line = Row(prompt, LineConstraint(model.masks, tones=[None, PING, None, None, PING]), SamplingParams(), 3)
-    steps, rows, replayed = run_sample([poem_row("qilv", 4), poem_row("wujue", 5, acrostic="春江花月"), line])
+    backend, rows, replayed = run_sample([poem_row("qilv", 4), poem_row("wujue", 5, acrostic="春江花月"), line])
+    # the finished rows leave the batch: the line (a third of it), then the 五绝 (half of what is left)
+    assert backend.kept == [[0, 1], [0]]
     assert [len(row.tokens) for row in rows] == [65, 25, 6]
     assert [row.choices for row in rows] == [56, 16, 5]
     assert model.tokenizer.decode(rows[1].tokens, skip_special_tokens=True)[::6] == "春江花月"
@@ -626,6 +640,31 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
     survivor, later, doomed = run(scenario())
     assert doomed.cancelled()
     assert all(len(row.tokens) == 25 for row in survivor + later)
+
+
+def test_batcher_cuts_jobs_to_share_a_batch(poet):
+    from engine.sampling import Row, SamplingParams
+
+    plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
+    prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
+
+    def rows(count, first_seed):
+        return [
+            Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), first_seed + i) for i in range(count)
+        ]
+
+    async def scenario():
+        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
+        jobs = [batcher.run(rows(6, 10 * n), least=2) for n in range(3)] + [batcher.run(rows(4, 30))]
+        answers = await asyncio.gather(*jobs)
+        await batcher.close()
+        return answers, batcher.batches_run
+
+    answers, batches = run(scenario())
+    # the three that may be cut share one batch of 8 (3, 3, 2); the fourth may not, and waits for the next
+    assert [[row.seed for row in rows] for rows in answers] == [[0, 1, 2], [10, 11, 12], [20, 21], [30, 31, 32, 33]]
+    assert batches == 2
+    assert all(len(row.tokens) == 25 for rows in answers for row in rows)
 
 
 def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():

@@ -287,9 +287,9 @@ def test_the_bot_asks_for_the_engines_candidates():
         asyncio.run(poet.close())
 
 
-def test_under_a_burst_later_requests_get_fewer_candidates(monkeypatch):
-    """While the rows in flight fill a batch, a request samples only MIN_CANDIDATES_UNDER_LOAD, and is
-    not rewritten."""
+def test_under_a_burst_requests_share_one_batch(monkeypatch):
+    """Requests that together ask for more than a batch share it, none with fewer than
+    MIN_CANDIDATES_UNDER_LOAD candidates, and none is rewritten while others wait."""
     monkeypatch.setattr(engine.poet, "REWRITES", 0)
     poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=32)
 
@@ -297,9 +297,11 @@ def test_under_a_burst_later_requests_get_fewer_candidates(monkeypatch):
         return await asyncio.gather(*(poet.compose("月", form="wujue", seed=i, n_candidates=16) for i in range(5)))
 
     try:
-        counts = [poem.scores["candidates"] for poem in asyncio.run(burst())]
-        least = engine.poet.MIN_CANDIDATES_UNDER_LOAD
-        assert counts == [16, 16, least, least, least]
+        poems = asyncio.run(burst())
+        counts = [poem.scores["candidates"] for poem in poems]
+        assert counts == [7, 7, 6, 6, 6]  # 32 rows shared out, instead of 16, 16 and a second batch
+        assert poet.model.batcher.batches_run == 1
+        assert [poem.params["n_candidates"] for poem in poems] == counts
         # alone again, a request gets all it asks for
         assert asyncio.run(poet.compose("月", form="wujue", seed=9, n_candidates=16)).scores["candidates"] == 16
         # every poem would be rewritten, but a rewrite starts only when no other rows are in flight
@@ -308,9 +310,9 @@ def test_under_a_burst_later_requests_get_fewer_candidates(monkeypatch):
         batcher = poet.model.batcher
         submitted, run = [], batcher.run
 
-        async def recording(rows):
+        async def recording(rows, least=None):
             submitted.append((rows[0].seed % 1000 >= 100, batcher.rows_in_flight))
-            return await run(rows)
+            return await run(rows, least)
 
         monkeypatch.setattr(batcher, "run", recording)
         rewritten = [poem.scores["rewritten_from_lines"] for poem in asyncio.run(burst())]

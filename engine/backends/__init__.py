@@ -48,6 +48,9 @@ class LeanBackend:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.decoder.step(tokens)
 
+    def keep(self, rows: torch.Tensor) -> None:
+        self.decoder.keep(rows)
+
     def all_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.decoder.all_logits(input_ids, torch.zeros(input_ids.shape[0], dtype=torch.long))
 
@@ -102,6 +105,11 @@ class TransformersBackend:
         self.cache = out.past_key_values
         self.next_position = self.next_position + count
         return out.logits[:, -1].float().cpu()
+
+    def keep(self, rows: torch.Tensor) -> None:
+        rows = rows.to(self.device)
+        self.cache.reorder_cache(rows)  # index_select on every layer's keys and values: any subset, in any order
+        self.attention_mask, self.next_position = self.attention_mask[rows], self.next_position[rows]
 
 
 def load_backend(model_dir: Path | str, kind: str = "auto") -> LeanBackend | TransformersBackend:

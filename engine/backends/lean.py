@@ -145,6 +145,10 @@ class LeanLlama:
         """Append tokens (batch, count) to every row; returns the logits after the last of them."""
         return self.lm_head(_unit(self._forward(tokens)[:, -1], self.norm_eps))  # (B, V)
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Continue with only these rows of the batch (the others have finished), in this order."""
+        self._copy_rows(rows, self.pad_lengths[rows])
+
     def _reset(self, batch: int, pad_lengths: torch.Tensor) -> None:
         shape = (len(self.blocks), batch, self.kv_heads, self.max_length, self.head_dim)  # (L, B, G, P, D)
         # every position a step reads (0 … end - 1) was written first: nothing to clear
