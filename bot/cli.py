@@ -141,7 +141,9 @@ def poem(
             help="Candidates sampled per poem (default: 16 for a quatrain, 8 for a 律诗); the best is kept.",
         ),
     ] = None,
-    temperature: Annotated[float, typer.Option(min=0.05, max=2.0)] = 0.9,
+    temperature: Annotated[
+        float | None, typer.Option(min=0.05, max=2.0, help="Sampling temperature (default: the engine's, 0.6).")
+    ] = None,
     tone_mode: Annotated[str, typer.Option(help="strict, lenient or off.")] = "strict",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per poem, with its prosody report.")] = False,
 ) -> None:

@@ -65,7 +65,12 @@ class Settings(StorageSettings):
         description="Candidates sampled per /poem; the best is shown. Unset: the engine's default for the form "
         "(engine.poet.default_candidates: 16 for a quatrain, 8 for a 律诗).",
     )
-    poem_temperature: float = Field(default=0.9, ge=0.1, le=1.5, description="Default sampling temperature of /poem.")
+    poem_temperature: float | None = Field(
+        default=None,
+        ge=0.1,
+        le=1.5,
+        description="Default sampling temperature of /poem. Unset: the engine's, 0.6 (engine.poet.TEMPERATURE).",
+    )
     chain_turn_seconds: int = Field(
         default=120, ge=1, le=3600, description="A 联句 turn's seconds where the server and the start chose none."
     )

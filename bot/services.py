@@ -243,7 +243,9 @@ class Services:
     def _compose_arguments(self, request: PoemRequest) -> dict:
         temperature = self.settings.poem_temperature if request.temperature is None else request.temperature
         low, high = TEMPERATURE_RANGE
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and low <= temperature <= high):
+        if temperature is not None and not (
+            isinstance(temperature, (int, float)) and math.isfinite(temperature) and low <= temperature <= high
+        ):
             raise UserError("error.temperature", low=low, high=high)
         return dict(
             theme=request.theme,

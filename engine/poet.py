@@ -59,6 +59,11 @@ from engine.sampling import Row, SamplingParams
 from engine.text import GRAMMATICAL_CHARS, strip_invisible, to_simplified
 from engine.tokenizer import load_tokenizer
 
+# The sampling temperature of a poem unless the request names one. Readers preferred 0.75 to 0.9 (quatrains 94 of
+# 160, 律诗 95 of 160) and, for 律诗, 0.6 to 0.75 (94 of 160); quatrains were even between 0.6 and 0.75 (86 of 160)
+# and 律诗 between 0.45 and 0.6 (78 of 160; bench/panels/2026-11-30-s21-*-temperature-*). At 0.6 the poems lean
+# a little more on the corpus's commonest pairs (clichés 19% → 22% of a quatrain's pairs; real poems 7%).
+TEMPERATURE = 0.6
 MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one word
 # Sixteen candidates ranked with the reader (engine.reader) against eight ranked without it: readers chose
 # the sixteen's poem 183 of 320 times (z = +2.57; quatrains 100 to 60, 律诗 82 to 78;
@@ -94,12 +99,14 @@ TOPIC_BOOST = 1.0
 # bench/panels/2026-11-28-function-cost*); for planned quatrains, whose plan words already fill the lines,
 # they preferred the poems without it (29 of 80 for the cost), so those are left alone.
 FUNCTION_COST = 0.5
-# A 律诗 is written from its theme alone unless the user names keywords: eight topic words, one per
-# line, made a list of scenes, not a poem. Readers preferred the unplanned 律诗 59 of 80 times against
-# the plan and 54 of 80 against the plan in the prompt alone, while for 绝句 they were even (43 and 44
-# of 80 for the plan), and the plan keeps a quatrain on its theme (bench/panels/2026-11-28-plan-vs-none,
-# 2026-11-28-soft-plan-vs-none).
-MAX_PLANNED_LINES = 4
+# A poem is planned line by line only when the user names keywords; from its theme alone it gets the setting
+# (one season and time of day) and the theme's words to lean on where it likes. With the models of session 5,
+# eight topic words made a 律诗 a list of scenes (readers preferred the unplanned 59 of 80 times) while
+# quatrains were even (43 of 80; bench/panels/2026-11-28-plan-vs-none). With the model of session 18 readers
+# chose the unplanned quatrain 108 of 160 times (z = +4.4; bench/panels/2026-11-30-s21-quatrain-setting, -b)
+# and the unplanned 律诗 134 of 160 (…-s21-lushi-planned, -b). The limit stays a number of lines so that the
+# panels' generators can plan quatrains (4) or all forms (8) again.
+MAX_PLANNED_LINES = 0
 # In the ranking, per nat of mean log-likelihood. Prosody is the same in nearly every candidate, so
 # likelihood already decides among those that hold their plan and theme: 2.0 changed 2 of 80 choices.
 LIKELIHOOD_WEIGHT = 0.5
@@ -341,7 +348,7 @@ class Poet:
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
         n_candidates: int | None = None,
-        temperature: float = 0.9,
+        temperature: float | None = None,
         top_k: int = 40,
         top_p: float = 0.92,
         seed: int | None = None,
@@ -499,7 +506,7 @@ class Poet:
 
     def _plan(self, model: ServedModel, request: _Request, form: Form, rng: random.Random) -> Plan | None:
         """One keyword per line from the theme's topic words, the user's keywords first; None for a
-        first line given alone, and only a season and time for a 律诗 without keywords of the user's
+        first line given alone, and only the setting and the theme's words when the user names no keywords
         (MAX_PLANNED_LINES)."""
         if model.planner is None or not request.theme_given:
             return None
@@ -522,7 +529,7 @@ class Poet:
         first_line: str | None = None,
         keywords: tuple[str, ...] = (),
         n_candidates: int | None = None,
-        temperature: float = 0.9,
+        temperature: float | None = None,
         top_k: int = 40,
         top_p: float = 0.92,
         tone_mode: str = "strict",
@@ -548,7 +555,7 @@ class Poet:
             checked_candidates(n_candidates)
         try:
             params = SamplingParams(
-                temperature=temperature,
+                temperature=TEMPERATURE if temperature is None else temperature,
                 top_k=top_k,
                 top_p=top_p,
                 theme_boost=theme_boost,

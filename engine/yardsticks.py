@@ -45,7 +45,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -276,7 +278,11 @@ class Stats:
         arrays = {name: value for name, value in vars(self).items() if isinstance(value, np.ndarray)}
         arrays.pop("content")
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial.npz")
+        # a name of its own: two evals started together on a fresh corpus both build the cache, and with one
+        # shared partial file the first to finish moved it away from under the other
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.", suffix=".partial.npz")
+        os.close(handle)
+        partial = Path(name)
         np.savez_compressed(
             partial,
             key=np.array(key),

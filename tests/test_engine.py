@@ -246,11 +246,15 @@ def test_the_theme_is_written_into_the_poem(poet):
     assert poem.params["theme_boost"] == 3.0 and poem.scores["theme_in_poem"]
 
 
+# a theme and a keyword of the user's: a poem is planned line by line only when the user names keywords
+NAMED = (("西湖", "画船"), ("中秋", "明月"), ("边塞", "烽火"), ("梅", "暗香"), ("山", "白云"), ("送别", "长亭"))
+
+
 def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     def followed(plan_boost: float) -> float:
         poems = [
-            run(poet.compose(theme, form="qijue", seed=seed, n_candidates=2, plan_boost=plan_boost))
-            for seed, theme in enumerate(("西湖", "中秋", "边塞", "梅", "山", "送别"))
+            run(poet.compose(theme, form="qijue", seed=seed, n_candidates=2, plan_boost=plan_boost, keywords=(word,)))
+            for seed, (theme, word) in enumerate(NAMED)
         ]
         for poem in poems:
             plan = poem.params["plan"]
@@ -265,7 +269,7 @@ def test_poems_follow_their_plan_and_keep_to_one_season(poet):
     assert unaided >= 0.6 and followed(plan_boost=6.0) >= unaided
 
 
-def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
+def test_a_poem_is_planned_line_by_line_only_when_the_user_names_keywords(poet):
     unplanned = run(poet.compose("中秋", form="qilv", seed=3, n_candidates=2))
     # no keywords, only the season it keeps to: the other seasons' names stay out
     assert unplanned.params["plan"]["keywords"] == [] and unplanned.params["plan"]["season"] == "秋"
@@ -282,7 +286,9 @@ def test_a_lushi_is_planned_only_when_the_user_names_keywords(poet):
     named = run(poet.compose("西湖", form="qilv", seed=3, n_candidates=2, keywords=("画船",)))
     assert named.params["plan"]["keywords"][0] == "画船" and len(named.params["plan"]["keywords"]) == 8
     quatrain = run(poet.compose("西湖", form="qijue", seed=3, n_candidates=2))
-    assert len(quatrain.params["plan"]["keywords"]) == 4
+    assert quatrain.params["plan"]["keywords"] == [] and quatrain.params["plan"]["topic"]
+    named = run(poet.compose("西湖", form="qijue", seed=3, n_candidates=2, keywords=("画船",)))
+    assert named.params["plan"]["keywords"][0] == "画船" and len(named.params["plan"]["keywords"]) == 4
 
 
 def test_an_unplanned_lushi_leans_on_its_themes_words(poet):
@@ -309,7 +315,10 @@ def test_an_unplanned_lushi_spends_fewer_characters_on_grammar(poet):
 
     assert grammatical_share(FUNCTION_COST) < grammatical_share(0.0) - 0.02
     # a planned quatrain's plan words fill its lines: the cost leaves it as it was
-    planned = [run(poet.compose("西湖", form="qijue", seed=4, function_cost=cost)).lines for cost in (0.0, 2.0)]
+    planned = [
+        run(poet.compose("西湖", form="qijue", seed=4, function_cost=cost, keywords=("画船",))).lines
+        for cost in (0.0, 2.0)
+    ]
     assert planned[0] == planned[1]
 
 
@@ -690,8 +699,8 @@ def test_cli_poem_json_and_errors():
     poems = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(poems) == 2 and all(p["report"]["format_ok"] for p in poems)
     assert poems[0]["text"] != poems[1]["text"]
-    # the plan: one keyword per line and its season
-    assert all(len(p["params"]["plan"]["keywords"]) == len(p["lines"]) for p in poems)
+    # the plan of a theme alone: its season, and the theme's words to lean on (no keyword per line)
+    assert all(p["params"]["plan"]["keywords"] == [] and p["params"]["plan"]["topic"] for p in poems)
     assert all(p["params"]["plan"]["season"] in ("春", "夏", "秋", "冬") for p in poems)
     bad = subprocess.run([str(LIANJU), "poem", "🌙"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Chinese character" in bad.stderr and "Traceback" not in bad.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,7 @@ import engine.poet
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import load_backend
 from engine.backends.lean import LeanLlama
-from engine.poet import Poet
+from engine.poet import CANDIDATES, LUSHI_CANDIDATES, TEMPERATURE, Poet
 from engine.reader import (
     LINE_READER_FILE,
     READER_FILE,
@@ -269,7 +270,7 @@ def test_the_bot_asks_for_the_engines_candidates():
     for a 律诗 (readers could not tell a 律诗 of 16 candidates from one of 8)."""
     from bot.config import Settings
     from engine.forms import JINTI_FORMS
-    from engine.poet import CANDIDATES, LUSHI_CANDIDATES, default_candidates
+    from engine.poet import default_candidates
 
     assert Settings().poem_candidates is None
     assert [default_candidates(JINTI_FORMS[name]) for name in ("wujue", "qijue", "wulv", "qilv")] == [
@@ -278,13 +279,35 @@ def test_the_bot_asks_for_the_engines_candidates():
         LUSHI_CANDIDATES,
         LUSHI_CANDIDATES,
     ]
+    assert Settings().poem_temperature is None
     poet = Poet(SHIPPED_MODEL, "cpu-int8")
     try:
         for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES)):
             poem = asyncio.run(poet.compose("月", form=form, seed=2))
             assert poem.params["n_candidates"] == wanted, form
+            assert poem.params["temperature"] == TEMPERATURE, form
     finally:
         asyncio.run(poet.close())
+
+
+def test_the_defaults_the_help_texts_name_are_the_engines():
+    """The CLI and the settings must not import engine.poet (torch), so they name its defaults in words: the
+    words must say what the engine does."""
+    import typer.main
+
+    from bot.cli import app
+    from bot.config import Settings
+
+    candidates = f"{CANDIDATES} for a quatrain, {LUSHI_CANDIDATES} for a 律诗"
+    temperature = f"the engine's, {TEMPERATURE}"
+    poem = typer.main.get_command(app).commands["poem"]  # type: ignore[attr-defined]
+    helps = {param.name: param.help for param in poem.params}
+    fields = Settings.model_fields
+    env_example = (Path(__file__).resolve().parent.parent / ".env.example").read_text(encoding="utf-8")
+    for text in (helps["candidates"], fields["poem_candidates"].description, env_example):
+        assert candidates in text, text
+    for text in (helps["temperature"], fields["poem_temperature"].description, env_example):
+        assert temperature in text, text
 
 
 def test_under_a_burst_requests_share_one_batch(monkeypatch):

@@ -6,6 +6,7 @@ import random
 import shutil
 from itertools import count
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -145,6 +146,25 @@ def test_statistics_are_cached_and_rebuilt_with_the_corpus(corpus_copy):
     summary = json.loads((corpus_copy / "summary.json").read_text())
     (corpus_copy / "summary.json").write_text(json.dumps({**summary, "records": summary["records"] + 1}))
     assert Stats.load(path, yardsticks.cache_key(corpus_copy)) is None
+
+
+def test_two_builds_of_the_cache_at_once_both_succeed(fixture_stats, tmp_path, monkeypatch):
+    """Two evals on a fresh corpus both write the cache: the second's write, made while the first is
+    writing, must not take the first's partial file away."""
+    path = tmp_path / "yardsticks" / "stats.npz"
+    write = np.savez_compressed
+    interrupted = []
+
+    def interleaved(file, **arrays):
+        write(file, **arrays)
+        if not interrupted:  # the first write: the other process saves, start to finish, before it is moved in place
+            interrupted.append(file)
+            fixture_stats.save(path, "other")
+
+    monkeypatch.setattr(np, "savez_compressed", interleaved)
+    fixture_stats.save(path, "first")
+    assert Stats.load(path, "first") is not None
+    assert sorted(p.name for p in path.parent.iterdir()) == ["stats.npz"]
 
 
 def test_the_theme_lists_are_many_distinct_and_disjoint():
