@@ -422,10 +422,10 @@ def test_a_poem_begins_with_the_first_line_given(poet, first_line, form, tone_mo
 
 def test_a_first_line_ending_in_a_rhyme_sets_the_rhyme_group(poet):
     for seed in (1, 2, 3):
-        poem = run(poet.compose("秋", first_line="床前明月光", form="wujue", seed=seed))
+        poem = run(poet.compose("秋", first_line="床前明月光", form="wujue", seed=seed, keywords=("秋风",)))
         assert poem.lines[0] == "床前明月光"
-        # with a theme, a quatrain is planned, its first word one of the line's own
-        assert poem.params["plan"]["keywords"][0] in "床前明月光"
+        # planned for the user's keyword, the plan's first word is one of the line's own
+        assert poem.params["plan"]["keywords"][0] in "床前明月光" and "秋风" in poem.params["plan"]["keywords"]
         assert check(poem.text).rhyme_group == "下平声七阳"
 
 

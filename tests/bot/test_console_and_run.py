@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot import i18n
 from bot.config import get_settings
-from bot.console import run_console
+from bot.console import CtrlC, run_console
 from bot.occasions import occasion_for
 from engine.forms import JINTI_FORMS
 from engine.text import to_traditional
@@ -122,6 +122,22 @@ def test_ctrl_c_at_the_prompt_ends_the_console_quietly_and_keeps_what_was_stored
         "/top\n", i18n.text("top.title", "zh-CN", period=i18n.text("period.all", "zh-CN")), tmp_path
     )
     assert status == 130 and "《月》 4.0 ★（1 人）" in out and "再见" in out and "Traceback" not in errors, errors
+
+
+def test_a_ctrl_c_between_two_awaits_does_not_strike_the_closing():
+    """The race behind a flaky traceback: Ctrl-C while the console runs between awaits (a reply printed, the next
+    line not yet asked for) cancels the task at its next await; forgiven, that must not be the closing's."""
+
+    async def console_then_closing() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        ctrl_c = CtrlC(task)
+        ctrl_c._pressed(signal.SIGINT, None)  # the handler, run while the task is not awaiting
+        await ctrl_c.forgive()
+        await asyncio.sleep(0.01)  # the closing: the database, the poet
+        return "closed"
+
+    assert asyncio.run(console_then_closing()) == "closed"
 
 
 def test_console_settings_are_shown_set_refused_and_used(tmp_path, capsys, monkeypatch):
