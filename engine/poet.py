@@ -151,6 +151,10 @@ TIME_CLASH_WEIGHT = 1.0
 # A quatrain's lines before its last are rewritten from a chance of 0.2: against 0.3, readers chose its poems 96
 # of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*), deciding
 # on lines that do not read and on occasions mixed (中秋 in a 重阳 poem).
+# With the model of session 18, rewriting a 律诗 from any of its last four lines won 85 of 132 where the poems
+# differed (z = +3.3; bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*) but took the 七律 from 0.40-0.43 s to
+# 0.55-0.62 s (half of them rewritten, mostly from line 6), over the 0.5 s budget; paid for with six candidates
+# instead of eight it won nothing (153 of 320, …-s21-lushi-tail-4-six*). Two it stays until decoding is cheaper.
 REWRITES = 2
 REWRITE_CHANCE = 0.2
 LUSHI_REWRITTEN_TAIL = 2

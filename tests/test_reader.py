@@ -223,10 +223,10 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         given = asyncio.run(poet.compose("", first_line="床前明月光", form="wujue", seed=4, n_candidates=4))
         assert given.lines[0] == "床前明月光" and given.scores["rewritten_from_lines"] == [2]
         # a 律诗 only from one of its last lines
-        for tail in (0, 2):
+        for tail, rewritten in ((0, []), (2, [7]), (4, [5])):
             monkeypatch.setattr(engine.poet, "LUSHI_REWRITTEN_TAIL", tail)
             lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
-            assert lushi.scores["rewritten_from_lines"] == ([7] if tail else [])
+            assert lushi.scores["rewritten_from_lines"] == rewritten
     finally:
         asyncio.run(poet.close())
 
