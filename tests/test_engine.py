@@ -341,6 +341,13 @@ def test_candidates_copying_the_corpus_are_passed_over(poet):
     again = run(pretend.compose("月", form="wujue", seed=seed, n_candidates=2))
     assert again.text != first.text
     assert again.scores["copied_lines"] == [] and again.scores["novelty_checked"]
+    # a lone candidate that copies is written again from the copied line, as a line readers would mark is
+    alone = run(pretend.compose("月", form="wujue", seed=seed, n_candidates=1))
+    assert alone.scores["copied_lines"] == [] and alone.scores["rewritten_from_lines"]
+    assert (
+        alone.lines[: alone.scores["rewritten_from_lines"][0] - 1]
+        == first.lines[: alone.scores["rewritten_from_lines"][0] - 1]
+    )
 
 
 def test_acrostic_heads_and_seeds(poet):
