@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from engine.sampling import Backend, Row, sample
 
 
+def _nothing() -> None:
+    """Run on the torch thread to learn when the work queued before it is done."""
+
+
 class Busy(RuntimeError):
     """Too many requests are waiting; try again in a moment."""
 
@@ -94,6 +98,10 @@ class Batcher:
                 # readings (engine.poet) to the torch thread before the next batch: queued behind it, the first
                 # batch's requests of a burst of 20 waited for the second's 1.5 s before they were read.
                 await asyncio.sleep(self.max_wait)
+                # The batch is formed once the torch thread is free, so that requests arriving while it reads the
+                # last batch's answers join it: in a burst of 20 two came during those reads, missed the batch
+                # formed before them, and ran in a third batch after every other request had been read.
+                await loop.run_in_executor(self.executor, _nothing)
                 batch = self._next_batch()
                 if not batch:
                     continue

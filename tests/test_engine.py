@@ -4,6 +4,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -681,6 +682,38 @@ def test_batcher_cuts_jobs_to_share_a_batch(poet):
     assert [[row.seed for row in rows] for rows in answers] == [[0, 1, 2], [10, 11, 12], [20, 21], [30, 31, 32, 33]]
     assert batches == 2
     assert all(len(row.tokens) == 25 for rows in answers for row in rows)
+
+
+def test_a_request_arriving_while_the_torch_thread_is_busy_joins_the_next_batch(poet):
+    """A batch is formed when the torch thread is free, not before: a request that arrives while the thread still
+    reads the last batch's answers joins the next batch instead of waiting for one of its own."""
+    from engine.sampling import Row, SamplingParams
+
+    plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
+    prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
+
+    def rows(count, first_seed):
+        return [
+            Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), first_seed + i) for i in range(count)
+        ]
+
+    async def scenario():
+        batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
+        reading = threading.Event()
+        busy = asyncio.get_running_loop().run_in_executor(poet.torch_thread, reading.wait)  # a reading under way
+        first = asyncio.create_task(batcher.run(rows(2, 0)))
+        await asyncio.sleep(0.05)  # the batcher has waited its 5 ms and now waits for the thread
+        second = asyncio.create_task(batcher.run(rows(2, 10)))
+        await asyncio.sleep(0.01)
+        reading.set()
+        await busy
+        answers = await asyncio.gather(first, second)
+        await batcher.close()
+        return answers, batcher.batches_run
+
+    answers, batches = run(scenario())
+    assert [[row.seed for row in rows] for rows in answers] == [[0, 1], [10, 11]]
+    assert batches == 1
 
 
 def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():
