@@ -6,7 +6,8 @@ fit in `max_rows` once each is cut to its share: a job that may be cut (`least`)
 rows when the queue holds more than one batch, so that a burst is answered in one batch instead of
 two. The event loop never blocks; past `max_queued_rows` a new job is refused at once with Busy; a
 job that times out or is cancelled is simply not answered, and the others in its batch are
-unaffected. Closing finishes the jobs already accepted (a model swap lets requests under way end on the old model).
+unaffected. Closing finishes the jobs already accepted (a model swap lets requests under way end on
+the old model).
 """
 
 from __future__ import annotations
