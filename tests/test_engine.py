@@ -631,13 +631,18 @@ def test_forced_tokens_are_fed_without_sampling_and_rows_keep_their_likelihood(p
         assert row.log_likelihood == pytest.approx(expected, abs=1e-3)
 
 
-def test_batcher_refuses_when_full_and_survives_cancellation(poet):
+def _moon_rows(poet, count: int, first_seed: int = 0) -> list:
+    """`count` rows of a 五绝 on 月 for the batcher, seeds first_seed, first_seed + 1, …"""
     from engine.sampling import Row, SamplingParams
 
+    plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
+    prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
+    return [Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), first_seed + i) for i in range(count)]
+
+
+def test_batcher_refuses_when_full_and_survives_cancellation(poet):
     def rows(count):
-        plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
-        prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
-        return [Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), i) for i in range(count)]
+        return _moon_rows(poet, count)
 
     async def scenario():
         batcher = Batcher(
@@ -660,15 +665,8 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
 
 
 def test_batcher_cuts_jobs_to_share_a_batch(poet):
-    from engine.sampling import Row, SamplingParams
-
-    plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
-    prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
-
     def rows(count, first_seed):
-        return [
-            Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), first_seed + i) for i in range(count)
-        ]
+        return _moon_rows(poet, count, first_seed)
 
     async def scenario():
         batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
@@ -687,15 +685,9 @@ def test_batcher_cuts_jobs_to_share_a_batch(poet):
 def test_a_request_arriving_while_the_torch_thread_is_busy_joins_the_next_batch(poet):
     """A batch is formed when the torch thread is free, not before: a request that arrives while the thread still
     reads the last batch's answers joins the next batch instead of waiting for one of its own."""
-    from engine.sampling import Row, SamplingParams
-
-    plan = PoemPlan(JINTI_FORMS["wujue"], tone_patterns(JINTI_FORMS["wujue"])[0])
-    prompt = poet.model.tokenizer.encode("<bos><poem><wujue>月<sep>", add_special_tokens=False)
 
     def rows(count, first_seed):
-        return [
-            Row(prompt, PoemConstraint(poet.model.masks, plan), SamplingParams(), first_seed + i) for i in range(count)
-        ]
+        return _moon_rows(poet, count, first_seed)
 
     async def scenario():
         batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
