@@ -151,13 +151,16 @@ TIME_CLASH_WEIGHT = 1.0
 # A quatrain's lines before its last are rewritten from a chance of 0.2: against 0.3, readers chose its poems 96
 # of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*), deciding
 # on lines that do not read and on occasions mixed (中秋 in a 重阳 poem).
-# With the model of session 18, rewriting a 律诗 from any of its last four lines won 85 of 132 where the poems
-# differed (z = +3.3; bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*) but took the 七律 from 0.40-0.43 s to
-# 0.55-0.62 s (half of them rewritten, mostly from line 6), over the 0.5 s budget; paid for with six candidates
-# instead of eight it won nothing (153 of 320, …-s21-lushi-tail-4-six*). Two it stays until decoding is cheaper.
+# With the model of session 18 a 律诗 is rewritten from any of its last four lines: from its 颈联 (lines 5-6) at a
+# chance of 0.10, as its closing couplet, readers chose it 85 of 132 times where the poems differed (z = +3.3;
+# bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*), but half the 七律 were rewritten and took 0.55-0.62 s,
+# over the 0.5 s budget (six candidates to pay for it won nothing: 153 of 320, …-s21-lushi-tail-4-six). From
+# LUSHI_NECK_REWRITE_CHANCE 0.15 only the 颈联 lines likeliest to be marked are (9% of 律诗): 26 of 42 for it
+# (…-s21-lushi-neck-0.15, generator there), the 七律's median 0.34-0.36 → 0.35-0.41 s.
 REWRITES = 2
 REWRITE_CHANCE = 0.2
-LUSHI_REWRITTEN_TAIL = 2
+LUSHI_REWRITTEN_TAIL = 4
+LUSHI_NECK_REWRITE_CHANCE = 0.15
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
 # poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); 0.10 against 0.15
 # (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
@@ -474,9 +477,14 @@ class Poet:
     @staticmethod
     def _rewrite_thresholds(form: Form, given: int) -> list[float]:
         """Per line, the chance of being marked above which the poem is rewritten from it: never for the user's
-        own first lines (`given`) nor a 律诗's lines before its closing couplet (LUSHI_REWRITTEN_TAIL)."""
+        own first lines (`given`) nor a 律诗's lines before its last LUSHI_REWRITTEN_TAIL."""
         if form.line_count > 4:
-            chances = [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL) + [LUSHI_REWRITE_CHANCE] * LUSHI_REWRITTEN_TAIL
+            closing = min(2, LUSHI_REWRITTEN_TAIL)
+            chances = (
+                [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL)
+                + [LUSHI_NECK_REWRITE_CHANCE] * (LUSHI_REWRITTEN_TAIL - closing)
+                + [LUSHI_REWRITE_CHANCE] * closing
+            )
         else:
             chances = [REWRITE_CHANCE] * (form.line_count - 1) + [QUATRAIN_LAST_LINE_CHANCE]
         return [inf] * given + chances[given:]

@@ -227,6 +227,15 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
             monkeypatch.setattr(engine.poet, "LUSHI_REWRITTEN_TAIL", tail)
             lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
             assert lushi.scores["rewritten_from_lines"] == rewritten
+        # lines 5-6 only from a higher chance than the closing couplet's
+        between = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.LUSHI_NECK_REWRITE_CHANCE) / 2
+        monkeypatch.setattr(
+            Poet,
+            "_read",
+            lambda self, model, candidates, form: ([0.0] * len(candidates), [[between] * len(c) for c in candidates]),
+        )
+        lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
+        assert lushi.scores["rewritten_from_lines"] == [7]
     finally:
         asyncio.run(poet.close())
 
