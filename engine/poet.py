@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from math import inf
@@ -150,7 +151,9 @@ TIME_CLASH_WEIGHT = 1.0
 # while other requests' rows are in flight: 20 requests at once had p99 3.56 s with rewrites.
 # A quatrain's lines before its last are rewritten from a chance of 0.2: against 0.3, readers chose its poems 96
 # of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*), deciding
-# on lines that do not read and on occasions mixed (中秋 in a 重阳 poem).
+# on lines that do not read and on occasions mixed (中秋 in a 重阳 poem). Written from their setting at temperature
+# 0.6 (session 21) fewer lines pass these chances: 0.15 (and the last line 0.10, below) against 0.2 (0.15) won 49 of
+# 76 where the poems differed (64.5%, z = +2.52; bench/panels/2026-11-30-s21-quatrain-rewrite-lower, -b, -c, -d).
 # With the model of session 18 a 律诗 is rewritten from any of its last four lines: from its 颈联 (lines 5-6) at a
 # chance of 0.10, as its closing couplet, readers chose it 85 of 132 times where the poems differed (z = +3.3;
 # bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*), but half the 七律 were rewritten and took 0.55-0.62 s,
@@ -158,7 +161,7 @@ TIME_CLASH_WEIGHT = 1.0
 # LUSHI_NECK_REWRITE_CHANCE 0.15 only the 颈联 lines likeliest to be marked are (9% of 律诗): 26 of 42 for it
 # (…-s21-lushi-neck-0.15, generator there), the 七律's median 0.34-0.36 → 0.35-0.41 s.
 REWRITES = 2
-REWRITE_CHANCE = 0.2
+REWRITE_CHANCE = 0.15
 LUSHI_REWRITTEN_TAIL = 4
 LUSHI_NECK_REWRITE_CHANCE = 0.15
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
@@ -170,10 +173,14 @@ LUSHI_REWRITE_CHANCE = 0.10
 # at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
 # differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
 LUSHI_REWRITES = 1
+# No rewrite starts once a request has waited this long (seconds since compose began; a copied line excepted): a
+# poem alone is ranked within 0.2-0.4 s, but the last requests of a burst, ranked after 2 s in the queue, were
+# rewritten once it emptied and made the burst's p99 (bench/bot.py --users 20: 2.9-3.1 s with rewrites).
+REWRITE_WITHIN_S = 1.0
 # A quatrain's last line is rewritten from a lower chance than its others, as a 律诗's closing couplet is: readers
 # chose those quatrains 201 of 334 times against 0.3 for every line (60.2%, z = +3.72;
 # bench/panels/2026-11-28-rewrite-quatrain-ending*).
-QUATRAIN_LAST_LINE_CHANCE = 0.15
+QUATRAIN_LAST_LINE_CHANCE = 0.10
 
 
 def on_topic(lines: list[str], theme: str, plan: Plan | None) -> float:
@@ -366,6 +373,7 @@ class Poet:
         topic_boost: float = TOPIC_BOOST,
         function_cost: float = FUNCTION_COST,
     ) -> Poem:
+        started = time.monotonic()
         model = self.model
         request = self._request(
             model,
@@ -458,8 +466,8 @@ class Poet:
             copied = next((n for n, text in enumerate(poem.lines) if text in poem.scores["copied_lines"]), None)
             if copied is not None:
                 line = copied if line is None else min(line, copied)
-            elif line is None or model.batcher.rows_in_flight:
-                break  # nothing to mend, or other requests waiting: a rewrite must not delay them
+            elif line is None or model.batcher.rows_in_flight or time.monotonic() - started > REWRITE_WITHIN_S:
+                break  # nothing to mend, or other requests waiting or this one late: a rewrite must not delay them
             kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
             more = [new_row(kept, seed * 1000 + 100 * attempt + i) for i in range(n_candidates)]
             more = await model.batcher.run(more, least=MIN_CANDIDATES_UNDER_LOAD)

@@ -236,6 +236,10 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         )
         lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
         assert lushi.scores["rewritten_from_lines"] == [7]
+        # a request that has already waited long (the last of a burst) is not rewritten
+        monkeypatch.setattr(engine.poet, "REWRITE_WITHIN_S", -1.0)
+        late = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
+        assert late.scores["rewritten_from_lines"] == []
     finally:
         asyncio.run(poet.close())
 
