@@ -149,11 +149,12 @@ TIME_CLASH_WEIGHT = 1.0
 # readers chose it 116 of 146 times (79.5%, z = +7.12; bench/panels/2026-11-28-rewrite-lushi-tail) — in the
 # first panel rewrites from its lines 4-6 had lost 49 to 63 and from 7-8 won 18 to 4. No poem is rewritten
 # while other requests' rows are in flight: 20 requests at once had p99 3.56 s with rewrites.
-# A quatrain's lines before its last are rewritten from a chance of 0.2: against 0.3, readers chose its poems 96
-# of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*), deciding
-# on lines that do not read and on occasions mixed (中秋 in a 重阳 poem). Written from their setting at temperature
-# 0.6 (session 21) fewer lines pass these chances: 0.15 (and the last line 0.10, below) against 0.2 (0.15) won 49 of
-# 76 where the poems differed (64.5%, z = +2.52; bench/panels/2026-11-30-s21-quatrain-rewrite-lower, -b, -c, -d).
+# A quatrain's lines before its last were rewritten from a chance of 0.2 in session 19: against 0.3, readers chose
+# its poems 96 of 160 times in three panels (60.0%, z = +2.53; bench/panels/2026-11-30-s19-quatrain-rewrite-0.2*),
+# deciding on lines that do not read and on occasions mixed (中秋 in a 重阳 poem). Written from their setting at
+# temperature 0.6 (session 21) fewer lines pass these chances: 0.15 (and the last line 0.10, below) against 0.2
+# (0.15) won 49 of 76 where the poems differed (64.5%, z = +2.52;
+# bench/panels/2026-11-30-s21-quatrain-rewrite-lower, -b, -c, -d).
 # With the model of session 18 a 律诗 is rewritten from any of its last four lines: from its 颈联 (lines 5-6) at a
 # chance of 0.10, as its closing couplet, readers chose it 85 of 132 times where the poems differed (z = +3.3;
 # bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*), but half the 七律 were rewritten and took 0.55-0.62 s,

@@ -641,21 +641,18 @@ def _moon_rows(poet, count: int, first_seed: int = 0) -> list:
 
 
 def test_batcher_refuses_when_full_and_survives_cancellation(poet):
-    def rows(count):
-        return _moon_rows(poet, count)
-
     async def scenario():
         batcher = Batcher(
             poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=4, max_queued_rows=8
         )
-        first = asyncio.create_task(batcher.run(rows(4)))
-        doomed = asyncio.create_task(batcher.run(rows(4)))
+        first = asyncio.create_task(batcher.run(_moon_rows(poet, 4)))
+        doomed = asyncio.create_task(batcher.run(_moon_rows(poet, 4)))
         await asyncio.sleep(0)
         with pytest.raises(Busy):
-            await batcher.run(rows(4))
+            await batcher.run(_moon_rows(poet, 4))
         doomed.cancel()
         survivor = await first
-        later = await batcher.run(rows(2))
+        later = await batcher.run(_moon_rows(poet, 2))
         await batcher.close()
         return survivor, later, doomed
 
@@ -665,12 +662,11 @@ def test_batcher_refuses_when_full_and_survives_cancellation(poet):
 
 
 def test_batcher_cuts_jobs_to_share_a_batch(poet):
-    def rows(count, first_seed):
-        return _moon_rows(poet, count, first_seed)
-
     async def scenario():
         batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
-        jobs = [batcher.run(rows(6, 10 * n), least=2) for n in range(3)] + [batcher.run(rows(4, 30))]
+        jobs = [batcher.run(_moon_rows(poet, 6, 10 * n), least=2) for n in range(3)] + [
+            batcher.run(_moon_rows(poet, 4, 30))
+        ]
         answers = await asyncio.gather(*jobs)
         await batcher.close()
         return answers, batcher.batches_run
@@ -686,16 +682,13 @@ def test_a_request_arriving_while_the_torch_thread_is_busy_joins_the_next_batch(
     """A batch is formed when the torch thread is free, not before: a request that arrives while the thread still
     reads the last batch's answers joins the next batch instead of waiting for one of its own."""
 
-    def rows(count, first_seed):
-        return _moon_rows(poet, count, first_seed)
-
     async def scenario():
         batcher = Batcher(poet.model.backend, poet.model.tokenizer.pad_token_id, poet.torch_thread, max_rows=8)
         reading = threading.Event()
         busy = asyncio.get_running_loop().run_in_executor(poet.torch_thread, reading.wait)  # a reading under way
-        first = asyncio.create_task(batcher.run(rows(2, 0)))
+        first = asyncio.create_task(batcher.run(_moon_rows(poet, 2, 0)))
         await asyncio.sleep(0.05)  # the batcher has waited its 5 ms and now waits for the thread
-        second = asyncio.create_task(batcher.run(rows(2, 10)))
+        second = asyncio.create_task(batcher.run(_moon_rows(poet, 2, 10)))
         await asyncio.sleep(0.01)
         reading.set()
         await busy
