@@ -201,7 +201,7 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         return best_poem(self, model, rows, candidates, *rest)
 
     def third_line_fails(self, model, candidates, form):
-        return [0.0] * len(candidates), [[0.1, 0.1, 0.9, 0.1] for _ in candidates]
+        return [0.0] * len(candidates), [[0.01, 0.01, 0.9, 0.01] for _ in candidates]
 
     monkeypatch.setattr(Poet, "_best_poem", recording)
     monkeypatch.setattr(Poet, "_read", third_line_fails)
