@@ -5,9 +5,9 @@ Besides `compose`'s own options, the JSON may hold switches for what `compose` d
 "forms" (a list, default all four), "seed_base" (the first slot's seed, default 1000), "no_plan" (the
 served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
 override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT",
-"LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL",
-"LUSHI_REWRITE_CHANCE", "QUATRAIN_LAST_LINE_CHANCE", "LUSHI_NECK_REWRITE_CHANCE", "REWRITE_WITHIN_S" (raise it where two generators
-share the two cores, so that they rewrite as the bot does for one user); and "themes" (a list, default the dev themes).
+"LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL", "LUSHI_REWRITE_CHANCE",
+"QUATRAIN_LAST_LINE_CHANCE", "LUSHI_NECK_REWRITE_CHANCE", "REWRITE_WITHIN_S" (raise it where two generators share
+the two cores, so that they rewrite as the bot does for one user); and "themes" (a list, default the dev themes).
 """
 
 import asyncio
