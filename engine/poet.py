@@ -173,8 +173,12 @@ LUSHI_NECK_REWRITE_CHANCE = 0.15
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
 # poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); 0.10 against 0.15
 # (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
-# in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%.
-LUSHI_REWRITE_CHANCE = 0.10
+# in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%. 0.07 against 0.10 won 104 of 152 where the
+# poems differed (68.4%, z = +4.54; 五律 59 of 80, 七律 45 of 72; bench/panels/2026-11-30-s22-lushi-rewrite-0.07, -b),
+# but it puts the median 七律 among those rewritten (14 of 20 instead of 9), 0.53-0.56 s against 0.46-0.49 s in one
+# hour, over the speed budget's 0.5 s: a 七律's closing couplet stays at QILV_REWRITE_CHANCE.
+LUSHI_REWRITE_CHANCE = 0.07
+QILV_REWRITE_CHANCE = 0.10
 # One round for a 律诗: with sixteen candidates each cost about 0.13 s and two put the median 七律 of bench/engine.py
 # at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
 # differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
@@ -494,10 +498,11 @@ class Poet:
         own first lines (`given`) nor a 律诗's lines before its last LUSHI_REWRITTEN_TAIL."""
         if form.line_count > 4:
             closing = min(2, LUSHI_REWRITTEN_TAIL)
+            closing_chance = QILV_REWRITE_CHANCE if form.chars_per_line == 7 else LUSHI_REWRITE_CHANCE
             chances = (
                 [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL)
                 + [LUSHI_NECK_REWRITE_CHANCE] * (LUSHI_REWRITTEN_TAIL - closing)
-                + [LUSHI_REWRITE_CHANCE] * closing
+                + [closing_chance] * closing
             )
         else:
             chances = [REWRITE_CHANCE] * (form.line_count - 1) + [QUATRAIN_LAST_LINE_CHANCE]

@@ -206,6 +206,8 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
     monkeypatch.setattr(Poet, "_best_poem", recording)
     monkeypatch.setattr(Poet, "_read", third_line_fails)
     monkeypatch.setattr(engine.poet, "REWRITES", 1)
+    # the fp32 model on a busy machine may take over a second, past which no rewrite starts
+    monkeypatch.setattr(engine.poet, "REWRITE_WITHIN_S", 60.0)
     try:
         poem = asyncio.run(poet.compose("秋", form="wujue", seed=3, n_candidates=6))
         first, second = ranked
@@ -236,6 +238,16 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         )
         lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
         assert lushi.scores["rewritten_from_lines"] == [7]
+        # a 七律's closing couplet from a higher chance than a 五律's (the speed budget)
+        closing = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.QILV_REWRITE_CHANCE) / 2
+        monkeypatch.setattr(
+            Poet,
+            "_read",
+            lambda self, model, candidates, form: ([0.0] * len(candidates), [[closing] * len(c) for c in candidates]),
+        )
+        wulv = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
+        qilv = asyncio.run(poet.compose("秋", form="qilv", seed=5, n_candidates=4))
+        assert wulv.scores["rewritten_from_lines"] == [7] and qilv.scores["rewritten_from_lines"] == []
         # a request that has already waited long (the last of a burst) is not rewritten
         monkeypatch.setattr(engine.poet, "REWRITE_WITHIN_S", -1.0)
         late = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
@@ -344,6 +356,7 @@ def test_under_a_burst_requests_share_one_batch(monkeypatch):
         # every poem would be rewritten, but a rewrite starts only when no other rows are in flight
         monkeypatch.setattr(engine.poet, "REWRITES", 1)
         monkeypatch.setattr(engine.poet, "REWRITE_CHANCE", -1.0)
+        monkeypatch.setattr(engine.poet, "REWRITE_WITHIN_S", 60.0)  # what holds a rewrite back here is the queue
         batcher = poet.model.batcher
         submitted, run = [], batcher.run
 
