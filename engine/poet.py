@@ -3,8 +3,8 @@
     poet = Poet(Path("engine/weights/default"))
     poem = await poet.compose("月", form="qijue")
 
-compose samples `n_candidates` poems (by default 16 for a quatrain, 8 for a 律诗: `default_candidates`) in one
-batch under hard constraints (engine.constraints),
+compose samples `n_candidates` poems (by default 16 for a quatrain, 8 for a 五律, 5 for a 七律:
+`default_candidates`) in one batch under hard constraints (engine.constraints),
 drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
 identical lines, and keeps the best by prosody score, length-normalised log-likelihood, the plan,
 and the reader (engine.reader: a model of which poem readers choose).
@@ -74,6 +74,11 @@ CANDIDATES = 16  # a quatrain's
 # of 320 times (51.9%, z = +0.67; 七律 83 of 160; bench/panels/2026-11-30-s20-lushi-candidates, -b), and eight
 # take the 七律 from about 0.6 s to within the 0.5 s the bot has (bench/engine.py).
 LUSHI_CANDIDATES = 8
+# A 七律's: five, whose time pays for its closing couplet rewritten from LUSHI_REWRITE_CHANCE (0.07; with eight the
+# median 七律 took 0.53-0.56 s against 0.46-0.49 s from 0.10). Five rewritten from 0.07 against eight from 0.10,
+# readers chose the five 184 of 320 times (57.5%, z = +2.68; bench/panels/2026-11-30-s22-qilv-five-0.07), in the
+# same time (median over bench/engine.py's themes 0.44-0.48 s against 0.42-0.52 s, alternating, three rounds).
+QILV_CANDIDATES = 5
 # Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): the
 # batcher cuts each request's candidates to its share of a batch, and never below this, so that twenty
 # requests fit one batch of 64 rows.
@@ -116,7 +121,10 @@ PLAN_WEIGHT = 0.5  # in the ranking, for a poem whose every line holds its keywo
 # the theme or one of its words (Plan.topic; `on_topic`). Such 律诗 drift from their 题 after the first couplet,
 # and "does it treat its 题" decided most of raters' pairs against real poems. With 2.0 the share of such
 # lines rose from 17% to 22% and readers chose the poems it changed 113 of 184 times (61.4%, z = +3.10; 七律 65
-# of 92, 五律 49 of 92; bench/panels/2026-11-29-s17-topic*, dev themes).
+# of 92, 五律 49 of 92; bench/panels/2026-11-29-s17-topic*, dev themes). Quatrains are written to their setting too
+# since session 21, but for them the term stuffed the theme's words into every line (舟中 … 孤舟 … 扁舟): without
+# it readers chose the quatrains 267 of 464 times (57.5%, z = +3.25; bench/panels/2026-11-30-s22-quatrain-topic-
+# weight-0, -b), so it weighs only a 律诗's (without it 46 of 80 for the 律诗 it changed, z = +1.34, not kept).
 TOPIC_WEIGHT = 2.0
 # No MMI term in the ranking (log P(poem) − λ·log P(each line alone), Li et al. 2016): with λ 0.5 it
 # changed the chosen poem in 18 of 80 slots, and readers preferred the poem without it in 27 of those
@@ -174,11 +182,9 @@ LUSHI_NECK_REWRITE_CHANCE = 0.15
 # poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); 0.10 against 0.15
 # (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
 # in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%. 0.07 against 0.10 won 104 of 152 where the
-# poems differed (68.4%, z = +4.54; 五律 59 of 80, 七律 45 of 72; bench/panels/2026-11-30-s22-lushi-rewrite-0.07, -b),
-# but it puts the median 七律 among those rewritten (14 of 20 instead of 9), 0.53-0.56 s against 0.46-0.49 s in one
-# hour, over the speed budget's 0.5 s: a 七律's closing couplet stays at QILV_REWRITE_CHANCE.
+# poems differed (68.4%, z = +4.54; 五律 59 of 80, 七律 45 of 72; bench/panels/2026-11-30-s22-lushi-rewrite-0.07, -b);
+# it rewrites the median 七律 (14 of 20 instead of 9), paid for by QILV_CANDIDATES.
 LUSHI_REWRITE_CHANCE = 0.07
-QILV_REWRITE_CHANCE = 0.10
 # One round for a 律诗: with sixteen candidates each cost about 0.13 s and two put the median 七律 of bench/engine.py
 # at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
 # differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
@@ -230,7 +236,9 @@ class Poem:
 
 def default_candidates(form: Form) -> int:
     """How many candidates a poem of this form samples unless the request names a number."""
-    return CANDIDATES if form.line_count <= 4 else LUSHI_CANDIDATES
+    if form.line_count <= 4:
+        return CANDIDATES
+    return QILV_CANDIDATES if form.chars_per_line == 7 else LUSHI_CANDIDATES
 
 
 def _seed(seed: int | None) -> int:
@@ -498,11 +506,10 @@ class Poet:
         own first lines (`given`) nor a 律诗's lines before its last LUSHI_REWRITTEN_TAIL."""
         if form.line_count > 4:
             closing = min(2, LUSHI_REWRITTEN_TAIL)
-            closing_chance = QILV_REWRITE_CHANCE if form.chars_per_line == 7 else LUSHI_REWRITE_CHANCE
             chances = (
                 [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL)
                 + [LUSHI_NECK_REWRITE_CHANCE] * (LUSHI_REWRITTEN_TAIL - closing)
-                + [closing_chance] * closing
+                + [LUSHI_REWRITE_CHANCE] * closing
             )
         else:
             chances = [REWRITE_CHANCE] * (form.line_count - 1) + [QUATRAIN_LAST_LINE_CHANCE]
@@ -716,7 +723,7 @@ class Poet:
                 + LIKELIHOOD_WEIGHT * row.mean_log_likelihood
                 + 0.3 * theme_in_poem
                 + PLAN_WEIGHT * planned
-                + TOPIC_WEIGHT * topical
+                + (TOPIC_WEIGHT * topical if form.line_count > 4 else 0.0)
                 + READER_WEIGHT * reader_score
                 - LINE_READER_WEIGHT * sum(line_failing)
                 - SEASON_CLASH_WEIGHT * len(off_season)

@@ -18,7 +18,7 @@ import engine.poet
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import load_backend
 from engine.backends.lean import LeanLlama
-from engine.poet import CANDIDATES, LUSHI_CANDIDATES, TEMPERATURE, Poet
+from engine.poet import CANDIDATES, LUSHI_CANDIDATES, QILV_CANDIDATES, TEMPERATURE, Poet
 from engine.reader import (
     LINE_READER_FILE,
     READER_FILE,
@@ -173,6 +173,26 @@ def test_the_ranking_follows_each_reader(monkeypatch, weight, liking):
         asyncio.run(poet.close())
 
 
+def test_the_theme_words_rank_only_a_lushi(monkeypatch):
+    """A 律诗's lines holding the theme's words raise its rank (TOPIC_WEIGHT); a quatrain's do not (they stuffed
+    its lines with the theme's words): with the weight overwhelming, only the 律诗's choice follows it."""
+    poet = Poet(SHIPPED_MODEL, "cpu-int8", get_settings().corpus_lines)
+    monkeypatch.setattr(engine.poet, "REWRITES", 0)
+    monkeypatch.setattr(engine.poet, "LUSHI_REWRITES", 0)
+    try:
+        for form, follows in (("wujue", False), ("wulv", True)):
+            chosen = {}
+            for sign in (1, -1):
+                monkeypatch.setattr(engine.poet, "TOPIC_WEIGHT", sign * 100.0)
+                chosen[sign] = asyncio.run(poet.compose("西湖", form=form, seed=3, n_candidates=8))
+            if follows:
+                assert chosen[1].scores["on_topic"] > chosen[-1].scores["on_topic"], form
+            else:
+                assert chosen[1].lines == chosen[-1].lines and chosen[1].scores["on_topic"] > 0, form
+    finally:
+        asyncio.run(poet.close())
+
+
 def test_no_reader_outranks_the_tones(monkeypatch):
     """Acrostic heads forced where 孤平's guard wants a 平 leave candidates that break the tones: however
     much the readers are made to like those, a poem that keeps the tones is chosen."""
@@ -238,16 +258,6 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         )
         lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
         assert lushi.scores["rewritten_from_lines"] == [7]
-        # a 七律's closing couplet from a higher chance than a 五律's (the speed budget)
-        closing = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.QILV_REWRITE_CHANCE) / 2
-        monkeypatch.setattr(
-            Poet,
-            "_read",
-            lambda self, model, candidates, form: ([0.0] * len(candidates), [[closing] * len(c) for c in candidates]),
-        )
-        wulv = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
-        qilv = asyncio.run(poet.compose("秋", form="qilv", seed=5, n_candidates=4))
-        assert wulv.scores["rewritten_from_lines"] == [7] and qilv.scores["rewritten_from_lines"] == []
         # a request that has already waited long (the last of a burst) is not rewritten
         monkeypatch.setattr(engine.poet, "REWRITE_WITHIN_S", -1.0)
         late = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
@@ -293,7 +303,7 @@ def test_reader_text_is_the_bare_poem_prompt(form):
 
 def test_the_bot_asks_for_the_engines_candidates():
     """Unset, the bot names no number and the engine samples its default for the form: 16 for a quatrain, 8
-    for a 律诗 (readers could not tell a 律诗 of 16 candidates from one of 8)."""
+    for a 五律 (readers could not tell a 律诗 of 16 candidates from one of 8), 5 for a 七律 (its time)."""
     from bot.config import Settings
     from engine.forms import JINTI_FORMS
     from engine.poet import default_candidates
@@ -303,12 +313,12 @@ def test_the_bot_asks_for_the_engines_candidates():
         CANDIDATES,
         CANDIDATES,
         LUSHI_CANDIDATES,
-        LUSHI_CANDIDATES,
+        QILV_CANDIDATES,
     ]
     assert Settings().poem_temperature is None
     poet = Poet(SHIPPED_MODEL, "cpu-int8")
     try:
-        for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES)):
+        for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES), ("qilv", QILV_CANDIDATES)):
             poem = asyncio.run(poet.compose("月", form=form, seed=2))
             assert poem.params["n_candidates"] == wanted, form
             assert poem.params["temperature"] == TEMPERATURE, form
@@ -324,7 +334,7 @@ def test_the_defaults_the_help_texts_name_are_the_engines():
     from bot.cli import app
     from bot.config import Settings
 
-    candidates = f"{CANDIDATES} for a quatrain, {LUSHI_CANDIDATES} for a 律诗"
+    candidates = f"{CANDIDATES} for a quatrain, {LUSHI_CANDIDATES} for a 五律, {QILV_CANDIDATES} for a 七律"
     temperature = f"the engine's, {TEMPERATURE}"
     poem = typer.main.get_command(app).commands["poem"]  # type: ignore[attr-defined]
     helps = {param.name: param.help for param in poem.params}
