@@ -32,6 +32,7 @@ class _Job:
     rows: list[Row]
     least: int  # the fewest of its rows it may be answered with
     future: asyncio.Future
+    arrived: float  # the loop's clock when it was queued
 
 
 class Batcher:
@@ -70,7 +71,8 @@ class Batcher:
         if sum(job.least for job in self.pending) + least > self.max_queued_rows:
             raise Busy("the poet is busy; try again in a moment")
         wake = self._start()
-        job = _Job(rows, least, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        job = _Job(rows, least, loop.create_future(), loop.time())
         self.pending.append(job)
         wake.set()
         try:
@@ -106,6 +108,9 @@ class Batcher:
                 batch = self._next_batch()
                 if not batch:
                     continue
+                for job in batch:
+                    for row in job.rows:
+                        row.queued_s = loop.time() - job.arrived
                 all_rows = [row for job in batch for row in job.rows]
                 self.running = batch
                 try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from math import inf
@@ -189,10 +188,12 @@ LUSHI_REWRITE_CHANCE = 0.07
 # at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
 # differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
 LUSHI_REWRITES = 1
-# No rewrite starts once a request has waited this long (seconds since compose began; a copied line excepted): a
-# poem alone is ranked within 0.2-0.4 s, but the last requests of a burst, ranked after 2 s in the queue, were
-# rewritten once it emptied and made the burst's p99 (bench/bot.py --users 20: 2.9-3.1 s with rewrites).
-REWRITE_WITHIN_S = 1.0
+# No rewrite for a request whose first candidates waited this long in the batcher's queue (a copied line
+# excepted): the last requests of a burst, ranked after 2 s in the queue, were rewritten once it emptied and made
+# the burst's p99 (bench/bot.py --users 20: 2.9-3.1 s with rewrites). The queue, not the clock: a request alone waits
+# a few milliseconds however slow the machine, so a seed writes the same poem on any machine (session 22 first
+# measured the time since compose began, and under CI's load a quatrain's second rewrite came after that second).
+MAX_QUEUED_FOR_REWRITE_S = 0.25
 # A quatrain's last line is rewritten from a lower chance than its others, as a 律诗's closing couplet is: readers
 # chose those quatrains 201 of 334 times against 0.3 for every line (60.2%, z = +3.72;
 # bench/panels/2026-11-28-rewrite-quatrain-ending*).
@@ -391,7 +392,6 @@ class Poet:
         topic_boost: float = TOPIC_BOOST,
         function_cost: float = FUNCTION_COST,
     ) -> Poem:
-        started = time.monotonic()
         model = self.model
         request = self._request(
             model,
@@ -484,7 +484,7 @@ class Poet:
             copied = next((n for n, text in enumerate(poem.lines) if text in poem.scores["copied_lines"]), None)
             if copied is not None:
                 line = copied if line is None else min(line, copied)
-            elif line is None or model.batcher.rows_in_flight or time.monotonic() - started > REWRITE_WITHIN_S:
+            elif line is None or model.batcher.rows_in_flight or rows[0].queued_s > MAX_QUEUED_FOR_REWRITE_S:
                 break  # nothing to mend, or other requests waiting or this one late: a rewrite must not delay them
             kept = replace(poem_plans[candidates.index(poem.lines)], opening="".join(poem.lines[:line]))
             more = [new_row(kept, seed * 1000 + 100 * attempt + i) for i in range(n_candidates)]

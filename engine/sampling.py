@@ -96,6 +96,7 @@ class Row:
     avoid: tuple[int, ...] = ()  # tokens the poem should not hold (other seasons' names): AVOID_PENALTY
     word_starts: frozenset[int] = frozenset()  # where in a line a plan word may begin (its rhythm); empty: anywhere
     tokens: list[int] = field(default_factory=list)
+    queued_s: float = 0.0  # how long its request waited in the batcher's queue before this row was sampled
     log_likelihood: float = 0.0  # of the tokens it chose; forced ones are the same in every candidate
     choices: int = 0
     _scanned: int = field(default=0, init=False, repr=False)  # tokens current_line has looked at

@@ -699,6 +699,9 @@ def test_a_request_arriving_while_the_torch_thread_is_busy_joins_the_next_batch(
     answers, batches = run(scenario())
     assert [[row.seed for row in rows] for rows in answers] == [[0, 1], [10, 11]]
     assert batches == 1
+    # each row knows how long its request waited in the queue (engine.poet rewrites no request that waited long)
+    first_waited, second_waited = answers[0][0].queued_s, answers[1][0].queued_s
+    assert first_waited >= 0.05 and 0.01 <= second_waited < first_waited
 
 
 def test_int8_backend_writes_poems_and_gpu_backends_refuse_on_cpu():
