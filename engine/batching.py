@@ -108,9 +108,10 @@ class Batcher:
                 batch = self._next_batch()
                 if not batch:
                     continue
+                formed = loop.time()
                 for job in batch:
                     for row in job.rows:
-                        row.queued_s = loop.time() - job.arrived
+                        row.queued_s = formed - job.arrived
                 all_rows = [row for job in batch for row in job.rows]
                 self.running = batch
                 try:
