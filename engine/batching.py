@@ -13,10 +13,15 @@ the old model).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from engine.sampling import Backend, Row, sample
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def _nothing() -> None:
@@ -159,3 +164,45 @@ class Batcher:
                 await self._worker
             except asyncio.CancelledError:
                 pass
+
+
+class Gatherer(Generic[Item, Result]):
+    """Calls made within `max_wait_ms` of each other run as one call of `run_all(items)` on the executor,
+    which answers each item in order.
+
+    engine.poet reads the candidates of the requests one batch answered this way: read one request at a
+    time, the 17 requests of a burst's second batch took 1.0 s to read (56 ms each, hopping between the event
+    loop and the torch thread), and the last of them was answered that much later.
+    """
+
+    def __init__(
+        self, run_all: Callable[[list[Item]], list[Result]], executor: ThreadPoolExecutor, max_wait_ms: float = 1.0
+    ):
+        self.run_all = run_all
+        self.executor = executor
+        self.max_wait = max_wait_ms / 1000
+        self.waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+
+    async def run(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self.waiting.append((item, future))
+        if len(self.waiting) == 1:
+            loop.call_later(self.max_wait, self._run_waiting)
+        return await future
+
+    def _run_waiting(self) -> None:
+        gathered, self.waiting = self.waiting, []
+        done = asyncio.get_running_loop().run_in_executor(self.executor, self.run_all, [item for item, _ in gathered])
+
+        def answer(done: asyncio.Future[list[Result]]) -> None:
+            error = done.exception()
+            for index, (_, future) in enumerate(gathered):
+                if future.done():  # its caller was cancelled
+                    continue
+                if error is not None:  # every caller hears why
+                    future.set_exception(error)
+                else:
+                    future.set_result(done.result()[index])
+
+        done.add_done_callback(answer)

@@ -28,7 +28,7 @@ from transformers import PreTrainedTokenizerFast
 
 from engine import prompts
 from engine.backends import BackendUnavailable, LeanBackend, TransformersBackend, load_backend
-from engine.batching import Batcher
+from engine.batching import Batcher, Gatherer
 from engine.constraints import LineConstraint, PoemConstraint, PoemPlan, VocabularyMasks, guarded_tone
 from engine.forms import Form
 from engine.lexicon import SHIPPED_LEXICON, Lexicon
@@ -327,6 +327,7 @@ class Poet:
         # enters torch gets its own OpenMP team; two teams on two cores fight, and a 七律 measured
         # 0.42 s instead of 0.15 s once a second thread had touched torch.
         self.torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lianju-torch")
+        self._readings = Gatherer(self._read, self.torch_thread)
         try:
             require_model_folder(Path(model_dir))
             self.model = self.torch_thread.submit(self._load, Path(model_dir), version or Path(model_dir).name).result()
@@ -518,21 +519,34 @@ class Poet:
     async def _read_all(
         self, model: ServedModel, candidates: list[list[str]], form: Form
     ) -> tuple[list[float], list[list[float]]]:
-        """`_read` on the torch thread; without readers, no trip to it."""
+        """`_read` on the torch thread, with the candidates of the other requests read meanwhile; without
+        readers, no trip to it."""
         if model.reader is None and model.line_reader is None:
             return [0.0] * len(candidates), [[] for _ in candidates]
-        return await asyncio.get_running_loop().run_in_executor(self.torch_thread, self._read, model, candidates, form)
+        return await self._readings.run((model, candidates, form))
 
     def _read(
-        self, model: ServedModel, candidates: list[list[str]], form: Form
-    ) -> tuple[list[float], list[list[float]]]:
-        """How much readers would like each candidate (engine.reader), and the chance they would mark each
-        of its lines as failing (the line reader); 0 and none without the reader in question."""
-        ids = [self._encode(model, poem_text(lines, form.name)) for lines in candidates]
-        readings = read(model.backend, ids, [[len(line) for line in lines] for lines in candidates])
-        liked = model.reader.scores(readings.poems) if model.reader else [0.0] * len(candidates)
-        failing = [model.line_reader.failing(lines).tolist() if model.line_reader else [] for lines in readings.lines]
-        return liked, failing
+        self, requests: list[tuple[ServedModel, list[list[str]], Form]]
+    ) -> list[tuple[list[float], list[list[float]]]]:
+        """For each request's candidates, how much readers would like each (engine.reader), and the chance
+        they would mark each of its lines as failing (the line reader); 0 and none without the reader in
+        question. The candidates of all requests served by one model go through it together."""
+        answers: list[tuple[list[float], list[list[float]]]] = [([], []) for _ in requests]
+        for model in {id(model): model for model, _, _ in requests}.values():
+            mine = [index for index, (served, _, _) in enumerate(requests) if served is model]
+            poems = [(lines, requests[index][2]) for index in mine for lines in requests[index][1]]
+            ids = [self._encode(model, poem_text(lines, form.name)) for lines, form in poems]
+            readings = read(model.backend, ids, [[len(line) for line in lines] for lines, _ in poems])
+            liked = model.reader.scores(readings.poems) if model.reader else [0.0] * len(poems)
+            failing = [
+                model.line_reader.failing(lines).tolist() if model.line_reader else [] for lines in readings.lines
+            ]
+            start = 0
+            for index in mine:
+                end = start + len(requests[index][1])
+                answers[index] = (liked[start:end], failing[start:end])
+                start = end
+        return answers
 
     def _lines(self, model: ServedModel, row: Row) -> list[str]:
         text = self._decode(model, row.tokens)

@@ -8,8 +8,9 @@ one package also serves the scheduler's synchronous job store (the `postgres` ex
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
     def connect(cls, url: str | URL) -> Database:
@@ -89,8 +92,20 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions.begin() as session:
+        async with self._turn(), self._sessions.begin() as session:
             yield session
+
+    def _turn(self) -> AbstractAsyncContextManager[object]:
+        """SQLite's units of work take turns on an asyncio lock. Each takes SQLite's write lock up front
+        (_begin_immediate), and a connection that finds it taken polls SQLite's busy handler, sleeping up to
+        100 ms between tries: 20 simultaneous /poem spent a second queueing for it (bench/bot.py). The busy
+        handler still arbitrates between processes (the CLI beside the bot)."""
+        if not self._sqlite:
+            return nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:  # an asyncio lock serves one event loop
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     async def erase_deleted(self) -> None:
         """Make deleted rows unreadable in the database's files too. SQLite keeps a deleted row's bytes

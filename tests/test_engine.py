@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from transformers import AutoModelForCausalLM
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import BackendUnavailable, TransformersBackend, load_backend
 from engine.backends.lean import LeanLlama
-from engine.batching import Batcher, Busy
+from engine.batching import Batcher, Busy, Gatherer
 from engine.constraints import PoemConstraint, PoemPlan
 from engine.forms import JINTI_FORMS
 from engine.novelty import CorpusLines
@@ -501,16 +502,35 @@ def test_concurrent_requests_share_batches(poet):
     assert poet.model.batcher.batches_run < 8
 
 
-def test_a_burst_is_read_batch_by_batch(monkeypatch):
-    """Requests a batch answered are read (engine.reader) before the next batch samples: queued behind it on the
-    one torch thread, a burst's first requests waited for every later batch."""
+def test_calls_made_together_are_gathered_into_one_job_and_share_its_failure():
+    jobs: list[list[int]] = []
+
+    def double_all(items: list[int]) -> list[int]:
+        jobs.append(items)
+        if 13 in items:
+            raise ValueError("13 is not doubled")
+        return [2 * item for item in items]
+
+    async def calls(*items: int):
+        gatherer = Gatherer(double_all, executor)
+        return await asyncio.gather(*(gatherer.run(item) for item in items), return_exceptions=True)
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        assert run(calls(1, 2, 3)) == [2, 4, 6]
+        failed = run(calls(4, 13))
+    assert jobs == [[1, 2, 3], [4, 13]]
+    assert [str(error) for error in failed] == ["13 is not doubled"] * 2
+
+
+def recorded_burst(monkeypatch, max_batch_rows: int, requests: int) -> list[str]:
+    """The torch-thread jobs (sampling a batch, reading candidates) of `requests` concurrent 五绝 of 4 candidates."""
     import engine.batching
     import engine.poet
 
     monkeypatch.setattr(engine.poet, "REWRITES", 0)
-    poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=4)
+    poet = Poet(SHIPPED_MODEL, "cpu-int8", max_batch_rows=max_batch_rows)
     events: list[str] = []
-    sample, read = engine.batching.sample, poet._read
+    sample, read = engine.batching.sample, engine.poet.read
 
     def recorded_sample(*args):
         events.append("sample")
@@ -521,16 +541,30 @@ def test_a_burst_is_read_batch_by_batch(monkeypatch):
         return read(*args)
 
     monkeypatch.setattr(engine.batching, "sample", recorded_sample)
-    monkeypatch.setattr(poet, "_read", recorded_read)
+    monkeypatch.setattr(engine.poet, "read", recorded_read)
 
     async def burst():
-        return await asyncio.gather(*(poet.compose("月", form="wujue", seed=i, n_candidates=4) for i in range(3)))
+        return await asyncio.gather(
+            *(poet.compose("月", form="wujue", seed=i, n_candidates=4) for i in range(requests))
+        )
 
     try:
-        run(burst())
+        poems = run(burst())
     finally:
         run(poet.close())
-    assert events == ["sample", "read"] * 3
+    assert all(check(poem.text, poem.form).ok for poem in poems)
+    return events
+
+
+def test_a_burst_is_read_batch_by_batch(monkeypatch):
+    """Requests a batch answered are read (engine.reader) before the next batch samples: queued behind it on the
+    one torch thread, a burst's first requests waited for every later batch."""
+    assert recorded_burst(monkeypatch, max_batch_rows=4, requests=3) == ["sample", "read"] * 3
+
+
+def test_the_requests_of_one_batch_are_read_in_one_job(monkeypatch):
+    """One request at a time, a burst's readings hopped between the event loop and the torch thread."""
+    assert recorded_burst(monkeypatch, max_batch_rows=12, requests=3) == ["sample", "read"]
 
 
 def test_the_constraints_drive_transformers_generate_too(poet):

@@ -220,11 +220,16 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         ranked.append([list(lines) for lines in candidates])
         return best_poem(self, model, rows, candidates, *rest)
 
-    def third_line_fails(self, model, candidates, form):
-        return [0.0] * len(candidates), [[0.01, 0.01, 0.9, 0.01] for _ in candidates]
+    def readers_marking(chances):
+        """The readers as the test has them: no candidate preferred, `chances(lines)` of each line's mark."""
+
+        async def read_all(self, model, candidates, form):
+            return [0.0] * len(candidates), [chances(lines) for lines in candidates]
+
+        return read_all
 
     monkeypatch.setattr(Poet, "_best_poem", recording)
-    monkeypatch.setattr(Poet, "_read", third_line_fails)
+    monkeypatch.setattr(Poet, "_read_all", readers_marking(lambda lines: [0.01, 0.01, 0.9, 0.01]))
     monkeypatch.setattr(engine.poet, "REWRITES", 1)
     try:
         poem = asyncio.run(poet.compose("秋", form="wujue", seed=3, n_candidates=6))
@@ -235,11 +240,7 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         assert any(lines[2:] != kept[2:] for lines in second[6:])
         assert poem.scores["rewritten_from_lines"] == [3] and poem.scores["candidates"] == 12
         # a first line of the user's is never written again: the rewrite starts after it
-        monkeypatch.setattr(
-            Poet,
-            "_read",
-            lambda self, model, candidates, form: ([0.0] * len(candidates), [[0.9] * len(c) for c in candidates]),
-        )
+        monkeypatch.setattr(Poet, "_read_all", readers_marking(lambda lines: [0.9] * len(lines)))
         given = asyncio.run(poet.compose("", first_line="床前明月光", form="wujue", seed=4, n_candidates=4))
         assert given.lines[0] == "床前明月光" and given.scores["rewritten_from_lines"] == [2]
         # a 律诗 only from one of its last lines
@@ -249,11 +250,7 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
             assert lushi.scores["rewritten_from_lines"] == rewritten
         # lines 5-6 only from a higher chance than the closing couplet's
         between = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.LUSHI_NECK_REWRITE_CHANCE) / 2
-        monkeypatch.setattr(
-            Poet,
-            "_read",
-            lambda self, model, candidates, form: ([0.0] * len(candidates), [[between] * len(c) for c in candidates]),
-        )
+        monkeypatch.setattr(Poet, "_read_all", readers_marking(lambda lines: [between] * len(lines)))
         lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
         assert lushi.scores["rewritten_from_lines"] == [7]
         # a request that waited long in the queue (the last of a burst) is not rewritten

@@ -34,9 +34,8 @@ async def upsert_user(session: AsyncSession, user: DiscordUser, *, script: Scrip
     if script is not None:
         values["script"] = parse_enum("script", Script, script)
     statement = dialect_insert(session, User).values(id=user.id, created_at=now, **values)
-    statement = statement.on_conflict_do_update(index_elements=[User.id], set_=values)
-    await session.execute(statement)
-    return await session.get_one(User, user.id, populate_existing=True)
+    statement = statement.on_conflict_do_update(index_elements=[User.id], set_=values).returning(User)
+    return (await session.scalars(statement, execution_options={"populate_existing": True})).one()
 
 
 async def upsert_users(session: AsyncSession, users: Sequence[DiscordUser | None]) -> None:

@@ -1,4 +1,6 @@
-"""Engines and units of work: URLs, SQLite's pragmas, commit and rollback."""
+"""Engines and units of work: URLs, SQLite's pragmas, commit and rollback, concurrent units."""
+
+import asyncio
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -69,6 +71,49 @@ async def test_a_unit_of_work_commits_on_success_and_rolls_back_on_error(db):
     async with db.unit_of_work() as session:
         assert (await repo.get_user(session, 1)).display_name == "白居易"
         assert await repo.get_user(session, 2) is None
+
+
+async def test_twenty_simultaneous_units_of_work_all_commit(db):
+    async def write(number: int) -> None:
+        async with db.unit_of_work() as session:
+            await repo.upsert_user(session, repo.DiscordUser(100 + number, f"诗人{number}"))
+
+    await asyncio.gather(*(write(number) for number in range(20)))
+    async with db.unit_of_work() as session:
+        assert await repo.existing_users(session, range(100, 120)) == set(range(100, 120))
+
+
+async def sqlite_units_inside_at_once(db: Database, units: int) -> int:
+    """The most of `units` simultaneous units of work that were inside their block at one time."""
+    inside = most = 0
+
+    async def unit() -> None:
+        nonlocal inside, most
+        async with db.unit_of_work() as session:
+            inside += 1
+            most = max(most, inside)
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(*(unit() for _ in range(units)))
+    return most
+
+
+async def test_sqlite_units_of_work_take_turns_in_the_event_loop(tmp_path):
+    """Not in SQLite's busy handler, which sleeps up to 100 ms between tries for its write lock."""
+    db = Database.connect(f"sqlite:///{tmp_path / 'turns.sqlite'}")
+    try:
+        assert await sqlite_units_inside_at_once(db, 5) == 1
+    finally:
+        await db.close()
+
+
+def test_sqlite_units_of_work_take_turns_in_one_event_loop_after_another(tmp_path):
+    db = Database.connect(f"sqlite:///{tmp_path / 'turns.sqlite'}")
+    assert asyncio.run(sqlite_units_inside_at_once(db, 3)) == 1
+    assert asyncio.run(sqlite_units_inside_at_once(db, 3)) == 1
+    asyncio.run(db.close())
 
 
 async def test_writes_survive_a_new_engine(db, database_url):
