@@ -197,12 +197,13 @@ class Gatherer(Generic[Item, Result]):
 
         def answer(done: asyncio.Future[list[Result]]) -> None:
             error = done.exception()
+            results = done.result() if error is None else []
             for index, (_, future) in enumerate(gathered):
                 if future.done():  # its caller was cancelled
                     continue
                 if error is not None:  # every caller hears why
                     future.set_exception(error)
                 else:
-                    future.set_result(done.result()[index])
+                    future.set_result(results[index])
 
         done.add_done_callback(answer)

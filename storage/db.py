@@ -82,7 +82,6 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._sqlite = engine.dialect.name == "sqlite"
         self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
@@ -100,7 +99,7 @@ class Database:
         (_begin_immediate), and a connection that finds it taken polls SQLite's busy handler, sleeping up to
         100 ms between tries: 20 simultaneous /poem spent a second queueing for it (bench/bot.py). The busy
         handler still arbitrates between processes (the CLI beside the bot)."""
-        if not self._sqlite:
+        if self.engine.dialect.name != "sqlite":
             return nullcontext()
         loop = asyncio.get_running_loop()
         if self._turns is None or self._turns[0] is not loop:  # an asyncio lock serves one event loop
