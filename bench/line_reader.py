@@ -100,7 +100,7 @@ def fit_command(
     reader = _fit(featurize, marked, best, sha)
 
     seen = {poem for _, poem, _ in marked}
-    unseen = [(better, worse) for _, better, worse in choices() if better not in seen and worse not in seen]
+    unseen = [(c.better, c.worse) for c in choices() if c.better not in seen and c.worse not in seen]
     if unseen:
         chosen = expected_failing(featurize, reader, [better for better, _ in unseen])
         other = expected_failing(featurize, reader, [worse for _, worse in unseen])

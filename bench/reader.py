@@ -20,7 +20,7 @@ import sys
 import zlib
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import numpy as np
 import torch
@@ -56,18 +56,27 @@ def _split(text: str) -> Poem:
     return tuple(line for line in re.split("[，。]", text.strip()) if line)
 
 
-def choices(panels: Path = PANELS) -> list[tuple[str, Poem, Poem]]:
-    """(panel, chosen poem, the other) for every rater's answer of every A/B panel."""
+class PanelChoice(NamedTuple):
+    panel: str  # the panel's folder, relative to bench/panels
+    better: Poem  # the poem the rater chose
+    worse: Poem  # the other
+    theme: str  # the pair's 题
+
+
+def choices(panels: Path = PANELS) -> list[PanelChoice]:
+    """Every rater's answer of every A/B panel."""
     found = []
     for sheet in sorted(panels.rglob("pairs.md")):
         folder = sheet.parent
         if (folder / "key.json").exists():
             continue
         pairs: dict[tuple[str, int], Poem] = {}
+        themes: dict[str, str] = {}
         pair_id = None
         for line in sheet.read_text(encoding="utf-8").splitlines():
-            if heading := re.match(r"- (Q\d+)", line):
+            if heading := re.match(r"- (Q\d+)(?:\s+题：(\S+))?", line):
                 pair_id = heading.group(1)
+                themes[pair_id] = heading.group(2) or ""
             elif pair_id and (poem := re.match(r"\s+([12])\. (\S+)", line)):
                 pairs[(pair_id, int(poem.group(1)))] = _split(poem.group(2))
         for answers in sorted(folder.glob("pair-ratings-*.jsonl")):
@@ -76,10 +85,11 @@ def choices(panels: Path = PANELS) -> list[tuple[str, Poem, Poem]]:
                 better = answer.get("better")
                 if better in (1, 2) and (answer.get("id"), better) in pairs:
                     found.append(
-                        (
+                        PanelChoice(
                             str(folder.relative_to(panels)),
                             pairs[(answer["id"], better)],
                             pairs[(answer["id"], 3 - better)],
+                            themes[answer["id"]],
                         )
                     )
     return found
@@ -127,22 +137,22 @@ class Featurizer:
         return [lines for _, lines in self._read(poems)]  # per poem (its lines, F)
 
 
-def _fit(featurize: Featurizer, chosen: list[tuple[str, Poem, Poem]], l2: float) -> torch.Tensor:
-    return fit(featurize([c[1] for c in chosen]), featurize([c[2] for c in chosen]), l2)
+def _fit(featurize: Featurizer, chosen: list[PanelChoice], l2: float) -> torch.Tensor:
+    return fit(featurize([c.better for c in chosen]), featurize([c.worse for c in chosen]), l2)
 
 
-def _agreement(featurize: Featurizer, weights: torch.Tensor, chosen: list[tuple[str, Poem, Poem]]) -> float:
-    margin = (featurize([c[1] for c in chosen]) - featurize([c[2] for c in chosen])) @ weights  # (N,)
+def _agreement(featurize: Featurizer, weights: torch.Tensor, chosen: list[PanelChoice]) -> float:
+    margin = (featurize([c.better for c in chosen]) - featurize([c.worse for c in chosen])) @ weights  # (N,)
     return float((margin > 0).float().mean())
 
 
-def cross_validate(featurize: Featurizer, chosen: list[tuple[str, Poem, Poem]], l2: float) -> tuple[float, int]:
+def cross_validate(featurize: Featurizer, chosen: list[PanelChoice], l2: float) -> tuple[float, int]:
     agreed = total = 0
     for fold in range(FOLDS):
-        held = {panel for panel, _, _ in chosen if zlib.crc32(panel.encode()) % FOLDS == fold}
-        train = [c for c in chosen if c[0] not in held]
-        seen = {poem for _, better, worse in train for poem in (better, worse)}
-        test = [c for c in chosen if c[0] in held and c[1] not in seen and c[2] not in seen]
+        held = {c.panel for c in chosen if zlib.crc32(c.panel.encode()) % FOLDS == fold}
+        train = [c for c in chosen if c.panel not in held]
+        seen = {poem for c in train for poem in (c.better, c.worse)}
+        test = [c for c in chosen if c.panel in held and c.better not in seen and c.worse not in seen]
         if test:
             agreed += round(_agreement(featurize, _fit(featurize, train, l2), test) * len(test))
             total += len(test)
@@ -174,7 +184,7 @@ def fit_command(
     if not chosen:
         raise typer.BadParameter(f"no A/B choices under {PANELS}")
     featurize = Featurizer(model)
-    print(f"{len(chosen)} choices from {len({c[0] for c in chosen})} panels")
+    print(f"{len(chosen)} choices from {len({c.panel for c in chosen})} panels")
     results = {}
     for penalty in penalties:
         agreement, count = cross_validate(featurize, chosen, penalty)

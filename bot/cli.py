@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -284,19 +285,30 @@ def train(
 
 @app.command()
 def align(
-    marks: Annotated[Path, typer.Argument(help='Marked poems, JSONL: {"theme", "form", "lines", "failing"} each.')],
+    judged: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help='Marked poems, JSONL: {"theme", "form", "lines", "failing"} each; with --choices, readers\' '
+            'choices: {"theme", "form", "chosen", "rejected"} each.',
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="The aligned model folder to write.")],
+    choices: Annotated[
+        bool, typer.Option("--choices", help="Learn readers' choices between two poems (DPO), not line marks (KTO).")
+    ] = False,
     model: Annotated[
         Path | None, typer.Option(help="The model to align; default: LIANJU_MODEL_DIR (the shipped model).")
     ] = None,
     corpus: Annotated[Path | None, typer.Option(help="A built corpus; default: $LIANJU_DATA_DIR/corpus.")] = None,
-    steps: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    steps: Annotated[int | None, typer.Option(min=1, max=100_000, help="Default: 200 (marks), 400 (choices).")] = None,
     lr: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-5,
-    beta: Annotated[float, typer.Option(min=0.01, max=100.0)] = 1.0,
+    beta: Annotated[float | None, typer.Option(min=0.01, max=100.0, help="Default: 1 (marks), 0.1 (choices).")] = None,
     seed: int = 0,
 ) -> None:
-    """Make the lines readers marked as failing less likely and those they passed more likely (KTO)."""
-    from engine.preference import AlignConfig, read_marks
+    """Make the lines readers marked as failing less likely and those they passed more likely (KTO); with
+    --choices, the poems readers chose likelier than those they chose them over (DPO)."""
+    from engine.preference import CHOICES_CONFIG, AlignConfig, align_to_choices, read_choices, read_marks
     from engine.preference import align as run_alignment
 
     corpus = corpus or get_settings().corpus_dir
@@ -305,15 +317,22 @@ def align(
     model = _model_folder(model or get_settings().model_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"{out} is not empty (or not a folder): choose a new folder for the aligned model")
+    defaults = CHOICES_CONFIG if choices else AlignConfig()
+    config = replace(
+        defaults, steps=steps or defaults.steps, lr=lr, beta=defaults.beta if beta is None else beta, seed=seed
+    )
     try:
-        summary = run_alignment(
-            model, out, read_marks(marks), corpus, AlignConfig(steps=steps, lr=lr, beta=beta, seed=seed)
-        )
+        if choices:
+            summary = align_to_choices(model, out, read_choices(judged), corpus, config)
+            learnt = f"{summary['choices']:,} choices between {summary['poems']:,} poems"
+        else:
+            summary = run_alignment(model, out, read_marks(judged), corpus, config)
+            learnt = f"{summary['lines_passed']:,} passed and {summary['lines_failed']:,} failed lines"
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     console.print(
-        f"aligned on {summary['lines_passed']:,} passed and {summary['lines_failed']:,} failed lines; held-out NLL "
-        f"{summary['heldout_nll_before']} → {summary['heldout_nll_after']}; model saved to {out}\n"
+        f"aligned on {learnt}; held-out NLL {summary['heldout_nll_before']} → {summary['heldout_nll_after']}; "
+        f"model saved to {out}\n"
         "refit its readers for the best ranking: bench/reader.py --model OUT, bench/line_reader.py --model OUT"
     )
 

@@ -11,13 +11,20 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from engine import prompts
+from engine.model_card import FACTS
 from engine.preference import (
     AlignConfig,
+    Choice,
     MarkedPoem,
     align,
-    all_completion_log_probs,
+    align_to_choices,
+    all_counted_log_probs,
+    completion_counted,
+    counted_poem,
+    dpo_loss,
     kto_loss,
     line_examples,
+    read_choices,
     read_marks,
 )
 from engine.reader import LINE_READER_FILE, weights_digest
@@ -45,6 +52,94 @@ def test_kto_pulls_each_kind_its_way_and_saturates():
     kinds = torch.tensor([True, False])
     light, heavy = kto_loss(both, kinds, 1.0, 1.0), kto_loss(both, kinds, 1.0, 3.0)
     assert float(heavy - light) == pytest.approx(float(1 - torch.sigmoid(torch.tensor(-0.5))), rel=1e-5)
+
+
+def test_dpo_pulls_the_chosen_poem_up_against_the_other():
+    chosen, rejected = torch.tensor([0.5], requires_grad=True), torch.tensor([0.5], requires_grad=True)
+    dpo_loss(chosen, rejected, 0.1).backward()
+    # the chosen poem's log-ratio pulled up, the other's down, equally
+    assert chosen.grad is not None and rejected.grad is not None
+    assert float(chosen.grad) < 0 < float(rejected.grad) and float(chosen.grad) == pytest.approx(-float(rejected.grad))
+    # only the difference counts, and a pair already far apart is left nearly alone
+    assert float(dpo_loss(torch.tensor([3.0]), torch.tensor([1.0]), 0.1)) == pytest.approx(
+        float(dpo_loss(torch.tensor([0.0]), torch.tensor([-2.0]), 0.1))
+    )
+    assert float(dpo_loss(torch.tensor([200.0]), torch.tensor([0.0]), 0.1)) < 1e-6
+
+
+def test_a_poem_is_counted_as_the_bot_prompts_for_it_without_its_rhyme_characters(tiny_model, built_corpus):
+    tokenizer = load_tokenizer(tiny_model)
+    lines = next(r["lines"] for r in read_jsonl(built_corpus / "poems.jsonl") if r["form"] == "wujue")
+    ids, counted = counted_poem(tokenizer, "月", "wujue", lines)
+    assert tokenizer.decode(ids) == prompts.poem_prompt("wujue", ["月"]) + prompts.poem_body(lines)
+    unrhymed = lines[0] + lines[1][:-1] + lines[2] + lines[3][:-1]
+    assert "".join(tokenizer.decode([i]) for i, c in zip(ids, counted) if c) == unrhymed
+
+
+def test_align_to_choices_makes_the_chosen_poems_likelier_than_the_others(tiny_model, built_corpus, tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    for path in tiny_model.iterdir():
+        if path.is_file():
+            (base / path.name).write_bytes(path.read_bytes())
+    # a model aligned before keeps that line of its card
+    facts = json.loads((base / FACTS).read_text()) if (base / FACTS).is_file() else {}
+    facts.setdefault("training", {})["alignment"] = "aligned to readers' marks (KTO) before"
+    (base / FACTS).write_text(json.dumps(facts))
+    # the fixture's poems in pairs of one form, the first of each chosen
+    choices = []
+    for form in ("wujue", "qijue", "wulv", "qilv"):
+        records = [r for r in read_jsonl(built_corpus / "poems.jsonl") if r["form"] == form]
+        choices += [Choice("月", form, a["lines"], b["lines"]) for a, b in zip(records[::2], records[1::2])]
+    assert len(choices) >= 8
+    summary = align_to_choices(
+        base,
+        tmp_path / "preferred",
+        choices,
+        built_corpus,
+        AlignConfig(steps=30, lr=3e-3, batch_size=8, corpus_batch_size=4, beta=0.1),
+        progress=False,
+    )
+    assert summary["choices"] == len(choices) and summary["poems"] == 2 * len(choices)
+
+    def margins(model_dir):
+        tokenizer = load_tokenizer(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        items = [counted_poem(tokenizer, c.theme, c.form, p) for c in choices for p in (c.chosen, c.rejected)]
+        log_probs = all_counted_log_probs(model, items, tokenizer.pad_token_id).view(-1, 2)  # (N, 2)
+        return log_probs[:, 0] - log_probs[:, 1]
+
+    moved = margins(tmp_path / "preferred") - margins(base)
+    assert (moved > 0).float().mean() >= 0.75 and moved.mean() > 1.0
+    card = (tmp_path / "preferred" / "README.md").read_text()
+    assert "aligned to readers' marks (KTO) before; then aligned to readers' choices" in card
+    assert f"{len(choices)} choices between {2 * len(choices)} poems" in card
+
+
+CHOICE = {
+    "theme": "月",
+    "form": "wujue",
+    "chosen": ["明月照高楼", "清光满玉钩", "月落乌啼处", "霜天客未眠"],
+    "rejected": ["明月照高楼", "清光满玉钩", "月色满江楼", "霜天客未眠"],
+}
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("{not json", ":2: not a choice"),
+        ({**CHOICE, "rejected": CHOICE["chosen"]}, ":2: the chosen and the rejected poem are the same"),
+        ({**CHOICE, "form": "qijue"}, ":2: its lines are not a qijue"),
+        ({**CHOICE, "rejected": ["明月", "🌙🌙🌙🌙🌙", "", None]}, ":2: its lines are not a wujue"),
+        ({"theme": "月", "form": "wujue"}, ":2: not a choice"),
+    ],
+)
+def test_bad_choices_are_refused_naming_the_line(tmp_path, bad, message):
+    with pytest.raises(ValueError, match=message):
+        read_choices(_write(tmp_path / "choices.jsonl", [CHOICE, bad]))
+    assert read_choices(_write(tmp_path / "one.jsonl", [CHOICE, ""]))[0].rejected[2] == "月色满江楼"
+    with pytest.raises(ValueError, match="holds no choices"):
+        read_choices(_write(tmp_path / "empty.jsonl", [""]))
 
 
 def test_line_examples_keep_the_lines_readers_agreed_on_as_generation_writes_them():
@@ -116,8 +211,10 @@ def _marked(corpus, count, seed=0):
 def _line_log_probs(model_dir, examples):
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    items = tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
-    return all_completion_log_probs(model, items, tokenizer.pad_token_id, torch.device("cpu"))
+    items = [
+        completion_counted(*item) for item in tokenize(tokenizer, [(prompt, line) for prompt, line, _ in examples])
+    ]
+    return all_counted_log_probs(model, items, tokenizer.pad_token_id)
 
 
 def test_align_makes_failed_lines_less_likely_than_passed_ones(tiny_model, built_corpus, tmp_path):
@@ -179,6 +276,7 @@ def test_cli_align_refuses_bad_input_without_a_traceback(tiny_model, built_corpu
         ([str(marks), "--out", str(tmp_path), *common], "is not empty"),
         ([str(marks), "--out", str(marks), *common], "is not empty (or not a folder)"),
         ([str(marks), "--out", str(tmp_path / "o4"), "--corpus", str(tmp_path / "nothing")], "no corpus at"),
+        ([str(marks), "--choices", "--out", str(tmp_path / "o5"), *common], ":1: not a choice"),
     ]:
         result = runner.invoke(app, ["align", *args])
         assert result.exit_code == 2, result.output
@@ -209,6 +307,36 @@ def test_bench_align_exports_marks_and_keeps_a_fifth_apart(tmp_path, monkeypatch
     refused = runner.invoke(bench_align.app, ["check", "--base", missing, "--aligned", missing, "--marks", missing])
     assert refused.exit_code == 2 and "does not exist" in plain(refused.output)
     assert refused.exception.__class__ is SystemExit
+
+
+def test_cli_aligns_to_choices(tiny_model, built_corpus, tmp_path):
+    choices = _write(tmp_path / "choices.jsonl", [CHOICE])
+    args = ["align", str(choices), "--choices", "--out", str(tmp_path / "out"), "--steps", "2"]
+    result = CliRunner().invoke(app, [*args, "--model", str(tiny_model), "--corpus", str(built_corpus)])
+    assert result.exit_code == 0, result.output
+    assert "aligned on 1 choices between 2 poems" in plain(result.output)
+    assert "β 0.1" in (tmp_path / "out" / "README.md").read_text()  # the choices' default, not the marks' 1
+
+
+def test_bench_align_exports_choices_and_keeps_a_fifth_apart(tmp_path, monkeypatch):
+    bench_align = load_bench_script("align")
+    one, other = "，".join(CHOICE["chosen"]) + "。", "，".join(CHOICE["rejected"]) + "。"
+    for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7"):
+        panel = tmp_path / "panels" / name
+        panel.mkdir(parents=True)
+        (panel / "pairs.md").write_text(
+            f"# Which poem is better?\n\n- Q001　题：月\n  1. {one}\n  2. {other}\n"
+            f"- Q002　题：月\n  1. {one}\n  2. {one}\n",  # one poem twice: nothing to learn
+            encoding="utf-8",
+        )
+        answers = [json.dumps({"id": "Q001", "better": 2}), json.dumps({"id": "Q002", "better": 1})]
+        (panel / "pair-ratings-x.jsonl").write_text("\n".join(answers) + "\n")
+    monkeypatch.setattr(bench_align, "PANELS", tmp_path / "panels")
+    bench_align.choices(tmp_path / "all.jsonl", None)
+    exported = read_choices(tmp_path / "all.jsonl")
+    assert exported == [Choice("月", "wujue", CHOICE["rejected"], CHOICE["chosen"])] * 7
+    bench_align.choices(tmp_path / "train.jsonl", tmp_path / "held.jsonl")
+    assert len(read_choices(tmp_path / "train.jsonl")) == 6 and len(read_choices(tmp_path / "held.jsonl")) == 1
 
 
 def test_bench_line_sheets_compares_two_sets_by_request(tmp_path):

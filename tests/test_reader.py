@@ -288,7 +288,7 @@ def test_bench_reader_gathers_ab_choices_and_leaves_whole_sheets_out(tmp_path):
     shutil.copy(ab / "pairs.md", sheet / "pairs.md")
     shutil.copy(ab / "pair-ratings-x.jsonl", sheet / "pair-ratings-x.jsonl")
     (sheet / "key.json").write_text("{}", encoding="utf-8")
-    assert bench_reader.choices(tmp_path) == [("ab", ("月落乌啼处", "霜天客未眠"), ("明月照高楼", "清光满玉钩"))]
+    assert bench_reader.choices(tmp_path) == [("ab", ("月落乌啼处", "霜天客未眠"), ("明月照高楼", "清光满玉钩"), "月")]
 
 
 @pytest.mark.parametrize("form", ["wujue", "qilv"])
