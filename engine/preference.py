@@ -42,6 +42,7 @@ from engine.evaluate import heldout_of, poems_nll
 from engine.forms import JINTI_FORMS, form_for_shape
 from engine.model_card import FACTS, finish_model_folder
 from engine.reader import carry_over
+from engine.request import MAX_THEME_CHARS
 from engine.tokenizer import load_tokenizer
 from engine.train import TrainConfig, collate, jinti_records, load_lexicon, make_optimizer, pick_device, tokenize
 
@@ -90,8 +91,8 @@ class Choice:
 def _read_jsonl(
     path: Path, name: str, fields: str, parse: Callable[[dict], Any], check: Callable[[Any], str | None]
 ) -> list:
-    """The objects of a JSONL file parsed and checked (`check` says what is wrong, or None); a ValueError naming
-    the line for anything else."""
+    """The objects of a JSONL file parsed and checked (`check` says what is wrong, or None; a theme no longer than a
+    request's, so that every example fits the model's context); a ValueError naming the line for anything else."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -104,6 +105,8 @@ def _read_jsonl(
             item = parse(json.loads(raw))
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{path}:{number}: not a {name} ({error!r}); each line needs {fields}") from None
+        if len(item.theme) > MAX_THEME_CHARS:
+            raise ValueError(f"{path}:{number}: the theme is longer than a request's ({MAX_THEME_CHARS} characters)")
         if problem := check(item):
             raise ValueError(f"{path}:{number}: {problem}")
         found.append(item)

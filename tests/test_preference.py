@@ -132,6 +132,7 @@ CHOICE = {
         ({**CHOICE, "form": "qijue"}, ":2: its lines are not a qijue"),
         ({**CHOICE, "rejected": ["明月", "🌙🌙🌙🌙🌙", "", None]}, ":2: its lines are not a wujue"),
         ({"theme": "月", "form": "wujue"}, ":2: not a choice"),
+        ({**CHOICE, "theme": "月" * 200}, ":2: the theme is longer than a request's"),
     ],
 )
 def test_bad_choices_are_refused_naming_the_line(tmp_path, bad, message):
@@ -183,6 +184,7 @@ GOOD = {
         ({**GOOD, "lines": ["明月", "🌙🌙🌙🌙🌙", "", None]}, ":2: its lines are not a wujue"),
         ({"theme": "月"}, ":2: not a marked poem"),
         ("[1, 2]", ":2: not a marked poem"),
+        ({**GOOD, "theme": "月" * 200}, ":2: the theme is longer than a request's"),
     ],
 )
 def test_bad_marks_are_refused_naming_the_line(tmp_path, bad, message):
