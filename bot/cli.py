@@ -324,15 +324,13 @@ def align(
     try:
         if choices:
             summary = align_to_choices(model, out, read_choices(judged), corpus, config)
-            learnt = f"{summary['choices']:,} choices between {summary['poems']:,} poems"
         else:
             summary = run_alignment(model, out, read_marks(judged), corpus, config)
-            learnt = f"{summary['lines_passed']:,} passed and {summary['lines_failed']:,} failed lines"
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
     console.print(
-        f"aligned on {learnt}; held-out NLL {summary['heldout_nll_before']} → {summary['heldout_nll_after']}; "
-        f"model saved to {out}\n"
+        f"aligned on {summary['learnt_from']}; held-out NLL {summary['heldout_nll_before']} → "
+        f"{summary['heldout_nll_after']}; model saved to {out}\n"
         "refit its readers for the best ranking: bench/reader.py --model OUT, bench/line_reader.py --model OUT"
     )
 

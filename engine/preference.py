@@ -215,15 +215,11 @@ def counted_poem(tokenizer, theme: str, form: str, lines: Sequence[str]) -> tupl
 def counted_log_probs(model, items: list[tuple[list[int], list[bool]]], pad_id: int) -> torch.Tensor:
     """(N,) the summed log-probability of each item's counted tokens, each given the tokens before it."""
     device = next(model.parameters()).device
-    width = max(len(ids) for ids, _ in items)
-    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)  # (N, T)
-    counted = torch.zeros((len(items), width), dtype=torch.bool)  # (N, T)
-    attention_mask = torch.zeros((len(items), width), dtype=torch.long)  # (N, T)
-    for row, (ids, mask) in enumerate(items):
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        counted[row, : len(ids)] = torch.tensor(mask)
-        attention_mask[row, : len(ids)] = 1
-    input_ids, counted, attention_mask = input_ids.to(device), counted.to(device), attention_mask.to(device)
+    batch = collate([(ids, 0) for ids, _ in items], pad_id)  # right-padded ids and their attention mask
+    input_ids, attention_mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)  # (N, T), (N, T)
+    counted = torch.zeros_like(input_ids, dtype=torch.bool)  # (N, T)
+    for row, (_, mask) in enumerate(items):
+        counted[row, : len(mask)] = torch.tensor(mask)
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()  # (N, T, V)
     targets = input_ids[:, 1:]  # (N, T-1): each token, predicted from those before it
     chosen = torch.log_softmax(logits[:, :-1], -1).gather(-1, targets[..., None])[..., 0]  # (N, T-1)
@@ -271,12 +267,13 @@ def align(
         out,
         corpus,
         config,
+        tokenizer,
         items,
         loss_of,
         {"marked_poems": len(marks), "lines_passed": passed, "lines_failed": failed},
         method="readers' marks (`lianju align`, engine/preference.py, KTO)",
-        learnt=f"{config.batch_size} lines and ",
-        what=f"{passed:,} lines readers passed and {failed:,} they failed, of {len(marks):,} poems",
+        unit="lines",
+        learnt_from=f"{passed:,} lines readers passed and {failed:,} they failed, of {len(marks):,} poems",
         dropout=True,
         progress=progress,
     )
@@ -305,12 +302,13 @@ def align_to_choices(
         out,
         corpus,
         config,
+        tokenizer,
         items,
         loss_of,
         {"choices": len(choices), "poems": poems},
         method="readers' choices between two of our poems (`lianju align --choices`, engine/preference.py, DPO)",
-        learnt=f"{config.batch_size} choices and ",
-        what=f"{len(choices):,} choices between {poems:,} poems",
+        unit="choices",
+        learnt_from=f"{len(choices):,} choices between {poems:,} poems",
         dropout=False,
         progress=progress,
         count=len(choices),
@@ -322,12 +320,13 @@ def _fine_tune(
     out: Path,
     corpus: Path,
     config: AlignConfig,
+    tokenizer,
     items: list[tuple[list[int], list[bool]]],
     loss_of: Callable[[Any, torch.Tensor, list[int]], torch.Tensor],
     summary: dict,
     method: str,
-    learnt: str,
-    what: str,
+    unit: str,
+    learnt_from: str,
     dropout: bool,
     progress: bool,
     count: int | None = None,
@@ -335,13 +334,12 @@ def _fine_tune(
     """The loop both alignments share: the reference's log-probability of every item once, then `config.steps`
     steps each of `loss_of` on `config.batch_size` of the `count` examples (default: one per item) plus the usual
     loss on corpus poems, then the model saved into `out` with the base's readers carried and a line on its card:
-    aligned to `method`, steps of `learnt` (its examples per step) and corpus poems, on `what`. With `dropout` off
-    the model steps in eval mode, so that an example it has not moved has a log-ratio of exactly 0 (DPO's pairs are
-    compared by that ratio alone)."""
+    aligned to `method`, steps of so many `unit` and corpus poems, on `learnt_from` (also in the summary returned,
+    for the CLI to say). With `dropout` off the model steps in eval mode, so that an example it has not moved has a
+    log-ratio of exactly 0 (DPO's pairs are compared by that ratio alone)."""
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     device = pick_device()
-    tokenizer = load_tokenizer(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device)  # type: ignore[arg-type]  # transformers types to() through functools.wraps, unbound
 
     # the reference: the base's log-probability of every item, once
@@ -391,6 +389,7 @@ def _fine_tune(
     carry_over(base, out)
     summary = {
         **summary,
+        "learnt_from": learnt_from,
         "heldout_nll_before": round(nll_before or 0.0, 4),
         "heldout_nll_after": round(nll_after or 0.0, 4),
         **asdict(config),
@@ -400,9 +399,9 @@ def _fine_tune(
         json.loads((out / FACTS).read_text()).get("training", {}).get("alignment") if (out / FACTS).is_file() else None
     )
     line = (
-        f"aligned to {method}: {config.steps} steps of {learnt}{config.corpus_batch_size} corpus poems, "
-        f"lr {config.lr:g}, β {config.beta:g}; {what}; held-out NLL {summary['heldout_nll_before']} → "
-        f"{summary['heldout_nll_after']}"
+        f"aligned to {method}: {config.steps} steps of {config.batch_size} {unit} and {config.corpus_batch_size} "
+        f"corpus poems, lr {config.lr:g}, β {config.beta:g}; {learnt_from}; held-out NLL "
+        f"{summary['heldout_nll_before']} → {summary['heldout_nll_after']}"
     )
     alignment = f"{earlier}; then {line}" if earlier else line
     finish_model_folder(out, {"training": {"alignment": alignment}})
