@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -46,6 +47,8 @@ from engine import prompts
 READER_FILE = "reader.json"
 LINE_READER_FILE = "line_reader.json"
 WEIGHTS_FILE = "model.safetensors"
+
+log = logging.getLogger(__name__)
 
 
 class StateBackend(Protocol):
@@ -166,7 +169,17 @@ def _load_fitted(model_dir: Path, filename: str) -> dict | None:
     if not path.is_file() or not (model_dir / WEIGHTS_FILE).is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    return data if data["weights_sha256"] == weights_digest(model_dir) else None
+    if data["weights_sha256"] != weights_digest(model_dir):
+        # said aloud: a reader copied beside other weights (a file copied by hand) would otherwise leave the
+        # ranking without it unnoticed
+        log.warning(
+            "%s was fitted on other weights and is left out of the ranking: refit it (bench/reader.py or "
+            "bench/line_reader.py --model %s), or carry a base's over with engine.reader.carry_over",
+            path,
+            model_dir,
+        )
+        return None
+    return data
 
 
 def _plain(value: object) -> object:

@@ -110,7 +110,7 @@ def test_the_line_reader_learns_which_lines_fail():
     assert abs(float(predicted.mean() - shares[1000:].mean())) < 0.05
 
 
-def test_a_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
+def test_a_reader_serves_only_the_weights_it_was_fitted_on(tmp_path, caplog):
     folder = tmp_path / "model"
     shutil.copytree(SHIPPED_MODEL, folder)
     Reader(torch.ones(4), weights_digest(folder), choices=10, l2=1.0).save(folder)
@@ -120,8 +120,12 @@ def test_a_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
     with open(folder / "model.safetensors", "ab") as handle:
         handle.write(b"\0")
     assert Reader.load(folder) is None
+    # and it says so, naming the file and what to do
+    assert f"{folder / READER_FILE} was fitted on other weights" in caplog.text and "refit it" in caplog.text
+    caplog.clear()
     (folder / READER_FILE).unlink()
     assert Reader.load(folder) is None
+    assert not caplog.text, "a folder without a reader is not worth a warning"
 
 
 def test_a_line_reader_serves_only_the_weights_it_was_fitted_on(tmp_path):
