@@ -102,7 +102,13 @@ def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> 
     files = sorted(folder.glob("pair-ratings-*.jsonl"))
     if not files:
         raise typer.BadParameter(f"no pair-ratings-*.jsonl in {folder}", param_hint="--folder")
+    forms = list(dict.fromkeys(pair["form"] for pair in key.values()))
+
+    def by_form_text(by_form: Counter[tuple[str, str]]) -> str:
+        return " ".join(f"{form} {by_form[(form, 'A')]}:{by_form[(form, 'B')]}" for form in forms)
+
     total: Counter[str] = Counter()
+    total_by_form: Counter[tuple[str, str]] = Counter()
     for path in files:
         wins: Counter[str] = Counter()
         by_form: Counter[tuple[str, str]] = Counter()
@@ -118,18 +124,15 @@ def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> 
             side = pair[str(answer["better"])]
             wins[side] += 1
             by_form[(pair["form"], side)] += 1
-        forms = " ".join(
-            f"{form} {by_form[(form, 'A')]}:{by_form[(form, 'B')]}"
-            for form in dict.fromkeys(pair["form"] for pair in key.values())
-        )
         rater = path.stem.removeprefix("pair-ratings-")
-        print(f"rater {rater}: A {wins['A']}, B {wins['B']} of {sum(wins.values())} ({forms})")
+        print(f"rater {rater}: A {wins['A']}, B {wins['B']} of {sum(wins.values())} ({by_form_text(by_form)})")
         total += wins
+        total_by_form += by_form
     answered = sum(total.values())
     z = (total["B"] - answered / 2) / math.sqrt(answered / 4)
     print(
         f"all raters: A {total['A']}, B {total['B']} of {answered}; B's share {total['B'] / answered:.1%}, "
-        f"z = {z:+.2f} against a fair coin"
+        f"z = {z:+.2f} against a fair coin ({by_form_text(total_by_form)})"
     )
 
 

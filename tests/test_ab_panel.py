@@ -51,3 +51,8 @@ def test_rounds_of_one_theme_and_form_are_slots_of_their_own(tmp_path):
     tallied = invoke("tally", "--folder", folder)
     assert tallied.exit_code == 0, tallied.output
     assert "rater x: A 0, B 2 of 2 (wujue 0:2)" in tallied.output
+    # a second rater who always picks A's: the totals add both, by form too
+    answers = [{"id": pair_id, "better": 2 if sides["1"] == "B" else 1} for pair_id, sides in key.items()]
+    (folder / "pair-ratings-y.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
+    tallied = invoke("tally", "--folder", folder)
+    assert "all raters: A 2, B 2 of 4; B's share 50.0%, z = +0.00 against a fair coin (wujue 2:2)" in tallied.output
