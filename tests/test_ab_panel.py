@@ -56,3 +56,12 @@ def test_rounds_of_one_theme_and_form_are_slots_of_their_own(tmp_path):
     (folder / "pair-ratings-y.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
     tallied = invoke("tally", "--folder", folder)
     assert "all raters: A 2, B 2 of 4; B's share 50.0%, z = +0.00 against a fair coin (wujue 2:2)" in tallied.output
+    assert "by pair: 2 pairs, B's mean share 50.0%; every pair's share alike" in tallied.output
+
+
+def test_the_pair_is_the_unit_of_the_sound_z():
+    """Pairs' B shares 1, 1, ½, 1: mean 0.875, standard error 0.125, so z = 3; four raters agreeing on 80 pairs
+    count as 80 pairs, not 320 answers."""
+    assert ab_panel.pair_z_text([1.0, 1.0, 0.5, 1.0]) == "4 pairs, B's mean share 87.5%, z = +3.00"
+    unanimous = [1.0] * 45 + [0.0] * 35
+    assert ab_panel.pair_z_text(unanimous).endswith("z = +1.12")  # over 320 answers of four raters: +2.24
