@@ -9,31 +9,30 @@ one-character word only in a title of at most three characters (咏鹤, but not 
 
 import asyncio
 import json
-import os
 import random
 import sys
 from pathlib import Path
 
-sys.path.append(str(Path(__file__).resolve().parents[2]))  # bench/, after the repository (bench/engine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, before bench/ (bench/engine.py)
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 from dev_poems import _COMMON_TITLES, load_poet  # noqa: E402
 
+from bot.config import get_settings  # noqa: E402
 from engine.forms import JINTI_FORMS  # noqa: E402
 from engine.text import is_han  # noqa: E402
-from engine.yardsticks import ACCEPTANCE_THEMES, DEV_THEMES  # noqa: E402
+from engine.yardsticks import ACCEPTANCE_THEMES, DEV_THEMES, read_records  # noqa: E402
 
 
 def real_poems(corpus: Path, words: list[str], vocab: dict[str, int]) -> list[tuple[str, dict]]:
     """(title word, poem) for every train 近体 poem titled with one of `words` (the longest first)."""
     found = []
-    with open(corpus / "poems.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            poem = json.loads(line)
-            if poem["split"] != "train" or poem["form"] not in JINTI_FORMS:
-                continue
-            title = "".join(c for c in poem["title"] if is_han(c))
-            word = next((w for w in words if w in title and (len(w) > 1 or len(title) <= 3)), None)
-            if word and all(c in vocab for c in "".join(poem["lines"])):
-                found.append((word, poem))
+    for poem in read_records(corpus):
+        if poem["split"] != "train" or poem["form"] not in JINTI_FORMS:
+            continue
+        title = "".join(c for c in poem["title"] if is_han(c))
+        word = next((w for w in words if w in title and (len(w) > 1 or len(title) <= 3)), None)
+        if word and all(c in vocab for c in "".join(poem["lines"])):
+            found.append((word, poem))
     return found
 
 
@@ -44,7 +43,7 @@ async def main(count: int, out: Path, seed: int) -> None:
         reverse=True,
     )
     poet = load_poet("engine/weights/default")
-    found = real_poems(Path(os.environ["LIANJU_DATA_DIR"]) / "corpus", words, poet.model.masks.ids)
+    found = real_poems(get_settings().corpus_dir, words, poet.model.masks.ids)
     random.Random(seed).shuffle(found)
     # at most three times a word's fair share, so that the commonest titles (道中) do not crowd out the rest
     cap, per_word, picked = max(3, 3 * count // len(words)), {}, []
