@@ -8,7 +8,8 @@ seed, one from each variant) and say which is better; the key says which side wa
 both versions chose the same poem are left out) and pairs_key.json (never for raters). A rater writes
 pair-ratings-<rater>.jsonl in the folder, one {"id": "Q001", "better": 1 or 2} per line. `tally` counts
 each variant's wins per rater and form, and how far the total is from a fair coin: over answers, and over
-pairs — the sound one, since the raters of one pair mostly agree (`pair_z_text`).
+pairs — the sound one, since the raters of one pair mostly agree (`pair_z_text`). `tally --folder P1 --folder
+P2 …` (one comparison on other seeds) also puts all their pairs together.
 
 bench/panel.py pits our poems against real ones; this compares two versions of ours, which is what a
 change to the engine needs once raters can tell ours from real poems anyway.
@@ -98,8 +99,25 @@ def make(
 
 
 @app.command()
-def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> None:
-    """Each variant's wins per rater and per form, and the distance from a fair coin, over answers and over pairs."""
+def tally(
+    folder: Annotated[
+        list[Path],
+        typer.Option(help="The panel's folder; given several times (one A/B on other seeds), also all together."),
+    ],
+) -> None:
+    """Each variant's wins per rater and per form, and the distance from a fair coin, over answers and over pairs;
+    for several panels of one comparison, the pairs of all of them together too."""
+    b_shares: list[float] = []
+    for panel in folder:
+        if len(folder) > 1:
+            print(f"{panel.name}:")
+        b_shares += _tally_panel(panel)
+    if len(folder) > 1:
+        print(f"together by pair: {pair_z_text(b_shares)}")
+
+
+def _tally_panel(folder: Path) -> list[float]:
+    """Print one panel's tally; returns each pair's share of answers for B."""
     key = json.loads((folder / "pairs_key.json").read_text(encoding="utf-8"))["pairs"]
     files = sorted(folder.glob("pair-ratings-*.jsonl"))
     if not files:
@@ -138,7 +156,9 @@ def tally(folder: Annotated[Path, typer.Option(help="The panel's folder.")]) -> 
         f"all raters: A {total['A']}, B {total['B']} of {answered}; B's share {total['B'] / answered:.1%}, "
         f"z = {z:+.2f} against a fair coin ({by_form_text(total_by_form)})"
     )
-    print(f"by pair: {pair_z_text([sum(votes) / len(votes) for votes in b_votes.values()])}")
+    b_shares = [sum(votes) / len(votes) for votes in b_votes.values()]
+    print(f"by pair: {pair_z_text(b_shares)}")
+    return b_shares
 
 
 def pair_z_text(b_shares: list[float]) -> str:

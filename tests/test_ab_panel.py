@@ -57,6 +57,15 @@ def test_rounds_of_one_theme_and_form_are_slots_of_their_own(tmp_path):
     tallied = invoke("tally", "--folder", folder)
     assert "all raters: A 2, B 2 of 4; B's share 50.0%, z = +0.00 against a fair coin (wujue 2:2)" in tallied.output
     assert "by pair: 2 pairs, B's mean share 50.0%; every pair's share alike" in tallied.output
+    # the same comparison on other seeds: each panel alone, then all their pairs together
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "pairs_key.json").write_text((folder / "pairs_key.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (again / "pair-ratings-z.jsonl").write_text((folder / "pair-ratings-x.jsonl").read_text(encoding="utf-8"))
+    both = invoke("tally", "--folder", folder, "--folder", again)
+    assert both.exit_code == 0, both.output
+    assert both.output.startswith("panel:\n") and "\nagain:\nrater z: A 0, B 2 of 2" in both.output
+    assert "together by pair: 4 pairs, B's mean share 75.0%, z = +1.73" in both.output
 
 
 def test_the_pair_is_the_unit_of_the_sound_z():
