@@ -8,7 +8,7 @@ Measures, on this machine:
   (b) our engine with every constraint on (one candidate), and `generate` under the same
   constraints as a LogitsProcessor (engine.constraints.ConstraintsProcessor);
 - one poem of each form as the bot asks for it (engine.poet.default_candidates: 16 candidates for a quatrain, 8
-  for a 五律, 5 for a 七律, ranked with the readers);
+  for a 律诗, ranked with the readers);
 - poems/s at 1, 4, 16 and 64 concurrent requests: the engine (batched), requests served one by
   one with `generate`, and `generate` on a hand-made batch;
 - peak RSS and the memory-bandwidth floor (weight bytes per token / measured copy bandwidth);

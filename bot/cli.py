@@ -139,8 +139,7 @@ def poem(
         typer.Option(
             min=1,
             max=32,
-            help="Candidates sampled per poem (default: 16 for a quatrain, 8 for a 五律, 5 for a 七律); "
-            "the best is kept.",
+            help="Candidates sampled per poem (default: 16 for a quatrain, 8 for a 律诗); the best is kept.",
         ),
     ] = None,
     temperature: Annotated[

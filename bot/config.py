@@ -63,7 +63,7 @@ class Settings(StorageSettings):
         ge=1,
         le=32,
         description="Candidates sampled per /poem; the best is shown. Unset: the engine's default for the form "
-        "(engine.poet.default_candidates: 16 for a quatrain, 8 for a 五律, 5 for a 七律).",
+        "(engine.poet.default_candidates: 16 for a quatrain, 8 for a 律诗).",
     )
     poem_temperature: float | None = Field(
         default=None,

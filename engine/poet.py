@@ -3,7 +3,7 @@
     poet = Poet(Path("engine/weights/default"))
     poem = await poet.compose("月", form="qijue")
 
-compose samples `n_candidates` poems (by default 16 for a quatrain, 8 for a 五律, 5 for a 七律:
+compose samples `n_candidates` poems (by default 16 for a quatrain, 8 for a 律诗:
 `default_candidates`) in one batch under hard constraints (engine.constraints),
 drops candidates with a line copied verbatim from the corpus (engine.novelty) or with two
 identical lines, and keeps the best by prosody score, length-normalised log-likelihood, the plan,
@@ -71,13 +71,10 @@ MAX_THEME_WORD = 3  # a longer theme is favoured by its characters, not as one w
 CANDIDATES = 16  # a quatrain's
 # A 律诗's: with today's readers and ranking, readers chose the poem of sixteen candidates over that of eight 166
 # of 320 times (51.9%, z = +0.67; 七律 83 of 160; bench/panels/2026-11-30-s20-lushi-candidates, -b), and eight
-# take the 七律 from about 0.6 s to within the 0.5 s the bot has (bench/engine.py).
+# take the 七律 from about 0.6 s to within the 0.5 s the bot has (bench/engine.py). A 七律 had five from session 22
+# to 26 (its time paid for its closing couplet rewritten from 0.07); with the faster engine of session 23 it has the
+# 五律's eight again, rewritten from its middle couplets too and twice (LUSHI_REWRITES, below).
 LUSHI_CANDIDATES = 8
-# A 七律's: five, whose time pays for its closing couplet rewritten from LUSHI_REWRITE_CHANCE (0.07; with eight the
-# median 七律 took 0.53-0.56 s against 0.46-0.49 s from 0.10). Five rewritten from 0.07 against eight from 0.10,
-# readers chose the five 184 of 320 times (57.5%, z = +2.68; bench/panels/2026-11-30-s22-qilv-five-0.07), in the
-# same time (median over bench/engine.py's themes 0.44-0.48 s against 0.42-0.52 s, alternating, three rounds).
-QILV_CANDIDATES = 5
 # Under a burst of requests every row delays every answer (bench/bot.py: 20 at once, p99 within 3 s): the
 # batcher cuts each request's candidates to its share of a batch, and never below this, so that twenty
 # requests fit one batch of 64 rows.
@@ -171,23 +168,27 @@ TIME_CLASH_WEIGHT = 1.0
 # chance of 0.10, as its closing couplet, readers chose it 85 of 132 times where the poems differed (z = +3.3;
 # bench/panels/2026-11-30-s21-lushi-rewritten-tail-4*), but half the 七律 were rewritten and took 0.55-0.62 s,
 # over the 0.5 s budget (six candidates to pay for it won nothing: 153 of 320, …-s21-lushi-tail-4-six). From
-# LUSHI_NECK_REWRITE_CHANCE 0.15 only the 颈联 lines likeliest to be marked are (9% of 律诗): 26 of 42 for it
-# (…-s21-lushi-neck-0.15, generator there), the 七律's median 0.34-0.36 → 0.35-0.41 s.
+# a chance of 0.15 only the 颈联 lines likeliest to be marked are (9% of 律诗): 26 of 42 for it
+# (…-s21-lushi-neck-0.15, generator there), the 七律's median 0.34-0.36 → 0.35-0.41 s. Session 27 opened the 颔联
+# (lines 3-4) to rewrites from the same chance, with two rounds and eight candidates for a 七律 (five before): readers
+# chose those 律诗 60.3% of the time over 126 pairs (z by pair +2.52; 七律 292 of 480; bench/panels/2026-12-01-s27-
+# lushi-search, -s27-qilv-search-b), the median 七律 of bench/engine.py's themes 0.25 → 0.30 s (alternating).
 REWRITES = 2
 REWRITE_CHANCE = 0.05
-LUSHI_REWRITTEN_TAIL = 4
-LUSHI_NECK_REWRITE_CHANCE = 0.15
+LUSHI_REWRITTEN_TAIL = 6
+LUSHI_MIDDLE_REWRITE_CHANCE = 0.15  # its lines before the closing couplet (颔联 and 颈联)
 # The chance above which a line of a 律诗's closing couplet is rewritten: 0.15 against 0.3, readers chose its
 # poems 213 of 332 times (64.2%, z = +5.16; bench/panels/2026-11-28-rewrite-lushi-chance); 0.10 against 0.15
 # (eight candidates), 80 of 108 (74.1%, z = +5.0; bench/panels/2026-11-30-s20-lushi-rewrite-0.1, -0.1b; 40 of 70
 # in session 19 with sixteen), with 42% of 律诗 rewritten instead of 15%. 0.07 against 0.10 won 104 of 152 where the
 # poems differed (68.4%, z = +4.54; 五律 59 of 80, 七律 45 of 72; bench/panels/2026-11-30-s22-lushi-rewrite-0.07, -b);
-# it rewrites the median 七律 (14 of 20 instead of 9), paid for by QILV_CANDIDATES.
+# it rewrites the median 七律 (14 of 20 instead of 9).
 LUSHI_REWRITE_CHANCE = 0.07
-# One round for a 律诗: with sixteen candidates each cost about 0.13 s and two put the median 七律 of bench/engine.py
+# Rounds for a 律诗: with sixteen candidates each cost about 0.13 s and two put the median 七律 of bench/engine.py
 # at 0.503 s, over the budget's 0.5; with eight (about 0.1 s a round), two against one won 37 of 64 where they
-# differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance.
-LUSHI_REWRITES = 1
+# differed (z = +1.25; bench/panels/2026-11-30-s20-lushi-rewrites-2, -2b), within chance while only the last four
+# lines could be rewritten. With the 颔联 open to rewrites (session 27, above) two rounds.
+LUSHI_REWRITES = 2
 # No rewrite for a request whose first candidates waited this long in the batcher's queue (a copied line
 # excepted): the last requests of a burst, ranked after 2 s in the queue, were rewritten once it emptied and made
 # the burst's p99 (bench/bot.py --users 20: 2.9-3.1 s with rewrites). The queue, not the clock: a request alone waits
@@ -239,7 +240,7 @@ def default_candidates(form: Form) -> int:
     """How many candidates a poem of this form samples unless the request names a number."""
     if form.line_count <= 4:
         return CANDIDATES
-    return QILV_CANDIDATES if form.chars_per_line == 7 else LUSHI_CANDIDATES
+    return LUSHI_CANDIDATES
 
 
 def _seed(seed: int | None) -> int:
@@ -509,7 +510,7 @@ class Poet:
             closing = min(2, LUSHI_REWRITTEN_TAIL)
             chances = (
                 [inf] * (form.line_count - LUSHI_REWRITTEN_TAIL)
-                + [LUSHI_NECK_REWRITE_CHANCE] * (LUSHI_REWRITTEN_TAIL - closing)
+                + [LUSHI_MIDDLE_REWRITE_CHANCE] * (LUSHI_REWRITTEN_TAIL - closing)
                 + [LUSHI_REWRITE_CHANCE] * closing
             )
         else:

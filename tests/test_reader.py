@@ -18,7 +18,7 @@ import engine.poet
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.backends import load_backend
 from engine.backends.lean import LeanLlama
-from engine.poet import CANDIDATES, LUSHI_CANDIDATES, QILV_CANDIDATES, TEMPERATURE, Poet
+from engine.poet import CANDIDATES, LUSHI_CANDIDATES, TEMPERATURE, Poet
 from engine.reader import (
     LINE_READER_FILE,
     READER_FILE,
@@ -247,13 +247,14 @@ def test_a_poem_is_written_again_from_its_first_failing_line(monkeypatch):
         monkeypatch.setattr(Poet, "_read_all", readers_marking(lambda lines: [0.9] * len(lines)))
         given = asyncio.run(poet.compose("", first_line="床前明月光", form="wujue", seed=4, n_candidates=4))
         assert given.lines[0] == "床前明月光" and given.scores["rewritten_from_lines"] == [2]
-        # a 律诗 only from one of its last lines
-        for tail, rewritten in ((0, []), (2, [7]), (4, [5])):
+        # a 律诗 only from one of its last lines, in one round here
+        monkeypatch.setattr(engine.poet, "LUSHI_REWRITES", 1)
+        for tail, rewritten in ((0, []), (2, [7]), (4, [5]), (6, [3])):
             monkeypatch.setattr(engine.poet, "LUSHI_REWRITTEN_TAIL", tail)
             lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
             assert lushi.scores["rewritten_from_lines"] == rewritten
-        # lines 5-6 only from a higher chance than the closing couplet's
-        between = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.LUSHI_NECK_REWRITE_CHANCE) / 2
+        # lines 3-6 only from a higher chance than the closing couplet's
+        between = (engine.poet.LUSHI_REWRITE_CHANCE + engine.poet.LUSHI_MIDDLE_REWRITE_CHANCE) / 2
         monkeypatch.setattr(Poet, "_read_all", readers_marking(lambda lines: [between] * len(lines)))
         lushi = asyncio.run(poet.compose("秋", form="wulv", seed=5, n_candidates=4))
         assert lushi.scores["rewritten_from_lines"] == [7]
@@ -302,7 +303,7 @@ def test_reader_text_is_the_bare_poem_prompt(form):
 
 def test_the_bot_asks_for_the_engines_candidates():
     """Unset, the bot names no number and the engine samples its default for the form: 16 for a quatrain, 8
-    for a 五律 (readers could not tell a 律诗 of 16 candidates from one of 8), 5 for a 七律 (its time)."""
+    for a 律诗 (readers could not tell a 律诗 of 16 candidates from one of 8)."""
     from bot.config import Settings
     from engine.forms import JINTI_FORMS
     from engine.poet import default_candidates
@@ -312,12 +313,12 @@ def test_the_bot_asks_for_the_engines_candidates():
         CANDIDATES,
         CANDIDATES,
         LUSHI_CANDIDATES,
-        QILV_CANDIDATES,
+        LUSHI_CANDIDATES,
     ]
     assert Settings().poem_temperature is None
     poet = Poet(SHIPPED_MODEL, "cpu-int8")
     try:
-        for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES), ("qilv", QILV_CANDIDATES)):
+        for form, wanted in (("wujue", CANDIDATES), ("wulv", LUSHI_CANDIDATES), ("qilv", LUSHI_CANDIDATES)):
             poem = asyncio.run(poet.compose("月", form=form, seed=2))
             assert poem.params["n_candidates"] == wanted, form
             assert poem.params["temperature"] == TEMPERATURE, form
@@ -333,7 +334,7 @@ def test_the_defaults_the_help_texts_name_are_the_engines():
     from bot.cli import app
     from bot.config import Settings
 
-    candidates = f"{CANDIDATES} for a quatrain, {LUSHI_CANDIDATES} for a 五律, {QILV_CANDIDATES} for a 七律"
+    candidates = f"{CANDIDATES} for a quatrain, {LUSHI_CANDIDATES} for a 律诗"
     temperature = f"the engine's, {TEMPERATURE}"
     poem = typer.main.get_command(app).commands["poem"]  # type: ignore[attr-defined]
     helps = {param.name: param.help for param in poem.params}

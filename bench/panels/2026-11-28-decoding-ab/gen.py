@@ -6,7 +6,7 @@ Besides `compose`'s own options, the JSON may hold switches for what `compose` d
 served model's planner removed: the theme as the prompt's keywords only), and engine.poet constants to
 override for the run: "PLAN_WEIGHT", "LIKELIHOOD_WEIGHT", "MAX_PLANNED_LINES", "READER_WEIGHT",
 "LINE_READER_WEIGHT", "REWRITES", "REWRITE_CHANCE", "LUSHI_REWRITTEN_TAIL", "LUSHI_REWRITE_CHANCE",
-"QUATRAIN_LAST_LINE_CHANCE", "LUSHI_NECK_REWRITE_CHANCE", "TOPIC_WEIGHT", "MAX_QUEUED_FOR_REWRITE_S",
+"QUATRAIN_LAST_LINE_CHANCE", "LUSHI_MIDDLE_REWRITE_CHANCE", "TOPIC_WEIGHT", "MAX_QUEUED_FOR_REWRITE_S",
 "LUSHI_REWRITES"; and "themes" (a list, default the dev themes). (Session 22's panels passed "REWRITE_WITHIN_S":
 10, the clock limit of the time, raised so that two generators sharing the two cores rewrote as the bot does for one
 user; the queue limit that replaced it does not depend on the machine's speed.)
@@ -34,7 +34,7 @@ CONSTANTS = (
     "LUSHI_REWRITE_CHANCE",
     "QUATRAIN_LAST_LINE_CHANCE",
     "MAX_QUEUED_FOR_REWRITE_S",
-    "LUSHI_NECK_REWRITE_CHANCE",
+    "LUSHI_MIDDLE_REWRITE_CHANCE",
     "TOPIC_WEIGHT",
     "LUSHI_REWRITES",
 )
