@@ -1,17 +1,67 @@
-"""Scratch: anneal the shipped model on the canonical poets' 近体 poems (authors of 唐诗三百首 and 千家诗)."""
-import json, random, sys, collections
+"""One more epoch of a model on the 近体 train poems of the canonical poets: the poets of 唐诗三百首 and 千家诗.
+
+    .venv/bin/python bench/panels/2026-12-01-s27-canon-17100/canon_ft.py PACKAGE_DIST OUT [--cap 600] [--lr 1e-4]
+
+PACKAGE_DIST is the chinese-poetry package's dist folder (its mengxue files name the poets); the corpus is
+$LIANJU_DATA_DIR/corpus. At most --cap poems a poet, so that 陆游's 7,524 do not make the epoch his.
+"""
+
+import argparse
+import collections
+import json
+import random
+import re
+import sys
 from pathlib import Path
-sys.path.insert(0, '/work/main')
-from engine.finetune import RatedPoem, finetune
-cap = int(sys.argv[2]); lr = float(sys.argv[3]); epochs = int(sys.argv[4])
-authors = set(json.load(open('/tmp/s27/canon_authors.json')))
-recs = [json.loads(l) for l in open('/tmp/ljdata/corpus/poems.jsonl')]
-sel = [r for r in recs if r['author'] in authors and r['form'] in ('wujue','qijue','wulv','qilv') and r['split'] == 'train']
-rng = random.Random(0); rng.shuffle(sel)
-per = collections.Counter(); kept = []
-for r in sel:
-    if per[r['author']] < cap:
-        per[r['author']] += 1; kept.append(r)
-print('poems', len(kept), file=sys.stderr)
-poems = [RatedPoem(id=i, lines=r['lines'], form=r['form'], title=r['title'], ratings={}) for i, r in enumerate(kept)]
-print(finetune(Path('engine/weights/default'), Path(sys.argv[1]), poems, Path('/tmp/ljdata/corpus'), epochs=epochs, lr=lr, corpus_ratio=0))
+
+import opencc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, before bench/
+from bot.config import get_settings  # noqa: E402
+from engine.finetune import RatedPoem, finetune  # noqa: E402
+from engine.forms import JINTI_FORMS  # noqa: E402
+from engine.yardsticks import read_records  # noqa: E402
+
+ANTHOLOGIES = ("tangshisanbaishou", "qianjiashi")
+
+
+def canonical_poets(dist: Path) -> set[str]:
+    to_simplified = opencc.OpenCC("t2s")
+    poets = set()
+    for name in ANTHOLOGIES:
+        for section in json.loads((dist / "mengxue" / f"{name}.json").read_text(encoding="utf-8"))["content"]:
+            for poem in section["content"]:
+                poets.add(to_simplified.convert(re.sub(r"（.*?）", "", poem["author"]).strip()))  # （唐）孟浩然
+    return poets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dist", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--cap", type=int, default=600)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--model", type=Path, default=Path("engine/weights/default"))
+    args = parser.parse_args()
+    poets = canonical_poets(args.dist)
+    corpus = get_settings().corpus_dir
+    poems = [
+        record
+        for record in read_records(corpus)
+        if record["author"] in poets and record["form"] in JINTI_FORMS and record["split"] == "train"
+    ]
+    random.Random(0).shuffle(poems)
+    per_poet: collections.Counter = collections.Counter()
+    kept = []
+    for record in poems:
+        if per_poet[record["author"]] < args.cap:
+            per_poet[record["author"]] += 1
+            kept.append(
+                RatedPoem(id=len(kept), lines=record["lines"], form=record["form"], title=record["title"], ratings={})
+            )
+    print(f"{len(poets)} poets, {len(poems):,} of their 近体 train poems, {len(kept):,} kept", file=sys.stderr)
+    print(finetune(args.model, args.out, kept, corpus, epochs=1, lr=args.lr, corpus_ratio=0))
+
+
+if __name__ == "__main__":
+    main()
