@@ -61,7 +61,9 @@ def test_rounds_of_one_theme_and_form_are_slots_of_their_own(tmp_path):
     again = tmp_path / "again"
     again.mkdir()
     (again / "pairs_key.json").write_text((folder / "pairs_key.json").read_text(encoding="utf-8"), encoding="utf-8")
-    (again / "pair-ratings-z.jsonl").write_text((folder / "pair-ratings-x.jsonl").read_text(encoding="utf-8"))
+    (again / "pair-ratings-z.jsonl").write_text(
+        (folder / "pair-ratings-x.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     both = invoke("tally", "--folder", folder, "--folder", again)
     assert both.exit_code == 0, both.output
     assert both.output.startswith("panel:\n") and "\nagain:\nrater z: A 0, B 2 of 2" in both.output

@@ -1,9 +1,10 @@
 """The median time of a 七律 as the bot asks for it, under variants of engine.poet's constants, alternating.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/panels/2026-12-01-s27-qilv-search-b/time_qilv.py 20 \
-        [NAME=CONSTANT:VALUE,CONSTANT:VALUE ...]
+        [NAME=n_candidates:8,CONSTANT:VALUE,CONSTANT:VALUE ...]
 
-Themes and seeds as bench/engine.py's own measurement (theme i % 30, seed i), the int8 CPU poet.
+Themes and seeds as bench/engine.py's own measurement (theme i % 30, seed i), the int8 CPU poet. A variant names the
+candidates compose samples (session 26's QILV_CANDIDATES, gone since) and engine.poet constants to set.
 """
 
 import asyncio
@@ -20,25 +21,23 @@ import engine.poet  # noqa: E402
 
 THEMES = "月春秋山水风花雪江云夜雨柳梅酒归雁舟松竹楼城草霜烟灯笛钟桥"  # bench/engine.py's
 VARIANTS = {
-    "session 26": {"QILV_CANDIDATES": 5, "LUSHI_REWRITTEN_TAIL": 4, "LUSHI_REWRITES": 1},
-    "searched further": {"QILV_CANDIDATES": 8, "LUSHI_REWRITTEN_TAIL": 6, "LUSHI_REWRITES": 2},
+    "session 26": {"n_candidates": 5, "LUSHI_REWRITTEN_TAIL": 4, "LUSHI_REWRITES": 1},
+    "searched further": {"n_candidates": 8, "LUSHI_REWRITTEN_TAIL": 6, "LUSHI_REWRITES": 2},
 }
 
 
 async def main(rounds: int, variants: dict[str, dict[str, float]]) -> None:
     poet = load_poet("engine/weights/default")
-    # QILV_CANDIDATES was session 26's constant: the candidates are passed, as its default_candidates chose them
     times: dict[str, list[float]] = {name: [] for name in variants}
     await poet.compose("月", form="qilv", seed=999)  # warm-up
     for i in range(rounds):
-        for name, constants in variants.items():
+        for name, settings in variants.items():
+            constants = dict(settings)
+            candidates = int(constants.pop("n_candidates", engine.poet.LUSHI_CANDIDATES))
             for constant, value in constants.items():
-                if constant != "QILV_CANDIDATES":
-                    setattr(engine.poet, constant, value)
+                setattr(engine.poet, constant, value)
             started = time.perf_counter()
-            await poet.compose(
-                THEMES[i % len(THEMES)], form="qilv", seed=i, n_candidates=int(constants.get("QILV_CANDIDATES", 8))
-            )
+            await poet.compose(THEMES[i % len(THEMES)], form="qilv", seed=i, n_candidates=candidates)
             times[name].append(time.perf_counter() - started)
     for name, seconds in times.items():
         print(f"{name}: median {statistics.median(seconds):.3f} s, mean {statistics.mean(seconds):.3f} s")
