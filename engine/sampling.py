@@ -224,13 +224,16 @@ def _word_boost(row: Row, word: tuple[int, ...], boost: float) -> list[tuple[int
     """Favour a word as a whole, where the line's rhythm lets a word begin (五言 reads 2+3, 七言
     2+2+3: 梧桐 on the second and third slots reads 平梧 桐绿城): its first character where the rest
     can follow it (not on the line's last slot, nor where the tones or the rhyme forbid the second),
-    and right after a first part of it, the next character."""
+    and right after a first part of it, the next character. In a line that already holds one of its
+    characters the word is not begun but kept off: favoured there it wrote 湖上西湖, 城上长城, 秋色中秋."""
     _, written = row.current_line()
     part = next((k for k in range(len(word) - 1, 0, -1) if tuple(written[-k:]) == word[:k]), 0)
     if part:
         if not row.word_starts or len(written) - part in row.word_starts:
             return [(word[part], WORD_COMPLETION_BOOST)]
         return []
+    if any(token in written for token in word):
+        return [(word[0], -boost)]
     if row.word_starts and len(written) not in row.word_starts:
         return []
     if len(word) > 1:
