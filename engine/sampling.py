@@ -196,7 +196,7 @@ def _added(row: Row) -> list[tuple[int, float]]:
     if row.grammatical and params.function_cost:
         added += _each_once(row.grammatical, -params.function_cost)
     if row.theme_word and params.theme_boost and not _holds(row.tokens, row.theme_word):
-        added += _word_boost(row, row.theme_word, params.theme_boost)
+        added += _theme_word_boost(row, params.theme_boost)
     if row.plan and params.plan_boost:
         added += _plan_word_boost(row, params.plan_boost)
     if row.avoid:
@@ -213,6 +213,21 @@ def _holds(tokens: list[int], word: tuple[int, ...]) -> bool:
     return any(tuple(tokens[i : i + len(word)]) == word for i in range(len(tokens) - len(word) + 1))
 
 
+def _begun(written: list[int], word: tuple[int, ...]) -> int:
+    """How many of the word's first characters the line ends on (0: none)."""
+    return next((k for k in range(len(word) - 1, 0, -1) if tuple(written[-k:]) == word[:k]), 0)
+
+
+def _theme_word_boost(row: Row, boost: float) -> list[tuple[int, float]]:
+    """The theme word favoured as a whole (_word_boost), but kept off a line that already holds one of its
+    characters: favoured there it wrote 湖上西湖, 城上长城, 秋色中秋. A plan word is not kept off: it is its
+    line's to write."""
+    _, written = row.current_line()
+    if not _begun(written, row.theme_word) and any(token in written for token in row.theme_word):
+        return [(row.theme_word[0], -boost)]
+    return _word_boost(row, row.theme_word, boost)
+
+
 def _plan_word_boost(row: Row, boost: float) -> list[tuple[int, float]]:
     line, written = row.current_line()
     if line < len(row.plan) and row.plan[line] and not _holds(written, row.plan[line]):
@@ -224,16 +239,13 @@ def _word_boost(row: Row, word: tuple[int, ...], boost: float) -> list[tuple[int
     """Favour a word as a whole, where the line's rhythm lets a word begin (五言 reads 2+3, 七言
     2+2+3: 梧桐 on the second and third slots reads 平梧 桐绿城): its first character where the rest
     can follow it (not on the line's last slot, nor where the tones or the rhyme forbid the second),
-    and right after a first part of it, the next character. In a line that already holds one of its
-    characters the word is not begun but kept off: favoured there it wrote 湖上西湖, 城上长城, 秋色中秋."""
+    and right after a first part of it, the next character."""
     _, written = row.current_line()
-    part = next((k for k in range(len(word) - 1, 0, -1) if tuple(written[-k:]) == word[:k]), 0)
+    part = _begun(written, word)
     if part:
         if not row.word_starts or len(written) - part in row.word_starts:
             return [(word[part], WORD_COMPLETION_BOOST)]
         return []
-    if any(token in written for token in word):
-        return [(word[0], -boost)]
     if row.word_starts and len(written) not in row.word_starts:
         return []
     if len(word) > 1:

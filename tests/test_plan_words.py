@@ -9,7 +9,14 @@ import torch
 
 from bot.config import SHIPPED_MODEL, get_settings
 from engine.poet import Poet
-from engine.sampling import WORD_COMPLETION_BOOST, Row, SamplingParams, _choose, _plan_word_boost
+from engine.sampling import (
+    WORD_COMPLETION_BOOST,
+    Row,
+    SamplingParams,
+    _choose,
+    _plan_word_boost,
+    _theme_word_boost,
+)
 
 VOCAB = 20
 END = 19  # the line-end mark
@@ -60,8 +67,20 @@ def test_a_plan_word_is_begun_where_the_rhythm_allows_and_then_completed():
     assert favoured([7, 8, 9, 10], starts=frozenset()) == {}  # the last slot: no room for the second one
     assert favoured([], refused=4) == {}  # the second character cannot follow: do not begin it
     assert favoured([7], starts=frozenset()) == {3: 1.5}  # no rhythm given: anywhere
-    assert favoured([4, 8]) == {3: -1.5}  # the line holds a character of it (湖上 before 西湖): keep it off
-    assert favoured([3, 8, 9]) == {3: -1.5}
+    assert favoured([4, 8]) == {3: 1.5}  # a plan word is its line's to write, whatever the line holds
+
+
+def test_a_theme_word_is_kept_off_a_line_that_holds_one_of_its_characters():
+    def theme_favoured(tokens: list[int]) -> dict[int, float]:
+        row = Row([], FreeLine(), SamplingParams(theme_boost=3.0), 0, theme_word=WORD, line_ends=frozenset({END}))
+        row.tokens = list(tokens)
+        return dict(_theme_word_boost(row, 3.0))
+
+    assert theme_favoured([]) == {3: 3.0}
+    assert theme_favoured([4, 8]) == {3: -3.0}  # 湖上 before 西湖: keep it off
+    assert theme_favoured([3, 8]) == {3: -3.0}
+    assert theme_favoured([8, 4, END]) == {3: 3.0}  # a line before held it: this one is free
+    assert theme_favoured([4, 8, 3]) == {4: WORD_COMPLETION_BOOST}  # begun all the same: completed as any word
 
 
 def test_the_plan_word_of_the_line_being_written():
