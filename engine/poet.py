@@ -452,6 +452,7 @@ class Poet:
                 row_seed,
                 theme=theme_ids,
                 theme_word=theme_word,
+                theme_word_until=chosen.line_count - 1,  # not pressed into the closing line (_theme_word_boost)
                 topic=topic_ids,
                 grammatical=grammatical,
                 plan=plan_ids,

@@ -89,6 +89,7 @@ class Row:
     seed: int
     theme: tuple[int, ...] = ()  # tokens to favour (params.theme_boost) until one of them is written
     theme_word: tuple[int, ...] = ()  # a theme of several characters, favoured as one word until the poem holds it
+    theme_word_until: int | None = None  # the line from which it is no longer favoured (None: never)
     topic: tuple[int, ...] = ()  # the characters of the theme's words, favoured lightly (params.topic_boost)
     grammatical: tuple[int, ...] = ()  # particles, negations, adverbs: charged params.function_cost
     plan: tuple[tuple[int, ...], ...] = ()  # per line, its plan word's tokens to favour (params.plan_boost)
@@ -221,8 +222,11 @@ def _begun(written: list[int], word: tuple[int, ...]) -> int:
 def _theme_word_boost(row: Row, boost: float) -> list[tuple[int, float]]:
     """The theme word favoured as a whole (_word_boost), but kept off a line that already holds one of its
     characters: favoured there it wrote 湖上西湖, 城上长城, 秋色中秋. A plan word is not kept off: it is its
-    line's to write."""
-    _, written = row.current_line()
+    line's to write. Nor is it pressed into the closing line (`theme_word_until`), where a poem that had not
+    written it yet ended 留与诗人咏史公, 唯有闺怨在."""
+    line, written = row.current_line()
+    if row.theme_word_until is not None and line >= row.theme_word_until:
+        return []
     if not _begun(written, row.theme_word) and any(token in written for token in row.theme_word):
         return [(row.theme_word[0], -boost)]
     return _word_boost(row, row.theme_word, boost)

@@ -81,6 +81,10 @@ def test_a_theme_word_is_kept_off_a_line_that_holds_one_of_its_characters():
     assert theme_favoured([3, 8]) == {3: -3.0}
     assert theme_favoured([8, 4, END]) == {3: 3.0}  # a line before held it: this one is free
     assert theme_favoured([4, 8, 3]) == {4: WORD_COMPLETION_BOOST}  # begun all the same: completed as any word
+    closing = Row([], FreeLine(), SamplingParams(), 0, theme_word=WORD, theme_word_until=1, line_ends=frozenset({END}))
+    assert dict(_theme_word_boost(closing, 3.0)) == {3: 3.0}
+    closing.tokens = [8, 9, 10, 11, 12, END]  # the closing line: not pressed in there (留与诗人咏史公)
+    assert _theme_word_boost(closing, 3.0) == []
 
 
 def test_the_plan_word_of_the_line_being_written():
