@@ -7,7 +7,8 @@ they do not, it reads how the lines hang together. Each slot (dev theme × form)
 and one of ours (the shipped pipeline's poem at seed S, read from --ours); the three are shuffled onto one sheet.
 
 usage: python bench/panels/2026-12-01-s28-frankenpoems/make_sheet.py OURS.jsonl FOLDER [SEED]
-(the corpus from $LIANJU_DATA_DIR/corpus; the sheet's header is bench/panels/rubric.md's, as bench/panel.py writes it)
+(the corpus from $LIANJU_DATA_DIR/corpus; the sheet written by bench/panel.py's write_sheet, under the rubric's sheet
+section)
 """
 
 import json
@@ -19,9 +20,11 @@ from pathlib import Path
 from bot.config import get_settings
 from engine.prosody import check
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from panel import RUBRIC, SHEET_SECTION, Entry, rubric_section, write_sheet  # noqa: E402
+
 THEMES = ("月", "秋", "江", "梅", "雨", "西湖", "雪", "柳", "酒", "中秋")
 FORMS = ("wujue", "qijue", "wulv", "qilv")
-HEADER = Path(__file__).parents[1] / "2026-12-01-s28-headroom-a" / "sheet.md"  # bench/panel.py's header
 
 
 def scanning_poems(corpus: Path) -> dict[tuple[str, str, str], list[dict]]:
@@ -63,13 +66,8 @@ def main(ours_file: str, folder: str, seed: int = 2804) -> None:
             ]
     rng.shuffle(entries)
     key = {f"P{i:03d}": entry for i, entry in enumerate(entries, start=1)}
-    header = HEADER.read_text("utf-8").split("## 诗 Poems")[0]
-    body = "\n".join(
-        f"- {pid}　题：{entry['theme']}　"
-        + "".join(f"{line}{'，' if n % 2 == 0 else '。'}" for n, line in enumerate(entry["lines"]))
-        for pid, entry in key.items()
-    )
-    (out / "sheet.md").write_text(f"{header}## 诗 Poems\n\n{body}\n", encoding="utf-8")
+    sheet = [Entry(e["source"], e["form"], e["theme"], e["lines"], sheet_id=pid) for pid, e in key.items()]
+    (out / "sheet.md").write_text(write_sheet(sheet, rubric_section(RUBRIC, SHEET_SECTION)), encoding="utf-8")
     (out / "key.json").write_text(
         json.dumps({"seed": seed, "ours_file": ours_file, "poems": key}, ensure_ascii=False, indent=1), "utf-8"
     )

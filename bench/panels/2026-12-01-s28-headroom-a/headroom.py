@@ -15,7 +15,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-CRITERIA = ("theme", "fluency", "coherence", "meaning", "poeticness")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+from panel import CRITERIA, parse_rating, read_ratings, spearman  # noqa: E402
+
 ENGINE_SCORES = {
     "ranking total": lambda scores: scores["total"],
     "reader": lambda scores: scores["reader"],
@@ -27,24 +29,15 @@ ENGINE_SCORES = {
 def load(folder: Path):
     key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
     ours_lines = (folder / "ours.jsonl").read_text(encoding="utf-8").splitlines()  # a copy of key["ours_file"]
-    ratings: dict[str, dict[str, dict]] = defaultdict(dict)
-    for path in sorted(folder.glob("ratings-*.jsonl")):
-        rater = path.stem.removeprefix("ratings-")
-        for raw in path.read_text(encoding="utf-8").splitlines():
-            if raw.strip():
-                row = json.loads(raw)
-                ratings[rater][row["id"]] = row
+    by_rater, problems = read_ratings(folder, "ratings-", parse_rating, set(key["poems"]))
+    if problems:
+        sys.exit("\n".join(problems))
+    # each reading as one record of its five scores and its human guess
+    ratings = {
+        rater: {pid: {**rating.scores, "human": rating.human} for pid, rating in answers.items()}
+        for rater, answers in by_rater.items()
+    }
     return key["poems"], ours_lines, ratings
-
-
-def spearman(xs: list[float], ys: list[float]) -> float | None:
-    def ranks(values: list[float]) -> list[float]:
-        return [sum(v < x for v in values) + (sum(v == x for v in values) - 1) / 2 for x in values]
-
-    rx, ry = ranks(xs), ranks(ys)
-    if len(set(rx)) < 2 or len(set(ry)) < 2:
-        return None
-    return statistics.correlation(rx, ry)
 
 
 def pick(ids: list[str], ratings: dict, raters: list[str], order: tuple[str, ...], ties: dict[str, float], best=max):
