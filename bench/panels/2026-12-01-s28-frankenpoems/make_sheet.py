@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.config import get_settings
 from engine.prosody import check
+from engine.yardsticks import read_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
 from panel import RUBRIC, SHEET_SECTION, Entry, rubric_section, write_sheet  # noqa: E402
@@ -30,18 +31,16 @@ FORMS = ("wujue", "qijue", "wulv", "qilv")
 def scanning_poems(corpus: Path) -> dict[tuple[str, str, str], list[dict]]:
     """Real poems that scan, by (theme, form, rhyme group)."""
     found = defaultdict(list)
-    with (corpus / "poems.jsonl").open(encoding="utf-8") as lines:
-        for raw in lines:
-            record = json.loads(raw)
-            if record["form"] not in FORMS:
-                continue
-            themes = [theme for theme in THEMES if theme in record["title"]]
-            if not themes:
-                continue
-            report = check("\n".join(record["lines"]), record["form"])
-            if report.ok:
-                for theme in themes:
-                    found[theme, record["form"], report.rhyme_group].append(record)
+    for record in read_records(corpus):
+        if record["form"] not in FORMS:
+            continue
+        themes = [theme for theme in THEMES if theme in record["title"]]
+        if not themes:
+            continue
+        report = check("\n".join(record["lines"]), record["form"])
+        if report.ok:
+            for theme in themes:
+                found[theme, record["form"], report.rhyme_group].append(record)
     return found
 
 
